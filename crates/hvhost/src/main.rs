@@ -1,0 +1,28 @@
+//! `hvhost`: build, check and run QNX-style hypervisor hosts on Linux.
+
+mod cmd;
+mod output;
+
+use clap::{Parser, Subcommand};
+
+/// Build, check and run QNX-style hypervisor hosts on Linux.
+#[derive(Debug, Parser)]
+#[command(name = "hvhost", version, about, long_about = None, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the long explanation of a diagnostic code.
+    Explain(cmd::explain::ExplainArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match &cli.command {
+        Command::Explain(a) => cmd::explain::run(a),
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,86 @@
+//! Output shared by every subcommand: the `--format` choice, diagnostics on
+//! stderr (or stdout for json/sarif), and the catalogue of all codes.
+
+use clap::ValueEnum;
+use diag::render::{self, termcolor};
+use diag::{Catalogue, Diagnostic, SourceMap};
+use std::io::{IsTerminal, Write};
+
+/// How results and diagnostics are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// For people: text, diagnostics with source snippets on stderr.
+    #[default]
+    Text,
+    /// For scripts: JSON on stdout (diagnostics as JSON lines on stderr).
+    Json,
+    /// A SARIF 2.1.0 log of the diagnostics on stdout.
+    Sarif,
+}
+
+/// Every code hvhost can emit.
+pub fn catalogue() -> Catalogue {
+    let mut c = Catalogue::new();
+    c.extend(diag::ALL);
+    c.extend(buildfile::codes::ALL);
+    c
+}
+
+/// Prints diagnostics for `format` and returns `(errors, warnings)`.
+///
+/// Text: rendered with snippets on stderr, coloured on a terminal unless
+/// `NO_COLOR` is set. JSON: one object per line on stderr. SARIF: the whole
+/// log on stdout.
+pub fn emit(format: Format, map: &SourceMap, diagnostics: &mut [Diagnostic]) -> (usize, usize) {
+    render::sort(diagnostics);
+    let counts = render::count(diagnostics);
+    match format {
+        Format::Text => {
+            let color = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            {
+                termcolor::ColorChoice::Auto
+            } else {
+                termcolor::ColorChoice::Never
+            };
+            let mut err = termcolor::StandardStream::stderr(color);
+            let _ = render::human(&mut err, map, diagnostics);
+            let (e, w) = counts;
+            if e + w > 0 {
+                let _ = writeln!(err, "{}", summary(e, w));
+            }
+        }
+        Format::Json => {
+            let _ = render::json_lines(&mut std::io::stderr().lock(), map, diagnostics);
+        }
+        Format::Sarif => {
+            let log = render::sarif(&catalogue(), map, diagnostics, env!("CARGO_PKG_VERSION"));
+            let mut out = std::io::stdout().lock();
+            let _ = serde_json::to_writer_pretty(&mut out, &log);
+            let _ = writeln!(out);
+        }
+    }
+    counts
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// `2 errors, 1 warning` and the hint to use `hvhost explain`.
+pub fn summary(errors: usize, warnings: usize) -> String {
+    let mut parts = Vec::new();
+    if errors > 0 {
+        parts.push(plural(errors, "error"));
+    }
+    if warnings > 0 {
+        parts.push(plural(warnings, "warning"));
+    }
+    format!(
+        "{}; run `hvhost explain CODE` for the long explanation of a code",
+        parts.join(", ")
+    )
+}
