@@ -194,6 +194,26 @@ pub struct FileData {
     pub role: FileRole,
 }
 
+impl FileData {
+    /// True for an ELF executable (`ET_EXEC`, or `ET_DYN` with an interpreter).
+    pub fn is_elf_program(&self) -> bool {
+        self.elf.as_ref().is_some_and(ElfInfo::is_program)
+    }
+}
+
+impl ElfInfo {
+    /// True for an executable (`ET_EXEC`, or a position-independent executable:
+    /// `ET_DYN` with `PT_INTERP`), false for shared objects and objects.
+    pub fn is_program(&self) -> bool {
+        self.kind == ElfKind::Executable || (self.kind == ElfKind::Shared && self.has_interp)
+    }
+
+    /// True for a shared object (`ET_DYN` without `PT_INTERP`).
+    pub fn is_shared_object(&self) -> bool {
+        self.kind == ElfKind::Shared && !self.has_interp
+    }
+}
+
 /// The type of an entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -236,6 +256,15 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// True when the entry is an ELF executable that mkifs processes with its
+    /// data used in place (`data=uip`, the default): such a program can run
+    /// only once, its inode carries the run-once flag, and it gets no sticky
+    /// bit. Shared objects, `+raw` files and `data=copy` executables are not.
+    pub fn runs_once(&self) -> bool {
+        self.file()
+            .is_some_and(|f| f.is_elf_program() && !self.attrs.raw && !self.attrs.data_copy)
+    }
+
     /// The file data, for regular files.
     pub fn file(&self) -> Option<&FileData> {
         match &self.kind {
@@ -287,9 +316,10 @@ pub enum BootMode {
 pub struct Bootfile {
     /// The file that was read.
     pub path: PathBuf,
-    /// `attr="..."`: attributes applied after the buildfile.
-    pub attr: Option<String>,
-    /// `default_image=`.
+    /// `attr="..."` lines, in order: attributes applied after the buildfile
+    /// (usually with `?`, so the buildfile's own settings win).
+    pub attr: Vec<String>,
+    /// `default_image=`: the image address range when the buildfile gives no `image=`.
     pub default_image: Option<String>,
     /// `default_ram=`.
     pub default_ram: Option<String>,
@@ -297,16 +327,18 @@ pub struct Bootfile {
     pub filter: Option<String>,
     /// `len=`: minimum preboot size.
     pub len: Option<u64>,
-    /// `pagesize=`.
+    /// `pagesize=` (or `pagesizes=`, the first size).
     pub pagesize: Option<u64>,
-    /// `paddr_bias=`.
-    pub paddr_bias: Option<u64>,
+    /// `paddr_bias=` (may be negative).
+    pub paddr_bias: Option<i64>,
     /// `vboot=`: virtual base of bootstrap programs.
     pub vboot: Option<u64>,
     /// `+rsvd_vaddr` / `-rsvd_vaddr`.
     pub rsvd_vaddr: Option<bool>,
     /// `notloaded=`.
     pub notloaded: Option<u64>,
+    /// Other `name=value` settings, kept as written.
+    pub other: Vec<(String, String)>,
     /// Bytes after the `boot` marker (the preboot code), if any.
     #[serde(skip)]
     pub preboot: Vec<u8>,
@@ -487,6 +519,8 @@ pub struct Manifest {
     pub boot: Option<Boot>,
     /// Image-wide settings.
     pub image: ImageSettings,
+    /// The root directory (inode 1, empty path): its mode, owner and time.
+    pub root: Entry,
     /// Every directory entry except the root, in buildfile order: entry `i`
     /// gets inode `i + 2` (the root is inode 1).
     pub entries: Vec<Entry>,

@@ -1,6 +1,7 @@
 //! Files, spans and line/column lookup.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Identifies one file in a [`SourceMap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -69,7 +70,7 @@ impl fmt::Display for LineCol {
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     name: String,
-    bytes: Vec<u8>,
+    bytes: Arc<[u8]>,
     /// `bytes` as text, with every byte that is not part of valid UTF-8
     /// replaced by `?`, so byte offsets are the same in both.
     text: Option<String>,
@@ -87,7 +88,7 @@ impl SourceFile {
         };
         SourceFile {
             name,
-            bytes,
+            bytes: bytes.into(),
             text,
             line_starts,
         }
@@ -101,6 +102,11 @@ impl SourceFile {
     /// The file's bytes, exactly as read.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// The file's bytes, shared (cheap to clone).
+    pub fn shared_bytes(&self) -> Arc<[u8]> {
+        self.bytes.clone()
     }
 
     /// The file as text (bytes that are not valid UTF-8 shown as `?`).

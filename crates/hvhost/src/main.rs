@@ -1,6 +1,7 @@
 //! `hvhost`: build, check and run QNX-style hypervisor hosts on Linux.
 
 mod cmd;
+mod input;
 mod output;
 
 use clap::{Parser, Subcommand};
@@ -15,6 +16,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Resolve a buildfile and print what the image will hold.
+    Manifest(cmd::manifest::ManifestArgs),
     /// Show the long explanation of a diagnostic code.
     Explain(cmd::explain::ExplainArgs),
 }
@@ -22,6 +25,7 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let code = match &cli.command {
+        Command::Manifest(a) => cmd::manifest::run(a),
         Command::Explain(a) => cmd::explain::run(a),
     };
     std::process::exit(code);

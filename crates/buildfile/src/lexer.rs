@@ -1,0 +1,811 @@
+//! Tokens of the buildfile language.
+//!
+//! The lexer works on bytes (buildfiles are not always UTF-8) and keeps the
+//! span of every token. It has two modes: the top level, where a newline ends
+//! an entry and `=` separates names, and attribute lists, where newlines are
+//! plain white space and `=` belongs to `name=value`. Inline file contents are
+//! not tokenized here: [`Lexer::inline_body`] returns their byte range.
+//!
+//! Rules (buildfile-language.md §1):
+//! - `#` starts a comment only at the start of a token.
+//! - `"..."` groups words; the quotes are removed; nothing is expanded inside.
+//! - `\\`, `\"`, `\$` and `\]` give the character; backslash-newline joins
+//!   lines; any other backslash stays.
+//! - `${NAME}` is kept as a variable part, expanded later by the resolver with
+//!   the variables in force at that line; `$NAME` is left alone.
+
+use diag::{FileId, Span};
+
+/// One part of a word: literal text or a `${NAME}` reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    /// Literal bytes (quotes and escapes already removed).
+    Lit(String),
+    /// `${NAME}`.
+    Var {
+        /// The variable name.
+        name: String,
+        /// The span of `${NAME}`.
+        span: Span,
+    },
+}
+
+/// A word: a file name, an attribute, a script argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    /// The text with quotes and escapes removed and `${...}` references kept
+    /// as written (use `parts` to expand them).
+    pub text: String,
+    /// The parts, when the word holds at least one `${NAME}`; `None` for
+    /// plain words (the common case: no allocation).
+    pub parts: Option<Vec<Part>>,
+    /// True when any part of the word was quoted.
+    pub quoted: bool,
+    /// Where the word is.
+    pub span: Span,
+}
+
+impl Word {
+    /// True when the word holds `${...}` references.
+    pub fn has_vars(&self) -> bool {
+        self.parts.is_some()
+    }
+}
+
+/// A top-level token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tok {
+    /// A word.
+    Word(Word),
+    /// `=` between names.
+    Eq(Span),
+    /// `[`: an attribute list follows (read it with [`Lexer::attr_word`]).
+    LBracket(Span),
+    /// `{` at the start of a token: inline contents follow.
+    LBrace(Span),
+    /// The end of a line.
+    Newline(Span),
+    /// The end of the input.
+    Eof(Span),
+}
+
+/// Something in the input that the lexer could not accept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LexError {
+    /// A `"` without its closing quote.
+    UnterminatedQuote(Span),
+    /// `${` without `}`.
+    UnterminatedVar(Span),
+}
+
+/// A sign that the file is a template for another tool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateMark {
+    /// A C-preprocessor directive (`#include`, `#if defined`, ...).
+    Cpp(Span),
+    /// An `@NAME@` or `__NAME__` placeholder.
+    Placeholder(Span),
+}
+
+/// What ends an attribute word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttrTok {
+    /// An attribute (`+name`, `-name`, `?name=value`, ...).
+    Word(Word),
+    /// The closing `]`.
+    Close(Span),
+    /// A `[` or `{` where an attribute was expected: the list was never
+    /// closed (the lexer stops before it).
+    Unclosed(Span),
+    /// The end of the input inside the list.
+    Eof(Span),
+}
+
+/// The lexer over one file (or one range of it).
+pub struct Lexer<'a> {
+    src: &'a [u8],
+    pos: usize,
+    end: usize,
+    file: FileId,
+    /// Errors found so far.
+    pub errors: Vec<LexError>,
+    /// Template marks found so far.
+    pub marks: Vec<TemplateMark>,
+    /// True when the next token starts a line (for template detection).
+    at_line_start: bool,
+}
+
+fn is_space(b: u8) -> bool {
+    b == b' ' || b == b'\t' || b == b'\r' || b == 0x0c || b == 0x0b
+}
+
+impl<'a> Lexer<'a> {
+    /// A lexer over `src[start..end]`, whose offsets are those of `file`.
+    pub fn new(src: &'a [u8], file: FileId, start: usize, end: usize) -> Lexer<'a> {
+        Lexer {
+            src,
+            pos: start,
+            end: end.min(src.len()),
+            file,
+            errors: Vec::new(),
+            marks: Vec::new(),
+            at_line_start: true,
+        }
+    }
+
+    /// Current offset.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    fn span(&self, start: usize, end: usize) -> Span {
+        Span::new(self.file, start, end)
+    }
+
+    fn peek(&self) -> Option<u8> {
+        (self.pos < self.end).then(|| self.src[self.pos])
+    }
+
+    fn peek_at(&self, i: usize) -> Option<u8> {
+        let p = self.pos + i;
+        (p < self.end).then(|| self.src[p])
+    }
+
+    /// Skips blanks, comments and backslash-newlines; stops at a newline
+    /// when `newline_is_space` is false.
+    fn skip_blank(&mut self, newline_is_space: bool) {
+        while let Some(b) = self.peek() {
+            if is_space(b) {
+                self.pos += 1;
+            } else if b == b'\n' && newline_is_space {
+                self.pos += 1;
+                self.at_line_start = true;
+            } else if b == b'\\' && self.peek_at(1) == Some(b'\n') {
+                self.pos += 2;
+            } else if b == b'\\' && self.peek_at(1) == Some(b'\r') && self.peek_at(2) == Some(b'\n')
+            {
+                self.pos += 3;
+            } else if b == b'#' {
+                self.skip_comment();
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn skip_comment(&mut self) {
+        let start = self.pos;
+        let line_end = memchr::memchr(b'\n', &self.src[self.pos..self.end])
+            .map(|i| self.pos + i)
+            .unwrap_or(self.end);
+        if self.at_line_start && is_cpp_directive(&self.src[start..line_end]) {
+            let word_end = self.src[start..line_end]
+                .iter()
+                .position(|&b| is_space(b))
+                .map(|i| start + i)
+                .unwrap_or(line_end);
+            self.marks
+                .push(TemplateMark::Cpp(self.span(start, word_end)));
+        }
+        self.pos = line_end;
+    }
+
+    /// The next top-level token.
+    pub fn next_tok(&mut self) -> Tok {
+        self.skip_blank(false);
+        let start = self.pos;
+        let Some(b) = self.peek() else {
+            return Tok::Eof(self.span(start, start));
+        };
+        match b {
+            b'\n' => {
+                self.pos += 1;
+                self.at_line_start = true;
+                Tok::Newline(self.span(start, start + 1))
+            }
+            b'=' => {
+                self.pos += 1;
+                self.at_line_start = false;
+                Tok::Eq(self.span(start, start + 1))
+            }
+            b'[' => {
+                self.pos += 1;
+                self.at_line_start = false;
+                Tok::LBracket(self.span(start, start + 1))
+            }
+            b'{' => {
+                self.pos += 1;
+                self.at_line_start = false;
+                Tok::LBrace(self.span(start, start + 1))
+            }
+            _ => {
+                self.at_line_start = false;
+                Tok::Word(self.word(WordMode::TopLevel))
+            }
+        }
+    }
+
+    /// The next word of an attribute list (after `[`).
+    pub fn attr_word(&mut self) -> AttrTok {
+        self.skip_blank(true);
+        let start = self.pos;
+        match self.peek() {
+            None => AttrTok::Eof(self.span(start, start)),
+            Some(b']') => {
+                self.pos += 1;
+                self.at_line_start = false;
+                AttrTok::Close(self.span(start, start + 1))
+            }
+            Some(b'[') | Some(b'{') => AttrTok::Unclosed(self.span(start, start + 1)),
+            Some(_) => {
+                self.at_line_start = false;
+                AttrTok::Word(self.word(WordMode::Attr))
+            }
+        }
+    }
+
+    /// After `{`: checks that only blanks or a comment follow on the line and
+    /// returns the byte range of the contents: from the next line up to (not
+    /// including) the first unescaped `}`, and the span of that `}`. `Err`
+    /// holds the span of unexpected text after `{` (the contents then start
+    /// after that line) or, with `None`, means no `}` was found.
+    pub fn inline_body(&mut self) -> InlineBody {
+        // Rest of the `{` line.
+        let mut junk = None;
+        while let Some(b) = self.peek() {
+            if b == b'\n' {
+                self.pos += 1;
+                break;
+            } else if is_space(b) {
+                self.pos += 1;
+            } else if b == b'#' {
+                self.skip_comment();
+            } else {
+                let s = self.pos;
+                let e = memchr::memchr(b'\n', &self.src[s..self.end])
+                    .map(|i| s + i)
+                    .unwrap_or(self.end);
+                junk = Some(self.span(s, e));
+                self.pos = e;
+            }
+        }
+        let start = self.pos;
+        let mut i = start;
+        while i < self.end {
+            match self.src[i] {
+                b'\\' if i + 1 < self.end => i += 2,
+                b'}' => {
+                    self.pos = i + 1;
+                    self.at_line_start = false;
+                    return InlineBody {
+                        start,
+                        end: i,
+                        close: Some(self.span(i, i + 1)),
+                        junk,
+                    };
+                }
+                _ => i += 1,
+            }
+        }
+        self.pos = self.end;
+        InlineBody {
+            start,
+            end: self.end,
+            close: None,
+            junk,
+        }
+    }
+
+    /// Reads one word. The caller has checked that the next byte starts one.
+    fn word(&mut self, mode: WordMode) -> Word {
+        let start = self.pos;
+        let mut text = Vec::new();
+        let mut parts: Option<Vec<Part>> = None;
+        let mut quoted = false;
+        let mut lit_start = 0usize; // index in `text` where the current literal run began
+        while let Some(b) = self.peek() {
+            match b {
+                b'\n' => break,
+                _ if is_space(b) => break,
+                b'=' if mode == WordMode::TopLevel => break,
+                b']' if mode == WordMode::Attr => break,
+                b'"' => {
+                    quoted = true;
+                    let qstart = self.pos;
+                    self.pos += 1;
+                    let mut closed = false;
+                    while let Some(c) = self.peek() {
+                        if c == b'\n' {
+                            // A quote ends with its line: an unclosed one
+                            // must not swallow the rest of the file.
+                            break;
+                        }
+                        if c == b'"' {
+                            self.pos += 1;
+                            closed = true;
+                            break;
+                        }
+                        if c == b'\\' {
+                            if let Some(n) = self.escape(mode) {
+                                text.extend_from_slice(n);
+                            }
+                            continue;
+                        }
+                        text.push(c);
+                        self.pos += 1;
+                    }
+                    if !closed {
+                        self.errors
+                            .push(LexError::UnterminatedQuote(self.span(qstart, qstart + 1)));
+                    }
+                }
+                b'\\' => {
+                    if let Some(n) = self.escape(mode) {
+                        text.extend_from_slice(n);
+                    }
+                }
+                b'$' if mode != WordMode::Script && self.peek_at(1) == Some(b'{') => {
+                    let vstart = self.pos;
+                    let name_start = self.pos + 2;
+                    let close = self.src[name_start..self.end]
+                        .iter()
+                        .position(|&c| c == b'}' || c == b'\n')
+                        .map(|i| name_start + i)
+                        .filter(|&i| self.src[i] == b'}');
+                    match close {
+                        Some(ce) => {
+                            let parts = parts.get_or_insert_with(Vec::new);
+                            if text.len() > lit_start {
+                                parts.push(Part::Lit(lossy(&text[lit_start..])));
+                            }
+                            let name = lossy(&self.src[name_start..ce]);
+                            text.extend_from_slice(&self.src[vstart..ce + 1]);
+                            lit_start = text.len();
+                            parts.push(Part::Var {
+                                name,
+                                span: self.span(vstart, ce + 1),
+                            });
+                            self.pos = ce + 1;
+                        }
+                        None => {
+                            self.errors
+                                .push(LexError::UnterminatedVar(self.span(vstart, vstart + 2)));
+                            text.push(b'$');
+                            self.pos += 1;
+                        }
+                    }
+                }
+                _ => {
+                    text.push(b);
+                    self.pos += 1;
+                }
+            }
+        }
+        if let Some(p) = parts.as_mut()
+            && text.len() > lit_start
+        {
+            p.push(Part::Lit(lossy(&text[lit_start..])));
+        }
+        let span = self.span(start, self.pos);
+        if has_placeholder(&text) {
+            self.marks.push(TemplateMark::Placeholder(span));
+        }
+        Word {
+            text: lossy(&text),
+            parts,
+            quoted,
+            span,
+        }
+    }
+
+    /// At a backslash: consumes the escape and returns the bytes it stands
+    /// for (`None` for a line continuation).
+    fn escape(&mut self, mode: WordMode) -> Option<&'static [u8]> {
+        let next = self.peek_at(1);
+        match next {
+            Some(b'\\') => {
+                self.pos += 2;
+                Some(b"\\")
+            }
+            Some(b'"') => {
+                self.pos += 2;
+                Some(b"\"")
+            }
+            Some(b'$') => {
+                self.pos += 2;
+                Some(b"$")
+            }
+            Some(b']') => {
+                self.pos += 2;
+                Some(b"]")
+            }
+            Some(b'}') if mode == WordMode::Script => {
+                self.pos += 2;
+                Some(b"}")
+            }
+            Some(b'\n') => {
+                self.pos += 2;
+                None
+            }
+            Some(b'\r') if self.peek_at(2) == Some(b'\n') => {
+                self.pos += 3;
+                None
+            }
+            _ => {
+                self.pos += 1;
+                Some(b"\\")
+            }
+        }
+    }
+
+    /// Splits a line of a boot block or script into words: `[...]` modifier
+    /// lists come back as [`LineTok::Attrs`] (their words read with the
+    /// attribute rules), everything else as words; no `${}` expansion.
+    /// Returns `None` at the end of the range.
+    pub fn script_line(&mut self) -> Option<ScriptLine> {
+        let mut toks = Vec::new();
+        let line_start = self.pos;
+        loop {
+            self.skip_blank(false);
+            let start = self.pos;
+            match self.peek() {
+                None => {
+                    if toks.is_empty() && start == line_start && start >= self.end {
+                        return None;
+                    }
+                    break;
+                }
+                Some(b'\n') => {
+                    self.pos += 1;
+                    self.at_line_start = true;
+                    break;
+                }
+                Some(b'[')
+                    if toks.is_empty() || matches!(toks.last(), Some(LineTok::Attrs { .. })) =>
+                {
+                    self.pos += 1;
+                    let mut words = Vec::new();
+                    let close;
+                    loop {
+                        match self.attr_word() {
+                            AttrTok::Word(w) => words.push(w),
+                            AttrTok::Close(s) => {
+                                close = Some(s);
+                                break;
+                            }
+                            AttrTok::Unclosed(_) | AttrTok::Eof(_) => {
+                                close = None;
+                                break;
+                            }
+                        }
+                    }
+                    let end = close.map(|s| s.end as usize).unwrap_or(self.pos);
+                    toks.push(LineTok::Attrs {
+                        words,
+                        span: self.span(start, end),
+                        closed: close.is_some(),
+                    });
+                }
+                Some(_) => {
+                    self.at_line_start = false;
+                    toks.push(LineTok::Word(self.word(WordMode::Script)));
+                }
+            }
+        }
+        let end = toks
+            .last()
+            .map(|t| match t {
+                LineTok::Word(w) => w.span.end as usize,
+                LineTok::Attrs { span, .. } => span.end as usize,
+            })
+            .unwrap_or(line_start);
+        let first = toks
+            .first()
+            .map(|t| match t {
+                LineTok::Word(w) => w.span.start as usize,
+                LineTok::Attrs { span, .. } => span.start as usize,
+            })
+            .unwrap_or(line_start);
+        Some(ScriptLine {
+            toks,
+            span: self.span(first, end),
+        })
+    }
+}
+
+/// The range of inline contents found by [`Lexer::inline_body`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineBody {
+    /// First byte of the contents.
+    pub start: usize,
+    /// One past the last byte (the `}` or the end of input).
+    pub end: usize,
+    /// The closing `}`; `None` when the input ended first.
+    pub close: Option<Span>,
+    /// Text found after `{` on its own line, if any.
+    pub junk: Option<Span>,
+}
+
+/// A token of a boot-block or script line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineTok {
+    /// A word.
+    Word(Word),
+    /// A `[...]` attribute or modifier list.
+    Attrs {
+        /// Its words.
+        words: Vec<Word>,
+        /// From `[` to `]`.
+        span: Span,
+        /// False when the `]` is missing.
+        closed: bool,
+    },
+}
+
+/// One line of a boot block or script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptLine {
+    /// Its tokens (empty for a blank or comment line).
+    pub toks: Vec<LineTok>,
+    /// From the first token to the last.
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WordMode {
+    TopLevel,
+    Attr,
+    Script,
+}
+
+/// Bytes to text; invalid UTF-8 bytes become U+FFFD (file names in the image
+/// are written from this text).
+pub(crate) fn lossy(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
+}
+
+/// Removes the escapes of inline contents: `\}` → `}`, `\\` → `\`.
+pub fn unescape_inline(body: &[u8]) -> Vec<u8> {
+    if memchr::memchr(b'\\', body).is_none() {
+        return body.to_vec();
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] == b'\\' && i + 1 < body.len() && (body[i + 1] == b'}' || body[i + 1] == b'\\') {
+            out.push(body[i + 1]);
+            i += 2;
+        } else {
+            out.push(body[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn is_cpp_directive(comment: &[u8]) -> bool {
+    let rest = &comment[1..];
+    let starts = |p: &[u8]| rest.starts_with(p);
+    (starts(b"include")
+        && rest[7..]
+            .iter()
+            .find(|&&b| !is_space(b))
+            .is_some_and(|&b| b == b'"' || b == b'<'))
+        || starts(b"if defined")
+        || starts(b"if !defined")
+        || starts(b"ifdef ")
+        || starts(b"ifndef ")
+        || starts(b"define ")
+        || rest.trim_ascii_end() == b"endif"
+        || rest.trim_ascii_end() == b"else"
+        || starts(b"elif ")
+}
+
+/// `@NAME@` or `__NAME__` with NAME in capitals, digits and `_`.
+fn has_placeholder(text: &[u8]) -> bool {
+    let is_name = |s: &[u8]| {
+        !s.is_empty()
+            && s[0].is_ascii_uppercase()
+            && s.iter()
+                .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    };
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == b'@'
+            && let Some(j) = text[i + 1..].iter().position(|&b| b == b'@')
+            && is_name(&text[i + 1..i + 1 + j])
+        {
+            return true;
+        }
+        if text[i..].starts_with(b"__") {
+            let rest = &text[i + 2..];
+            if let Some(j) = rest.windows(2).position(|w| w == b"__")
+                && is_name(&rest[..j])
+                && !rest[..j].ends_with(b"_")
+            {
+                return true;
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(src: &str) -> Vec<Tok> {
+        let mut lx = Lexer::new(src.as_bytes(), FileId(0), 0, src.len());
+        let mut out = Vec::new();
+        loop {
+            let t = lx.next_tok();
+            let eof = matches!(t, Tok::Eof(_));
+            out.push(t);
+            if eof {
+                break;
+            }
+        }
+        out
+    }
+
+    fn words(src: &str) -> Vec<String> {
+        toks(src)
+            .into_iter()
+            .filter_map(|t| match t {
+                Tok::Word(w) => Some(w.text),
+                Tok::Eq(_) => Some("=".into()),
+                Tok::LBracket(_) => Some("[".into()),
+                Tok::LBrace(_) => Some("{".into()),
+                Tok::Newline(_) => Some("\\n".into()),
+                Tok::Eof(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hash_starts_a_comment_only_at_the_start_of_a_token() {
+        assert_eq!(words("a#b # c\nd"), ["a#b", "\\n", "d"]);
+        assert_eq!(words("#x\ny"), ["\\n", "y"]);
+    }
+
+    #[test]
+    fn equals_separates_names() {
+        assert_eq!(words("a=b"), ["a", "=", "b"]);
+        assert_eq!(words("a = b"), ["a", "=", "b"]);
+        assert_eq!(words("\"a=b\"=c"), ["a=b", "=", "c"]);
+    }
+
+    #[test]
+    fn quotes_group_and_are_removed() {
+        assert_eq!(
+            words("\"I \\\"think\\\" so\" = x"),
+            ["I \"think\" so", "=", "x"]
+        );
+        assert_eq!(words("a\"b c\"d"), ["ab cd"]);
+    }
+
+    #[test]
+    fn backslash_escapes_and_continuation() {
+        assert_eq!(words("a\\\\b"), ["a\\b"]);
+        assert_eq!(words("a\\$b"), ["a$b"]);
+        assert_eq!(words("C:\\qnx"), ["C:\\qnx"]);
+        assert_eq!(words("ab\\\ncd e"), ["abcd", "e"]);
+        assert_eq!(words("a \\\n b"), ["a", "b"]);
+    }
+
+    #[test]
+    fn variables_are_kept_as_parts_but_not_inside_quotes() {
+        let t = toks("${QNX_TARGET}/x \"${Y}\" $Z");
+        let Tok::Word(w) = &t[0] else { panic!() };
+        assert_eq!(w.text, "${QNX_TARGET}/x");
+        assert_eq!(
+            w.parts.as_ref().unwrap()[0],
+            Part::Var {
+                name: "QNX_TARGET".into(),
+                span: Span::new(FileId(0), 0, 13)
+            }
+        );
+        assert_eq!(w.parts.as_ref().unwrap()[1], Part::Lit("/x".into()));
+        let Tok::Word(q) = &t[1] else { panic!() };
+        assert!(q.parts.is_none());
+        assert_eq!(q.text, "${Y}");
+        let Tok::Word(z) = &t[2] else { panic!() };
+        assert!(z.parts.is_none());
+        assert_eq!(z.text, "$Z");
+    }
+
+    #[test]
+    fn unterminated_quote_and_variable_are_reported() {
+        let mut lx = Lexer::new(b"\"abc\n${X", FileId(0), 0, 8);
+        while !matches!(lx.next_tok(), Tok::Eof(_)) {}
+        assert_eq!(lx.errors.len(), 2);
+        assert!(matches!(lx.errors[0], LexError::UnterminatedQuote(s) if s.start == 0));
+        assert!(matches!(lx.errors[1], LexError::UnterminatedVar(s) if s.start == 5));
+    }
+
+    #[test]
+    fn attribute_words_span_lines_and_keep_equals() {
+        let src = "[uid=0\n  gid=0 linker=\"a ] b\" x\\]y]";
+        let mut lx = Lexer::new(src.as_bytes(), FileId(0), 0, src.len());
+        assert!(matches!(lx.next_tok(), Tok::LBracket(_)));
+        let mut got = Vec::new();
+        loop {
+            match lx.attr_word() {
+                AttrTok::Word(w) => got.push(w.text),
+                AttrTok::Close(_) => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(got, ["uid=0", "gid=0", "linker=a ] b", "x]y"]);
+    }
+
+    #[test]
+    fn inline_body_stops_at_first_unescaped_brace() {
+        let src = "x = {  # c\nline \\} one\n\\\\ two\n}\nnext";
+        let mut lx = Lexer::new(src.as_bytes(), FileId(0), 0, src.len());
+        for _ in 0..3 {
+            lx.next_tok();
+        }
+        let body = lx.inline_body();
+        assert!(body.junk.is_none());
+        let raw = &src.as_bytes()[body.start..body.end];
+        assert_eq!(unescape_inline(raw), b"line } one\n\\ two\n");
+        assert_eq!(
+            body.close.unwrap().start as usize,
+            src.find("}\nnext").unwrap()
+        );
+        assert!(matches!(lx.next_tok(), Tok::Newline(_)));
+    }
+
+    #[test]
+    fn text_after_opening_brace_is_reported() {
+        let src = "x = { oops\nbody\n}";
+        let mut lx = Lexer::new(src.as_bytes(), FileId(0), 0, src.len());
+        for _ in 0..3 {
+            lx.next_tok();
+        }
+        let body = lx.inline_body();
+        assert_eq!(body.junk.map(|s| (s.start, s.end)), Some((6, 10)));
+        assert_eq!(&src[body.start..body.end], "body\n");
+    }
+
+    #[test]
+    fn template_marks() {
+        let src =
+            "#include \"x.inc\"\n# include this\n[search=__MKFS_PATH__]\n[virtual=@CPU@]\n#endif\n";
+        let mut lx = Lexer::new(src.as_bytes(), FileId(0), 0, src.len());
+        loop {
+            match lx.next_tok() {
+                Tok::Eof(_) => break,
+                Tok::LBracket(_) => while let AttrTok::Word(_) = lx.attr_word() {},
+                _ => {}
+            }
+        }
+        assert_eq!(lx.marks.len(), 4, "{:?}", lx.marks);
+        assert!(matches!(lx.marks[0], TemplateMark::Cpp(s) if s.start == 0 && s.end == 8));
+        assert!(matches!(lx.marks[1], TemplateMark::Placeholder(_)));
+        assert!(!has_placeholder(b"__init__.py"));
+        assert!(!has_placeholder(b"user@HOST"));
+        assert!(has_placeholder(b"@QNX_LINUX_GUEST_RAM@"));
+    }
+
+    #[test]
+    fn script_lines_split_modifiers_and_words() {
+        let src = "[pri=10f] devc-ser8250 -e \"a b\" &\n\n  display_msg hi # c\n";
+        let mut lx = Lexer::new(src.as_bytes(), FileId(0), 0, src.len());
+        let l1 = lx.script_line().unwrap();
+        assert_eq!(l1.toks.len(), 5);
+        assert!(
+            matches!(&l1.toks[0], LineTok::Attrs { words, closed: true, .. } if words[0].text == "pri=10f")
+        );
+        assert!(matches!(&l1.toks[3], LineTok::Word(w) if w.text == "a b"));
+        assert!(lx.script_line().unwrap().toks.is_empty());
+        let l3 = lx.script_line().unwrap();
+        assert_eq!(l3.toks.len(), 2);
+        assert!(lx.script_line().is_none());
+    }
+}
