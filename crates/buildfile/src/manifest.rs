@@ -202,15 +202,18 @@ impl FileData {
 }
 
 impl ElfInfo {
-    /// True for an executable (`ET_EXEC`, or a position-independent executable:
-    /// `ET_DYN` with `PT_INTERP`), false for shared objects and objects.
+    /// True for an executable: `ET_EXEC`, or a position-independent
+    /// executable (`ET_DYN` with `PT_INTERP` and no `DT_SONAME`). False for
+    /// shared objects (even those with an interpreter, such as glibc's
+    /// `libc.so.6`, which can be run to print its version) and objects.
     pub fn is_program(&self) -> bool {
-        self.kind == ElfKind::Executable || (self.kind == ElfKind::Shared && self.has_interp)
+        self.kind == ElfKind::Executable
+            || (self.kind == ElfKind::Shared && self.has_interp && self.soname.is_none())
     }
 
-    /// True for a shared object (`ET_DYN` without `PT_INTERP`).
+    /// True for a shared object: `ET_DYN` with a `DT_SONAME`, or without `PT_INTERP`.
     pub fn is_shared_object(&self) -> bool {
-        self.kind == ElfKind::Shared && !self.has_interp
+        self.kind == ElfKind::Shared && (self.soname.is_some() || !self.has_interp)
     }
 }
 

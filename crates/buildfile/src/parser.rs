@@ -123,7 +123,7 @@ pub fn parse_range(
                 "this quote is never closed",
             )
             .at(*s, "opened here")
-            .help("add the closing `\"`; a quoted string may not run past the end of the file"),
+            .help("add the closing `\"`; a quoted string ends on its own line (write `\\\"` for a quote inside it)"),
             LexError::UnterminatedVar(s) => {
                 Diagnostic::new(&codes::B0109, "`${` without a closing `}`")
                     .at(*s, "variable reference starts here")
@@ -228,6 +228,7 @@ impl Parser<'_> {
 
     /// Parses one line; returns how it ended.
     fn line(&mut self) -> LineEnd {
+        let lex_errors = self.lx.errors.len();
         let mut lists: Vec<AttrList> = Vec::new();
         let mut names: Vec<Word> = Vec::new();
         let mut eqs: Vec<Span> = Vec::new();
@@ -303,6 +304,13 @@ impl Parser<'_> {
             }
         }
         let line_end = end.1;
+        if self.lx.errors[lex_errors..]
+            .iter()
+            .any(|e| matches!(e, LexError::UnterminatedQuote(_)))
+        {
+            // The line cannot be read as its author meant: drop it.
+            return end.0;
+        }
         self.finish_line(lists, names, eqs, inline, line_end);
         end.0
     }

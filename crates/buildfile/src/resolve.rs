@@ -248,6 +248,10 @@ struct Resolver<'a> {
     bootable: bool,
     root: Option<Entry>,
     include_depth: usize,
+    /// Invalid attribute values reported so far (a line with one is dropped).
+    bad_values: usize,
+    /// The inline entry after a lone `virtual=` line (for B0203).
+    lost_block: Option<Span>,
 }
 
 /// Resolves parsed buildfiles (the `-l` lines first, then the file) into a
@@ -282,6 +286,8 @@ pub fn resolve(
         bootable,
         root: None,
         include_depth: 0,
+        bad_values: 0,
+        lost_block: None,
     };
     for f in files {
         let src = r.map.file(f.file).shared_bytes();
@@ -311,6 +317,7 @@ impl Resolver<'_> {
     }
 
     fn bad_value(&mut self, span: Span, msg: String, help: &str) {
+        self.bad_values += 1;
         self.diags.push(
             Diagnostic::new(&codes::B0205, msg)
                 .at(span, "not a valid value here")
@@ -333,7 +340,7 @@ impl Resolver<'_> {
             AttrName::Autolink => st.autolink = on,
             AttrName::Autoso => {
                 if attrs::choose(v, &["list", "add"]).is_none() {
-                    self.bad_value(vspan, format!("`autoso={v}`"), "write `autoso=list` or `autoso=add`");
+                    self.bad_value(vspan, format!("`autoso={v}` is neither `list` nor `add`"), "write `autoso=list` or `autoso=add`");
                 }
             }
             AttrName::Bigendian => {
@@ -350,7 +357,7 @@ impl Resolver<'_> {
                     Some("copy") => true,
                     Some(_) => false,
                     None => {
-                        self.bad_value(vspan, format!("`{}={v}`", a.name.as_str()), "write `uip` (used in place) or `copy`");
+                        self.bad_value(vspan, format!("`{}={v}` is neither `uip` nor `copy`", a.name.as_str()), "write `uip` (used in place) or `copy`");
                         return;
                     }
                 };
@@ -368,7 +375,7 @@ impl Resolver<'_> {
                         "1" | "2" | "3" => v.parse::<u8>().ok(),
                         "0" => None,
                         _ => {
-                            self.bad_value(vspan, format!("`compress={v}`"), "1 is zlib, 2 LZO, 3 UCL (the default of `+compress`)");
+                            self.bad_value(vspan, format!("`compress={v}` is not a compression method"), "1 is zlib, 2 LZO, 3 UCL (the default of `+compress`)");
                             return;
                         }
                     },
@@ -438,7 +445,7 @@ impl Resolver<'_> {
             AttrName::PageAlign => st.page_align = on,
             AttrName::PhysAlign => match attrs::parse_u64(v) {
                 Some(n) if n.is_power_of_two() => st.phys_align = Some(n),
-                _ => self.bad_value(vspan, format!("`phys_align={v}`"), "write a power of two, e.g. `phys_align=64k`"),
+                _ => self.bad_value(vspan, format!("`phys_align={v}` is not a power of two"), "write a power of two, e.g. `phys_align=64k`"),
             },
             AttrName::Prefix => st.prefix = Some(v.trim_matches('/').into()),
             AttrName::Raw => st.raw = on,
@@ -452,7 +459,7 @@ impl Resolver<'_> {
                     Some("link") => FileType::Link,
                     Some("fifo") => FileType::Fifo,
                     _ => {
-                        self.bad_value(vspan, format!("`type={v}`"), "the types are `file`, `dir`, `link` and `fifo`");
+                        self.bad_value(vspan, format!("`type={v}` is not an entry type"), "the types are `file`, `dir`, `link` and `fifo`");
                         return;
                     }
                 }
@@ -796,11 +803,19 @@ impl Resolver<'_> {
         let mut st = self.globals.clone();
         st.modules.clear();
         if let Some(list) = &e.attrs {
+            let bad = self.bad_values;
             self.apply_list(&mut st, list, false);
+            if self.bad_values > bad {
+                // Reported; the entry cannot be made as its author meant.
+                return;
+            }
             if list.boot_attr().is_some() {
                 self.boot_block(src, e, &st);
                 return;
             }
+        }
+        if self.alone_boot.is_some() && self.boot.is_none() && e.inline.is_some() {
+            self.lost_block.get_or_insert(e.span);
         }
         let target_text = self.expand(&e.target);
         if st.include {
@@ -1628,14 +1643,16 @@ impl Resolver<'_> {
         if self.boot.is_none()
             && let Some(s) = self.alone_boot
         {
-            self.diags.push(
-                Diagnostic::new(
-                    &codes::B0203,
-                    "virtual= on a line of its own: the image gets no startup program",
-                )
-                .at(s, "this sets a global attribute only")
-                .help("put it on the boot block's line: `[virtual=cpu,bootfile] boot = {`"),
-            );
+            let mut d = Diagnostic::new(
+                &codes::B0203,
+                "virtual= on a line of its own: the image gets no startup program",
+            )
+            .at(s, "this sets a global attribute only");
+            if let Some(b) = self.lost_block {
+                d = d.with(b, "so this is read as an ordinary inline file");
+            }
+            self.diags
+                .push(d.help("put it on the boot block's line: `[virtual=cpu,bootfile] boot = {`"));
         }
         // Bootfile attributes come after the buildfile.
         if let Some(b) = self.boot.as_ref().and_then(|b| b.bootfile.clone()) {

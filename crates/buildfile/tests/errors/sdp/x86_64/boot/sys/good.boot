@@ -1,0 +1,4 @@
+[
+default_image=4m
+attr="?-bigendian"
+]
