@@ -45,8 +45,13 @@ pub struct Options {
     pub source_date_epoch: Option<u32>,
     /// The process environment (`QNX_TARGET`, `PROCESSOR`, `MKIFS_PATH`, ...).
     pub env: HashMap<String, String>,
-    /// The directory relative host paths are found from.
+    /// The directory relative host paths are found from; empty means the
+    /// process's current directory (paths then stay relative, as written).
     pub cwd: PathBuf,
+    /// When false, the host file system is never touched: every host file,
+    /// bootfile and included buildfile is treated as missing (with
+    /// `no_host_files`, assumed). For fuzzing and pure syntax checks.
+    pub host_access: bool,
 }
 
 impl Default for Options {
@@ -58,7 +63,8 @@ impl Default for Options {
             now: 0,
             source_date_epoch: None,
             env: HashMap::new(),
-            cwd: PathBuf::from("."),
+            cwd: PathBuf::new(),
+            host_access: true,
         }
     }
 }
@@ -88,7 +94,6 @@ impl Options {
             env,
             now,
             source_date_epoch: sde,
-            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             ..Options::default()
         }
     }
@@ -677,6 +682,9 @@ impl Resolver<'_> {
     }
 
     fn find(&mut self, name: &str, st: &State) -> Found {
+        if !self.opts.host_access {
+            return Found::Missing;
+        }
         let path = Path::new(name);
         let candidate = if path.is_absolute() {
             self.fs.exists(path).then(|| path.to_path_buf())
@@ -930,7 +938,12 @@ impl Resolver<'_> {
             );
             return;
         }
-        let bytes = match std::fs::read(&path) {
+        let read = if self.opts.host_access {
+            std::fs::read(&path)
+        } else {
+            Err(std::io::ErrorKind::NotFound.into())
+        };
+        let bytes = match read {
             Ok(b) => b,
             Err(_) if self.opts.no_host_files => return,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
