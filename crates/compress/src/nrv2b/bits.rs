@@ -77,7 +77,11 @@ impl<'a> BitReader<'a> {
         loop {
             v = (v << 1) | self.bit()?;
             if self.bit()? == 1 {
-                return Ok(v);
+                return if v <= max {
+                    Ok(v)
+                } else {
+                    Err(BlockError::BadCode)
+                };
             }
             if v > max / 2 {
                 // One more data bit would make it larger than `max`.
