@@ -149,21 +149,6 @@ fn lzo_agrees_with_liblzo2() {
     println!("LZO1X: lzokay {ours_total}, liblzo2 LZO1X-1 {one_total}, LZO1X-999 {best_total}");
 }
 
-/// Splits a framed stream into its blocks.
-fn frames(stream: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    loop {
-        let len = usize::from(u16::from_be_bytes([stream[pos], stream[pos + 1]]));
-        pos += 2;
-        if len == 0 {
-            return out;
-        }
-        out.push(&stream[pos..pos + len]);
-        pos += len;
-    }
-}
-
 /// The golden streams (tests/golden) decode with the reference libraries,
 /// block by block, as the QNX startup code decodes them.
 #[test]
@@ -179,7 +164,7 @@ fn golden_streams_decode_with_the_reference_libraries() {
         for (ext, decoder) in [("ucl", "ucl-d8"), ("lzo", "lzo-d")] {
             let stream = std::fs::read(format!("{dir}/{name}.{ext}")).unwrap();
             let mut out = Vec::new();
-            for block in frames(&stream) {
+            for block in common::frames(&stream) {
                 out.extend(run(&h, &[decoder, "1048576"], block).expect("reference decodes"));
             }
             assert!(out == data, "{name}.{ext}");

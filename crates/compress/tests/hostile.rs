@@ -6,7 +6,11 @@ mod common;
 use compress::{BlockError, Error, Method, Options, decompress, decompress_to};
 
 fn packed(method: Method) -> (Vec<u8>, Vec<u8>) {
-    let data = common::image_like(40 * 1024, 31);
+    packed_of(method, 40 * 1024)
+}
+
+fn packed_of(method: Method, size: usize) -> (Vec<u8>, Vec<u8>) {
+    let data = common::image_like(size, 31);
     (compress::compress(method, &data, &Options::default()), data)
 }
 
@@ -108,7 +112,7 @@ fn a_small_stream_claiming_huge_output_is_cut_off() {
 
 #[test]
 fn framing_errors_name_the_block() {
-    let (stream, data) = packed(Method::Ucl);
+    let (stream, data) = packed_of(Method::Ucl, 150 * 1024);
     // Find the second block and corrupt its length so it swallows the rest.
     let first = usize::from(u16::from_be_bytes([stream[0], stream[1]]));
     let second = 2 + first;

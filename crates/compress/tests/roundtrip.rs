@@ -83,24 +83,25 @@ fn output_does_not_depend_on_the_thread_count() {
     }
 }
 
-/// Walks the block framing: (compressed length, decompressed length) per block.
+/// (compressed length, decompressed length) of each block of a stream.
 fn blocks(method: Method, stream: &[u8]) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    loop {
-        let len = usize::from(u16::from_be_bytes([stream[pos], stream[pos + 1]]));
-        pos += 2;
-        if len == 0 {
-            break;
-        }
-        let mut framed = stream[pos - 2..pos + len].to_vec();
-        framed.extend_from_slice(&[0, 0]);
-        let n = decompress(method, &framed, 1 << 20).unwrap().len();
-        out.push((len, n));
-        pos += len;
-    }
-    assert_eq!(pos, stream.len());
-    out
+    common::frames(stream)
+        .into_iter()
+        .map(|block| {
+            let mut out = Vec::new();
+            match method {
+                Method::Ucl => compress::nrv2b::decompress(
+                    block,
+                    compress::nrv2b::BitBuffer::Byte,
+                    1 << 20,
+                    &mut out,
+                ),
+                _ => compress::lzo::decompress(block, 1 << 20, &mut out),
+            }
+            .unwrap();
+            (block.len(), out.len())
+        })
+        .collect()
 }
 
 #[test]

@@ -294,3 +294,20 @@ pub fn shapes() -> Vec<(String, Vec<u8>)> {
     v.push(("image 3 MiB".into(), image_like(3 * 1024 * K, 7)));
     v
 }
+
+/// Splits a framed LZO/UCL stream into its blocks (without their lengths),
+/// checking that the end marker is the last thing in it.
+pub fn frames(stream: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    loop {
+        let len = usize::from(u16::from_be_bytes([stream[pos], stream[pos + 1]]));
+        pos += 2;
+        if len == 0 {
+            assert_eq!(pos, stream.len(), "bytes after the end marker");
+            return out;
+        }
+        out.push(&stream[pos..pos + len]);
+        pos += len;
+    }
+}
