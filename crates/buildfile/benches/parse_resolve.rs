@@ -1,6 +1,7 @@
 //! Parse + resolve throughput.
 //!
 //! `cargo bench -p buildfile --bench parse_resolve` measures:
+//! - `generated/parse-only`: the syntax tree alone, no resolution.
 //! - `generated/no-sdk`: a generated buildfile of 120,000 lines with every
 //!   kind of line (entries, links, directories, attribute lines, inline
 //!   files, a boot block, a long boot script), resolved with
@@ -37,8 +38,10 @@ fn generate() -> String {
         }
     }
     s.push_str("}\n");
+    let mut lines = s.bytes().filter(|&b| b == b'\n').count();
     let mut i = 0;
-    while s.bytes().filter(|&b| b == b'\n').count() < LINES && i < LINES {
+    while lines < LINES {
+        let before = s.len();
         match i % 10 {
             0 => writeln!(s, "[uid=0 gid=0 perms=0755]").unwrap(),
             1..=4 => writeln!(s, "/usr/bin/tool{i}=tool{i}").unwrap(),
@@ -56,6 +59,7 @@ fn generate() -> String {
             .unwrap(),
             _ => writeln!(s, "lib{i}.so  # a comment after the name").unwrap(),
         }
+        lines += s[before..].bytes().filter(|&b| b == b'\n').count();
         i += 1;
     }
     s
@@ -113,6 +117,13 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("generated");
     g.throughput(Throughput::Bytes(src.len() as u64));
     g.sample_size(20);
+    g.bench_function("parse-only", |b| {
+        b.iter(|| {
+            let mut map = diag::SourceMap::new();
+            let id = map.add("bench.build", src.as_bytes().to_vec());
+            buildfile::parse(&map, id).0.items.len()
+        })
+    });
     let no_sdk = options(empty.path(), true);
     g.bench_function("no-sdk", |b| b.iter(|| run(src.as_bytes(), &no_sdk)));
     let mut with_sdk = options(sdk.path(), true);

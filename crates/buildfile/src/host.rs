@@ -64,6 +64,41 @@ impl HostFs {
         }
         None
     }
+
+    /// A search path whose directory listings are looked up once, so that
+    /// finding a plain name costs one hash per directory.
+    pub fn search_path(&mut self, dirs: Vec<PathBuf>) -> SearchPath {
+        let listings = dirs.iter().map(|d| self.listing(d)).collect();
+        SearchPath { dirs, listings }
+    }
+}
+
+/// Directories searched in order, with their listings (see
+/// [`HostFs::search_path`]).
+#[derive(Debug)]
+pub struct SearchPath {
+    dirs: Vec<PathBuf>,
+    listings: Vec<Option<Rc<HashSet<OsString>>>>,
+}
+
+impl SearchPath {
+    /// The directories, in search order.
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    /// Finds `name` (a relative path) in the first directory that holds it.
+    pub fn find(&self, fs: &mut HostFs, name: &str) -> Option<PathBuf> {
+        if name.contains('/') || name == "." || name == ".." || name.is_empty() {
+            return fs.find_in(name, &self.dirs);
+        }
+        let key = std::ffi::OsStr::new(name);
+        self.dirs
+            .iter()
+            .zip(&self.listings)
+            .find(|(_, l)| l.as_ref().is_some_and(|l| l.contains(key)))
+            .map(|(d, _)| d.join(name))
+    }
 }
 
 /// Reads the ELF identity of a file: `Ok(None)` when it is not ELF (or is

@@ -31,7 +31,7 @@ pub mod script;
 pub use bootfile::parse_bootfile;
 pub use manifest::*;
 pub use parser::{Buildfile, parse};
-pub use resolve::{MAX_EXPANSION_DEPTH, Options, Times, resolve};
+pub use resolve::{MAX_EXPANSION_DEPTH, MAX_EXPANSION_LEN, Options, Times, resolve};
 
 use diag::{Diagnostic, SourceMap};
 

@@ -4,7 +4,7 @@
 use crate::attrs::{self, AttrName, Perms, Setting};
 use crate::bootfile::parse_bootfile;
 use crate::codes;
-use crate::host::{self, HostFs};
+use crate::host::{self, HostFs, SearchPath};
 use crate::lexer::{self, Lexer, LineTok, Word};
 use crate::manifest::mode::*;
 use crate::parser::{self, Attr, AttrList, Buildfile, EntryLine, Item};
@@ -233,6 +233,11 @@ enum Found {
 /// Maximum depth of `${VAR}` expansion.
 pub const MAX_EXPANSION_DEPTH: usize = 20;
 
+/// Maximum length of one word after `${VAR}` expansion: a value that doubles
+/// itself at each level would otherwise grow to megabytes within the depth
+/// limit.
+pub const MAX_EXPANSION_LEN: usize = 64 * 1024;
+
 struct Resolver<'a> {
     map: &'a mut SourceMap,
     opts: &'a Options,
@@ -242,7 +247,7 @@ struct Resolver<'a> {
     vars: HashMap<String, String>,
     reported_unset: HashSet<String>,
     fs: HostFs,
-    search_cache: HashMap<String, Rc<[PathBuf]>>,
+    search_cache: HashMap<String, Rc<SearchPath>>,
     entries: Vec<Entry>,
     by_path: HashMap<String, usize>,
     script: Vec<ScriptCommand>,
@@ -539,7 +544,8 @@ impl Resolver<'_> {
         }
     }
 
-    /// Expands the `${...}` parts of a word.
+    /// Expands the `${...}` parts of a word. A loop or a runaway expansion
+    /// is reported once (B0208) and the word keeps what was expanded so far.
     fn expand(&mut self, w: &Word) -> String {
         let Some(parts) = &w.parts else {
             return w.text.clone();
@@ -548,23 +554,38 @@ impl Resolver<'_> {
         for p in parts {
             match p {
                 lexer::Part::Lit(s) => out.push_str(s),
-                lexer::Part::Var { name, span } => self.expand_var(name, *span, 0, &mut out),
+                lexer::Part::Var { name, span } => {
+                    if !self.expand_var(name, *span, 0, &mut out) {
+                        break;
+                    }
+                }
             }
         }
         out
     }
 
-    fn expand_var(&mut self, name: &str, span: Span, depth: usize, out: &mut String) {
-        if depth >= MAX_EXPANSION_DEPTH {
+    /// Appends the value of `name` to `out`, expanding the `${...}` it holds.
+    /// Returns false (after reporting B0208) when the expansion is too deep
+    /// or too long, so that the caller stops.
+    fn expand_var(&mut self, name: &str, span: Span, depth: usize, out: &mut String) -> bool {
+        let problem = if depth >= MAX_EXPANSION_DEPTH {
+            Some(format!(
+                "`${{{name}}}` expands more than {MAX_EXPANSION_DEPTH} levels deep"
+            ))
+        } else if out.len() > MAX_EXPANSION_LEN {
+            Some(format!(
+                "`${{{name}}}` expands to more than {MAX_EXPANSION_LEN} bytes"
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = problem {
             self.diags.push(
-                Diagnostic::new(
-                    &codes::B0208,
-                    format!("`${{{name}}}` expands more than {MAX_EXPANSION_DEPTH} levels deep"),
-                )
-                .at(span, "expanded here")
-                .help("a variable's value refers back to itself; break the loop"),
+                Diagnostic::new(&codes::B0208, message)
+                    .at(span, "expanded here")
+                    .help("a variable's value refers back to itself; break the loop"),
             );
-            return;
+            return false;
         }
         let Some(value) = self.var(name) else {
             if self.reported_unset.insert(name.to_string()) {
@@ -574,7 +595,7 @@ impl Resolver<'_> {
                         .help(format!("set `{name}` in the environment, as on the machine the buildfile was written for")),
                 );
             }
-            return;
+            return true;
         };
         // The value may itself hold `${...}`.
         let mut rest = value.as_str();
@@ -583,7 +604,9 @@ impl Resolver<'_> {
             match rest[i + 2..].find('}') {
                 Some(j) => {
                     let inner = rest[i + 2..i + 2 + j].to_string();
-                    self.expand_var(&inner, span, depth + 1, out);
+                    if !self.expand_var(&inner, span, depth + 1, out) {
+                        return false;
+                    }
                     rest = &rest[i + 2 + j + 1..];
                 }
                 None => {
@@ -593,6 +616,7 @@ impl Resolver<'_> {
             }
         }
         out.push_str(rest);
+        true
     }
 
     // ----- host files -------------------------------------------------------------
@@ -638,7 +662,7 @@ impl Resolver<'_> {
         out
     }
 
-    fn search_dirs(&mut self, st: &State) -> Rc<[PathBuf]> {
+    fn search_dirs(&mut self, st: &State) -> Rc<SearchPath> {
         let key = match &st.search {
             Some(s) => format!("S{}\0{}", s, st.cd.as_deref().unwrap_or("")),
             None => format!(
@@ -676,7 +700,7 @@ impl Resolver<'_> {
                 self.default_search()
             }
         };
-        let dirs: Rc<[PathBuf]> = dirs.into();
+        let dirs = Rc::new(self.fs.search_path(dirs));
         self.search_cache.insert(key, dirs.clone());
         dirs
     }
@@ -695,7 +719,7 @@ impl Resolver<'_> {
                 Some(direct)
             } else {
                 let dirs = self.search_dirs(st);
-                self.fs.find_in(name, &dirs)
+                dirs.find(&mut self.fs, name)
             }
         };
         match candidate {

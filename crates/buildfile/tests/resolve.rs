@@ -420,6 +420,24 @@ fn variables_expand_from_the_buildfile_then_the_environment() {
     // A loop is reported, not followed forever.
     let (_, d, _) = s.load("/${LOOP} = x\n", &o);
     assert!(d.iter().any(|d| d.code.id == "B0208"), "{d:?}");
+    // A value that doubles itself at each level is cut off by length, and
+    // reported once, not once per leaf of the expansion (found by fuzzing).
+    o.env.insert("TWICE".into(), "${TWICE}${TWICE}x".into());
+    o.env.insert(
+        "WIDE".into(),
+        "0123456789abcdef".repeat(512) + "${WIDE}${WIDE}",
+    );
+    for var in ["TWICE", "WIDE"] {
+        let (_, d, _) = s.load(&format!("/${{{var}}} = x\n"), &o);
+        let loops: Vec<_> = d.iter().filter(|d| d.code.id == "B0208").collect();
+        assert_eq!(loops.len(), 1, "{var}: {d:?}");
+    }
+    let (_, d, _) = s.load("/${WIDE} = x\n", &o);
+    assert!(
+        d.iter()
+            .any(|d| d.message.contains("more than 65536 bytes")),
+        "{d:?}"
+    );
 }
 
 #[test]
