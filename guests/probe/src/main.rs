@@ -388,7 +388,6 @@ impl Probe {
     }
 
     fn lapic_on(&self) {
-        setup_idt();
         outb(0x21, 0xff);
         outb(0xa1, 0xff);
         wr32(LAPIC + 0xf0, 0x1ff);
@@ -418,6 +417,7 @@ impl Probe {
         outb(port, b'*');
         let got = self.wait_for(&UART_IRQS, 1);
         let iir = inb(port + 2);
+        self.out.s("\n");
         outb(port + 1, 0);
         self.ioapic_mask(pin);
         let o = self.report("uartirq");
@@ -502,6 +502,7 @@ extern "C" fn probe_main(kind: u32, info: u64) -> ! {
             probe.ioapic = v;
         }
     }
+    setup_idt();
     probe.out.s("probe: start '").bytes(line).s("'\n");
     for word in line.split(|&c| c == b' ').filter(|w| !w.is_empty()) {
         probe.run(word);
