@@ -106,8 +106,15 @@ impl Controllers {
         )))
     }
 
-    /// Install the GSI routing table.
+    /// Install the GSI routing table. KVM's default table (set up with the
+    /// irqchip) already routes GSI n to IOAPIC pin n and, below 16, to the
+    /// PICs; it is replaced only when the PIT goes to another pin, because
+    /// each routing change waits for an SRCU grace period (milliseconds in a
+    /// nested VM).
     pub fn route(&self, vm: &VmFd) -> Result<(), Error> {
+        if self.pit_pin.unwrap_or(0) == 0 {
+            return Ok(());
+        }
         let entry = |gsi: u32, chip: u32, pin: u32| {
             let mut e = kvm_irq_routing_entry {
                 gsi,

@@ -86,6 +86,17 @@ impl Memory {
         Ok(())
     }
 
+    /// (guest start, length, host address) of each mapped region.
+    pub fn host_ranges(&self) -> Vec<(u64, u64, u64)> {
+        self.mem
+            .iter()
+            .filter_map(|r| {
+                let host = self.mem.get_host_address(r.start_addr()).ok()?;
+                Some((r.start_addr().0, r.len(), host as u64))
+            })
+            .collect()
+    }
+
     /// True if `[addr, addr+len)` is RAM or ROM (possibly several adjacent regions).
     pub fn contains(&self, addr: u64, len: u64) -> bool {
         let Some(end) = addr.checked_add(len) else {

@@ -71,6 +71,7 @@ impl Vm {
         vm.set_tss_address(0xfffb_d000)
             .map_err(kvm_err("TSS address"))?;
         vm.create_irq_chip().map_err(kvm_err("in-kernel irqchip"))?;
+        logger.debug("VM and irqchip created");
 
         // vdevs: in-kernel bindings first, so `intr` names resolve
         let mut created = Vec::new();
@@ -152,7 +153,16 @@ impl Vm {
             }
         }
 
+        logger.debug("vdevs created");
         memory.register(&vm)?;
+        logger.debug("memory registered");
+        if logger.enabled(vdev::Level::Debug) {
+            for (start, len, host) in memory.host_ranges() {
+                logger.debug(format_args!(
+                    "guest memory {start:#x}+{len:#x} at host {host:#x}"
+                ));
+            }
+        }
         let entry = boot::load(spec, &memory)?;
         logger.debug(format_args!(
             "boot: {} entry {:#x}",
@@ -180,6 +190,7 @@ impl Vm {
             }
             vcpus.push(vcpu);
         }
+        logger.debug("vCPUs created");
         Ok(Vm {
             vcpus,
             io: Arc::new(io),

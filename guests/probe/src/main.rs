@@ -7,7 +7,7 @@
 //! `uart=PORT` report UART (default 3f8) · `progress=PORT` progress device
 //! (default ef0) · `ioapic=ADDR` (default fec00000) · `hello` · `progress` ·
 //! `rtc` · `pit=PIN` · `uartirq=PIN` · `kbd` · `mem` · `initrd` ·
-//! `peek=ADDR` · `rx=PORT` · `bad=PORT` · `badmmio=ADDR` · `wait-power` ·
+//! `peek=ADDR` · `rx=PORT` · `iobench=N` (N port writes between milestones 10 and 11) · `bad=PORT` · `badmmio=ADDR` · `wait-power` ·
 //! `spin` · `reboot` · `off` · `halt`. Unknown words are reported and skipped.
 #![no_std]
 #![no_main]
@@ -273,6 +273,18 @@ impl Probe {
                 self.report("progress").s("ok id=").hex(u64::from(id)).s("\n");
             }
             b"rtc" => self.rtc(),
+            b"iobench" => {
+                let n = arg.unwrap_or(0x1000);
+                outl(self.progress, 10);
+                let t0 = rdtsc();
+                for _ in 0..n {
+                    outb(self.progress + 12, 0);
+                }
+                let t1 = rdtsc();
+                outl(self.progress, 11);
+                self.report("iobench").s("ok ").dec(n, 1).s(" exits ").dec((t1 - t0) / n.max(1), 1);
+                self.out.s(" cycles each\n");
+            }
             b"pit" => self.pit(arg.unwrap_or(0)),
             b"uartirq" => self.uartirq(arg.unwrap_or(4)),
             b"kbd" => {
@@ -501,6 +513,10 @@ extern "C" fn probe_main(kind: u32, info: u64) -> ! {
         } else if let Some(v) = word.strip_prefix(b"ioapic=").and_then(parse_hex) {
             probe.ioapic = v;
         }
+    }
+    if line.split(|&c| c == b' ').any(|w| w == b"progress") {
+        // milestone 0 as early as possible: the start-up benchmark's mark
+        outl(probe.progress, 0);
     }
     setup_idt();
     probe.out.s("probe: start '").bytes(line).s("'\n");
