@@ -10,7 +10,8 @@
 //!    a minimal KVM loop (real-mode `out` loop, nothing behind it) in this
 //!    process.
 //!
-//! `VMM_BENCH_RUNS` sets the number of start-up runs (default 15).
+//! `VMM_BENCH_RUNS` sets the number of start-up runs (default 15);
+//! `VMM_BENCH_ONLY=startup|resident|io` runs one part.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -231,8 +232,10 @@ fn resident(dir: &std::path::Path) {
     }
     std::thread::spawn(move || for _ in lines {});
     std::thread::sleep(Duration::from_millis(200));
-    let smaps = std::fs::read_to_string(format!("/proc/{}/smaps", child.id())).expect("smaps");
-    let (total, in_guest) = rss_split(&smaps, &guest);
+    let (total, in_guest) = rss_split(child.id(), &guest);
+    for (s, e) in &guest {
+        println!("  guest RAM mapped at host {s:#x}..{e:#x}");
+    }
     let _ = child.kill();
     let _ = child.wait();
     println!(
@@ -248,33 +251,30 @@ fn resident(dir: &std::path::Path) {
     );
 }
 
-/// (total Rss, Rss inside `guest` host ranges) in KiB.
-fn rss_split(smaps: &str, guest: &[(u64, u64)]) -> (u64, u64) {
-    let (mut total, mut in_guest) = (0u64, 0u64);
-    let mut current_is_guest = false;
-    for l in smaps.lines() {
-        let mut words = l.split_whitespace();
-        let (first, second) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-        let range = first
-            .split_once('-')
-            .filter(|_| second.len() == 4)
-            .and_then(|(a, b)| {
-                Some((
-                    u64::from_str_radix(a, 16).ok()?,
-                    u64::from_str_radix(b, 16).ok()?,
-                ))
-            });
-        if let Some((a, b)) = range {
-            current_is_guest = guest.iter().any(|&(s, e)| a >= s && b <= e);
-        } else if first == "Rss:" {
-            let kb: u64 = second.parse().unwrap_or(0);
-            total += kb;
-            if current_is_guest {
-                in_guest += kb;
-            }
-        }
+/// (total Rss from smaps_rollup, resident pages inside the `guest` host
+/// ranges from pagemap) in KiB. (Guest mappings may be merged with their
+/// neighbours into one VMA, so smaps cannot tell them apart.)
+fn rss_split(pid: u32, guest: &[(u64, u64)]) -> (u64, u64) {
+    use std::io::{Read as _, Seek, SeekFrom};
+    let rollup =
+        std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).expect("smaps_rollup");
+    let total = rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Rss:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    let mut pagemap = std::fs::File::open(format!("/proc/{pid}/pagemap")).expect("pagemap");
+    let mut pages = 0u64;
+    for &(s, e) in guest {
+        let n = ((e - s) / 4096) as usize;
+        let mut buf = vec![0u8; n * 8];
+        pagemap
+            .seek(SeekFrom::Start(s / 4096 * 8))
+            .expect("seek pagemap");
+        pagemap.read_exact(&mut buf).expect("read pagemap");
+        pages += buf.chunks(8).filter(|c| c[7] & 0x80 != 0).count() as u64;
     }
-    (total, in_guest)
+    (total, pages * 4)
 }
 
 /// A minimal KVM loop: 16-bit code doing `out dx, al` `n` times, then `hlt`.
@@ -391,8 +391,15 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(15);
     let dir = tempfile::tempdir().expect("tempdir");
-    startup(dir.path(), runs);
-    resident(dir.path());
-    io_exits(dir.path());
+    let only = std::env::var("VMM_BENCH_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "startup" {
+        startup(dir.path(), runs);
+    }
+    if only.is_empty() || only == "resident" {
+        resident(dir.path());
+    }
+    if only.is_empty() || only == "io" {
+        io_exits(dir.path());
+    }
     let _ = std::io::stdout().flush();
 }
