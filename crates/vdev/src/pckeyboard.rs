@@ -83,3 +83,46 @@ impl Device for Pckeyboard {
         Ok(Effect::None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(k: &mut Pckeyboard, v: u8) -> Effect {
+        k.write(1, 0, &[v]).expect("write")
+    }
+    fn data(k: &mut Pckeyboard) -> u8 {
+        let mut b = [0u8];
+        k.read(0, 0, &mut b).expect("read");
+        b[0]
+    }
+    fn status(k: &mut Pckeyboard) -> u8 {
+        let mut b = [0u8];
+        k.read(1, 0, &mut b).expect("read");
+        b[0]
+    }
+
+    #[test]
+    fn self_test_command_byte_and_resets() {
+        let mut k = Pckeyboard {
+            command_byte: 0x45,
+            ..Default::default()
+        };
+        assert_eq!(status(&mut k) & 1, 0);
+        cmd(&mut k, 0xaa);
+        assert_eq!(status(&mut k) & 1, 1);
+        assert_eq!(data(&mut k), 0x55);
+        cmd(&mut k, 0x60);
+        k.write(0, 0, &[0x61]).expect("write");
+        cmd(&mut k, 0x20);
+        assert_eq!(data(&mut k), 0x61);
+        k.write(0, 0, &[0xff]).expect("keyboard reset");
+        assert_eq!((data(&mut k), data(&mut k)), (0xfa, 0xaa));
+        assert_eq!(cmd(&mut k, 0xfe), Effect::Reset);
+        assert_eq!(cmd(&mut k, 0xff), Effect::None, "0xff pulses no line");
+        cmd(&mut k, 0xd1);
+        assert_eq!(k.write(0, 0, &[0x03]).expect("write"), Effect::None);
+        cmd(&mut k, 0xd1);
+        assert_eq!(k.write(0, 0, &[0x02]).expect("write"), Effect::Reset);
+    }
+}

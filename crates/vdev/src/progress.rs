@@ -114,3 +114,61 @@ impl Device for Progress {
         Ok(Effect::None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registers() {
+        let power = Arc::new(AtomicBool::new(false));
+        let logger = Logger::new(
+            &crate::LoggerSpec {
+                filters: vec![],
+                dest: crate::Dest::None,
+            },
+            "t",
+            std::time::Instant::now(),
+        );
+        let mut p = Progress {
+            logger,
+            line: Vec::new(),
+            power_button: power.clone(),
+        };
+        let mut b = [0u8; 4];
+        p.read(0, 0xc, &mut b).expect("read");
+        assert_eq!(u32::from_le_bytes(b), ID);
+        let mut one = [0u8; 1];
+        p.read(0, 0xd, &mut one).expect("read");
+        assert_eq!(one[0], b'R');
+        p.read(0, 0x8, &mut b).expect("read");
+        assert_eq!(b, [0; 4]);
+        power.store(true, Ordering::SeqCst);
+        p.read(0, 0x8, &mut b).expect("read");
+        assert_eq!(b, [1, 0, 0, 0]);
+        for c in b"abc" {
+            p.write(0, 4, &[*c]).expect("write");
+        }
+        assert_eq!(p.line, b"abc");
+        p.write(0, 4, b"\n").expect("write");
+        assert!(p.line.is_empty());
+        p.write(0, 4, &[b'x'; 300]).expect("write");
+        assert_eq!(
+            p.line.len(),
+            300 - MAX_LINE,
+            "long lines are logged in pieces"
+        );
+        assert_eq!(
+            p.write(0, 8, &1u32.to_le_bytes()).expect("write"),
+            Effect::PowerOff
+        );
+        assert_eq!(
+            p.write(0, 8, &2u32.to_le_bytes()).expect("write"),
+            Effect::Reset
+        );
+        assert_eq!(
+            p.write(0, 8, &7u32.to_le_bytes()).expect("write"),
+            Effect::None
+        );
+    }
+}

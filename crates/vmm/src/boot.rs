@@ -684,3 +684,83 @@ fn write_zero_page(
     }
     mem.write(ZERO_PAGE, &zp, "zero page")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe() -> Vec<u8> {
+        std::fs::read(crate::probe::ELF).expect("the probe ELF")
+    }
+
+    #[test]
+    fn probe_elf_has_every_entry() {
+        let elf = probe();
+        assert!(has_pvh_note(&elf));
+        let (off, w) = multiboot_header(&elf).expect("multiboot header");
+        assert_eq!(off % 4, 0);
+        assert_ne!(w[0] & (1 << 16), 0, "address fields");
+        let load = Load {
+            kind: LoadKind::Auto,
+            addr: None,
+            path: "probe".into(),
+        };
+        assert_eq!(detect(&load, &elf), LoadKind::Pvh);
+        let bin = std::fs::read(crate::probe::BIN).expect("the probe binary");
+        assert_eq!(detect(&load, &bin), LoadKind::Raw);
+    }
+
+    #[test]
+    fn multiboot_checksum_must_match() {
+        let mut b = vec![0u8; 64];
+        b[16..20].copy_from_slice(&MULTIBOOT_MAGIC.to_le_bytes());
+        b[20..24].copy_from_slice(&3u32.to_le_bytes());
+        b[24..28].copy_from_slice(
+            &(MULTIBOOT_MAGIC.wrapping_add(3))
+                .wrapping_neg()
+                .to_le_bytes(),
+        );
+        assert_eq!(multiboot_header(&b).map(|h| h.0), Some(16));
+        b[24] ^= 1;
+        assert!(multiboot_header(&b).is_none());
+        // a header cut off by the end of the file
+        assert!(multiboot_header(&b[..22]).is_none());
+    }
+
+    #[test]
+    fn ifs_header_needs_version_size_and_zero() {
+        let mut b = vec![0u8; 600];
+        b[8..12].copy_from_slice(&IFS_SIGNATURE.to_le_bytes());
+        b[12..14].copy_from_slice(&1u16.to_le_bytes());
+        b[16..18].copy_from_slice(&256u16.to_le_bytes());
+        assert_eq!(ifs_header(&b), Some(8));
+        b[58] = 1; // zero0 at +50
+        assert_eq!(ifs_header(&b), None);
+        b[58] = 0;
+        b[17] = 0; // header_size 256 -> 0
+        assert_eq!(ifs_header(&b), None);
+        assert_eq!(ifs_header(&b[..10]), None);
+    }
+
+    #[test]
+    fn bzimage_signature() {
+        let mut b = vec![0u8; 0x300];
+        assert!(!is_bzimage(&b));
+        b[0x1fe] = 0x55;
+        b[0x1ff] = 0xaa;
+        b[0x202..0x206].copy_from_slice(b"HdrS");
+        assert!(is_bzimage(&b));
+        assert!(!is_bzimage(&b[..0x204]));
+    }
+
+    #[test]
+    fn truncated_elf_notes_do_not_panic() {
+        let elf = probe();
+        for n in [0, 4, 63, 64, 100, 200, 0x1000] {
+            let _ = has_pvh_note(&elf[..n.min(elf.len())]);
+        }
+        let mut bad = elf.clone();
+        bad[32..40].copy_from_slice(&u64::MAX.to_le_bytes()); // e_phoff
+        assert!(!has_pvh_note(&bad));
+    }
+}
