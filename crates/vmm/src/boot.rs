@@ -165,6 +165,9 @@ fn detect(load: &Load, data: &[u8]) -> LoadKind {
         }
         return LoadKind::Elf64;
     }
+    if multiboot_header(data).is_some_and(|(_, w)| w[0] & (1 << 16) != 0) {
+        return LoadKind::Multiboot;
+    }
     if ifs_header(data).is_some() {
         return LoadKind::Ifs;
     }
@@ -294,11 +297,11 @@ fn load_image(load: &Load, kind: LoadKind, data: &[u8], mem: &Memory) -> Result<
                 mem.write(u64::from(load_addr), bytes, &path)?;
                 let text_end = u64::from(load_addr) + len;
                 if u64::from(bss_end) > text_end {
-                    mem.write(
-                        text_end,
-                        &vec![0; (u64::from(bss_end) - text_end) as usize],
-                        &path,
-                    )?;
+                    let bss = u64::from(bss_end) - text_end;
+                    if !mem.contains(text_end, bss) {
+                        return Err(bad("bss_end_addr beyond guest memory"));
+                    }
+                    mem.write(text_end, &vec![0; bss as usize], &path)?;
                 }
                 (u64::from(entry), text_end.max(u64::from(bss_end)))
             } else if data.starts_with(b"\x7fELF") && data.get(4) == Some(&1) {
@@ -706,7 +709,13 @@ mod tests {
             path: "probe".into(),
         };
         assert_eq!(detect(&load, &elf), LoadKind::Pvh);
-        let bin = std::fs::read(crate::probe::BIN).expect("the probe binary");
+        let mut bin = std::fs::read(crate::probe::BIN).expect("the probe binary");
+        assert_eq!(
+            detect(&load, &bin),
+            LoadKind::Multiboot,
+            "header with address fields"
+        );
+        bin[8] ^= 0xff;
         assert_eq!(detect(&load, &bin), LoadKind::Raw);
     }
 
@@ -762,5 +771,98 @@ mod tests {
         let mut bad = elf.clone();
         bad[32..40].copy_from_slice(&u64::MAX.to_le_bytes()); // e_phoff
         assert!(!has_pvh_note(&bad));
+    }
+
+    fn memory() -> Memory {
+        use crate::spec::{MemKind, MemRegion};
+        Memory::new(&[
+            MemRegion {
+                kind: MemKind::Ram,
+                start: 0,
+                size: 0xa0000,
+            },
+            MemRegion {
+                kind: MemKind::Ram,
+                start: 0x10_0000,
+                size: 4 << 20,
+            },
+        ])
+        .expect("memory")
+    }
+
+    fn try_load(kind: LoadKind, addr: Option<u64>, data: &[u8]) -> Result<Entry, Error> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("image");
+        std::fs::write(&path, data).expect("write");
+        let spec = VmSpec {
+            loads: vec![Load { kind, addr, path }],
+            ..Default::default()
+        };
+        load(&spec, &memory())
+    }
+
+    #[test]
+    fn hostile_images_are_errors_not_panics() {
+        let elf = probe();
+        let kinds = [
+            LoadKind::Auto,
+            LoadKind::Pvh,
+            LoadKind::Multiboot,
+            LoadKind::Elf64,
+            LoadKind::Bzimage,
+            LoadKind::Ifs,
+            LoadKind::Raw,
+        ];
+        let mut cuts: Vec<usize> = (0..200).step_by(7).collect();
+        cuts.extend([0x1000, 0x1010, 0x1100, elf.len() - 1]);
+        for kind in kinds {
+            for &n in &cuts {
+                let _ = try_load(kind, Some(0x10_0000), &elf[..n.min(elf.len())]);
+            }
+        }
+        // a multiboot header whose bss reaches 4 GiB
+        let mut mb = vec![0u8; 64];
+        let words = [
+            MULTIBOOT_MAGIC,
+            0x1_0000,
+            0,
+            0x10_0000,
+            0x10_0000,
+            0,
+            0xffff_f000,
+            0x10_0000,
+        ];
+        for (i, w) in words.iter().enumerate() {
+            mb[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
+        }
+        let sum = MULTIBOOT_MAGIC.wrapping_add(0x1_0000).wrapping_neg();
+        mb[8..12].copy_from_slice(&sum.to_le_bytes());
+        let e = try_load(LoadKind::Auto, None, &mb).expect_err("bss beyond memory");
+        assert!(
+            e.to_string().contains("bss_end_addr beyond guest memory"),
+            "{e}"
+        );
+        // header_addr below load_addr
+        mb[12..16].copy_from_slice(&0x1000u32.to_le_bytes());
+        let e = try_load(LoadKind::Multiboot, None, &mb).expect_err("bad address fields");
+        assert!(e.to_string().contains("header below load_addr"), "{e}");
+        // an IFS image whose image_paddr is outside RAM
+        let mut ifs = vec![0u8; 512];
+        ifs[0..4].copy_from_slice(&IFS_SIGNATURE.to_le_bytes());
+        ifs[4] = 1;
+        ifs[8..10].copy_from_slice(&256u16.to_le_bytes());
+        ifs[10] = 62;
+        ifs[20..24].copy_from_slice(&0xe000_0000u32.to_le_bytes());
+        ifs[36..40].copy_from_slice(&u32::MAX.to_le_bytes());
+        let e = try_load(LoadKind::Auto, None, &ifs).expect_err("outside RAM");
+        assert!(e.to_string().contains("not inside guest ram/rom"), "{e}");
+        // the probe loads in every mode
+        for kind in [LoadKind::Pvh, LoadKind::Multiboot, LoadKind::Elf64] {
+            let entry = try_load(kind, None, &elf).expect("probe loads");
+            assert!(
+                entry.rip >= 0x10_0000 && entry.rip < 0x11_0000,
+                "{kind:?} {entry:?}"
+            );
+        }
     }
 }

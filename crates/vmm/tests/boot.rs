@@ -80,14 +80,32 @@ fn raw_binary_starts_at_first_byte() {
     if !kvm() {
         return;
     }
-    // untyped load of a file that is neither ELF, bzImage nor IFS: raw
+    // the flat probe without its multiboot magic: neither ELF, bzImage, IFS
+    // nor multiboot, so an untyped load is raw
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut bin = std::fs::read(vmm::probe::BIN).expect("probe.bin");
+    assert_eq!(&bin[8..12], &0x1bad_b002u32.to_le_bytes());
+    bin[8..12].fill(0);
+    let p = dir.path().join("probe.raw");
+    std::fs::write(&p, bin).expect("write");
     let r = boot(
         LoadKind::Auto,
-        vmm::probe::BIN,
+        p.to_str().expect("utf-8"),
         Some(vmm::probe::BASE),
         vec![],
     );
     // the raw entry gets the multiboot registers
+    assert_eq!(r.ok("hello"), "boot=multiboot");
+    expect_map(&r);
+}
+
+#[test]
+fn multiboot_flat_binary_with_address_fields() {
+    if !kvm() {
+        return;
+    }
+    // untyped, no address: the header's address fields say where it goes
+    let r = boot(LoadKind::Auto, vmm::probe::BIN, None, vec![]);
     assert_eq!(r.ok("hello"), "boot=multiboot");
     expect_map(&r);
 }
