@@ -145,6 +145,9 @@ pub struct VmFacts {
     /// Target paths of the configuration files it was assembled from, in
     /// order, as named by `qvm @PATH` (absolute: `/vm/config/a.qvmconf`).
     pub configs: Vec<String>,
+    /// Index in the boot script of the `qvm` command that starts it, when
+    /// known; otherwise the command is found by the first configuration file.
+    pub start: Option<usize>,
     /// Every `vdev`, in order.
     pub vdevs: Vec<VdevUse>,
     /// Every `pass`.

@@ -15,6 +15,11 @@
 //! |---|---|---|
 //! | virtualization present | [`virt`] | H01xx |
 //! | host domain code (qvm, qvmconf files) | [`domain`] | H02xx |
+//! | vdevs in the image, unused components | [`vdevs`] | H03xx |
+//! | pass-through | [`pass`] | H04xx |
+//! | safety variants | [`safety`] | H05xx |
+//! | adaptive partitioning | [`aps`] | H06xx |
+//! | guest images | [`images`] | H07xx |
 //!
 //! ```
 //! use buildfile::{load, Options as BOptions};
@@ -29,10 +34,15 @@
 //! assert_eq!(report.sdp, hostcheck::Sdp::V7);
 //! ```
 
+pub mod aps;
 pub mod codes;
 pub mod domain;
 pub mod facts;
 pub mod host;
+pub mod images;
+pub mod pass;
+pub mod safety;
+pub mod vdevs;
 pub mod virt;
 
 pub use facts::*;
@@ -85,15 +95,39 @@ impl Report {
 /// What every rule sees.
 pub(crate) struct Ctx<'a> {
     pub host: HostView<'a>,
-    #[allow(dead_code)]
     pub vms: &'a [VmFacts],
     pub diags: Vec<Diagnostic>,
 }
 
 impl<'a> Ctx<'a> {
+    /// True when every `qvm` of the script has its VM among `vms`: only then
+    /// can a component be called unused.
+    pub fn all_vms_known(&self) -> bool {
+        !self.host.qvm_starts.is_empty()
+            && self.host.qvm_starts.iter().all(|s| {
+                self.vms.iter().any(|v| {
+                    v.start == Some(s.index)
+                        || (v.start.is_none()
+                            && s.configs
+                                .first()
+                                .is_some_and(|c| v.configs.first() == Some(c)))
+                })
+            })
+    }
+
+    /// Adds "VM started here" to a diagnostic about a VM.
+    pub fn started_here(&self, vm: &VmFacts, d: Diagnostic) -> Diagnostic {
+        match self.start_of(vm) {
+            Some(s) => d.with(s.span(), format!("VM `{}` is started here", vm.name)),
+            None => d,
+        }
+    }
+
     /// The `qvm` command that starts a VM, found by its first configuration file.
-    #[allow(dead_code)]
     pub fn start_of(&self, vm: &VmFacts) -> Option<&QvmStart<'a>> {
+        if let Some(i) = vm.start {
+            return self.host.qvm_starts.iter().find(|s| s.index == i);
+        }
         let first = vm.configs.first()?;
         self.host
             .qvm_starts
@@ -116,6 +150,11 @@ pub fn check(manifest: &Manifest, vms: &[VmFacts], opts: &Options) -> Report {
     };
     virt::check(&mut cx);
     domain::check(&mut cx);
+    vdevs::check(&mut cx);
+    pass::check(&mut cx);
+    safety::check(&mut cx);
+    aps::check(&mut cx);
+    images::check(&mut cx);
     Report {
         sdp: cx.host.sdp,
         sdp_source: cx.host.sdp_source,

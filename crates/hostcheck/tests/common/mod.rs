@@ -62,3 +62,37 @@ pub fn host(boot: Option<&str>, script: Option<&str>, files: Option<&str>) -> St
     let files = files.unwrap_or("/usr/bin/qvm = qvm\n/vm/a.qvmconf = {\nsystem a\n}\n");
     format!("{boot}[+script] .script = {{\n{script}}}\n{files}")
 }
+
+/// Adds a qvmconf-like file and returns the span of each of its lines (1-based index 0 unused).
+pub fn vm_file(map: &mut SourceMap, name: &str, text: &str) -> Vec<diag::Span> {
+    let id = map.add(name, text);
+    let mut spans = vec![diag::Span::new(id, 0, 0)];
+    let mut at = 0;
+    for l in text.split_inclusive('\n') {
+        spans.push(diag::Span::new(id, at, at + l.trim_end().len()));
+        at += l.len();
+    }
+    spans
+}
+
+/// An empty VM named `name`, started by `qvm @config`.
+pub fn vm(name: &str, config: &str) -> VmFacts {
+    VmFacts {
+        name: name.into(),
+        configs: vec![config.into()],
+        ..VmFacts::default()
+    }
+}
+
+/// A vdev use at a line, with an optional safety line in force.
+pub fn vdev(
+    name: &str,
+    span: diag::Span,
+    safety: Option<(hostcheck::SafetyLevel, diag::Span)>,
+) -> hostcheck::VdevUse {
+    hostcheck::VdevUse {
+        name: name.into(),
+        span,
+        safety: safety.map(|(level, span)| hostcheck::Safety { level, span }),
+    }
+}
