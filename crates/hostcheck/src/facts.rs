@@ -111,8 +111,9 @@ impl std::fmt::Display for HostLoc {
 /// One `pass` of a VM, seen from the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PassFacts {
-    /// The host location given to the guest (the part after `=`, else the location itself).
-    pub loc: HostLoc,
+    /// The host location given to the guest (the part after `=`, else the
+    /// location itself); `None` for a `pass` of only an interrupt.
+    pub loc: Option<HostLoc>,
     /// The host interrupt passed with it (`intr n[=hostvector]`: the host vector, else `n`).
     pub intr: Option<u32>,
     /// The `pass` line.

@@ -341,12 +341,15 @@ pub(crate) fn check(cx: &mut Ctx) {
     let support = cx.host.by_basename(PCI_SUPPORT).next().is_some();
     // PCI pass-through needs the PCI server's support module.
     if !support {
-        for (vm, p) in passed(cx.vms).filter(|(_, p)| p.loc.is_pci()) {
+        for (vm, p) in passed(cx.vms) {
+            let Some(loc) = p.loc.filter(HostLoc::is_pci) else {
+                continue;
+            };
             let d = Diagnostic::new(
                 &codes::H0401,
                 format!(
                     "VM `{}` is given the PCI device {} but the image has no `{PCI_SUPPORT}`",
-                    vm.name, p.loc
+                    vm.name, loc
                 ),
             )
             .at(p.span, "PCI pass-through")
@@ -368,12 +371,14 @@ pub(crate) fn check(cx: &mut Ctx) {
             if i == j {
                 continue;
             }
-            if same_device(&p.loc, &q.loc) {
+            if let (Some(a), Some(b)) = (p.loc, q.loc)
+                && same_device(&a, &b)
+            {
                 let d = Diagnostic::new(
                     &codes::H0402,
                     format!(
-                        "{} is passed through to VM `{}` and to VM `{}`",
-                        p.loc, other.name, vm.name
+                        "{a} is passed through to VM `{}` and to VM `{}`",
+                        other.name, vm.name
                     ),
                 )
                 .at(p.span, format!("passed to `{}` here", vm.name))
@@ -402,13 +407,14 @@ pub(crate) fn check(cx: &mut Ctx) {
     for drv in &drivers {
         for (vm, p) in passed(cx.vms) {
             let hit = drv.claims.iter().find(|(c, _)| match c {
-                Claim::Loc(l) => same_device(l, &p.loc),
+                Claim::Loc(l) => p.loc.is_some_and(|pl| same_device(l, &pl)),
                 Claim::Irq(n) => p.intr == Some(*n),
             });
             if let Some((c, text)) = hit {
-                let what = match c {
-                    Claim::Loc(_) => format!("{}", p.loc),
-                    Claim::Irq(n) => format!("interrupt {n}"),
+                let what = match (c, p.loc) {
+                    (Claim::Loc(_), Some(l)) => format!("{l}"),
+                    (Claim::Loc(l), None) => format!("{l}"),
+                    (Claim::Irq(n), _) => format!("interrupt {n}"),
                 };
                 let d = Diagnostic::new(
                     &codes::H0403,
@@ -426,7 +432,8 @@ pub(crate) fn check(cx: &mut Ctx) {
                 out.push(d);
                 continue;
             }
-            let Some(kind) = pass_kind(cx.host.arch, &p.loc) else {
+            let Some(loc) = p.loc else { continue };
+            let Some(kind) = pass_kind(cx.host.arch, &loc) else {
                 continue;
             };
             let names_device = drv.claims.iter().any(|(c, _)| matches!(c, Claim::Loc(_)));
@@ -437,7 +444,7 @@ pub(crate) fn check(cx: &mut Ctx) {
                         "host driver `{}` may drive the {} {} that is passed through to VM `{}`",
                         drv.program,
                         kind.as_str(),
-                        p.loc,
+                        loc,
                         vm.name
                     ),
                 )

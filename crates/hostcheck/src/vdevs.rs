@@ -112,7 +112,10 @@ pub(crate) fn check(cx: &mut Ctx) {
             );
         }
     }
-    let pci_pass = cx.vms.iter().any(|v| v.pass.iter().any(|p| p.loc.is_pci()));
+    let pci_pass = cx
+        .vms
+        .iter()
+        .any(|v| v.pass.iter().any(|p| p.loc.is_some_and(|l| l.is_pci())));
     if !pci_pass {
         for e in cx.host.by_basename(crate::pass::PCI_SUPPORT) {
             cx.diags.push(

@@ -104,15 +104,15 @@ fn h0303_pci_support_without_pci_pass() {
     let (_, _, f) = check_with(&src, None, |map| {
         let l = vm_file(map, "a.qvmconf", "pass loc pci:0:3.0\n");
         let mut a = vm("a", "/vm/a.qvmconf");
-        a.pass = vec![PassFacts {
-            loc: HostLoc::PciAddr {
+        a.pass = vec![pass(
+            HostLoc::PciAddr {
                 bus: 0,
                 dev: 3,
                 func: Some(0),
             },
-            intr: None,
-            span: l[1],
-        }];
+            None,
+            l[1],
+        )];
         vec![a]
     });
     assert!(f.is_empty(), "{f:?}");
@@ -121,7 +121,11 @@ fn h0303_pci_support_without_pci_pass() {
 // ---------------------------------------------------------------- family 4
 
 fn pass(loc: HostLoc, intr: Option<u32>, span: diag::Span) -> PassFacts {
-    PassFacts { loc, intr, span }
+    PassFacts {
+        loc: Some(loc),
+        intr,
+        span,
+    }
 }
 
 #[test]
