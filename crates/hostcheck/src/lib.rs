@@ -40,6 +40,7 @@ pub mod domain;
 pub mod facts;
 pub mod host;
 pub mod images;
+pub mod load;
 pub mod pass;
 pub mod safety;
 pub mod vdevs;
@@ -47,6 +48,7 @@ pub mod virt;
 
 pub use facts::*;
 pub use host::{Arch, HostView, QvmStart, Sdp, SdpSource};
+pub use load::{Loaded, load_vms};
 
 use buildfile::Manifest;
 use diag::Diagnostic;
@@ -88,7 +90,7 @@ impl Report {
             Sdp::V7 => "virtualization from module=qvm on the kernel",
             Sdp::V8 => "virtualization enabled by startup -Q enable",
         };
-        format!("SDP {} host ({why}); {rule}", self.sdp.as_str())
+        format!("SDP {} ({why}): {rule}", self.sdp.as_str())
     }
 }
 
