@@ -31,7 +31,7 @@ pub(crate) fn source(
     host: &HostView,
     target: &str,
     at: diag::Span,
-) -> Result<Option<Source>, Diagnostic> {
+) -> Result<Option<Source>, Box<Diagnostic>> {
     let Some(e) = host.find_followed(target) else {
         // Reported by the host domain rules (H0203).
         return Ok(None);
@@ -39,16 +39,17 @@ pub(crate) fn source(
     let EntryKind::File(f) = &e.kind else {
         return Ok(None);
     };
-    let unchecked = |why: String| {
-        Diagnostic::new(
+    let unchecked =
+        |why: String| {
+            Box::new(Diagnostic::new(
             &codes::H0206,
             format!(
                 "the configuration `{target}` cannot be read here: {why}; its VM is not checked"
             ),
         )
         .at(at, "this VM is not checked")
-        .with(e.span, "its entry in the image")
-    };
+        .with(e.span, "its entry in the image"))
+        };
     match &f.source {
         DataSource::Host { path } => match std::fs::read(path) {
             Ok(bytes) => Ok(Some(Source {
@@ -88,7 +89,7 @@ pub fn load_vms(map: &mut SourceMap, manifest: &Manifest, opts: &Options) -> Loa
                 let _ = map;
             }
             Ok(None) => {}
-            Err(d) => out.diagnostics.push(d),
+            Err(d) => out.diagnostics.push(*d),
         }
     }
     out
