@@ -66,12 +66,12 @@ pub(crate) fn source(
             name: target.to_string(),
             bytes: bytes.clone(),
         })),
-        DataSource::Assumed { name } => Err(unchecked(format!(
-            "the host file `{name}` is not on this machine"
-        ))
-        .help(
-            "run where the file exists, or without --no-host-files to make a missing file an error",
-        )),
+        DataSource::Assumed { name } => {
+            let d = unchecked(format!("the host file `{name}` is not on this machine"));
+            Err(Box::new(d.help(
+                "run where the file exists, or without --no-host-files to make a missing file an error",
+            )))
+        }
         DataSource::Script => Err(unchecked("it is the boot script".into())),
     }
 }
