@@ -18,6 +18,8 @@ struct Cli {
 enum Command {
     /// Resolve a buildfile and print what the image will hold.
     Manifest(cmd::manifest::ManifestArgs),
+    /// Check a hypervisor host: the buildfile and every VM its boot script starts.
+    Check(cmd::check::CheckArgs),
     /// Show the long explanation of a diagnostic code.
     Explain(cmd::explain::ExplainArgs),
 }
@@ -27,6 +29,7 @@ fn main() {
     let code = match &cli.command {
         Command::Manifest(a) => cmd::manifest::run(a),
         Command::Explain(a) => cmd::explain::run(a),
+        Command::Check(a) => cmd::check::run(a),
     };
     std::process::exit(code);
 }
