@@ -40,16 +40,39 @@ pub struct Built {
     pub written: u64,
 }
 
-/// Builds the image of `m` and writes it to `out`.
-pub fn build(m: &Manifest, opts: &WriteOptions, out: &mut dyn Write) -> Result<Built, WriteError> {
+/// An image ready to be written: every entry placed, every size known,
+/// every input that could fail checked (host files are read while writing).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The image region's plan.
+    pub plan: Plan,
+}
+
+/// Plans the image of `m` without writing anything.
+pub fn prepare(m: &Manifest, opts: &WriteOptions) -> Result<Prepared, WriteError> {
     let pp = write::PlaceParams {
         header_paddr: m.image.image.start.unwrap_or(0),
         page: m.image.page_size,
     };
     let plan = write::plan(m, opts, pp)?;
-    plan.write_region(out)?;
-    let written = plan.image_size();
-    Ok(Built { plan, written })
+    Ok(Prepared { plan })
+}
+
+impl Prepared {
+    /// Writes the image to `out`.
+    pub fn write_to(self, out: &mut dyn Write) -> Result<Built, WriteError> {
+        self.plan.write_region(out)?;
+        let written = self.plan.image_size();
+        Ok(Built {
+            plan: self.plan,
+            written,
+        })
+    }
+}
+
+/// Builds the image of `m` and writes it to `out`.
+pub fn build(m: &Manifest, opts: &WriteOptions, out: &mut dyn Write) -> Result<Built, WriteError> {
+    prepare(m, opts)?.write_to(out)
 }
 
 /// Builds the image of `m` in memory.

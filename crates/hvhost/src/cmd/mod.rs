@@ -1,4 +1,6 @@
 //! One module per subcommand.
 
+pub mod build;
+pub mod dump;
 pub mod explain;
 pub mod manifest;
