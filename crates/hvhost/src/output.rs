@@ -23,6 +23,8 @@ pub fn catalogue() -> Catalogue {
     let mut c = Catalogue::new();
     c.extend(diag::ALL);
     c.extend(buildfile::codes::ALL);
+    c.extend(hostcheck::codes::ALL);
+    c.extend(ifs::codes::ALL);
     c
 }
 
