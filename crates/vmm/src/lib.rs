@@ -13,12 +13,14 @@
 mod boot;
 mod bus;
 mod cpu;
+mod from_qvmconf;
 mod irq;
 mod memory;
 mod signals;
 pub mod spec;
 mod vm;
 
+pub use from_qvmconf::spec_from_config;
 pub use spec::{Load, LoadKind, MemKind, MemRegion, Policy, ResetAction, VmSpec};
 
 /// qvm's exit codes.
