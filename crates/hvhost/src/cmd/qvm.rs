@@ -13,8 +13,12 @@ use crate::output::{self, Format};
 /// Arguments of `hvhost qvm`.
 #[derive(Debug, Args)]
 pub struct QvmArgs {
+    /// Only read and check the configuration: the files named by `load` and
+    /// `hostdev` are not read and the VM is neither assembled nor run.
+    #[arg(long)]
+    pub no_host_files: bool,
     /// `@FILE` arguments and option words, in order (`@guest.qvmconf cmdline "-v"`).
-    #[arg(required = true, allow_hyphen_values = true, trailing_var_arg = true)]
+    #[arg(required = true, trailing_var_arg = true)]
     pub words: Vec<String>,
 }
 
@@ -30,6 +34,7 @@ pub fn run(args: &QvmArgs) -> i32 {
     };
     let opts = qvmconf::Options {
         cwd: cwd.clone(),
+        host_files: !args.no_host_files,
         ..Default::default()
     };
     let (vm, mut diags) = qvmconf::load(&mut map, &args.words, &opts);
@@ -38,6 +43,9 @@ pub fn run(args: &QvmArgs) -> i32 {
         Some(vm) if errors == 0 => vm,
         _ => return i32::from(vmm::ExitCode::Config.code()),
     };
+    if args.no_host_files {
+        return 0;
+    }
     let spec = match vmm::spec_from_config(&vm, &cwd) {
         Ok(s) => s,
         Err(e) => {
