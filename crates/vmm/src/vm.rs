@@ -70,6 +70,18 @@ impl Vm {
         let vm = kvm.create_vm().map_err(kvm_err("create VM"))?;
         vm.set_tss_address(0xfffb_d000)
             .map_err(kvm_err("TSS address"))?;
+        let vm = Arc::new(vm);
+        let memory = Arc::new(memory);
+        // Memory slots are registered on another thread while the rest is
+        // assembled: each slot change waits for an SRCU grace period, which
+        // then overlaps with the irqchip's and the vCPUs' set-up.
+        let slots = {
+            let (vm, memory) = (vm.clone(), memory.clone());
+            std::thread::Builder::new()
+                .name("memslots".into())
+                .spawn(move || memory.register(&vm))
+                .map_err(|e| Error::Host(format!("cannot start a thread: {e}")))?
+        };
         vm.create_irq_chip().map_err(kvm_err("in-kernel irqchip"))?;
         logger.debug("VM and irqchip created");
 
@@ -102,7 +114,6 @@ impl Vm {
             };
             vm.create_pit2(cfg).map_err(kvm_err("in-kernel PIT"))?;
         }
-        let vm = Arc::new(vm);
         let mut io = Bus::default();
         let mut mmio = Bus::default();
         let mut irqfds = Vec::new();
@@ -154,8 +165,6 @@ impl Vm {
         }
 
         logger.debug("vdevs created");
-        memory.register(&vm)?;
-        logger.debug("memory registered");
         if logger.enabled(vdev::Level::Debug) {
             for (start, len, host) in memory.host_ranges() {
                 logger.debug(format_args!(
@@ -191,6 +200,10 @@ impl Vm {
             vcpus.push(vcpu);
         }
         logger.debug("vCPUs created");
+        slots
+            .join()
+            .map_err(|_| Error::Host("the memory-slot thread panicked".into()))??;
+        logger.debug("memory registered");
         Ok(Vm {
             vcpus,
             io: Arc::new(io),
@@ -200,7 +213,7 @@ impl Vm {
             _irqfds: irqfds,
             _vm: vm,
             _kvm: kvm,
-            memory: Arc::new(memory),
+            memory,
         })
     }
 }
