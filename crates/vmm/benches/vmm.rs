@@ -15,6 +15,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::channel;
 use std::time::{Duration, Instant};
 
@@ -131,15 +132,20 @@ fn ms(d: Duration) -> String {
 }
 
 fn startup(dir: &std::path::Path, runs: usize) {
-    let p = write_spec(&spec("progress halt", false), dir);
+    let p = write_spec(&spec("progress halt", true), dir);
     let qemu = which("qemu-system-x86_64");
     let (mut ours_uart, mut ours_prog, mut q_uart) = (Vec::new(), Vec::new(), Vec::new());
+    let mut ours_vcpu = Vec::new();
     for _ in 0..runs {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmm-run"));
         cmd.arg(&p);
-        let t = time_markers(cmd, &["probe: start", "progress: milestone 0"]);
+        let t = time_markers(
+            cmd,
+            &["probe: start", "progress: milestone 0", "debug: starting"],
+        );
         ours_uart.push(t[0]);
         ours_prog.push(t[1]);
+        ours_vcpu.push(t[2]);
         if let Some(q) = &qemu {
             let mut cmd = Command::new(q);
             cmd.args([
@@ -168,9 +174,10 @@ fn startup(dir: &std::path::Path, runs: usize) {
     let (ou, op) = (median(&mut ours_uart), median(&mut ours_prog));
     println!("start-up, median of {runs} runs (process start to ...):");
     println!(
-        "  vmm-run: first UART line {}, first progress write {}",
+        "  vmm-run: first UART line {}, first progress write {} (VM assembled, vCPUs starting: {})",
         ms(ou),
-        ms(op)
+        ms(op),
+        ms(median(&mut ours_vcpu))
     );
     match qemu {
         Some(_) => {
@@ -287,6 +294,9 @@ fn io_loop_code(n: u32) -> Vec<u8> {
 
 const LOOP_AT: u64 = 0x1000;
 
+/// Time from the minimal loop's first `KVM_RUN` to its first exit.
+static FIRST_EXIT_US: AtomicU64 = AtomicU64::new(0);
+
 /// The minimal KVM loop: a VM with the same in-kernel irqchip, 64 KiB of
 /// memory, the loop code at 0x1000 entered in 32-bit protected mode; the
 /// time between the two milestone exits, per exit.
@@ -353,10 +363,14 @@ fn minimal_loop(n: u32) -> Duration {
     vcpu.set_regs(&regs).expect("regs");
     let mut start = None;
     let mut exits = 0u32;
+    let first_run = Instant::now();
     let t = loop {
         match vcpu.run().expect("run") {
             VcpuExit::IoOut(0xef0, _) => match start {
-                None => start = Some(Instant::now()),
+                None => {
+                    FIRST_EXIT_US.store(first_run.elapsed().as_micros() as u64, Ordering::Relaxed);
+                    start = Some(Instant::now())
+                }
                 Some(s) => break s.elapsed(),
             },
             VcpuExit::IoOut(_, _) => exits += 1,
@@ -410,17 +424,23 @@ fn ours_loop(dir: &std::path::Path, n: u32) -> Duration {
 fn io_exits(dir: &std::path::Path) {
     let n = 20_000;
     let (mut ours, mut minimal) = (Vec::new(), Vec::new());
-    for _ in 0..7 {
+    let mut first = Vec::new();
+    for _ in 0..11 {
         minimal.push(minimal_loop(n));
+        first.push(Duration::from_micros(FIRST_EXIT_US.load(Ordering::Relaxed)));
         ours.push(ours_loop(dir, n));
     }
     let (o, m) = (median(&mut ours), median(&mut minimal));
-    println!("port-I/O exit round trip, median of 7 x {n} exits (same 32-bit loop code):");
+    println!("port-I/O exit round trip, median of 11 x {n} exits (same 32-bit loop code):");
     println!(
         "  vmm-run (bus + device) {:.2} us, minimal KVM loop {:.2} us, ratio {:.3}",
         o.as_secs_f64() * 1e6,
         m.as_secs_f64() * 1e6,
         o.as_secs_f64() / m.as_secs_f64()
+    );
+    println!(
+        "  (minimal loop: first KVM_RUN to its first exit {}, median)",
+        ms(median(&mut first))
     );
 }
 
