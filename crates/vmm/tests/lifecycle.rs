@@ -339,3 +339,23 @@ fn the_second_vcpu_starts_on_init_sipi_with_its_apic_id() {
         r.out
     );
 }
+
+#[test]
+fn cpuid_shows_the_vm_topology() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec("cpuid");
+    spec.cpus = 3;
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(
+        r.ok("cpuid"),
+        "apic-id=0 logical=3 x2apic-id=0 smt=1 cores=3 level1=2"
+    );
+    let r = run(&probe_spec("cpuid"));
+    assert_eq!(
+        r.ok("cpuid"),
+        "apic-id=0 logical=1 x2apic-id=0 smt=1 cores=1 level1=2"
+    );
+}
