@@ -20,6 +20,8 @@ enum Command {
     Manifest(cmd::manifest::ManifestArgs),
     /// Show the long explanation of a diagnostic code.
     Explain(cmd::explain::ExplainArgs),
+    /// Read a VM's configuration as qvm does (`@FILE`, options); with `dryrun`, print the VM it would assemble.
+    Qvm(cmd::qvm::QvmArgs),
 }
 
 fn main() {
@@ -27,6 +29,7 @@ fn main() {
     let code = match &cli.command {
         Command::Manifest(a) => cmd::manifest::run(a),
         Command::Explain(a) => cmd::explain::run(a),
+        Command::Qvm(a) => cmd::qvm::run(a),
     };
     std::process::exit(code);
 }
