@@ -133,7 +133,7 @@ fn attach(cfg: &mut VmConfig, diags: &mut Vec<Diagnostic>) {
                             Diagnostic::new(&codes::Q0214, "a device region of zero length")
                                 .at(l.span, "length 0"),
                         );
-                    } else if start.checked_add(*len).is_none() {
+                    } else if start.checked_add(*len - 1).is_none() {
                         diags.push(
                             Diagnostic::new(
                                 &codes::Q0214,
