@@ -26,6 +26,8 @@ enum Command {
     Dump(cmd::dump::DumpArgs),
     /// Show the long explanation of a diagnostic code.
     Explain(cmd::explain::ExplainArgs),
+    /// Read a VM's configuration as qvm does (`@FILE`, options); with `dryrun`, print the VM it would assemble.
+    Qvm(cmd::qvm::QvmArgs),
 }
 
 fn main() {
@@ -36,6 +38,7 @@ fn main() {
         Command::Dump(a) => cmd::dump::run(a),
         Command::Explain(a) => cmd::explain::run(a),
         Command::Check(a) => cmd::check::run(a),
+        Command::Qvm(a) => cmd::qvm::run(a),
     };
     std::process::exit(code);
 }

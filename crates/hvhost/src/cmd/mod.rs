@@ -5,3 +5,4 @@ pub mod check;
 pub mod dump;
 pub mod explain;
 pub mod manifest;
+pub mod qvm;
