@@ -214,8 +214,8 @@ fn entry_attrs(e: &Entry) -> (u32, u32, u32, u32) {
     (e.mode, e.gid, e.uid, e.mtime)
 }
 
-/// The data of an entry as the writer will store it.
-fn entry_data(m: &Manifest, i: usize, e: &Entry) -> Result<Data, WriteError> {
+/// The data of an entry as the writer will store it (before any ELF processing).
+pub fn entry_data(m: &Manifest, i: usize, e: &Entry) -> Result<Data, WriteError> {
     let EntryKind::File(f) = &e.kind else {
         return Ok(Data::None);
     };
@@ -315,10 +315,11 @@ fn run_filter(e: &Entry, f: &buildfile::FileData, filter: &str) -> Result<Vec<u8
     Ok(out.stdout)
 }
 
-/// True when mkifs places the entry on a page boundary.
-fn is_aligned(e: &Entry) -> bool {
+/// True when mkifs places the entry on a page boundary: ELF executables and
+/// shared objects used in place, bootstrap programs, `+page_align` files.
+pub fn is_aligned(e: &Entry) -> bool {
     let Some(f) = e.file() else { return false };
-    if e.attrs.page_align {
+    if e.attrs.page_align || (matches!(f.role, FileRole::Bootstrap(_)) && !e.attrs.raw) {
         return true;
     }
     let Some(elf) = &f.elf else { return false };
@@ -352,16 +353,17 @@ pub struct PlaceParams {
 
 /// Plans the image region of `m`.
 pub fn plan(m: &Manifest, opts: &WriteOptions, pp: PlaceParams) -> Result<Plan, WriteError> {
-    plan_with(m, opts, pp, |i, e| entry_data(m, i, e))
+    plan_with(m, opts, pp, |i, e, _| entry_data(m, i, e))
 }
 
-/// Plans with a caller-given data provider (used for bootable images, whose
-/// ELF programs are processed first).
+/// Plans with a caller-given data provider, called in buildfile order with
+/// the physical address where a page-aligned entry will start (so that ELF
+/// programs can be linked and processed for their place).
 pub fn plan_with(
     m: &Manifest,
     opts: &WriteOptions,
     pp: PlaceParams,
-    mut data_of: impl FnMut(usize, &Entry) -> Result<Data, WriteError>,
+    mut data_of: impl FnMut(usize, &Entry, Option<u64>) -> Result<Data, WriteError>,
 ) -> Result<Plan, WriteError> {
     let endian: Endian = m.image.byte_order.into();
     let mut flags = image_flags::INO_BITS;
@@ -390,9 +392,8 @@ pub fn plan_with(
     let mut targets: Vec<Vec<u8>> = Vec::with_capacity(m.entries.len());
     let mut attrs = Vec::with_capacity(m.entries.len() + 1);
     let mut dir_size = 0u64;
-    let mut items: Vec<Placed> = Vec::with_capacity(m.entries.len());
+    let mut inos = Vec::with_capacity(m.entries.len());
     for (i, e) in m.entries.iter().enumerate() {
-        let data = data_of(i, e)?;
         let path = e.path.as_bytes().to_vec();
         let target = match &e.kind {
             EntryKind::Symlink { target } => target.as_bytes().to_vec(),
@@ -428,14 +429,7 @@ pub fn plan_with(
                 _ => {}
             }
         }
-        items.push(Placed {
-            index: Some(i),
-            ino,
-            offset: 0,
-            size: data.len(),
-            aligned: is_aligned(e),
-            data,
-        });
+        inos.push(ino);
         paths.push(path);
         targets.push(target);
         attrs.push(entry_attrs(e));
@@ -446,12 +440,22 @@ pub fn plan_with(
     let data_start = hsize + dir_size;
 
     // 1. Page-aligned entries, one after another, in buildfile order.
-    let mut order: Vec<Placed> = Vec::with_capacity(items.len());
+    let mut order: Vec<Placed> = Vec::with_capacity(m.entries.len());
     let mut end = data_start;
-    let mut rest = Vec::with_capacity(items.len());
-    for mut p in items {
-        if p.aligned {
-            let addr = round_up(pp.header_paddr + end, pp.page.max(1));
+    let mut rest = Vec::with_capacity(m.entries.len());
+    for (i, e) in m.entries.iter().enumerate() {
+        let aligned = is_aligned(e);
+        let addr = aligned.then(|| round_up(pp.header_paddr + end, pp.page.max(1)));
+        let data = data_of(i, e, addr)?;
+        let mut p = Placed {
+            index: Some(i),
+            ino: inos[i],
+            offset: 0,
+            size: data.len(),
+            aligned,
+            data,
+        };
+        if let Some(addr) = addr {
             p.offset = addr - pp.header_paddr;
             end = p.offset + p.size;
             order.push(p);

@@ -33,6 +33,9 @@ pub struct BuildArgs {
     /// Image format version: 7 (v1 trailers, SDP ≤ 7.1) or 8 (SDP 8.0 v2 trailers with SHA-512).
     #[arg(long, value_name = "N", default_value_t = 7, value_parser = clap::value_parser!(u8).range(6..=8))]
     format_version: u8,
+    /// Do not run the bootfile's `filter=` on the image (keep the raw image).
+    #[arg(long)]
+    no_filter: bool,
     /// Output format of diagnostics.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -69,14 +72,28 @@ pub fn run(args: &BuildArgs) -> i32 {
         ..Default::default()
     };
     let to_stdout = out_path.as_os_str() == "-";
-    let result = ifs::prepare(&m, &opts).and_then(|prepared| {
-        if to_stdout {
+    let no_filter = args.no_filter;
+    let result = ifs::prepare(&m, &opts).and_then(|mut prepared| {
+        if no_filter {
+            prepared.postfilter = None;
+        }
+        if to_stdout && prepared.postfilter.is_none() {
             let stdout = std::io::stdout();
             let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
             prepared.write_to(&mut w).and_then(|b| {
                 w.flush().map_err(ifs::WriteError::Output)?;
                 Ok(b)
             })
+        } else if to_stdout {
+            let dir = tempfile::tempdir().map_err(ifs::WriteError::Output)?;
+            let p = dir.path().join("image");
+            let b = write_atomically(&p, |w| prepared.write_to(w))?;
+            let bytes = std::fs::read(&p).map_err(ifs::WriteError::Output)?;
+            std::io::stdout()
+                .lock()
+                .write_all(&bytes)
+                .map_err(ifs::WriteError::Output)?;
+            Ok(b)
         } else {
             write_atomically(&out_path, |w| prepared.write_to(w))
         }
@@ -104,10 +121,10 @@ pub fn run(args: &BuildArgs) -> i32 {
 /// Writes through a temporary file beside `path`, renamed over it only when
 /// `f` succeeds; on failure the temporary file is removed and an existing
 /// `path` is left untouched.
-fn write_atomically<T>(
+fn write_atomically(
     path: &Path,
-    f: impl FnOnce(&mut dyn Write) -> Result<T, ifs::WriteError>,
-) -> Result<T, ifs::WriteError> {
+    f: impl FnOnce(&mut dyn Write) -> Result<ifs::Built, ifs::WriteError>,
+) -> Result<ifs::Built, ifs::WriteError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -137,8 +154,56 @@ fn write_atomically<T>(
             .as_file()
             .set_permissions(std::fs::Permissions::from_mode(0o644));
     }
+    let tmp = match &v.postfilter {
+        None => tmp,
+        Some(pf) => run_filter(pf, tmp, &dir, &name)?,
+    };
     tmp.persist(path).map_err(|e| out_err(e.error))?;
     Ok(v)
+}
+
+/// Runs the bootfile's filter on the written image; returns the file that
+/// holds the result (the same file, or a new one for `%I` filters).
+fn run_filter(
+    pf: &ifs::PostFilter,
+    tmp: tempfile::NamedTempFile,
+    dir: &Path,
+    name: &str,
+) -> Result<tempfile::NamedTempFile, ifs::WriteError> {
+    let fail = |why: String| ifs::WriteError::Filter {
+        path: name.to_string(),
+        filter: pf.template.clone(),
+        why,
+        span: diag::Span::default(),
+    };
+    let out = if pf.uses_intermediate() {
+        Some(
+            tempfile::Builder::new()
+                .prefix(&format!(".{name}."))
+                .suffix(".tmp")
+                .tempfile_in(dir)
+                .map_err(|e| fail(io_reason(&e)))?,
+        )
+    } else {
+        None
+    };
+    let target = out.as_ref().map(|o| o.path()).unwrap_or(tmp.path());
+    let cmd = pf.command(target, tmp.path());
+    let prog = cmd.split_whitespace().next().unwrap_or("");
+    if ifs::link::find_program(prog).is_none() {
+        return Err(fail(format!(
+            "the bootfile's post-processing program `{prog}` is not installed (use --no-filter to keep the raw image)"
+        )));
+    }
+    let st = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&cmd)
+        .status()
+        .map_err(|e| fail(io_reason(&e)))?;
+    if !st.success() {
+        return Err(fail(format!("`{cmd}` exited with {st}")));
+    }
+    Ok(out.unwrap_or(tmp))
 }
 
 /// The `-v` table: where every entry went.
@@ -203,12 +268,19 @@ fn placement_table(m: &buildfile::Manifest, built: &ifs::Built) -> String {
     }
     let _ = writeln!(
         o,
-        "{:>10x} {:>10x} {:>10}  Image-trailer; image size {:#x}, {} bytes written",
+        "{:>10x} {:>10x} {:>10}  Image-trailer; image size {:#x}, {} bytes written{}",
         plan.header.image_size as usize - plan.header.trailer_size(),
         plan.header.trailer_size(),
         "",
         plan.header.image_size,
-        built.written
+        built.written,
+        match &built.startup {
+            Some(h) => format!(
+                "; startup: image_paddr {:#x}, startup_vaddr {:#x}, startup_size {:#x}",
+                h.image_paddr, h.startup_vaddr, h.startup_size
+            ),
+            None => String::new(),
+        }
     );
     o
 }
