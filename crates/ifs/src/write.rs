@@ -512,6 +512,16 @@ pub fn plan_with(
             why: format!("{image_size:#x} bytes, more than the {max:#x} that `image=` allows"),
         });
     }
+    if let (Some(start), Some(last)) = (m.image.image.start, m.image.image.end)
+        && pp.header_paddr + image_size > last.saturating_add(1).max(start)
+    {
+        return Err(WriteError::TooLarge {
+            why: format!(
+                "it ends at {:#x}, after the {last:#x} that `image={start:#x}-{last:#x}` allows",
+                pp.header_paddr + image_size - 1
+            ),
+        });
+    }
     header.image_size = image_size as u32;
     header.hdr_dir_size = data_start as u32;
 

@@ -240,3 +240,40 @@ fn tampering_is_detected() {
         }
     }
 }
+
+#[test]
+fn image_limits_are_enforced() {
+    let d = shapes_dir();
+    let m = manifest(d.path(), "[image=0x100000,0x1000]\n/data/big = big.bin\n");
+    let e = ifs::build_to_vec(&m, &WriteOptions::default()).unwrap_err();
+    assert_eq!(e.code().id, "I0103");
+    let m = manifest(d.path(), "[image=0x100000-0x10ffff]\n/data/big = big.bin\n");
+    let e = ifs::build_to_vec(&m, &WriteOptions::default()).unwrap_err();
+    assert_eq!(e.code().id, "I0103", "{e}");
+    let m = manifest(d.path(), "[image=0x100000-0x1fffff]\n/data/big = big.bin\n");
+    assert!(ifs::build_to_vec(&m, &WriteOptions::default()).is_ok());
+    // `%align` pads the image; `=total` pads it further.
+    let m = manifest(d.path(), "[image=0x100000%4096]\n/data/small = small.txt\n");
+    let img = ifs::build_to_vec(&m, &WriteOptions::default()).unwrap();
+    assert_eq!(img.len(), 4096 + 4);
+    let m = manifest(
+        d.path(),
+        "[image=0x100000=0x3000]\n/data/small = small.txt\n",
+    );
+    let img = ifs::build_to_vec(&m, &WriteOptions::default()).unwrap();
+    assert_eq!(img.len(), 0x3000);
+    let (_, l) = list(&img);
+    assert_eq!(l[1].data, b"small\n");
+}
+
+#[test]
+fn mount_point_and_chain() {
+    let d = shapes_dir();
+    let m = manifest(d.path(), "[mount=/ifs2 chain=0x800000]\n/a = small.txt\n");
+    let img = ifs::build_to_vec(&m, &WriteOptions::default()).unwrap();
+    let fs = Ifs::parse(&img).unwrap();
+    fs.verify().unwrap();
+    assert_eq!(fs.header.mountpoint, b"/ifs2");
+    assert_eq!(fs.header.chain_paddr, 0x800000);
+    assert_eq!(fs.header.size(), 96);
+}
