@@ -297,6 +297,10 @@ fn process_elf(
     if f.elf.is_none() || e.attrs.raw {
         return Ok(data);
     }
+    let host = match &data {
+        Data::Host(p, n) => Some((p.clone(), *n)),
+        _ => None,
+    };
     let mut bytes = match data {
         Data::Host(p, _) => std::fs::read(&p).map_err(|x| WriteError::HostFile {
             path: e.path.clone(),
@@ -305,8 +309,10 @@ fn process_elf(
             span: e.span,
         })?,
         Data::Mem(v) => v,
-        Data::None => return Ok(Data::None),
+        d @ (Data::None | Data::Patched(..)) => return Ok(d),
     };
+    let original = host.as_ref().map(|_| bytes.clone());
+    let mut linked = false;
     let prog = match f.role {
         FileRole::Bootstrap(k) => m.boot.as_ref().and_then(|b| b.bootstrap.get(k)),
         _ => None,
@@ -325,6 +331,7 @@ fn process_elf(
             return Ok(Data::Mem(bytes));
         };
         bytes = link_program(p, bytes, addr, vaddr, 1)?;
+        linked = true;
         elf = Elf::parse(&bytes).map_err(bad)?;
     }
     let segs = elf.segments(&bytes).map_err(bad)?;
@@ -342,6 +349,16 @@ fn process_elf(
                 None,
             )
         })?;
+    }
+    // An unlinked host file is streamed at write time with its changes.
+    if let (false, Some((path, size)), Some(orig)) = (linked, host, original)
+        && bytes.len() as u64 == size
+    {
+        return Ok(Data::Patched(
+            path,
+            size,
+            write::diff_patches(&orig, &bytes),
+        ));
     }
     Ok(Data::Mem(bytes))
 }

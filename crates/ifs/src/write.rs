@@ -158,15 +158,48 @@ pub enum Data {
     /// A host file of this size, copied as it is.
     Host(PathBuf, u64),
     /// Bytes prepared in memory (inline files, the script, filtered or
-    /// processed files).
+    /// linked files).
     Mem(Vec<u8>),
+    /// A host file of this size, copied with some byte ranges replaced
+    /// (a processed ELF file: its program headers, its argument block), so
+    /// that large files are never held in memory.
+    Patched(PathBuf, u64, Vec<(u64, Vec<u8>)>),
+}
+
+/// The byte ranges where `new` differs from `old` (same length), as
+/// `(offset, new bytes)`, merging differences closer than 16 bytes.
+pub fn diff_patches(old: &[u8], new: &[u8]) -> Vec<(u64, Vec<u8>)> {
+    let mut out: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut i = 0;
+    while i < new.len() {
+        if old.get(i) == Some(&new[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut end = i + 1;
+        let mut same = 0;
+        let mut j = end;
+        while j < new.len() && same < 16 {
+            if old.get(j) == Some(&new[j]) {
+                same += 1;
+            } else {
+                same = 0;
+                end = j + 1;
+            }
+            j += 1;
+        }
+        out.push((start as u64, new[start..end].to_vec()));
+        i = end;
+    }
+    out
 }
 
 impl Data {
     fn len(&self) -> u64 {
         match self {
             Data::None => 0,
-            Data::Host(_, n) => *n,
+            Data::Host(_, n) | Data::Patched(_, n, _) => *n,
             Data::Mem(v) => v.len() as u64,
         }
     }
@@ -662,7 +695,12 @@ impl Plan {
             match &p.data {
                 Data::None => {}
                 Data::Mem(v) => sink.put(v).map_err(WriteError::Output)?,
-                Data::Host(path, size) => self.copy_host(&mut sink, p, path, *size, &mut buf)?,
+                Data::Host(path, size) => {
+                    self.copy_host(&mut sink, p, path, *size, &[], &mut buf)?
+                }
+                Data::Patched(path, size, patches) => {
+                    self.copy_host(&mut sink, p, path, *size, patches, &mut buf)?
+                }
             }
         }
         let tl = self.header.trailer_size() as u64;
@@ -678,6 +716,7 @@ impl Plan {
         p: &Placed,
         path: &Path,
         size: u64,
+        patches: &[(u64, Vec<u8>)],
         buf: &mut [u8],
     ) -> Result<(), WriteError> {
         let target = String::from_utf8_lossy(self.path(p)).into_owned();
@@ -698,7 +737,18 @@ impl Plan {
                     size - left
                 )));
             }
-            sink.put(&buf[..n]).map_err(WriteError::Output)?;
+            let pos = size - left;
+            let chunk = &mut buf[..n];
+            for (off, bytes) in patches {
+                // The part of the patch inside [pos, pos + n).
+                let (s, e) = (*off, *off + bytes.len() as u64);
+                let (lo, hi) = (s.max(pos), e.min(pos + n as u64));
+                if lo < hi {
+                    chunk[(lo - pos) as usize..(hi - pos) as usize]
+                        .copy_from_slice(&bytes[(lo - s) as usize..(hi - s) as usize]);
+                }
+            }
+            sink.put(chunk).map_err(WriteError::Output)?;
             left -= n as u64;
         }
         let mut one = [0u8; 1];
@@ -715,5 +765,28 @@ impl Plan {
         let mut v = Vec::with_capacity(self.image_size() as usize);
         self.write_region(&mut v)?;
         Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::diff_patches;
+
+    #[test]
+    fn patches_rebuild_the_new_bytes() {
+        let old: Vec<u8> = (0..200u8).collect();
+        let mut new = old.clone();
+        new[3] = 0xff;
+        new[10] = 0xee; // merged with the first (closer than 16)
+        new[100..108].copy_from_slice(b"ddpvbskr");
+        new[199] = 0;
+        let p = diff_patches(&old, &new);
+        assert_eq!(p.len(), 3);
+        let mut rebuilt = old.clone();
+        for (off, b) in &p {
+            rebuilt[*off as usize..*off as usize + b.len()].copy_from_slice(b);
+        }
+        assert_eq!(rebuilt, new);
+        assert!(diff_patches(&old, &old).is_empty());
     }
 }
