@@ -5,7 +5,7 @@ use crate::output::{Format, emit};
 use buildfile::Times;
 use clap::Args;
 use diag::{Diagnostic, SourceMap};
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `hvhost build`.
@@ -95,7 +95,22 @@ pub fn run(args: &BuildArgs) -> i32 {
                 .map_err(ifs::WriteError::Output)?;
             Ok(b)
         } else {
-            write_atomically(&out_path, |w| prepared.write_to(w))
+            let total = prepared.preboot.len() as u64
+                + prepared
+                    .startup
+                    .as_ref()
+                    .map_or(0, |h| h.startup_size as u64)
+                + prepared.plan.image_size();
+            write_atomically(&out_path, |w| {
+                if total >= PROGRESS_MIN && std::io::stderr().is_terminal() {
+                    let mut p = Progress::new(w, total);
+                    let r = prepared.write_to(&mut p);
+                    p.finish();
+                    r
+                } else {
+                    prepared.write_to(w)
+                }
+            })
         }
     });
     match result {
@@ -115,6 +130,63 @@ pub fn run(args: &BuildArgs) -> i32 {
             emit(args.format, &map, &mut d);
             1
         }
+    }
+}
+
+/// Images at least this large show a progress bar on a terminal.
+const PROGRESS_MIN: u64 = 64 << 20;
+
+/// A writer that draws a progress bar on stderr as bytes pass.
+struct Progress<'a> {
+    inner: &'a mut dyn Write,
+    done: u64,
+    total: u64,
+    shown: u64,
+}
+
+impl<'a> Progress<'a> {
+    fn new(inner: &'a mut dyn Write, total: u64) -> Progress<'a> {
+        Progress {
+            inner,
+            done: 0,
+            total: total.max(1),
+            shown: u64::MAX,
+        }
+    }
+
+    fn draw(&mut self) {
+        let pct = (self.done.min(self.total) * 100 / self.total).min(100);
+        if pct == self.shown {
+            return;
+        }
+        self.shown = pct;
+        let filled = (pct / 5) as usize;
+        eprint!(
+            "\r[{}{}] {pct:>3}% {} / {} MiB",
+            "#".repeat(filled),
+            " ".repeat(20 - filled),
+            self.done >> 20,
+            self.total >> 20
+        );
+    }
+
+    fn finish(&mut self) {
+        self.done = self.total;
+        self.draw();
+        eprintln!();
+    }
+}
+
+impl Write for Progress<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.done += n as u64;
+        self.draw();
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
