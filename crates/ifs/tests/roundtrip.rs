@@ -277,3 +277,56 @@ fn mount_point_and_chain() {
     assert_eq!(fs.header.chain_paddr, 0x800000);
     assert_eq!(fs.header.size(), 96);
 }
+
+/// Every kind of script command: compiled, decoded to text, that text
+/// compiled again gives the same bytes.
+#[test]
+fn decoded_scripts_compile_back_to_the_same_bytes() {
+    let d = shapes_dir();
+    let script = r#"[+script] .script = {
+    display_msg "two  spaces" and words
+    waitfor /dev/ser1 2.5
+    waitfor /dev/pci
+    reopen
+    reopen /dev/con2 1
+    procmgr_symlink ../../proc/boot/libc.so /usr/lib/ldqnx-64.so.2
+    PATH=/proc/boot:/bin
+    LD_LIBRARY_PATH=/proc/boot
+    sched_aps drivers 20 50
+    sched_aps guests 40 0
+    [pri=10f cpu=0] devc-ser8250 -e -b115200 0x3f8,4 &
+    [pri=20r] io-pkt-v6-hc -d e1000 &
+    [pri=5o argv0=sh2] /bin/ksh -c "echo a b" &
+    [sched_aps=guests] qvm @/vm/config/a.qvmconf &
+    [sched_aps=drivers +session +debug] TERM=qansi ksh -l
+    [+external] waitfor
+    FOO=bar
+    env
+}
+"#;
+    let first = build(d.path(), script, &WriteOptions::default());
+    let text = {
+        let c = open(&first).unwrap();
+        let r = c.image_bytes().unwrap().into_owned();
+        let fs = Ifs::parse(&r).unwrap();
+        let s = fs.script().unwrap().unwrap().to_vec();
+        ifs::script::to_text(&ifs::script::decode(&s).unwrap())
+    };
+    assert!(text.contains("[argv0=sh2 pri=5o] PATH=/proc/boot:/bin LD_LIBRARY_PATH=/proc/boot /bin/ksh -c \"echo a b\" &"), "{text}");
+    assert!(
+        text.contains(
+            "waitfor /dev/ser1 2.5\nwaitfor /dev/pci 5\nreopen /dev/console 5\nreopen /dev/con2 1\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("[sched_aps=drivers +session +debug]"),
+        "{text}"
+    );
+    let again = build(
+        d.path(),
+        &format!("[+script] .script = {{\n{text}}}\n"),
+        &WriteOptions::default(),
+    );
+    assert_eq!(first, again, "decoded text:\n{text}");
+}
