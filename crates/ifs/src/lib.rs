@@ -24,6 +24,7 @@ pub mod endian;
 pub mod format;
 mod image;
 pub mod link;
+pub mod manifest;
 pub mod read;
 pub mod script;
 pub mod write;

@@ -311,3 +311,41 @@ fn a_startup_linked_elsewhere_is_an_error_with_the_fix() {
     let img = build(d.path(), &src, &WriteOptions::default()).unwrap();
     check_bootable(&img, d.path(), false);
 }
+
+#[test]
+fn a_bootable_image_read_back_as_a_manifest() {
+    let d = setup();
+    let img = build(
+        d.path(),
+        &buildfile("+compress", "startup"),
+        &WriteOptions::default(),
+    )
+    .unwrap();
+    let c = open(&img).unwrap();
+    let r = c.image_bytes().unwrap().into_owned();
+    let fs = Ifs::parse(&r).unwrap();
+    let m = ifs::manifest::to_manifest(&c, &fs).unwrap();
+    let b = m.boot.as_ref().expect("boot");
+    assert_eq!(b.cpu.as_deref(), Some("x86_64"));
+    assert_eq!(b.mode, buildfile::BootMode::Physical);
+    assert_eq!(b.startup.name, "startup");
+    assert_eq!(b.startup.args, ["-v", "-D", "8250"]);
+    assert_eq!(b.bootstrap.len(), 1);
+    let k = &b.bootstrap[0];
+    assert_eq!(k.name, "procnto");
+    assert_eq!(k.args, ["-v"]);
+    assert_eq!(k.env.len(), 1);
+    assert_eq!(
+        (k.env[0].name.as_str(), k.env[0].value.as_str()),
+        ("PATH", "/proc/boot")
+    );
+    let e = &m.entries[k.entry.unwrap()];
+    assert_eq!(e.path, "proc/boot/procnto");
+    assert_eq!(e.file().unwrap().role, buildfile::FileRole::Bootstrap(0));
+    assert_eq!(m.image.compression, Some(buildfile::Compression::Ucl));
+    assert_eq!(m.image.mountpoint, "/");
+    assert_eq!(m.image.image.start, Some(0x1ffff0));
+    assert!(
+        matches!(&m.script[0].kind, buildfile::ScriptKind::DisplayMsg { text } if text == "hi")
+    );
+}

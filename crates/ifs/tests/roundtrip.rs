@@ -330,3 +330,28 @@ fn decoded_scripts_compile_back_to_the_same_bytes() {
     );
     assert_eq!(first, again, "decoded text:\n{text}");
 }
+
+/// An image read back as a Manifest builds the same image again.
+#[test]
+fn an_image_read_back_as_a_manifest_rebuilds_the_same_bytes() {
+    let d = shapes_dir();
+    for attr in ["", "[+bigendian]\n", "[+compress]\n"] {
+        let first = build(
+            d.path(),
+            &format!("{attr}{SHAPES}"),
+            &WriteOptions::default(),
+        );
+        let c = open(&first).unwrap();
+        let r = c.image_bytes().unwrap().into_owned();
+        let fs = Ifs::parse(&r).unwrap();
+        let m = ifs::manifest::to_manifest(&c, &fs).unwrap();
+        assert_eq!(m.entries[0].path, "data/big");
+        assert_eq!(m.entries.len(), 9);
+        assert!(matches!(
+            m.script[0].kind,
+            buildfile::ScriptKind::DisplayMsg { .. }
+        ));
+        let again = ifs::build_to_vec(&m, &WriteOptions::default()).unwrap();
+        assert_eq!(first, again, "{attr:?}");
+    }
+}
