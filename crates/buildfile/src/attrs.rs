@@ -34,6 +34,22 @@ macro_rules! names {
     };
 }
 
+/// A set of attribute names: one bit per [`AttrName`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttrSet(u64);
+
+impl AttrSet {
+    /// Adds `name`.
+    pub fn insert(&mut self, name: AttrName) {
+        self.0 |= 1 << name as u32;
+    }
+
+    /// Whether `name` is in the set.
+    pub fn contains(&self, name: AttrName) -> bool {
+        self.0 & (1 << name as u32) != 0
+    }
+}
+
 names! {
     /// An mkifs buildfile attribute.
     AttrName {
@@ -107,6 +123,8 @@ names! {
         Virtual = "virtual", Value;
     }
 }
+
+const _: () = assert!(AttrName::ALL.len() <= 64, "AttrSet holds at most 64 names");
 
 names! {
     /// A boot script modifier.

@@ -3,7 +3,7 @@
 use crate::{ByteOrder, ElfInfo, ElfKind};
 use object::read::elf::{Dyn, FileHeader, ProgramHeader};
 use object::{Endianness, ReadCache, ReadRef, elf};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::Read;

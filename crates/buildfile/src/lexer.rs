@@ -376,8 +376,14 @@ impl<'a> Lexer<'a> {
                     }
                 }
                 _ => {
-                    text.push(b);
-                    self.pos += 1;
+                    // A run of ordinary bytes, copied at once.
+                    let run = self.src[self.pos..self.end]
+                        .iter()
+                        .position(|&c| !is_plain(c, mode))
+                        .unwrap_or(self.end - self.pos)
+                        .max(1);
+                    text.extend_from_slice(&self.src[self.pos..self.pos + run]);
+                    self.pos += run;
                 }
             }
         }
@@ -391,7 +397,7 @@ impl<'a> Lexer<'a> {
             self.marks.push(TemplateMark::Placeholder(span));
         }
         Word {
-            text: lossy(&text),
+            text: into_string(text),
             parts,
             quoted,
             span,
@@ -558,6 +564,25 @@ enum WordMode {
     Script,
 }
 
+/// Whether `b` is an ordinary byte of a word in `mode`: one that [`Lexer::word`]
+/// copies as it is.
+fn is_plain(b: u8, mode: WordMode) -> bool {
+    match b {
+        b'\n' | b'"' | b'\\' | b'$' => false,
+        b'=' => mode != WordMode::TopLevel,
+        b']' => mode != WordMode::Attr,
+        _ => !is_space(b),
+    }
+}
+
+/// `b` as a String, without a copy when it is valid UTF-8.
+fn into_string(b: Vec<u8>) -> String {
+    match String::from_utf8(b) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
 /// Bytes to text; invalid UTF-8 bytes become U+FFFD (file names in the image
 /// are written from this text).
 pub(crate) fn lossy(b: &[u8]) -> String {
@@ -606,6 +631,10 @@ fn is_cpp_directive(comment: &[u8]) -> bool {
 
 /// `@NAME@` or `__NAME__` with NAME in capitals, digits and `_`.
 fn has_placeholder(text: &[u8]) -> bool {
+    // Words are short: a plain loop beats a SIMD search's setup.
+    if !text.iter().any(|&b| b == b'@' || b == b'_') {
+        return false;
+    }
     let is_name = |s: &[u8]| {
         !s.is_empty()
             && s[0].is_ascii_uppercase()

@@ -1,7 +1,7 @@
 //! From syntax to the Manifest: attributes in force, variables, host files,
 //! the boot block and the boot script.
 
-use crate::attrs::{self, AttrName, Perms, Setting};
+use crate::attrs::{self, AttrName, AttrSet, Perms, Setting};
 use crate::bootfile::parse_bootfile;
 use crate::codes;
 use crate::host::{self, HostFs, SearchPath};
@@ -11,6 +11,7 @@ use crate::parser::{self, Attr, AttrList, Buildfile, EntryLine, Item};
 use crate::script::{self, env_var, is_assignment};
 use crate::*;
 use diag::{Diagnostic, FileId, SourceMap, Span};
+use rustc_hash::FxHashMap;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -150,7 +151,7 @@ struct State {
     include: bool,
     boot: Option<BootSpec>,
     /// Attributes set explicitly so far (for `?`).
-    set: HashSet<AttrName>,
+    set: AttrSet,
 }
 
 impl Default for State {
@@ -184,7 +185,7 @@ impl Default for State {
             ftype: FileType::File,
             include: false,
             boot: None,
-            set: HashSet::new(),
+            set: AttrSet::default(),
         }
     }
 }
@@ -220,7 +221,7 @@ struct ImageState {
     mount: Option<String>,
     compress: Option<(u8, Span)>,
     bigendian: Option<bool>,
-    set: HashSet<AttrName>,
+    set: AttrSet,
 }
 
 /// What a host name was found as.
@@ -244,12 +245,14 @@ struct Resolver<'a> {
     diags: Vec<Diagnostic>,
     globals: State,
     img: ImageState,
-    vars: HashMap<String, String>,
+    vars: FxHashMap<String, String>,
     reported_unset: HashSet<String>,
     fs: HostFs,
-    search_cache: HashMap<String, Rc<SearchPath>>,
+    search_cache: FxHashMap<String, Rc<SearchPath>>,
+    /// The default search path and the `PROCESSOR` it was built for.
+    default_search_cache: Option<(String, Rc<SearchPath>)>,
     entries: Vec<Entry>,
-    by_path: HashMap<String, usize>,
+    by_path: FxHashMap<String, usize>,
     script: Vec<ScriptCommand>,
     script_entry: Option<usize>,
     partitions: Vec<(String, u8)>,
@@ -282,12 +285,13 @@ pub fn resolve(
         diags: Vec::new(),
         globals: State::default(),
         img: ImageState::default(),
-        vars: HashMap::new(),
+        vars: FxHashMap::default(),
         reported_unset: HashSet::new(),
         fs: HostFs::new(),
-        search_cache: HashMap::new(),
+        search_cache: FxHashMap::default(),
+        default_search_cache: None,
         entries: Vec::new(),
-        by_path: HashMap::new(),
+        by_path: FxHashMap::default(),
         script: Vec::new(),
         script_entry: None,
         partitions: Vec::new(),
@@ -336,7 +340,7 @@ impl Resolver<'_> {
     }
 
     fn apply(&mut self, st: &mut State, a: &Attr, list: &AttrList, global: bool) {
-        if a.conditional && (st.set.contains(&a.name) || self.img.set.contains(&a.name)) {
+        if a.conditional && (st.set.contains(a.name) || self.img.set.contains(a.name)) {
             return;
         }
         let on = matches!(a.setting, Setting::On);
@@ -663,6 +667,19 @@ impl Resolver<'_> {
     }
 
     fn search_dirs(&mut self, st: &State) -> Rc<SearchPath> {
+        // The default path (no `search=`), the common case, is found without
+        // building a key.
+        if st.search.is_none()
+            && let Some((processor, dirs)) = &self.default_search_cache
+            && self
+                .vars
+                .get("PROCESSOR")
+                .or_else(|| self.opts.env.get("PROCESSOR"))
+                .map_or("", String::as_str)
+                == processor.as_str()
+        {
+            return dirs.clone();
+        }
         let key = match &st.search {
             Some(s) => format!("S{}\0{}", s, st.cd.as_deref().unwrap_or("")),
             None => format!(
@@ -701,6 +718,9 @@ impl Resolver<'_> {
             }
         };
         let dirs = Rc::new(self.fs.search_path(dirs));
+        if st.search.is_none() {
+            self.default_search_cache = Some((key[1..].to_string(), dirs.clone()));
+        }
         self.search_cache.insert(key, dirs.clone());
         dirs
     }
@@ -736,24 +756,20 @@ impl Resolver<'_> {
     // ----- entries ----------------------------------------------------------------
 
     fn target_path(&mut self, target: &str, st: &State, span: Span) -> Option<String> {
-        let mut parts: Vec<&str> = Vec::new();
-        let prefix = match &st.prefix {
-            Some(p) => p.to_string(),
-            None if self.bootable => "proc/boot".to_string(),
-            None => String::new(),
+        let prefix = match (target.starts_with('/'), &st.prefix) {
+            (true, _) => "",
+            (false, Some(p)) => p,
+            (false, None) if self.bootable => "proc/boot",
+            (false, None) => "",
         };
-        let joined;
-        let full = if target.starts_with('/') {
-            target
-        } else {
-            joined = format!("{prefix}/{target}");
-            &joined
-        };
-        for c in full.split('/') {
+        // Normalised in place: `out` holds the components so far, joined by
+        // `/`; `..` truncates to the previous separator.
+        let mut out = String::with_capacity(prefix.len() + target.len() + 1);
+        for c in prefix.split('/').chain(target.split('/')) {
             match c {
                 "" | "." => {}
                 ".." => {
-                    if parts.pop().is_none() {
+                    if out.is_empty() {
                         self.diags.push(
                             Diagnostic::new(
                                 &codes::B0216,
@@ -764,11 +780,17 @@ impl Resolver<'_> {
                         );
                         return None;
                     }
+                    out.truncate(out.rfind('/').unwrap_or(0));
                 }
-                c => parts.push(c),
+                c => {
+                    if !out.is_empty() {
+                        out.push('/');
+                    }
+                    out.push_str(c);
+                }
             }
         }
-        Some(parts.join("/"))
+        Some(out)
     }
 
     fn mtime_generated(&self) -> u32 {
