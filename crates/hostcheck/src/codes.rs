@@ -24,6 +24,8 @@ diag::declare_codes! {
     H0205 = "qvm-blocks-script", Warning, "a qvm started in the foreground blocks the rest of the boot script";
     /// `qvm` with no `@file`.
     H0207 = "qvm-without-config", Warning, "a qvm command names no configuration file";
+    /// A VM of another architecture than the host.
+    H0208 = "vm-arch-mismatch", Error, "a VM's configuration is for another architecture than the host";
 
     /// `vdev foo` with no `vdev-foo.so` in the image.
     H0301 = "vdev-missing", Error, "a vdev a VM uses is not in the image";

@@ -177,7 +177,7 @@ fn serial_spec(arg: &str) -> Option<(u64, Option<u32>)> {
 /// Reads the claims of one command line.
 ///
 /// - every program: `key=value` words and comma-separated items:
-///   `base=`, `mem=`, `paddr=`, `addr=`, `memaddr=`, `regbase=` (memory);
+///   `base=`, `mem=`, `smem=`, `paddr=`, `addr=`, `memaddr=`, `regbase=` (memory);
 ///   `ioport=`, `port=` (I/O ports, x86); `irq=`, `intr=` (interrupt);
 ///   `vid=` with `did=` in the same word (a PCI id);
 /// - `devc-ser*`: positional `addr[^shift][,irq]` (I/O ports for
@@ -201,7 +201,7 @@ pub fn claims(arch: Arch, program: &str, args: &[String]) -> Vec<(Claim, String)
             };
             let Some(n) = number(v) else { continue };
             match k.trim_start_matches('-') {
-                "base" | "mem" | "paddr" | "addr" | "memaddr" | "regbase" => {
+                "base" | "mem" | "smem" | "paddr" | "addr" | "memaddr" | "regbase" => {
                     out.push((Claim::Loc(HostLoc::Mem { start: n, len: 1 }), a.clone()))
                 }
                 "ioport" | "port" => {

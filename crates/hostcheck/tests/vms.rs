@@ -457,3 +457,34 @@ fn guest_images() {
     assert!(r.diagnostics[0].message.contains("`/data/linux/Image`"));
     let _ = map;
 }
+
+// ---------------------------------------------------------------- family 2 with VMs
+
+#[test]
+fn h0208_vm_of_another_architecture() {
+    let run = |arch: hostcheck::Arch| {
+        let src = host(Some(X86_BOOT), None, Some(FILES));
+        check_with(&src, None, move |map| {
+            let l = vm_file(map, "a.qvmconf", "vdev pl011 loc 0x1c090000 intr gic:37\n");
+            let mut a = vm("a", "/vm/a.qvmconf");
+            a.arch = Some(hostcheck::ArchFacts {
+                arch,
+                reason: "vdev pl011".into(),
+                span: l[1],
+            });
+            vec![a]
+        })
+    };
+    let (map, r, f) = run(hostcheck::Arch::Aarch64);
+    assert_eq!(f, ["H0208 a.qvmconf:1:1"]);
+    assert_eq!(
+        r.diagnostics[0].message,
+        "VM `a` is an aarch64 VM (vdev pl011) but the host is x86_64"
+    );
+    assert_eq!(
+        map.location(r.diagnostics[0].secondary[0].span),
+        "host.build:6:5"
+    );
+    let (_, _, f) = run(hostcheck::Arch::X86_64);
+    assert!(f.is_empty(), "{f:?}");
+}

@@ -93,3 +93,19 @@ fn every_broken_host_is_caught() {
     }
     let _ = codes_seen;
 }
+
+/// The example hosts check clean: exit 0, no error and no warning.
+#[test]
+fn example_hosts_are_clean() {
+    for host in ["aarch64-host", "safety-host"] {
+        let path = format!("examples/{host}/host.build");
+        let o = hvhost_in(
+            &root(),
+            &["check", "--no-host-files", "--deny", "warnings", &path],
+        );
+        let t = transcript(&o);
+        assert_eq!(o.status.code(), Some(0), "{t}");
+        assert!(!t.contains("warning["), "{t}");
+        assert!(t.contains(": clean"), "{t}");
+    }
+}
