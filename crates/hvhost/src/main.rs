@@ -26,7 +26,7 @@ enum Command {
     Dump(cmd::dump::DumpArgs),
     /// Show the long explanation of a diagnostic code.
     Explain(cmd::explain::ExplainArgs),
-    /// Read a VM's configuration as qvm does (`@FILE`, options); with `dryrun`, print the VM it would assemble.
+    /// Run a VM on KVM from its qvmconf, as qvm does (`@FILE`, options); with `dryrun`, print the VM it would assemble.
     Qvm(cmd::qvm::QvmArgs),
 }
 
