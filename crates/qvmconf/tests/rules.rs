@@ -254,6 +254,32 @@ fn q0201_overlaps_show_both_regions() {
 }
 
 #[test]
+fn q0201_loads_overlapping_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.bin"), [0u8; 0x2000]).unwrap();
+    std::fs::write(dir.path().join("b.bin"), [0u8; 0x100]).unwrap();
+    let o = Options {
+        host_files: true,
+        cwd: dir.path().to_path_buf(),
+        ..Options::default()
+    };
+    let mut map = SourceMap::new();
+    let text = format!("{ARM}load 0x80000000,a.bin\ndata load 0x80001000,b.bin\n");
+    let (_, d) = load_source(&mut map, "t", text.into_bytes(), &o);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].code.id, "Q0201");
+    assert_eq!(
+        map.snippet(d[0].span().unwrap()),
+        "data load 0x80001000,b.bin"
+    );
+    assert_eq!(map.snippet(d[0].secondary[0].span), "load 0x80000000,a.bin");
+    let text = format!("{ARM}load 0x80000000,a.bin\ndata load 0x80002000,b.bin\n");
+    let (vm, d) = load_source(&mut map, "t", text.into_bytes(), &o);
+    assert!(d.is_empty(), "{d:?}");
+    assert_eq!(vm.unwrap().loads[1].size, Some(0x100));
+}
+
+#[test]
 fn memory_map_default_placement_and_rom() {
     let vm = ok("ram 0xa0000\nrom 0xc0000,0x40000\nram 512M\n");
     assert_eq!(
