@@ -18,6 +18,12 @@ struct Cli {
 enum Command {
     /// Resolve a buildfile and print what the image will hold.
     Manifest(cmd::manifest::ManifestArgs),
+    /// Check a hypervisor host: the buildfile and every VM its boot script starts.
+    Check(cmd::check::CheckArgs),
+    /// Build an IFS image from a buildfile (as mkifs).
+    Build(cmd::build::BuildArgs),
+    /// List, verify and extract an IFS image (as dumpifs).
+    Dump(cmd::dump::DumpArgs),
     /// Show the long explanation of a diagnostic code.
     Explain(cmd::explain::ExplainArgs),
     /// Read a VM's configuration as qvm does (`@FILE`, options); with `dryrun`, print the VM it would assemble.
@@ -28,8 +34,11 @@ fn main() {
     let cli = Cli::parse();
     let code = match &cli.command {
         Command::Manifest(a) => cmd::manifest::run(a),
+        Command::Build(a) => cmd::build::run(a),
+        Command::Dump(a) => cmd::dump::run(a),
         Command::Explain(a) => cmd::explain::run(a),
         Command::Qvm(a) => cmd::qvm::run(a),
+        Command::Check(a) => cmd::check::run(a),
     };
     std::process::exit(code);
 }

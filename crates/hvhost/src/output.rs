@@ -24,6 +24,8 @@ pub fn catalogue() -> Catalogue {
     c.extend(diag::ALL);
     c.extend(buildfile::codes::ALL);
     c.extend(qvmconf::codes::ALL);
+    c.extend(hostcheck::codes::ALL);
+    c.extend(ifs::codes::ALL);
     c
 }
 

@@ -1,0 +1,281 @@
+//! `hvhost dump`, run as a user runs it: listing, verification, and safe
+//! extraction of hostile images.
+
+use ifs::Endian;
+use ifs::format::{Dirent, DirentKind, ImageHeader, image_flags};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn hvhost_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hvhost"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+enum K<'a> {
+    File(&'a [u8]),
+    Dir,
+    Link(&'a str),
+}
+
+/// An image made by hand (not by the writer), so that it can say anything.
+fn craft(entries: &[(&str, K<'_>)]) -> Vec<u8> {
+    let e = Endian::Little;
+    let mut h = ImageHeader {
+        endian: e,
+        flags: image_flags::INO_BITS,
+        ..Default::default()
+    };
+    let hs = h.size();
+    let mut dir = Vec::new();
+    let dirent =
+        |path: &'static [u8], ino: u32, mode: u32, kind: DirentKind<'_>, dir: &mut Vec<u8>| {
+            Dirent {
+                ino,
+                mode,
+                gid: 0,
+                uid: 0,
+                mtime: 0,
+                path,
+                kind,
+            }
+            .encode(e, dir)
+        };
+    dirent(b"", 1, 0o40755, DirentKind::Dir, &mut dir);
+    // Sizes first (file offsets need the directory size).
+    let mut dsize = 28 + 4;
+    for (p, k) in entries {
+        let d = Dirent {
+            ino: 0,
+            mode: 0,
+            gid: 0,
+            uid: 0,
+            mtime: 0,
+            path: p.as_bytes(),
+            kind: match k {
+                K::File(_) => DirentKind::File { offset: 0, size: 0 },
+                K::Dir => DirentKind::Dir,
+                K::Link(t) => DirentKind::Symlink {
+                    target: t.as_bytes(),
+                },
+            },
+        };
+        dsize += d.encoded_size();
+    }
+    let mut data = Vec::new();
+    let data_start = hs + dsize;
+    for (i, (p, k)) in entries.iter().enumerate() {
+        let path: &'static [u8] = Box::leak(p.as_bytes().to_vec().into_boxed_slice());
+        let ino = i as u32 + 2;
+        match k {
+            K::File(b) => {
+                let off = (data_start + data.len()) as u32;
+                data.extend_from_slice(b);
+                dirent(
+                    path,
+                    ino,
+                    0o100644,
+                    DirentKind::File {
+                        offset: off,
+                        size: b.len() as u32,
+                    },
+                    &mut dir,
+                );
+            }
+            K::Dir => dirent(path, ino, 0o40755, DirentKind::Dir, &mut dir),
+            K::Link(t) => {
+                let t: &'static [u8] = Box::leak(t.as_bytes().to_vec().into_boxed_slice());
+                dirent(
+                    path,
+                    ino,
+                    0o120777,
+                    DirentKind::Symlink { target: t },
+                    &mut dir,
+                )
+            }
+        }
+    }
+    dir.extend_from_slice(&[0; 4]);
+    while data.len() % 4 != 0 {
+        data.push(0);
+    }
+    h.dir_offset = hs as u32;
+    h.hdr_dir_size = (hs + dir.len()) as u32;
+    h.image_size = (hs + dir.len() + data.len() + 4) as u32;
+    let mut img = h.encode();
+    img.extend_from_slice(&dir);
+    img.extend_from_slice(&data);
+    let ck = ifs::checksum::cksum(&img, e);
+    img.extend_from_slice(&ck.to_le_bytes());
+    img
+}
+
+fn tree(p: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(base: &Path, p: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(p).unwrap() {
+            let e = e.unwrap();
+            let rel = e.path().strip_prefix(base).unwrap().display().to_string();
+            out.push(rel);
+            if e.file_type().unwrap().is_dir() {
+                walk(base, &e.path(), out);
+            }
+        }
+    }
+    walk(p, p, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn hostile_paths_are_never_written_outside_the_directory() {
+    let d = tempfile::tempdir().unwrap();
+    let img = craft(&[
+        ("../escape", K::File(b"dotdot")),
+        ("ok/../../escape2", K::File(b"dotdot2")),
+        ("/abs/escape3", K::File(b"absolute")),
+        ("link", K::Link("/tmp")),
+        ("link/through", K::File(b"through the link")),
+        ("up", K::Link("..")),
+        ("up/escape4", K::File(b"via up")),
+        ("fine/file", K::File(b"fine")),
+    ]);
+    std::fs::write(d.path().join("h.ifs"), &img).unwrap();
+    // The image itself is well-formed: the listing works.
+    let o = hvhost_in(d.path(), &["dump", "h.ifs"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    std::fs::create_dir(d.path().join("out")).unwrap();
+    let o = hvhost_in(d.path(), &["dump", "-x", "-d", "out/x", "h.ifs"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains("I0007"), "{err}");
+    for n in [
+        "../escape",
+        "ok/../../escape2",
+        "/abs/escape3",
+        "link/through",
+        "up/escape4",
+    ] {
+        assert!(err.contains(&format!("`{n}` not extracted")), "{n}: {err}");
+    }
+    // Only what is safe was written, and only inside out/x.
+    assert_eq!(
+        tree(&d.path().join("out")),
+        ["x", "x/fine", "x/fine/file", "x/link", "x/up"]
+    );
+    assert_eq!(tree(d.path()).len(), 7, "{:?}", tree(d.path()));
+    assert!(!Path::new("/tmp/through").exists());
+    assert_eq!(
+        std::fs::read(d.path().join("out/x/fine/file")).unwrap(),
+        b"fine"
+    );
+}
+
+#[test]
+fn a_symlink_already_in_the_directory_is_replaced_not_followed() {
+    let d = tempfile::tempdir().unwrap();
+    let img = craft(&[("victim", K::File(b"new contents"))]);
+    std::fs::write(d.path().join("h.ifs"), &img).unwrap();
+    std::fs::create_dir(d.path().join("x")).unwrap();
+    std::fs::write(d.path().join("target"), b"keep me").unwrap();
+    std::os::unix::fs::symlink(d.path().join("target"), d.path().join("x/victim")).unwrap();
+    let o = hvhost_in(d.path(), &["dump", "-x", "-d", "x", "h.ifs"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read(d.path().join("target")).unwrap(), b"keep me");
+    assert_eq!(
+        std::fs::read(d.path().join("x/victim")).unwrap(),
+        b"new contents"
+    );
+    assert!(
+        !std::fs::symlink_metadata(d.path().join("x/victim"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
+
+#[test]
+fn one_file_and_basenames() {
+    let d = tempfile::tempdir().unwrap();
+    let img = craft(&[("a/b/c.txt", K::File(b"c")), ("a/d.txt", K::File(b"d"))]);
+    std::fs::write(d.path().join("h.ifs"), &img).unwrap();
+    let o = hvhost_in(d.path(), &["dump", "-f", "a/b/c.txt", "-d", "one", "h.ifs"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(tree(&d.path().join("one")), ["a", "a/b", "a/b/c.txt"]);
+    let o = hvhost_in(d.path(), &["dump", "-x", "-b", "-d", "flat", "h.ifs"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(tree(&d.path().join("flat")), ["c.txt", "d.txt"]);
+    let o = hvhost_in(d.path(), &["dump", "-f", "nope", "-d", "none", "h.ifs"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("`nope` is not in the image"));
+}
+
+#[test]
+fn tampered_images_fail_naming_the_region() {
+    let d = tempfile::tempdir().unwrap();
+    let img = craft(&[("f", K::File(b"some file data"))]);
+    let mut bad = img.clone();
+    let n = bad.len();
+    bad[n - 8] ^= 1; // in the file data
+    std::fs::write(d.path().join("bad.ifs"), &bad).unwrap();
+    for args in [&["dump", "bad.ifs"][..], &["dump", "--verify", "bad.ifs"]] {
+        let o = hvhost_in(d.path(), args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = text(&o.stderr);
+        assert!(
+            err.contains("I0004") && err.contains("image checksum"),
+            "{err}"
+        );
+    }
+    std::fs::write(d.path().join("good.ifs"), &img).unwrap();
+    let o = hvhost_in(d.path(), &["dump", "--verify", "good.ifs"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o.stdout).contains("good.ifs: ok (2 entries; image=0x"));
+}
+
+#[test]
+fn truncated_and_foreign_files() {
+    let d = tempfile::tempdir().unwrap();
+    let img = craft(&[("f", K::File(b"some file data"))]);
+    std::fs::write(d.path().join("short.ifs"), &img[..img.len() - 10]).unwrap();
+    let o = hvhost_in(d.path(), &["dump", "short.ifs"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("I0002"), "{}", text(&o.stderr));
+    std::fs::write(d.path().join("text.ifs"), b"hello, not an image at all").unwrap();
+    let o = hvhost_in(d.path(), &["dump", "text.ifs"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("I0001"));
+    let o = hvhost_in(d.path(), &["dump", "missing.ifs"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn json_listing() {
+    let d = tempfile::tempdir().unwrap();
+    let img = craft(&[
+        ("etc/f", K::File(b"xyz")),
+        ("bin", K::Dir),
+        ("l", K::Link("t")),
+    ]);
+    std::fs::write(d.path().join("h.ifs"), &img).unwrap();
+    let o = hvhost_in(d.path(), &["dump", "--format", "json", "h.ifs"]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    let ents = v["entries"].as_array().unwrap();
+    assert_eq!(ents.len(), 4);
+    assert_eq!(ents[1]["path"], "etc/f");
+    assert_eq!(ents[1]["size"], 3);
+    assert_eq!(ents[3]["target"], "t");
+}

@@ -1,0 +1,242 @@
+//! Build → read round trips over every data shape of a non-bootable image.
+
+use buildfile::{Options, Times};
+use ifs::format::{DirentKind, S_IFMT};
+use ifs::read::{Ifs, open};
+use ifs::{Endian, WriteOptions};
+use std::path::Path;
+
+/// Loads `src` (a buildfile whose relative host paths are in `dir`).
+fn manifest(dir: &Path, src: &str) -> buildfile::Manifest {
+    let mut map = diag::SourceMap::new();
+    let opts = Options {
+        cwd: dir.to_path_buf(),
+        times: Times::ZeroAll,
+        ..Options::default()
+    };
+    let src = format!("[search={}]\n{src}", dir.display());
+    let (m, d) = buildfile::load(&mut map, &[], "t.build", src.into_bytes(), &opts);
+    assert!(d.is_empty(), "{d:?}");
+    m.expect("manifest")
+}
+
+fn build(dir: &Path, src: &str, opts: &WriteOptions) -> Vec<u8> {
+    ifs::build_to_vec(&manifest(dir, src), opts).expect("build")
+}
+
+struct Listed {
+    path: String,
+    ino: u32,
+    mode: u32,
+    data: Vec<u8>,
+    target: Option<String>,
+    offset: Option<u32>,
+}
+
+fn list(image: &[u8]) -> (Endian, Vec<Listed>) {
+    let c = open(image).expect("open");
+    let region = c.image_bytes().expect("region");
+    let fs = Ifs::parse(&region).expect("parse");
+    fs.verify().expect("verify");
+    let mut out = Vec::new();
+    for e in fs.entries() {
+        let (_, d) = e.expect("dirent");
+        out.push(Listed {
+            path: String::from_utf8(d.path.to_vec()).unwrap(),
+            ino: d.ino,
+            mode: d.mode,
+            data: fs.data(&d).expect("data").to_vec(),
+            target: match d.kind {
+                DirentKind::Symlink { target } => Some(String::from_utf8(target.to_vec()).unwrap()),
+                _ => None,
+            },
+            offset: match d.kind {
+                DirentKind::File { offset, .. } => Some(offset),
+                _ => None,
+            },
+        });
+    }
+    (fs.endian(), out)
+}
+
+const SHAPES: &str = r#"
+[uid=0 gid=0]
+/data/big = big.bin
+/data/small = small.txt
+[perms=0755] /bin/tool.sh = tool.sh
+/data/empty = empty.bin
+[type=dir dperms=0700] /var/run
+[type=link] /bin/sh = /proc/boot/ksh
+[type=fifo] /dev/fifo0
+/etc/motd = {
+Welcome.
+}
+[+script] .script = {
+    display_msg "hello world"
+    waitfor /dev/ser1 4
+    reopen /dev/ser1
+    procmgr_symlink ../../proc/boot/libc.so /usr/lib/ldqnx-64.so.2
+    PATH=/proc/boot
+    [pri=10f cpu=1] devc-ser8250 -e -b115200 &
+    sched_aps guests 60 100
+    [sched_aps=guests +session] ksh &
+}
+"#;
+
+fn shapes_dir() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let big: Vec<u8> = (0..300_001u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(d.path().join("big.bin"), &big).unwrap();
+    std::fs::write(d.path().join("small.txt"), b"small\n").unwrap();
+    std::fs::write(d.path().join("tool.sh"), b"#!/bin/sh\necho tool\n").unwrap();
+    std::fs::write(d.path().join("empty.bin"), b"").unwrap();
+    d
+}
+
+#[test]
+fn every_shape_round_trips_in_both_byte_orders() {
+    let d = shapes_dir();
+    for (attr, want) in [("", Endian::Little), ("[+bigendian]\n", Endian::Big)] {
+        for v2 in [false, true] {
+            let src = format!("{attr}{SHAPES}");
+            let img = build(
+                d.path(),
+                &src,
+                &WriteOptions {
+                    trailer_v2: v2,
+                    ..Default::default()
+                },
+            );
+            let (e, l) = list(&img);
+            assert_eq!(e, want);
+            let get = |p: &str| {
+                l.iter()
+                    .find(|x| x.path == p)
+                    .unwrap_or_else(|| panic!("{p}"))
+            };
+            assert_eq!(l[0].path, "");
+            assert_eq!(l[0].ino, 1);
+            assert_eq!(l[0].mode, 0o40755);
+            assert_eq!(
+                get("data/big").data,
+                std::fs::read(d.path().join("big.bin")).unwrap()
+            );
+            assert_eq!(get("data/small").data, b"small\n");
+            assert_eq!(get("bin/tool.sh").mode, 0o101755);
+            assert_eq!(get("data/empty").data, b"");
+            assert_eq!(get("var/run").mode, 0o40700);
+            assert_eq!(get("bin/sh").target.as_deref(), Some("/proc/boot/ksh"));
+            assert_eq!(get("bin/sh").mode & S_IFMT, 0o120000);
+            assert_eq!(get("dev/fifo0").mode & S_IFMT, 0o010000);
+            assert_eq!(get("etc/motd").data, b"Welcome.\n");
+            // Inodes in buildfile order from 2.
+            assert_eq!(get("data/big").ino, 2);
+            assert_eq!(get("dev/fifo0").ino, 8);
+            let script = ifs::script::decode(&get(".script").data).unwrap();
+            let text = ifs::script::to_text(&script);
+            assert_eq!(
+                text,
+                "display_msg hello world\n\
+                 waitfor /dev/ser1 4\n\
+                 reopen /dev/ser1 5\n\
+                 procmgr_symlink ../../proc/boot/libc.so /usr/lib/ldqnx-64.so.2\n\
+                 [cpu=1 pri=10f] PATH=/proc/boot devc-ser8250 -e -b115200 &\n\
+                 sched_aps guests 60 100\n\
+                 [sched_aps=guests +session] PATH=/proc/boot ksh &\n"
+            );
+        }
+    }
+}
+
+#[test]
+fn placement_follows_mkifs() {
+    let d = shapes_dir();
+    let img = build(d.path(), SHAPES, &WriteOptions::default());
+    let (_, l) = list(&img);
+    let order: Vec<&str> = l.iter().map(|x| x.path.as_str()).collect();
+    // Zero-size entries right after the root, in reverse buildfile order;
+    // then files by size, largest first (no aligned files here).
+    assert_eq!(
+        order,
+        [
+            "",
+            "dev/fifo0",
+            "bin/sh",
+            "var/run",
+            "data/empty",
+            "data/big",
+            ".script",
+            "bin/tool.sh",
+            "etc/motd",
+            "data/small"
+        ]
+    );
+    let big = l.iter().find(|x| x.path == "data/big").unwrap();
+    let empty = l.iter().find(|x| x.path == "data/empty").unwrap();
+    // The first data file starts right after the directory; the empty file
+    // sits in the (empty) gap before it.
+    assert_eq!(big.offset, empty.offset);
+    let c = open(&img).unwrap();
+    let fs = Ifs::parse(&c.data[c.image_at..]).unwrap();
+    assert_eq!(big.offset, Some(fs.header.hdr_dir_size));
+    // Data follows, unaligned, largest first.
+    let mut offs: Vec<(u32, usize)> = l
+        .iter()
+        .filter(|x| !x.data.is_empty())
+        .map(|x| (x.offset.unwrap(), x.data.len()))
+        .collect();
+    offs.sort();
+    for w in offs.windows(2) {
+        assert_eq!(w[0].0 as usize + w[0].1, w[1].0 as usize);
+    }
+}
+
+#[test]
+fn page_aligned_files_leave_gaps_that_small_files_fill() {
+    let d = shapes_dir();
+    let src =
+        "[+page_align] /a = big.bin\n[+page_align] /b = small.txt\n/c = tool.sh\n/d = small.txt\n";
+    let img = build(d.path(), src, &WriteOptions::default());
+    let (_, l) = list(&img);
+    let at = |p: &str| l.iter().find(|x| x.path == p).unwrap().offset.unwrap();
+    assert_eq!(at("a") % 4096, 0);
+    assert_eq!(at("b") % 4096, 0);
+    assert_eq!(at("b"), (at("a") + 300_001).div_ceil(4096) * 4096);
+    let order: Vec<&str> = l.iter().map(|x| x.path.as_str()).collect();
+    // c (20 bytes) and d (6) go into the gap after the directory, before a.
+    assert_eq!(order, ["", "c", "d", "a", "b"]);
+    assert!(at("c") < at("a"));
+    assert_eq!(at("d"), at("c") + 20);
+}
+
+#[test]
+fn same_inputs_give_the_same_bytes() {
+    let d = shapes_dir();
+    let a = build(d.path(), SHAPES, &WriteOptions::default());
+    let b = build(d.path(), SHAPES, &WriteOptions::default());
+    assert_eq!(a, b);
+}
+
+#[test]
+fn tampering_is_detected() {
+    let d = shapes_dir();
+    for v2 in [false, true] {
+        let opts = WriteOptions {
+            trailer_v2: v2,
+            ..Default::default()
+        };
+        let img = build(d.path(), SHAPES, &opts);
+        let n = img.len();
+        for at in [10usize, 200, n / 2, n - 1] {
+            let mut t = img.clone();
+            t[at] ^= 0x40;
+            let ok = open(&t)
+                .and_then(|c| {
+                    let r = c.image_bytes()?.into_owned();
+                    Ifs::parse(&r)?.verify()
+                })
+                .is_ok();
+            assert!(!ok, "flipping byte {at} (v2 {v2}) went unnoticed");
+        }
+    }
+}
