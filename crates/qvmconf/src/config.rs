@@ -804,12 +804,12 @@ pub enum VdevOptions {
     Gic {
         /// `version 2|3`.
         version: Option<u8>,
-        /// `gicc addr` (CPU interface).
-        gicc: Option<u64>,
-        /// `gicr addr` (redistributors, v3).
-        gicr: Option<u64>,
-        /// `its addr` (v3).
-        its: Option<u64>,
+        /// `gicc [addr]` (CPU interface): None when not written, `Some(None)` without an address.
+        gicc: Option<Option<u64>>,
+        /// `gicr [addr]` (redistributors, v3).
+        gicr: Option<Option<u64>>,
+        /// `its [addr]` (v3 interrupt translation service).
+        its: Option<Option<u64>>,
         /// `msi base,count,first`.
         msi: Vec<u64>,
     },

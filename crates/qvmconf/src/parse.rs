@@ -683,6 +683,13 @@ impl<'a> Parser<'a> {
                         Some(x) => Some(x),
                         None => return true,
                     },
+                    Arity::OptionalNumber => match self.toks.get(self.i) {
+                        Some(x) if !x.quoted && value::number(&x.text).is_ok() => {
+                            self.i += 1;
+                            Some(x)
+                        }
+                        _ => None,
+                    },
                 };
                 self.specific(v, t, val);
             }
@@ -856,13 +863,13 @@ impl<'a> Parser<'a> {
                 };
             }
             (VdevOptions::Gic { gicc, .. }, "gicc") => {
-                result = value::number(text).map(|a| *gicc = Some(a))
+                *gicc = Some(value::number(text).ok());
             }
             (VdevOptions::Gic { gicr, .. }, "gicr") => {
-                result = value::number(text).map(|a| *gicr = Some(a))
+                *gicr = Some(value::number(text).ok());
             }
             (VdevOptions::Gic { its, .. }, "its") => {
-                result = value::number(text).map(|a| *its = Some(a))
+                *its = Some(value::number(text).ok());
             }
             (VdevOptions::Gic { msi, .. }, "msi") => {
                 result = text

@@ -555,6 +555,23 @@ fn safety_level_in_force_per_vdev() {
 }
 
 #[test]
+fn gic_interfaces_with_or_without_an_address() {
+    let vm = ok(&format!(
+        "{ARM}vdev gic version 3 its gicr 0x2f100000\nvdev pl011 loc 0x1c090000 intr gic:37\n"
+    ));
+    assert!(matches!(
+        vm.vdevs[0].options,
+        VdevOptions::Gic {
+            version: Some(3),
+            its: Some(None),
+            gicr: Some(Some(0x2f10_0000)),
+            gicc: None,
+            ..
+        }
+    ));
+}
+
+#[test]
 fn vcpus_default_to_one() {
     let vm = ok(ARM);
     assert_eq!(vm.cpus.len(), 1);

@@ -381,9 +381,13 @@ fn vdev_options(o: &VdevOptions) -> Vec<String> {
             msi,
         } => {
             v.extend(version.map(|x| format!("version {x}")));
-            v.extend(gicc.map(|x| format!("gicc {x:#x}")));
-            v.extend(gicr.map(|x| format!("gicr {x:#x}")));
-            v.extend(its.map(|x| format!("its {x:#x}")));
+            for (key, val) in [("gicc", gicc), ("gicr", gicr), ("its", its)] {
+                match val {
+                    Some(Some(a)) => v.push(format!("{key} {a:#x}")),
+                    Some(None) => v.push(key.to_string()),
+                    None => {}
+                }
+            }
             if !msi.is_empty() {
                 let m: Vec<String> = msi.iter().map(|x| format!("{x:#x}")).collect();
                 v.push(format!("msi {}", m.join(",")));
