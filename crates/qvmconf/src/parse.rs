@@ -458,6 +458,20 @@ impl<'a> Parser<'a> {
     }
 
     fn vdev(&mut self, t: &'a Token) {
+        // `vdev` followed by a top-level option: the device name is missing.
+        if let Some(n) = self.toks.get(self.i)
+            && !n.quoted
+            && TOP_OPTIONS.contains(&n.text.as_str())
+        {
+            self.err(
+                Diagnostic::new(&codes::Q0103, "`vdev` needs a device name")
+                    .at(t.span, "expects a device name after this")
+                    .with(n.span, "an option, not a device")
+                    .help("write `vdev NAME [options]`, e.g. `vdev ser8250 loc 0x3f8`"),
+            );
+            self.ctx = Ctx::Skip;
+            return;
+        }
         let Some(v) = self.value(t, "a device name") else {
             self.ctx = Ctx::Skip;
             return;

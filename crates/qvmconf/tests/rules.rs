@@ -87,6 +87,8 @@ fn q0103_missing_value() {
     assert_eq!(p, "hostdev");
     let (p, _, _) = one("system", "Q0103");
     assert_eq!(p, "system");
+    let (p, s, _) = one("vdev\ndryrun\n", "Q0103");
+    assert_eq!((p.as_str(), s[0].as_str()), ("vdev", "dryrun"));
     // A quoted word is a value even when it reads `vdev`.
     let vm = ok("system \"vdev\"\n");
     assert_eq!(vm.system.unwrap().value, "vdev");
