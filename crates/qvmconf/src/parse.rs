@@ -64,6 +64,7 @@ impl<'a> Parser<'a> {
                 unsupported: Unsupported::default(),
                 tolerance_us: None,
                 safety: default_safety,
+                safety_span: None,
                 logger: Logger::default(),
                 dump: None,
                 settings: Vec::new(),
@@ -85,6 +86,7 @@ impl<'a> Parser<'a> {
             self.option(t);
         }
         self.cfg.safety = self.safety.0;
+        self.cfg.safety_span = self.safety.1;
         self
     }
 

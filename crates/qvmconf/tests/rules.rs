@@ -491,6 +491,8 @@ fn q0211_host_files_must_exist() {
     // A raw image starts at the first byte of RAM.
     assert_eq!(vm.loads[0].placed_at, Some(0x8000_0000));
     assert_eq!(vm.loads[0].entry, Some(0x8000_0000));
+    assert_eq!(vm.entry_point(), Some(0x8000_0000));
+    assert_eq!(vm.ram_size(), 128 << 20);
 }
 
 #[test]
@@ -545,6 +547,8 @@ fn safety_level_in_force_per_vdev() {
         [SafetyLevel::None, SafetyLevel::Warn, SafetyLevel::Required]
     );
     assert_eq!(vm.safety, SafetyLevel::None);
+    assert!(vm.safety_span.is_some());
+    assert!(SafetyLevel::Required > SafetyLevel::Warn);
     assert_eq!(vm.vdevs[2].safety_object(), "vdev-wdt-sp805-safety.so");
     // The default level comes from the options (the certified hypervisor: required).
     let mut map = SourceMap::new();
