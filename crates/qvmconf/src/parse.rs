@@ -350,6 +350,23 @@ impl<'a> Parser<'a> {
         }
         let mut d = Diagnostic::new(&codes::Q0102, format!("`{shown}` is not {what}"))
             .at(t.span, "unknown option");
+        // An option of other vdevs, written in the wrong place.
+        let owners: Vec<&str> = VdevKind::all()
+            .iter()
+            .filter(|k| k.options().iter().any(|(n, _)| *n == t.text))
+            .map(|k| k.name())
+            .collect();
+        if !t.quoted && !owners.is_empty() {
+            d = d.note(format!(
+                "`{}` is an option of: {}",
+                t.text,
+                owners
+                    .iter()
+                    .map(|o| format!("vdev {o}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         if let Some(s) = schema::did_you_mean(&t.text, all) {
             d = d.help(format!("did you mean `{s}`?"));
         } else if !candidates.is_empty() {

@@ -71,6 +71,12 @@ fn q0102_unknown_option_with_suggestion() {
     let (p, _, d) = one("rma 0x80000000,128M\n", "Q0102");
     assert_eq!(p, "rma");
     assert_eq!(d.help.as_deref(), Some("did you mean `ram`?"));
+    // An option of another vdev says whose it is.
+    let (_, _, d) = one(
+        &format!("{ARM}vdev pl011 loc 0x1c090000 intr gic:37 mac 52:54:00:00:00:01\n"),
+        "Q0102",
+    );
+    assert_eq!(d.notes, ["`mac` is an option of: vdev virtio-net"]);
     // The value after an unknown option is skipped, not reported again.
     assert_eq!(codes("rma 0x80000000,128M\n"), ["Q0102"]);
     ok(&format!(
