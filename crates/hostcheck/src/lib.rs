@@ -1,0 +1,169 @@
+//! The composition rules of a hypervisor host.
+//!
+//! A hypervisor host is an ordinary mkifs image whose content makes it one:
+//! virtualization enabled in the kernel (or by startup on SDP 8.0), the `qvm`
+//! program started by the boot script once per VM, the VMs' `*.qvmconf`
+//! files, the `vdev-*.so` they load, the support modules their pass-through
+//! needs, and nothing the VMs take away from the host. [`check`] applies
+//! those rules to a resolved [`Manifest`] together with a thin view of every
+//! VM ([`VmFacts`]) and returns located diagnostics: each one points at the
+//! buildfile line and, where a VM is involved, at the qvmconf line.
+//!
+//! One module per rule family:
+//!
+//! | family | module | codes |
+//! |---|---|---|
+//! | virtualization present | [`virt`] | H01xx |
+//! | host domain code (qvm, qvmconf files) | [`domain`] | H02xx |
+//! | vdevs in the image, unused components | [`vdevs`] | H03xx |
+//! | pass-through | [`pass`] | H04xx |
+//! | safety variants | [`safety`] | H05xx |
+//! | adaptive partitioning | [`aps`] | H06xx |
+//! | guest images | [`images`] | H07xx |
+//!
+//! ```
+//! use buildfile::{load, Options as BOptions};
+//! let src = b"[virtual=x86_64,bios] boot = {\n startup-x86\n [module=qvm] procnto-smp-instr\n}\n\
+//! [+script] .script = {\n qvm @/vm/a.qvmconf &\n}\n/proc/boot/qvm = qvm\n/vm/a.qvmconf = {\nsystem a\n}\n";
+//! let mut map = diag::SourceMap::new();
+//! let opts = BOptions { no_host_files: true, host_access: false, ..BOptions::default() };
+//! let (m, d) = load(&mut map, &[], "host.build", src.to_vec(), &opts);
+//! assert!(d.is_empty());
+//! let report = hostcheck::check(&m.unwrap(), &[], &hostcheck::Options::default());
+//! assert!(report.diagnostics.is_empty());
+//! assert_eq!(report.sdp, hostcheck::Sdp::V7);
+//! ```
+
+pub mod aps;
+pub mod codes;
+pub mod domain;
+pub mod facts;
+pub mod host;
+pub mod images;
+pub mod load;
+pub mod pass;
+pub mod safety;
+pub mod vdevs;
+pub mod virt;
+
+pub use facts::*;
+pub use host::{Arch, HostView, QvmStart, Sdp, SdpSource};
+pub use load::{Loaded, load_vms};
+
+use buildfile::Manifest;
+use diag::Diagnostic;
+
+/// How to check.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The SDP generation, when the caller knows it (`--sdp`); otherwise detected.
+    pub sdp: Option<Sdp>,
+}
+
+/// The result of a check.
+#[derive(Debug)]
+pub struct Report {
+    /// The generation the host was checked as.
+    pub sdp: Sdp,
+    /// Why.
+    pub sdp_source: SdpSource,
+    /// The host's architecture.
+    pub arch: Arch,
+    /// True for a host of the safety-certified hypervisor (`module=qvm-safety`).
+    pub safety_host: bool,
+    /// Number of `qvm` commands in the boot script.
+    pub qvm_starts: usize,
+    /// Every finding, in rule order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Report {
+    /// One sentence saying which generation rule applied and why.
+    pub fn generation_text(&self) -> String {
+        let why = match self.sdp_source {
+            SdpSource::Given => "as given by --sdp",
+            SdpSource::StartupQ(_) => "detected: the startup line has -Q",
+            SdpSource::NoStartupQ => "detected: the startup line has no -Q",
+            SdpSource::NotBootable => "assumed: the image has no boot block",
+        };
+        let rule = match (self.sdp, self.safety_host) {
+            (Sdp::V7, false) => "virtualization from module=qvm on the kernel",
+            (Sdp::V7, true) => "virtualization from module=qvm-safety on the kernel",
+            (Sdp::V8, _) => "virtualization enabled by startup -Q enable",
+        };
+        format!("SDP {} ({why}): {rule}", self.sdp.as_str())
+    }
+}
+
+/// What every rule sees.
+pub(crate) struct Ctx<'a> {
+    pub host: HostView<'a>,
+    pub vms: &'a [VmFacts],
+    pub diags: Vec<Diagnostic>,
+}
+
+impl<'a> Ctx<'a> {
+    /// True when every `qvm` of the script has its VM among `vms`: only then
+    /// can a component be called unused.
+    pub fn all_vms_known(&self) -> bool {
+        !self.host.qvm_starts.is_empty()
+            && self.host.qvm_starts.iter().all(|s| {
+                self.vms.iter().any(|v| {
+                    v.start == Some(s.index)
+                        || (v.start.is_none()
+                            && s.configs
+                                .first()
+                                .is_some_and(|c| v.configs.first() == Some(c)))
+                })
+            })
+    }
+
+    /// Adds "VM started here" to a diagnostic about a VM.
+    pub fn started_here(&self, vm: &VmFacts, d: Diagnostic) -> Diagnostic {
+        match self.start_of(vm) {
+            Some(s) => d.with(s.span(), format!("VM `{}` is started here", vm.name)),
+            None => d,
+        }
+    }
+
+    /// The `qvm` command that starts a VM, found by its first configuration file.
+    pub fn start_of(&self, vm: &VmFacts) -> Option<&QvmStart<'a>> {
+        if let Some(i) = vm.start {
+            return self.host.qvm_starts.iter().find(|s| s.index == i);
+        }
+        let first = vm.configs.first()?;
+        self.host
+            .qvm_starts
+            .iter()
+            .find(|s| s.configs.first() == Some(first))
+    }
+}
+
+/// Checks a host: the Manifest and the VMs its boot script starts.
+///
+/// `vms` holds one [`VmFacts`] for each VM whose configuration could be read;
+/// a `qvm` command without one is checked only for what the Manifest shows,
+/// and rules that need every VM (unused components) stay silent.
+pub fn check(manifest: &Manifest, vms: &[VmFacts], opts: &Options) -> Report {
+    let host = HostView::new(manifest, opts.sdp);
+    let mut cx = Ctx {
+        host,
+        vms,
+        diags: Vec::new(),
+    };
+    virt::check(&mut cx);
+    domain::check(&mut cx);
+    vdevs::check(&mut cx);
+    pass::check(&mut cx);
+    safety::check(&mut cx);
+    aps::check(&mut cx);
+    images::check(&mut cx);
+    Report {
+        sdp: cx.host.sdp,
+        sdp_source: cx.host.sdp_source,
+        arch: cx.host.arch,
+        safety_host: cx.host.is_safety_host(),
+        qvm_starts: cx.host.qvm_starts.len(),
+        diagnostics: cx.diags,
+    }
+}

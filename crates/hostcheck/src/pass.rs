@@ -1,0 +1,590 @@
+//! Family 4: pass-through.
+//!
+//! A device passed through to a guest belongs to that guest alone:
+//!
+//! - `pass loc pci:...` needs the PCI server's hypervisor support module,
+//!   `pci_server-qvm_support.so`, in the image;
+//! - a device (memory region, I/O ports, PCI function or host interrupt)
+//!   passed to two VMs is an error;
+//! - a host driver started by the boot script that still claims a passed
+//!   device is an error: the addresses, ports, interrupts and PCI ids named on
+//!   its command line ([`claims`]) are compared with every VM's `pass`;
+//! - where only the kind of the passed device is known ([`pass_kind`]) and a
+//!   host driver of that kind starts without naming its device, a warning.
+
+use crate::facts::{HostLoc, PassFacts, VmFacts};
+use crate::host::{Arch, HostView, basename};
+use crate::{Ctx, codes};
+use diag::{Diagnostic, Span};
+use serde::Serialize;
+
+/// The PCI server module that hands PCI devices over to qvm.
+pub const PCI_SUPPORT: &str = "pci_server-qvm_support.so";
+
+/// The kind of a device, as far as the host and pass-through rules know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Serial ports (UARTs).
+    Serial,
+    /// USB host controllers.
+    Usb,
+    /// Disk controllers (SATA/AHCI, IDE, NVMe, SD/MMC).
+    Storage,
+    /// Network controllers.
+    Network,
+    /// Audio controllers.
+    Audio,
+    /// Graphics.
+    Graphics,
+    /// I2C controllers.
+    I2c,
+    /// SPI controllers.
+    Spi,
+}
+
+impl Kind {
+    /// A short name for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Serial => "serial port",
+            Kind::Usb => "USB controller",
+            Kind::Storage => "disk controller",
+            Kind::Network => "network controller",
+            Kind::Audio => "audio controller",
+            Kind::Graphics => "graphics device",
+            Kind::I2c => "I2C controller",
+            Kind::Spi => "SPI controller",
+        }
+    }
+}
+
+/// The kind of device a host driver program drives, from its name.
+///
+/// | program | kind |
+/// |---|---|
+/// | `devc-ser*` | serial |
+/// | `io-usb-otg`, `io-usb`, `devu-*` | USB |
+/// | `devb-*` (except `devb-umass`, `devb-ram`, `devb-loopback`) | storage |
+/// | `io-pkt*`, `io-sock`, `devnp-*`, `devs-*` | network |
+/// | `io-audio`, `deva-*` | audio |
+/// | `screen`, `devg-*` | graphics |
+/// | `i2c-*` | I2C |
+/// | `spi-*` | SPI |
+pub fn driver_kind(program: &str) -> Option<Kind> {
+    let p = basename(program);
+    if p.starts_with("devc-ser") {
+        Some(Kind::Serial)
+    } else if p == "io-usb-otg" || p == "io-usb" || p.starts_with("devu-") {
+        Some(Kind::Usb)
+    } else if p.starts_with("devb-") && !matches!(p, "devb-umass" | "devb-ram" | "devb-loopback") {
+        Some(Kind::Storage)
+    } else if p.starts_with("io-pkt")
+        || p == "io-sock"
+        || p.starts_with("devnp-")
+        || p.starts_with("devs-")
+    {
+        Some(Kind::Network)
+    } else if p == "io-audio" || p.starts_with("deva-") {
+        Some(Kind::Audio)
+    } else if p == "screen" || p.starts_with("devg-") {
+        Some(Kind::Graphics)
+    } else if p.starts_with("i2c-") {
+        Some(Kind::I2c)
+    } else if p.starts_with("spi-") {
+        Some(Kind::Spi)
+    } else {
+        None
+    }
+}
+
+/// The kind of a passed device, where its location tells it.
+///
+/// | architecture | location | kind |
+/// |---|---|---|
+/// | x86_64 | `io:0x3f8`, `io:0x2f8`, `io:0x3e8`, `io:0x2e8` (COM1–4) | serial |
+/// | x86_64 | `pci:0:20.0` (Intel PCH xHCI), `pci:0:26.0`, `pci:0:29.0` (EHCI) | USB |
+/// | x86_64 | `pci:0:23.0`, `pci:0:31.2` (Intel PCH SATA) | storage |
+/// | x86_64 | `pci:0:31.3`, `pci:0:27.0` (Intel HD audio) | audio |
+/// | x86_64 | `pci:0:31.6` (Intel PCH gigabit Ethernet) | network |
+/// | x86_64 | `pci:0:2.0` (Intel integrated graphics) | graphics |
+///
+/// Anything else (every AArch64 region: board-specific) has no known kind.
+pub fn pass_kind(arch: Arch, loc: &HostLoc) -> Option<Kind> {
+    if arch == Arch::Aarch64 {
+        return None;
+    }
+    match *loc {
+        HostLoc::Io {
+            start: 0x3f8 | 0x2f8 | 0x3e8 | 0x2e8,
+            ..
+        } => Some(Kind::Serial),
+        HostLoc::PciAddr { bus: 0, dev, func } => match (dev, func.unwrap_or(0)) {
+            (20, 0) | (26, 0) | (29, 0) => Some(Kind::Usb),
+            (23, 0) | (31, 2) => Some(Kind::Storage),
+            (31, 3) | (27, 0) => Some(Kind::Audio),
+            (31, 6) => Some(Kind::Network),
+            (2, 0) => Some(Kind::Graphics),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// What a host driver's command line says it uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// A memory region, I/O ports or a PCI function.
+    Loc(HostLoc),
+    /// An interrupt.
+    Irq(u32),
+}
+
+/// One host driver of the boot script.
+#[derive(Debug, Clone)]
+pub struct Driver {
+    /// Index in the script.
+    pub index: usize,
+    /// Its line.
+    pub span: Span,
+    /// The program's name.
+    pub program: String,
+    /// Its kind, from the name.
+    pub kind: Option<Kind>,
+    /// What it names, each with the argument it came from.
+    pub claims: Vec<(Claim, String)>,
+}
+
+fn number(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16).ok()
+    } else {
+        s.parse().ok()
+    }
+}
+
+/// A serial driver's device spec: `addr[^shift][,irq]`.
+fn serial_spec(arg: &str) -> Option<(u64, Option<u32>)> {
+    let (addr, irq) = match arg.split_once(',') {
+        Some((a, i)) => (a, Some(u32::try_from(number(i)?).ok()?)),
+        None => (arg, None),
+    };
+    let addr = addr.split_once('^').map_or(addr, |(a, _)| a);
+    Some((number(addr)?, irq))
+}
+
+/// Reads the claims of one command line.
+///
+/// - every program: `key=value` words and comma-separated items:
+///   `base=`, `mem=`, `smem=`, `paddr=`, `addr=`, `memaddr=`, `regbase=` (memory);
+///   `ioport=`, `port=` (I/O ports, x86); `irq=`, `intr=` (interrupt);
+///   `vid=` with `did=` in the same word (a PCI id);
+/// - `devc-ser*`: positional `addr[^shift][,irq]` (I/O ports for
+///   `devc-ser8250` on x86_64, memory otherwise);
+/// - `i2c-*`: `-p addr` (memory) and `-i irq`.
+pub fn claims(arch: Arch, program: &str, args: &[String]) -> Vec<(Claim, String)> {
+    let p = basename(program);
+    let mut out = Vec::new();
+    let io_serial = p == "devc-ser8250" && arch != Arch::Aarch64;
+    let mut skip_next = false;
+    for (i, a) in args.iter().enumerate() {
+        if skip_next {
+            skip_next = false;
+            continue;
+        }
+        let mut vid = None;
+        let mut did = None;
+        for item in a.split(',') {
+            let Some((k, v)) = item.split_once('=') else {
+                continue;
+            };
+            let Some(n) = number(v) else { continue };
+            match k.trim_start_matches('-') {
+                "base" | "mem" | "smem" | "paddr" | "addr" | "memaddr" | "regbase" => {
+                    out.push((Claim::Loc(HostLoc::Mem { start: n, len: 1 }), a.clone()))
+                }
+                "ioport" | "port" => {
+                    out.push((Claim::Loc(HostLoc::Io { start: n, len: 1 }), a.clone()))
+                }
+                "irq" | "intr" => {
+                    if let Ok(n) = u32::try_from(n) {
+                        out.push((Claim::Irq(n), a.clone()));
+                    }
+                }
+                "vid" => vid = u16::try_from(n).ok(),
+                "did" => did = u16::try_from(n).ok(),
+                _ => {}
+            }
+        }
+        if let (Some(vendor), Some(device)) = (vid, did) {
+            out.push((Claim::Loc(HostLoc::PciId { vendor, device }), a.clone()));
+        }
+        if p.starts_with("devc-ser") {
+            if a.len() == 2 && a.starts_with('-') && "bcCIOutTm".contains(&a[1..]) {
+                skip_next = true;
+                continue;
+            }
+            if !a.starts_with('-')
+                && !a.contains('=')
+                && let Some((addr, irq)) = serial_spec(a)
+            {
+                let loc = if io_serial {
+                    HostLoc::Io {
+                        start: addr,
+                        len: 8,
+                    }
+                } else {
+                    HostLoc::Mem {
+                        start: addr,
+                        len: 1,
+                    }
+                };
+                out.push((Claim::Loc(loc), a.clone()));
+                if let Some(irq) = irq {
+                    out.push((Claim::Irq(irq), a.clone()));
+                }
+            }
+        }
+        if p.starts_with("i2c-") {
+            let (opt, val) = if a == "-p" || a == "-i" {
+                skip_next = true;
+                (a.as_str(), args.get(i + 1).map(String::as_str))
+            } else if a.starts_with("-p") || a.starts_with("-i") {
+                (&a[..2], Some(&a[2..]))
+            } else {
+                continue;
+            };
+            let Some(n) = val.and_then(number) else {
+                continue;
+            };
+            let text = val.map_or(a.clone(), |v| format!("{opt} {v}"));
+            match opt {
+                "-p" => out.push((Claim::Loc(HostLoc::Mem { start: n, len: 1 }), text)),
+                _ => {
+                    if let Ok(n) = u32::try_from(n) {
+                        out.push((Claim::Irq(n), text));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every command of the boot script that is a host driver (a known kind, or
+/// naming a device), except `qvm` and `pci-server`.
+pub fn drivers(host: &HostView) -> Vec<Driver> {
+    host.externals()
+        .filter(|(_, _, e)| !matches!(basename(&e.program), "qvm" | "pci-server"))
+        .filter_map(|(index, c, e)| {
+            let kind = driver_kind(&e.program);
+            let claims = claims(host.arch, &e.program, &e.args);
+            (kind.is_some() || !claims.is_empty()).then(|| Driver {
+                index,
+                span: c.span,
+                program: basename(&e.program).to_string(),
+                kind,
+                claims,
+            })
+        })
+        .collect()
+}
+
+fn overlap(a: u64, alen: u64, b: u64, blen: u64) -> bool {
+    a < b.saturating_add(blen.max(1)) && b < a.saturating_add(alen.max(1))
+}
+
+/// True when two host locations name (part of) the same device.
+pub fn same_device(a: &HostLoc, b: &HostLoc) -> bool {
+    match (*a, *b) {
+        (HostLoc::Mem { start: s1, len: l1 }, HostLoc::Mem { start: s2, len: l2 })
+        | (HostLoc::Io { start: s1, len: l1 }, HostLoc::Io { start: s2, len: l2 }) => {
+            overlap(s1, l1, s2, l2)
+        }
+        (
+            HostLoc::PciAddr {
+                bus: b1,
+                dev: d1,
+                func: f1,
+            },
+            HostLoc::PciAddr {
+                bus: b2,
+                dev: d2,
+                func: f2,
+            },
+        ) => b1 == b2 && d1 == d2 && (f1.is_none() || f2.is_none() || f1 == f2),
+        (
+            HostLoc::PciId {
+                vendor: v1,
+                device: d1,
+            },
+            HostLoc::PciId {
+                vendor: v2,
+                device: d2,
+            },
+        ) => v1 == v2 && d1 == d2,
+        _ => false,
+    }
+}
+
+fn passed(vms: &[VmFacts]) -> impl Iterator<Item = (&VmFacts, &PassFacts)> {
+    vms.iter()
+        .flat_map(|vm| vm.pass.iter().map(move |p| (vm, p)))
+}
+
+pub(crate) fn check(cx: &mut Ctx) {
+    if cx.host.boot.is_none() {
+        return;
+    }
+    let mut out = Vec::new();
+    let support = cx.host.by_basename(PCI_SUPPORT).next().is_some();
+    // PCI pass-through needs the PCI server's support module.
+    if !support {
+        for (vm, p) in passed(cx.vms) {
+            let Some(loc) = p.loc.filter(HostLoc::is_pci) else {
+                continue;
+            };
+            let d = Diagnostic::new(
+                &codes::H0401,
+                format!(
+                    "VM `{}` is given the PCI device {} but the image has no `{PCI_SUPPORT}`",
+                    vm.name, loc
+                ),
+            )
+            .at(p.span, "PCI pass-through")
+            .help(format!(
+                "add the PCI server's hypervisor support: `/lib/dll/pci/{PCI_SUPPORT} = pci/{PCI_SUPPORT}`"
+            ));
+            out.push(cx.started_here(vm, d));
+        }
+    }
+    // A device passed to two VMs.
+    let all: Vec<(usize, &VmFacts, &PassFacts)> = cx
+        .vms
+        .iter()
+        .enumerate()
+        .flat_map(|(i, vm)| vm.pass.iter().map(move |p| (i, vm, p)))
+        .collect();
+    for (n, &(i, vm, p)) in all.iter().enumerate() {
+        for &(j, other, q) in &all[..n] {
+            if i == j {
+                continue;
+            }
+            if let (Some(a), Some(b)) = (p.loc, q.loc)
+                && same_device(&a, &b)
+            {
+                let d = Diagnostic::new(
+                    &codes::H0402,
+                    format!(
+                        "{a} is passed through to VM `{}` and to VM `{}`",
+                        other.name, vm.name
+                    ),
+                )
+                .at(p.span, format!("passed to `{}` here", vm.name))
+                .with(q.span, format!("already passed to `{}` here", other.name))
+                .help("a passed-through device belongs to one guest: give it to one VM only, and a virtual device (or shared memory) to the other");
+                out.push(d);
+            } else if let (Some(a), Some(b)) = (p.intr, q.intr)
+                && a == b
+            {
+                let d = Diagnostic::new(
+                    &codes::H0402,
+                    format!(
+                        "host interrupt {a} is passed through to VM `{}` and to VM `{}`",
+                        other.name, vm.name
+                    ),
+                )
+                .at(p.span, format!("passed to `{}` here", vm.name))
+                .with(q.span, format!("already passed to `{}` here", other.name))
+                .help("a host interrupt can be passed through to one guest only");
+                out.push(d);
+            }
+        }
+    }
+    // Host drivers that still claim a passed device.
+    let drivers = drivers(&cx.host);
+    for drv in &drivers {
+        for (vm, p) in passed(cx.vms) {
+            let hit = drv.claims.iter().find(|(c, _)| match c {
+                Claim::Loc(l) => p.loc.is_some_and(|pl| same_device(l, &pl)),
+                Claim::Irq(n) => p.intr == Some(*n),
+            });
+            if let Some((c, text)) = hit {
+                let what = match (c, p.loc) {
+                    (Claim::Loc(_), Some(l)) => format!("{l}"),
+                    (Claim::Loc(l), None) => format!("{l}"),
+                    (Claim::Irq(n), _) => format!("interrupt {n}"),
+                };
+                let d = Diagnostic::new(
+                    &codes::H0403,
+                    format!(
+                        "host driver `{}` still claims {what} (`{text}`), which is passed through to VM `{}`",
+                        drv.program, vm.name
+                    ),
+                )
+                .at(drv.span, "the host starts this driver")
+                .with(p.span, format!("passed through to `{}` here", vm.name))
+                .help(format!(
+                    "a device passed through can no longer be used by the host: remove `{}` from the boot script (and from the image if nothing else uses it), or pass another device",
+                    drv.program
+                ));
+                out.push(d);
+                continue;
+            }
+            let Some(loc) = p.loc else { continue };
+            let Some(kind) = pass_kind(cx.host.arch, &loc) else {
+                continue;
+            };
+            let names_device = drv.claims.iter().any(|(c, _)| matches!(c, Claim::Loc(_)));
+            if drv.kind == Some(kind) && !names_device {
+                let d = Diagnostic::new(
+                    &codes::H0404,
+                    format!(
+                        "host driver `{}` may drive the {} {} that is passed through to VM `{}`",
+                        drv.program,
+                        kind.as_str(),
+                        loc,
+                        vm.name
+                    ),
+                )
+                .at(drv.span, format!("a {} driver that names no device", kind.as_str()))
+                .with(p.span, format!("passed through to `{}` here", vm.name))
+                .help(format!(
+                    "remove `{}` if the host does not need it, or name the device it should drive so the two can be told apart",
+                    drv.program
+                ));
+                out.push(d);
+            }
+        }
+    }
+    cx.diags.extend(out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn serial_claims() {
+        let c = claims(
+            Arch::X86_64,
+            "devc-ser8250",
+            &s(&["-e", "-b", "115200", "0x2f8,3", "0x3f8^0"]),
+        );
+        assert_eq!(
+            c.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+            [
+                Claim::Loc(HostLoc::Io {
+                    start: 0x2f8,
+                    len: 8
+                }),
+                Claim::Irq(3),
+                Claim::Loc(HostLoc::Io {
+                    start: 0x3f8,
+                    len: 8
+                }),
+            ]
+        );
+        let c = claims(Arch::Aarch64, "devc-serpl011", &s(&["-e", "0x1c090000,37"]));
+        assert_eq!(
+            c[0].0,
+            Claim::Loc(HostLoc::Mem {
+                start: 0x1c090000,
+                len: 1
+            })
+        );
+        assert_eq!(c[1].0, Claim::Irq(37));
+    }
+
+    #[test]
+    fn generic_and_i2c_claims() {
+        let c = claims(
+            Arch::Aarch64,
+            "spi-master",
+            &s(&["-d", "mx51ecspi", "base=0x2008000,irq=63"]),
+        );
+        assert_eq!(
+            c[0].0,
+            Claim::Loc(HostLoc::Mem {
+                start: 0x2008000,
+                len: 1
+            })
+        );
+        assert_eq!(c[1].0, Claim::Irq(63));
+        let c = claims(
+            Arch::X86_64,
+            "io-pkt-v6-hc",
+            &s(&["-d", "e1000", "vid=0x8086,did=0x10d3"]),
+        );
+        assert_eq!(
+            c[0].0,
+            Claim::Loc(HostLoc::PciId {
+                vendor: 0x8086,
+                device: 0x10d3
+            })
+        );
+        let c = claims(Arch::Aarch64, "i2c-imx", &s(&["-p", "0x30a20000", "-i67"]));
+        assert_eq!(
+            c[0].0,
+            Claim::Loc(HostLoc::Mem {
+                start: 0x30a20000,
+                len: 1
+            })
+        );
+        assert_eq!(c[1].0, Claim::Irq(67));
+        assert!(claims(Arch::X86_64, "ksh", &s(&["-i"])).is_empty());
+    }
+
+    #[test]
+    fn kinds() {
+        assert_eq!(driver_kind("/proc/boot/io-usb-otg"), Some(Kind::Usb));
+        assert_eq!(driver_kind("devb-umass"), None);
+        assert_eq!(
+            pass_kind(
+                Arch::X86_64,
+                &HostLoc::PciAddr {
+                    bus: 0,
+                    dev: 20,
+                    func: None
+                }
+            ),
+            Some(Kind::Usb)
+        );
+        assert_eq!(
+            pass_kind(
+                Arch::Aarch64,
+                &HostLoc::Io {
+                    start: 0x3f8,
+                    len: 8
+                }
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn overlaps() {
+        let m = |start, len| HostLoc::Mem { start, len };
+        assert!(same_device(&m(0x1000, 0x1000), &m(0x1fff, 1)));
+        assert!(!same_device(&m(0x1000, 0x1000), &m(0x2000, 1)));
+        assert!(!same_device(
+            &m(0x1000, 0x1000),
+            &HostLoc::Io {
+                start: 0x1000,
+                len: 1
+            }
+        ));
+        let p = |func| HostLoc::PciAddr {
+            bus: 0,
+            dev: 3,
+            func,
+        };
+        assert!(same_device(&p(None), &p(Some(1))));
+        assert!(!same_device(&p(Some(0)), &p(Some(1))));
+    }
+}

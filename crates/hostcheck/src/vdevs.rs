@@ -1,0 +1,151 @@
+//! Family 3: every vdev a VM uses is in the image; no vdev is carried for nothing.
+//!
+//! `vdev foo` makes qvm load `vdev-foo.so` (on the safety-certified
+//! hypervisor, `vdev-foo-safety.so`), except for the devices built into qvm
+//! itself ([`implicit`]). A `vdev-*.so` that no VM uses, and
+//! `pci_server-qvm_support.so` on a host that passes no PCI device through,
+//! are unused components (reported only when every VM of the script could be
+//! read).
+
+use crate::host::Arch;
+use crate::{Ctx, codes};
+use buildfile::Entry;
+use diag::Diagnostic;
+use std::collections::BTreeSet;
+
+/// The vdevs built into qvm for an architecture: no shared object is loaded
+/// for them.
+///
+/// | architecture | built in |
+/// |---|---|
+/// | aarch64 | `gic` (the virtual GIC; `vdev gic` only configures it) |
+/// | x86_64 | none (the local APICs, `intr apic`, are not a vdev) |
+///
+/// For an unknown architecture the union is used.
+pub fn implicit(arch: Arch) -> &'static [&'static str] {
+    match arch {
+        Arch::Aarch64 | Arch::Unknown => &["gic"],
+        Arch::X86_64 => &[],
+    }
+}
+
+/// The name of a vdev shared object (`vdev-virtio-blk.so` → `virtio-blk`,
+/// `vdev-ser8250-safety.so` → `ser8250`), and whether it is a safety variant.
+pub fn vdev_of_file(basename: &str) -> Option<(&str, bool)> {
+    let stem = basename.strip_prefix("vdev-")?.strip_suffix(".so")?;
+    if stem.is_empty() {
+        return None;
+    }
+    Some(match stem.strip_suffix("-safety") {
+        Some(s) if !s.is_empty() => (s, true),
+        _ => (stem, false),
+    })
+}
+
+/// The image's files for a vdev: `(normal, safety)`.
+pub(crate) fn files_for<'a>(cx: &Ctx<'a>, name: &str) -> (Option<&'a Entry>, Option<&'a Entry>) {
+    let normal = format!("vdev-{name}.so");
+    let safety = format!("vdev-{name}-safety.so");
+    (
+        cx.host.by_basename(&normal).next(),
+        cx.host.by_basename(&safety).next(),
+    )
+}
+
+pub(crate) fn check(cx: &mut Ctx) {
+    if cx.host.boot.is_none() {
+        return;
+    }
+    let implicit = implicit(cx.host.arch);
+    let mut used: BTreeSet<&str> = BTreeSet::new();
+    let mut out = Vec::new();
+    for vm in cx.vms {
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        for v in &vm.vdevs {
+            used.insert(&v.name);
+            if implicit.contains(&v.name.as_str()) || !seen.insert(&v.name) {
+                continue;
+            }
+            let (normal, safety) = files_for(cx, &v.name);
+            if normal.is_none() && safety.is_none() {
+                let want = if cx.host.is_safety_host() {
+                    format!("vdev-{}-safety.so", v.name)
+                } else {
+                    format!("vdev-{}.so", v.name)
+                };
+                let d = Diagnostic::new(
+                    &codes::H0301,
+                    format!(
+                        "VM `{}` uses vdev `{}` but the image has no `{want}`",
+                        vm.name, v.name
+                    ),
+                )
+                .at(v.span, "this vdev is loaded from a shared object")
+                .help(format!(
+                    "add it to the buildfile: `/lib/dll/{want} = {want}`"
+                ));
+                out.push(cx.started_here(vm, d));
+            }
+        }
+    }
+    cx.diags.extend(out);
+    if !cx.all_vms_known() {
+        return;
+    }
+    for e in &cx.host.manifest.entries {
+        if let Some((name, _)) = vdev_of_file(e.basename())
+            && !used.contains(name)
+            && !implicit.contains(&name)
+        {
+            cx.diags.push(
+                Diagnostic::new(
+                    &codes::H0302,
+                    format!("`{}` is used by no VM", cx.host.abs_path(e)),
+                )
+                .at(e.span, "unused component")
+                .note(format!(
+                    "no VM started by the boot script has `vdev {name}` ({} VM{} checked)",
+                    cx.vms.len(),
+                    if cx.vms.len() == 1 { "" } else { "s" }
+                ))
+                .help("remove it from the buildfile: the host image should hold only what the host needs"),
+            );
+        }
+    }
+    let pci_pass = cx
+        .vms
+        .iter()
+        .any(|v| v.pass.iter().any(|p| p.loc.is_some_and(|l| l.is_pci())));
+    if !pci_pass {
+        for e in cx.host.by_basename(crate::pass::PCI_SUPPORT) {
+            cx.diags.push(
+                Diagnostic::new(
+                    &codes::H0303,
+                    format!(
+                        "`{}` is in the image but no VM is given a PCI device",
+                        cx.host.abs_path(e)
+                    ),
+                )
+                .at(e.span, "unused component")
+                .help("remove it, or pass a PCI device through (`pass loc pci:...`) to a VM"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vdev_file_names() {
+        assert_eq!(vdev_of_file("vdev-ser8250.so"), Some(("ser8250", false)));
+        assert_eq!(
+            vdev_of_file("vdev-virtio-blk-safety.so"),
+            Some(("virtio-blk", true))
+        );
+        assert_eq!(vdev_of_file("vdev-.so"), None);
+        assert_eq!(vdev_of_file("vdev--safety.so"), Some(("-safety", false)));
+        assert_eq!(vdev_of_file("libvdev.so"), None);
+    }
+}

@@ -1,0 +1,107 @@
+//! Family 1: virtualization is present, the way of the host's generation.
+//!
+//! - SDP 7.x: the kernel links the virtualization module: `module=qvm` (or
+//!   `module=qvm-safety`) on the kernel line of the boot block.
+//! - SDP 8.0: the kernel has virtualization built in; the startup program
+//!   enables it with `-Q enable` (`-Q enable,el2-host` ...).
+//!
+//! The generation is the one given (`--sdp`), else 8.0 when the startup line
+//! has `-Q`, else 7.x. Every message says which rule applied and why.
+
+use crate::host::{Sdp, SdpSource};
+use crate::{Ctx, codes};
+use diag::Diagnostic;
+
+fn why(cx: &Ctx) -> String {
+    match cx.host.sdp_source {
+        SdpSource::Given => format!(
+            "checked as SDP {} because --sdp says so",
+            cx.host.sdp.as_str()
+        ),
+        SdpSource::StartupQ(_) => {
+            "checked as SDP 8.0 because the startup line has -Q (give --sdp 7.1 to check as 7.x)"
+                .into()
+        }
+        SdpSource::NoStartupQ | SdpSource::NotBootable => {
+            "checked as SDP 7.x because the startup line has no -Q (give --sdp 8.0 to check as 8.0)"
+                .into()
+        }
+    }
+}
+
+pub(crate) fn check(cx: &mut Ctx) {
+    let Some(boot) = cx.host.boot else {
+        cx.diags.push(
+            Diagnostic::new(
+                &codes::H0103,
+                "the image has no boot block: it cannot boot as a hypervisor host",
+            )
+            .help("a host image starts with a boot block: `[virtual=CPU,BOOTFILE] boot = { startup ... kernel ... }`"),
+        );
+        return;
+    };
+    let why = why(cx);
+    let kernel = cx.host.kernel();
+    let kernel_span = kernel.map_or(boot.span, |k| k.span);
+    let kernel_name = kernel.map_or("the kernel", |k| k.name.as_str());
+    match cx.host.sdp {
+        Sdp::V7 => {
+            if cx.host.qvm_module.is_none() {
+                cx.diags.push(
+                    Diagnostic::new(
+                        &codes::H0101,
+                        format!("virtualization is not enabled: the SDP 7.x kernel `{kernel_name}` does not link the qvm module"),
+                    )
+                    .at(kernel_span, "no `module=qvm` on this line")
+                    .note(why.clone())
+                    .help("add `module=qvm` (or `module=qvm-safety` for the safety-certified hypervisor) to the kernel line's attributes: `[module=qvm] procnto-smp-instr`"),
+                );
+            }
+            if let Some(q) = cx.host.startup_q() {
+                cx.diags.push(
+                    Diagnostic::new(
+                        &codes::H0102,
+                        format!("`-Q {q}` on the startup line of an SDP 7.x host"),
+                    )
+                    .at(boot.startup.span, "SDP 8.0 startup option")
+                    .note(why.clone())
+                    .help("SDP 7.x enables virtualization with `module=qvm` on the kernel; remove `-Q`, or check as 8.0 with --sdp 8.0"),
+                );
+            }
+        }
+        Sdp::V8 => {
+            match cx.host.startup_q() {
+                Some(q) if q.split(',').next() == Some("enable") => {}
+                Some(q) => cx.diags.push(
+                    Diagnostic::new(
+                        &codes::H0101,
+                        format!("virtualization is not enabled: the startup line has `-Q {q}`, not `-Q enable`"),
+                    )
+                    .at(boot.startup.span, "here")
+                    .note(why.clone())
+                    .help("write `-Q enable` (on AArch64 optionally `-Q enable,el2-host` or `-Q enable,el1-host`)"),
+                ),
+                None => cx.diags.push(
+                    Diagnostic::new(
+                        &codes::H0101,
+                        format!("virtualization is not enabled: the SDP 8.0 startup program `{}` is not given -Q enable", boot.startup.name),
+                    )
+                    .at(boot.startup.span, "no `-Q enable` on this line")
+                    .note(why.clone())
+                    .help("add `-Q enable` to the startup line's options"),
+                ),
+            }
+            if let Some(m) = cx.host.qvm_module {
+                cx.diags.push(
+                    Diagnostic::new(
+                        &codes::H0102,
+                        format!("`module={}` on an SDP 8.0 host", m.name),
+                    )
+                    .at(m.span, "SDP 7.x kernel module")
+                    .note(why)
+                    .help("SDP 8.0 kernels have virtualization built in and there is no qvm module to link: remove `module=qvm` and enable virtualization with `-Q enable` on the startup line"),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,820 @@
+//! The typed result: one virtual machine as qvm would assemble it.
+//!
+//! Every value that came from the input carries the [`Span`] it came from, so
+//! later checks (hostcheck, the VMM) can point back into the user's file.
+//! Addresses here are final: defaults are applied, automatic placements
+//! (RAM without a start, PCI slots, default device locations) are resolved.
+
+use diag::Span;
+use serde::Serialize;
+
+/// A value with the place in the input it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Spanned<T> {
+    /// The value.
+    pub value: T,
+    /// Where it was written.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    /// Wraps a value with its span.
+    pub fn new(value: T, span: Span) -> Spanned<T> {
+        Spanned { value, span }
+    }
+}
+
+/// The guest's architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    /// x86_64 (x86-only vdevs, bzImage or an x86_64 ELF).
+    X86_64,
+    /// AArch64 (ARM vdevs, an arm64 Image or an AArch64 ELF).
+    Aarch64,
+}
+
+impl Arch {
+    /// `x86_64` or `aarch64`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "aarch64",
+        }
+    }
+}
+
+/// Why the configuration is of an architecture: the first thing that said so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArchEvidence {
+    /// The architecture.
+    pub arch: Arch,
+    /// What implied it (e.g. "vdev ser8250", "load of an x86_64 ELF").
+    pub reason: String,
+    /// Where.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// One VM, validated.
+#[derive(Debug, Clone, Serialize)]
+pub struct VmConfig {
+    /// `system name` (the VM's name; named vdevs appear as `/dev/qvm/<system>/<name>`).
+    pub system: Option<Spanned<String>>,
+    /// The architecture, when anything in the configuration implies one.
+    pub arch: Option<ArchEvidence>,
+    /// RAM and ROM regions in the order they were written, with final addresses.
+    pub memory: Vec<MemRegion>,
+    /// `reserve` entries.
+    pub reserves: Vec<Reserve>,
+    /// One entry per `cpu`; a configuration without `cpu` gets one default vCPU
+    /// (with `span` empty and `implicit` set).
+    pub cpus: Vec<Vcpu>,
+    /// `load` entries, in order.
+    pub loads: Vec<Load>,
+    /// `cmdline`.
+    pub cmdline: Option<Spanned<String>>,
+    /// `pass` entries.
+    pub passes: Vec<Pass>,
+    /// Virtual devices, in the order written.
+    pub vdevs: Vec<Vdev>,
+    /// `unsupported` policy (defaults applied).
+    pub unsupported: Unsupported,
+    /// `tolerance` in microseconds (None: 10% of the host tick).
+    pub tolerance_us: Option<Spanned<u64>>,
+    /// The last `safety` level written (or the default): it governs the global
+    /// components (kernel, SMMU manager).
+    pub safety: SafetyLevel,
+    /// `logger` (default `fatal,internal,error,warn,info stderr`).
+    pub logger: Logger,
+    /// `dump` destination (a directory, or `|cmd`).
+    pub dump: Option<Spanned<String>>,
+    /// `set variable value`, in order.
+    pub settings: Vec<Setting>,
+    /// `dryrun` was given in the configuration or on the command line.
+    pub dryrun: bool,
+}
+
+impl VmConfig {
+    /// The `set` value of `variable`, the last one written.
+    pub fn setting(&self, variable: &str) -> Option<&str> {
+        self.settings
+            .iter()
+            .rev()
+            .find(|s| s.variable.value == variable)
+            .map(|s| s.value.value.as_str())
+    }
+
+    /// RAM regions only (the guest's memory map; ROM is not in it).
+    pub fn ram(&self) -> impl Iterator<Item = &MemRegion> {
+        self.memory.iter().filter(|r| r.kind == MemKind::Ram)
+    }
+
+    /// The vdev with this `name`.
+    pub fn vdev_named(&self, name: &str) -> Option<&Vdev> {
+        self.vdevs
+            .iter()
+            .find(|v| v.name.as_ref().is_some_and(|n| n.value == name))
+    }
+}
+
+/// RAM or ROM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemKind {
+    /// Guest RAM: in the guest's memory map.
+    Ram,
+    /// Read-only memory: not in the guest's memory map.
+    Rom,
+}
+
+/// A `ram` or `rom` region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemRegion {
+    /// RAM or ROM.
+    pub kind: MemKind,
+    /// Guest-physical start.
+    pub start: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// True when the start was written; false when placed after the highest RAM/ROM.
+    pub explicit_start: bool,
+    /// The whole `ram ...` option.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl MemRegion {
+    /// One past the last byte (saturating).
+    pub fn end(&self) -> u64 {
+        self.start.saturating_add(self.len)
+    }
+}
+
+/// The address space of a location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Space {
+    /// Guest-physical memory.
+    Mem,
+    /// x86 I/O ports.
+    Io,
+}
+
+/// Access flags of a pass-through memory region (`r`, `w`, `x`, `n` = no cache).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Access {
+    /// `r`
+    pub read: bool,
+    /// `w`
+    pub write: bool,
+    /// `x`
+    pub exec: bool,
+    /// `n`: uncached.
+    pub nocache: bool,
+}
+
+/// A bus/device/function PCI address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct PciAddr {
+    /// Bus (must be 0 in the guest).
+    pub bus: u8,
+    /// Device 0–31.
+    pub dev: u8,
+    /// Function 0–7.
+    pub func: u8,
+}
+
+impl std::fmt::Display for PciAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}.{}", self.bus, self.dev, self.func)
+    }
+}
+
+/// A location spec (`loc ...`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "form", rename_all = "kebab-case")]
+pub enum Location {
+    /// `mem:addr[,len]` or `io:port[,len]` (len defaulted per device when not written).
+    Region {
+        /// Memory or I/O ports.
+        space: Space,
+        /// Start address or port.
+        start: u64,
+        /// Length in bytes or ports.
+        len: u64,
+        /// Pass-through only: the access flags (empty for vdevs).
+        access: Option<Access>,
+        /// Pass-through only: the host address (`=hostaddr`; None = same as guest).
+        host: Option<u64>,
+    },
+    /// `pci:bus:dev[.func]` (for `pass`, optionally `=pci:vendor/device` or `=pci:b:d.f` on the host).
+    Pci {
+        /// The guest address.
+        addr: PciAddr,
+        /// The host device it maps (pass-through).
+        host: Option<PciHost>,
+    },
+    /// `pci:vendor/device` (a host PCI device named by its IDs).
+    PciId {
+        /// Vendor ID.
+        vendor: u16,
+        /// Device ID.
+        device: u16,
+    },
+}
+
+/// The host side of a PCI pass-through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PciHost {
+    /// By bus address.
+    Addr(PciAddr),
+    /// By vendor/device ID.
+    Id {
+        /// Vendor ID.
+        vendor: u16,
+        /// Device ID.
+        device: u16,
+    },
+}
+
+impl Location {
+    /// `(space, start, end)` of a memory or I/O region.
+    pub fn region(&self) -> Option<(Space, u64, u64)> {
+        match self {
+            Location::Region {
+                space, start, len, ..
+            } => Some((*space, *start, start.saturating_add(*len))),
+            _ => None,
+        }
+    }
+}
+
+/// An interrupt spec (`intr pic:line`, `intr apic`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Intr {
+    /// A line of a named PIC (`myioapic:4`, `gic:37`). `pic` is None when only
+    /// a number was written (the default controller).
+    Line {
+        /// PIC name (a vdev's `name`, its kind, or the implicit `gic`/`apic`).
+        pic: Option<String>,
+        /// Line number.
+        line: u32,
+        /// Pass-through: `=hostvector`.
+        host_vector: Option<u32>,
+        /// Pass-through: the flags after `,` (e.g. `u`).
+        flags: Option<String>,
+    },
+    /// `apic`: the local APICs (an ioapic's downstream).
+    Apic,
+}
+
+/// How a vdev is attached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Attach {
+    /// At a memory or I/O region (explicit `loc` or the device's default).
+    Region {
+        /// Memory or ports.
+        space: Space,
+        /// Start.
+        start: u64,
+        /// Length.
+        len: u64,
+        /// True when written with `loc`; false for the device's default location.
+        explicit: bool,
+    },
+    /// A PCI device at this guest address.
+    Pci {
+        /// The address.
+        addr: PciAddr,
+        /// True when written with `loc pci:...`; false when allocated.
+        explicit: bool,
+    },
+    /// No location (e.g. `progress`, or `gic` without `loc`).
+    None,
+}
+
+/// The safety level in force (`safety none|warn|required`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SafetyLevel {
+    /// Use the safety variant if present, silently.
+    #[default]
+    None,
+    /// The same, with a warning when it is missing.
+    Warn,
+    /// A missing safety variant is an error.
+    Required,
+}
+
+impl SafetyLevel {
+    /// `none`, `warn` or `required`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SafetyLevel::None => "none",
+            SafetyLevel::Warn => "warn",
+            SafetyLevel::Required => "required",
+        }
+    }
+}
+
+/// A scheduling priority and policy (`sched 10`, `sched 10r`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Sched {
+    /// Priority.
+    pub priority: u32,
+    /// Policy suffix (None: the default).
+    pub policy: Option<SchedPolicy>,
+}
+
+/// `r` round robin, `f` FIFO, `o` other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchedPolicy {
+    /// `r`
+    RoundRobin,
+    /// `f`
+    Fifo,
+    /// `o`
+    Other,
+}
+
+/// One vCPU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Vcpu {
+    /// 0-based index.
+    pub index: u32,
+    /// `sched`.
+    pub sched: Option<Spanned<Sched>>,
+    /// `runmask`: the host CPUs it may run on (empty: any).
+    pub runmask: Vec<u32>,
+    /// Span of the runmask option.
+    #[serde(skip)]
+    pub runmask_span: Option<Span>,
+    /// `partition` (adaptive partitioning scheduler partition).
+    pub partition: Option<Spanned<String>>,
+    /// `cluster`.
+    pub cluster: Option<Spanned<String>>,
+    /// True for the default vCPU of a configuration without `cpu`.
+    pub implicit: bool,
+    /// The `cpu` word.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// The type written before `load` (or none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadKind {
+    /// Untyped: ELF and Linux images are recognised, set the entry point.
+    Image,
+    /// `acpi load`
+    Acpi,
+    /// `data load`
+    Data,
+    /// `fdt load`
+    Fdt,
+    /// `initrd load`
+    Initrd,
+}
+
+/// What a loaded file turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ImageType {
+    /// An ELF file.
+    Elf {
+        /// ELF machine (`x86_64`, `aarch64`, or `machine-N`).
+        machine: String,
+        /// 64-bit class.
+        class64: bool,
+        /// Entry point.
+        entry: u64,
+        /// Lowest physical address of a loadable segment.
+        load_addr: u64,
+        /// Bytes from the lowest to the highest loaded address.
+        mem_size: u64,
+    },
+    /// A Linux x86 bzImage (boot protocol version from the header).
+    BzImage {
+        /// Boot protocol version, e.g. 0x020f.
+        protocol: u16,
+    },
+    /// A Linux arm64 `Image`.
+    Arm64Image {
+        /// text_offset from the header.
+        text_offset: u64,
+    },
+    /// A QNX image file system (an IFS).
+    Ifs,
+    /// None of the above: loaded as bytes.
+    Raw,
+    /// Not read (`--no-host-files`, or the file is missing).
+    Unknown,
+}
+
+/// A `load` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Load {
+    /// The type written before `load`.
+    pub kind: LoadKind,
+    /// The host path as written (relative paths are relative to the current directory).
+    pub path: Spanned<String>,
+    /// The address written (`load addr,path`).
+    pub addr: Option<u64>,
+    /// Where it will be placed (written address, the image's own address, or
+    /// the automatic placement); None when that depends on a size not known.
+    pub placed_at: Option<u64>,
+    /// The file's size, when read.
+    pub size: Option<u64>,
+    /// What the file is.
+    pub detected: ImageType,
+    /// The entry point it sets (ELF and kernel images).
+    pub entry: Option<u64>,
+    /// The whole option.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// A `pass` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pass {
+    /// `loc` (None when only `intr` was given).
+    pub loc: Option<Spanned<Location>>,
+    /// `intr` entries.
+    pub intr: Vec<Spanned<Intr>>,
+    /// The `pass` word.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// A `reserve` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reserve {
+    /// `loc`.
+    pub loc: Option<Spanned<Location>>,
+    /// `intr`.
+    pub intr: Vec<Spanned<Intr>>,
+    /// The `reserve` word.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// `unsupported instruction|reference|register abort|fail|ignore`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Unsupported {
+    /// Default `fail`.
+    pub instruction: UnsupportedAction,
+    /// Default `ignore`.
+    pub reference: UnsupportedAction,
+    /// Default `fail`.
+    pub register: UnsupportedAction,
+}
+
+impl Default for Unsupported {
+    fn default() -> Unsupported {
+        Unsupported {
+            instruction: UnsupportedAction::Fail,
+            reference: UnsupportedAction::Ignore,
+            register: UnsupportedAction::Fail,
+        }
+    }
+}
+
+/// What to do on something the VM cannot emulate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnsupportedAction {
+    /// Stop the VM.
+    Abort,
+    /// Deliver a fault to the guest.
+    Fail,
+    /// Carry on.
+    Ignore,
+}
+
+impl UnsupportedAction {
+    /// The keyword.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnsupportedAction::Abort => "abort",
+            UnsupportedAction::Fail => "fail",
+            UnsupportedAction::Ignore => "ignore",
+        }
+    }
+}
+
+/// `logger filter[,filter] dest`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Logger {
+    /// The filters, in order (`fatal internal error warn info debug verbose`).
+    pub filters: Vec<String>,
+    /// `stdout`, `stderr`, `slog` or `none`.
+    pub dest: String,
+    /// Where written (None: the default).
+    #[serde(skip)]
+    pub span: Option<Span>,
+}
+
+impl Default for Logger {
+    fn default() -> Logger {
+        Logger {
+            filters: ["fatal", "internal", "error", "warn", "info"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            dest: "stderr".into(),
+            span: None,
+        }
+    }
+}
+
+/// `set variable value`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Setting {
+    /// The variable (e.g. `exit-on-halt`).
+    pub variable: Spanned<String>,
+    /// Its value.
+    pub value: Spanned<String>,
+}
+
+/// A host device or file a vdev connects to (`hostdev [<|>]path`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostDev {
+    /// `<`: read only (input); `>`: output only; None: both.
+    pub direction: Option<Direction>,
+    /// The path; `-` is qvm's standard input/output.
+    pub path: String,
+    /// Where written.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl HostDev {
+    /// True for `-`, `>-`, `<-` (qvm's own stdin/stdout).
+    pub fn is_stdio(&self) -> bool {
+        self.path == "-"
+    }
+}
+
+/// `<` or `>` before a hostdev path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// `<`
+    Input,
+    /// `>`
+    Output,
+}
+
+/// `delayed secs|forever`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Delayed {
+    /// Seconds.
+    Secs(u64),
+    /// `forever`.
+    Forever,
+}
+
+/// The vdevs hvhost knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VdevKind {
+    /// `8259`
+    #[serde(rename = "8259")]
+    Pic8259,
+    /// `ioapic`
+    Ioapic,
+    /// `timer8254`
+    Timer8254,
+    /// `mc146818`
+    Mc146818,
+    /// `pckeyboard`
+    Pckeyboard,
+    /// `hpet`
+    Hpet,
+    /// `pci-dummy`
+    PciDummy,
+    /// `ser8250`
+    Ser8250,
+    /// `pl011`
+    Pl011,
+    /// `virtio-console`
+    VirtioConsole,
+    /// `virtio-blk`
+    VirtioBlk,
+    /// `virtio-net`
+    VirtioNet,
+    /// `virtio-entropy`
+    VirtioEntropy,
+    /// `shmem`
+    Shmem,
+    /// `progress`
+    Progress,
+    /// `vgpu-gvtg`
+    VgpuGvtg,
+    /// `gic`
+    Gic,
+    /// `wdt-ib700`
+    WdtIb700,
+    /// `wdt-sp805`
+    WdtSp805,
+}
+
+/// One virtual device instance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Vdev {
+    /// Which device.
+    pub kind: VdevKind,
+    /// The name as written after `vdev` (e.g. `vdev-ser8250.so`).
+    pub written: Spanned<String>,
+    /// `name`.
+    pub name: Option<Spanned<String>>,
+    /// The `loc` written, if any.
+    pub loc: Option<Spanned<Location>>,
+    /// Where the device ends up (explicit, default or allocated).
+    pub attach: Attach,
+    /// `intr` entries (hpet: one per timer).
+    pub intr: Vec<Spanned<Intr>>,
+    /// `log`.
+    pub log: Option<Spanned<String>>,
+    /// `hostvector` (PICs).
+    pub hostvector: Option<Spanned<u32>>,
+    /// `delayed`.
+    pub delayed: Option<Spanned<Delayed>>,
+    /// `sched`.
+    pub sched: Option<Spanned<Sched>>,
+    /// The device's own options.
+    pub options: VdevOptions,
+    /// The `safety` level in force for this vdev.
+    pub safety: SafetyLevel,
+    /// The `safety` option that set it (None: the default).
+    #[serde(skip)]
+    pub safety_span: Option<Span>,
+    /// `vdev NAME`.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl Vdev {
+    /// The name of the shared object qvm loads (`vdev-ser8250.so`).
+    pub fn shared_object(&self) -> String {
+        format!("vdev-{}.so", self.kind.name())
+    }
+
+    /// The safety variant's file name (`vdev-ser8250-safety.so`).
+    pub fn safety_object(&self) -> String {
+        format!("vdev-{}-safety.so", self.kind.name())
+    }
+
+    /// The PIC name other vdevs use to refer to this one, if it is a PIC.
+    pub fn pic_name(&self) -> Option<&str> {
+        if !self.kind.is_pic() {
+            return None;
+        }
+        Some(
+            self.name
+                .as_ref()
+                .map(|n| n.value.as_str())
+                .unwrap_or(self.kind.name()),
+        )
+    }
+}
+
+/// One `reg` preset of a `pci-dummy`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "form", rename_all = "kebab-case")]
+pub enum PciReg {
+    /// `reg Name=value` (Vendor_ID, Device_ID, Class_Code, ...).
+    Named {
+        /// Register name.
+        name: String,
+        /// Value.
+        value: u64,
+    },
+    /// `reg off/size=value`.
+    Offset {
+        /// Config-space offset.
+        offset: u32,
+        /// Size in bytes (1, 2 or 4).
+        size: u32,
+        /// Value.
+        value: u64,
+    },
+}
+
+/// The options proper to each vdev.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "vdev", rename_all = "kebab-case")]
+pub enum VdevOptions {
+    /// `8259`: no options of its own.
+    Pic8259,
+    /// `ioapic`: no options besides the common ones.
+    Ioapic,
+    /// `timer8254`.
+    Timer8254,
+    /// `mc146818`.
+    Mc146818 {
+        /// `reg index,value` presets.
+        regs: Vec<(u8, u8)>,
+    },
+    /// `pckeyboard`.
+    Pckeyboard,
+    /// `hpet`.
+    Hpet {
+        /// `frequency` (default 14318180).
+        frequency: u64,
+        /// `legacy-free`.
+        legacy_free: bool,
+    },
+    /// `pci-dummy`.
+    PciDummy {
+        /// `reg` presets.
+        regs: Vec<PciReg>,
+        /// `clone pci:b:d.f`.
+        clone: Option<PciAddr>,
+    },
+    /// `ser8250`.
+    Ser8250 {
+        /// `hostdev`.
+        hostdev: Option<HostDev>,
+        /// `batch µs`.
+        batch_us: Option<u64>,
+    },
+    /// `pl011`.
+    Pl011 {
+        /// `hostdev`.
+        hostdev: Option<HostDev>,
+        /// `batch µs`.
+        batch_us: Option<u64>,
+    },
+    /// `virtio-console`.
+    VirtioConsole {
+        /// `hostdev`.
+        hostdev: Option<HostDev>,
+        /// `legacy`.
+        legacy: bool,
+    },
+    /// `virtio-blk`.
+    VirtioBlk {
+        /// `hostdev [<]file` (`<`: read-only).
+        hostdev: Option<HostDev>,
+        /// `legacy`.
+        legacy: bool,
+        /// `dio enable|disable` (None: default).
+        dio: Option<bool>,
+        /// `threads n` (1–32).
+        threads: Option<u32>,
+    },
+    /// `virtio-net`.
+    VirtioNet {
+        /// `mac`.
+        mac: Option<[u8; 6]>,
+        /// `peer path`.
+        peer: Option<String>,
+        /// `peerfeats mask`.
+        peerfeats: Option<u64>,
+        /// `legacy`.
+        legacy: bool,
+    },
+    /// `virtio-entropy`.
+    VirtioEntropy {
+        /// `legacy`.
+        legacy: bool,
+    },
+    /// `shmem`.
+    Shmem {
+        /// `create name,size`.
+        create: Vec<(String, u64)>,
+        /// `allow pattern`.
+        allow: Vec<String>,
+        /// `deny pattern`.
+        deny: Vec<String>,
+    },
+    /// `progress` (no documented options).
+    Progress,
+    /// `vgpu-gvtg` (no documented options).
+    VgpuGvtg,
+    /// `gic`.
+    Gic {
+        /// `version 2|3`.
+        version: Option<u8>,
+        /// `gicc addr` (CPU interface).
+        gicc: Option<u64>,
+        /// `gicr addr` (redistributors, v3).
+        gicr: Option<u64>,
+        /// `its addr` (v3).
+        its: Option<u64>,
+        /// `msi base,count,first`.
+        msi: Vec<u64>,
+    },
+    /// `wdt-ib700`.
+    WdtIb700,
+    /// `wdt-sp805`.
+    WdtSp805,
+}
