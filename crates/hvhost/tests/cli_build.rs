@@ -406,3 +406,69 @@ fn the_example_host_builds_against_a_stand_in_sdk() {
     );
     assert!(!p.join("f.ifs").exists());
 }
+
+/// A guest packaged as an IFS image, as the VMM loads one: the startup
+/// program is a flat binary (objcopy of a static executable linked at
+/// 1 MiB, like guests/probe), the image base puts its first byte at 1 MiB,
+/// and the startup header says: load at image_paddr, enter at startup_vaddr.
+#[test]
+fn a_flat_guest_binary_becomes_a_bootable_ifs() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::write(
+        p.join("g.S"),
+        ".globl _start\n.text\n_start:\n hlt\n jmp _start\n.data\n.ascii \"guest data\"\n",
+    )
+    .unwrap();
+    sh(p, "cc -c g.S -o g.o");
+    sh(
+        p,
+        "ld -N -Ttext=0x100000 -e _start --no-warn-rwx-segments -o guest.elf g.o",
+    );
+    sh(p, "objcopy -O binary guest.elf guest.bin");
+    std::fs::write(
+        p.join("guest.build"),
+        "[image=0xfff00]\n[virtual=x86_64,raw] boot = {\n    ./guest.bin\n}\n",
+    )
+    .unwrap();
+    let o = hvhost_in(
+        p,
+        &[
+            "build",
+            "--no-host-files",
+            "-nn",
+            "guest.build",
+            "guest.ifs",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let img = std::fs::read(p.join("guest.ifs")).unwrap();
+    let c = ifs::read::open(&img).unwrap();
+    c.verify_outer().unwrap();
+    let (at, h) = c.startup.clone().unwrap();
+    assert_eq!(at, 0);
+    assert_eq!(h.image_paddr, 0xfff00);
+    assert_eq!(h.startup_vaddr, 0x100000);
+    assert_eq!(h.machine, 62);
+    assert_eq!(h.stored_size as usize, img.len());
+    let bin = std::fs::read(p.join("guest.bin")).unwrap();
+    assert_eq!(&img[256..256 + bin.len()], bin.as_slice());
+    // Without image= a flat binary has no address: a clear error.
+    std::fs::write(
+        p.join("noaddr.build"),
+        "[virtual=x86_64,raw] boot = {\n    ./guest.bin\n}\n",
+    )
+    .unwrap();
+    let o = hvhost_in(
+        p,
+        &["build", "--no-host-files", "noaddr.build", "x.ifs"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("I0107") && err.contains("[image=ADDR]"),
+        "{err}"
+    );
+}
