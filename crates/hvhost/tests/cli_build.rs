@@ -472,3 +472,61 @@ fn a_flat_guest_binary_becomes_a_bootable_ifs() {
         "{err}"
     );
 }
+
+/// End to end: the probe guest's flat binary packaged by `hvhost build` as
+/// an IFS image boots on KVM through the VMM's IFS loader (load at
+/// image_paddr, enter at startup_vaddr).
+#[test]
+fn the_probe_packaged_as_an_ifs_boots_on_kvm() {
+    if !Path::new("/dev/kvm").exists() {
+        eprintln!("skipped: /dev/kvm is absent");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::write(
+        p.join("probe.build"),
+        format!(
+            "[image={:#x}]\n[virtual=x86_64,raw] boot = {{\n    {}\n}}\n",
+            vmm::probe::BASE - 0x100,
+            vmm::probe::BIN
+        ),
+    )
+    .unwrap();
+    let o = hvhost_in(
+        p,
+        &[
+            "build",
+            "--no-host-files",
+            "-nn",
+            "probe.build",
+            "probe.ifs",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = hvhost_in(p, &["dump", "-v", "probe.ifs"], &[]);
+    assert!(
+        text(&o.stdout).contains(&format!(
+            "startup_vaddr={:#x} image_paddr={:#x}",
+            vmm::probe::BASE,
+            vmm::probe::BASE - 0x100
+        )),
+        "{}",
+        text(&o.stdout)
+    );
+    std::fs::write(
+        p.join("vm.qvmconf"),
+        "system probe\nram 0,0xa0000\nrom 0xc0000,0x40000\nram 1m,31m\ncpu\n\
+         load probe.ifs\ncmdline \"hello off\"\n\
+         vdev ioapic loc 0xf8000000 intr apic name myioapic\n\
+         vdev ser8250 loc 0x3f8 intr myioapic:4 hostdev >-\n\
+         vdev timer8254 intr myioapic:0\nvdev mc146818\nvdev pckeyboard\nvdev progress\n\
+         vdev 8259 loc 0x20\nvdev 8259 loc 0xa0\n",
+    )
+    .unwrap();
+    let o = hvhost_in(p, &["qvm", "@vm.qvmconf"], &[]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{}", text(&o.stderr));
+    assert!(out.contains("probe: hello: ok boot=multiboot"), "{out}");
+}
