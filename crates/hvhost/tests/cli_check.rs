@@ -232,3 +232,47 @@ fn explain_knows_every_hostcheck_code() {
         );
     }
 }
+
+/// Real hypervisor hosts of the shared corpus: SDP 8.0 (startup -Q
+/// enable,el1-host) with qvm and vdevs in the image, whose VMs are started
+/// later from a script on a run-time filesystem: the only finding is H0202.
+/// The Yocto template is refused as a template, not checked.
+#[test]
+fn corpus_hosts() {
+    let corpus = root().join("../shared/corpus/buildfiles");
+    for name in [
+        "hvhost_qnx800_aarch64le_rbye_rpi4-hypervisor.build",
+        "hvhost_qnx800_aarch64le_rbye_rpi5-hypervisor.build",
+    ] {
+        let o = hvhost_in(
+            &corpus,
+            &["check", "--no-host-files", "--format", "json", name],
+        );
+        let t = transcript(&o);
+        assert_eq!(o.status.code(), Some(0), "{t}");
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["sdp"], "8.0", "{t}");
+        assert_eq!(v["arch"], "aarch64", "{t}");
+        assert_eq!(v["qvm_started"], 0, "{t}");
+        let codes: Vec<String> = text(&o.stderr)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["code"].to_string())
+            .filter(|c| c.starts_with("\"H"))
+            .collect();
+        assert_eq!(codes, ["\"H0202\""], "{t}");
+    }
+    let o = hvhost_in(
+        &corpus,
+        &[
+            "check",
+            "--no-host-files",
+            "hvhost_qnx800_aarch64le_meta-qnx-hyp_qnx-host.build.in",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stdout).contains("not checked"),
+        "{}",
+        transcript(&o)
+    );
+}
