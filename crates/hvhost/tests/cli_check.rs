@@ -103,7 +103,7 @@ fn every_broken_host_is_caught() {
 /// The example hosts check clean: exit 0, no error and no warning.
 #[test]
 fn example_hosts_are_clean() {
-    for host in ["aarch64-host", "safety-host"] {
+    for host in ["x86_64-host", "aarch64-host", "safety-host"] {
         let path = format!("examples/{host}/host.build");
         let o = hvhost_in(
             &root(),

@@ -40,6 +40,10 @@ use std::path::{Path, PathBuf};
 /// How far `@file`s may include each other.
 pub const MAX_INCLUDE_DEPTH: usize = 8;
 
+/// The largest `@file` read (a configuration is a few KiB; this stops
+/// `@/dev/zero` and the like).
+pub const MAX_FILE_SIZE: u64 = 16 << 20;
+
 /// How a configuration is read.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -167,9 +171,16 @@ fn include(
         return false;
     }
     let full = opts.cwd.join(path);
-    let bytes = std::fs::File::open(&full).and_then(|mut f| {
+    let bytes = std::fs::File::open(&full).and_then(|f| {
         let mut b = Vec::new();
-        f.read_to_end(&mut b).map(|_| b)
+        f.take(MAX_FILE_SIZE + 1).read_to_end(&mut b)?;
+        if b.len() as u64 > MAX_FILE_SIZE {
+            return Err(std::io::Error::other(format!(
+                "larger than {} MiB: not a configuration file",
+                MAX_FILE_SIZE >> 20
+            )));
+        }
+        Ok(b)
     });
     match bytes {
         Ok(b) => {

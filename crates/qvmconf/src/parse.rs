@@ -390,7 +390,7 @@ impl<'a> Parser<'a> {
                     );
                     return;
                 }
-                let Some(end) = start.checked_add(len) else {
+                let Some(last) = start.checked_add(len - 1) else {
                     self.err(
                         Diagnostic::new(
                             &codes::Q0214,
@@ -403,7 +403,7 @@ impl<'a> Parser<'a> {
                     );
                     return;
                 };
-                self.high = self.high.max(end);
+                self.high = self.high.max(last.saturating_add(1));
                 if kind == MemKind::Ram && self.facts.first_ram.is_none() {
                     self.facts.first_ram = Some(span);
                 }

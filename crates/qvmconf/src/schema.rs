@@ -186,7 +186,8 @@ impl VdevKind {
             | VdevKind::VirtioBlk
             | VdevKind::VirtioNet
             | VdevKind::VirtioEntropy => 0x200,
-            VdevKind::PciDummy | VdevKind::Progress | VdevKind::VgpuGvtg => 0x1000,
+            VdevKind::Progress => 4,
+            VdevKind::PciDummy | VdevKind::VgpuGvtg => 0x1000,
         }
     }
 

@@ -133,7 +133,7 @@ fn attach(cfg: &mut VmConfig, diags: &mut Vec<Diagnostic>) {
                             Diagnostic::new(&codes::Q0214, "a device region of zero length")
                                 .at(l.span, "length 0"),
                         );
-                    } else if start.checked_add(*len).is_none() {
+                    } else if start.checked_add(*len - 1).is_none() {
                         diags.push(
                             Diagnostic::new(
                                 &codes::Q0214,
@@ -363,7 +363,9 @@ fn place_loads(cfg: &mut VmConfig, diags: &mut Vec<Diagnostic>) {
                     l.size.and_then(|s| top.checked_sub(s)).map(|a| a & !0xfff),
                     None,
                 ),
-                LoadKind::Image => (Some(first_start), None),
+                // Raw bytes and IFSs start at the first byte of RAM; an
+                // image not read (its type unknown) is placed at boot.
+                LoadKind::Image if l.detected != ImageType::Unknown => (Some(first_start), None),
                 _ => (None, None),
             },
         };

@@ -5,3 +5,5 @@ pub mod check;
 pub mod dump;
 pub mod explain;
 pub mod manifest;
+pub mod qvm;
+pub mod run;
