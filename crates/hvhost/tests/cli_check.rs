@@ -189,6 +189,7 @@ fn json_and_sarif() {
     );
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["checked"], true);
     assert_eq!(v["sdp"], "7.x");
     assert_eq!(v["arch"], "x86_64");
     assert_eq!(v["errors"], 1);
