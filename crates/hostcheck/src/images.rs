@@ -57,7 +57,7 @@ pub(crate) fn check(cx: &mut Ctx) {
                     .help(format!(
                         "make sure a filesystem holding `{abs}` is mounted before the VM starts, or add the file to the image"
                     ));
-                    out.push(d);
+                    out.push(cx.started_here(vm, d));
                 }
             }
         }
