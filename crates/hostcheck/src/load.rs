@@ -75,6 +75,40 @@ fn source(host: &HostView, target: &str, at: Span) -> Result<Option<Source>, Box
     }
 }
 
+/// qvm's words with each `@PATH` replaced by the host file the image takes
+/// it from: `Ok(None)` when a file is not in the image (H0203), an error
+/// when one is not a host file readable here.
+fn command_line(host: &HostView, s: &QvmStart) -> Result<Option<Vec<String>>, Box<Diagnostic>> {
+    let mut words = Vec::new();
+    for a in &s.external.args {
+        let Some(t) = a.strip_prefix('@') else {
+            words.push(a.clone());
+            continue;
+        };
+        let target = crate::host::absolute(t);
+        let Some(e) = host.find_followed(&target) else {
+            return Ok(None);
+        };
+        match e.file().map(|f| &f.source) {
+            Some(DataSource::Host { path }) => words.push(format!("@{}", path.display())),
+            Some(_) => {
+                return Err(Box::new(
+                    Diagnostic::new(
+                        &codes::H0206,
+                        format!(
+                            "`{target}` is not a host file readable here: a qvm with several `@FILE`s or options is checked from the files on this machine; its VM is not checked"
+                        ),
+                    )
+                    .at(s.span(), "this VM is not checked")
+                    .with(e.span, "its entry in the image"),
+                ));
+            }
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(words))
+}
+
 /// Reads every VM the boot script starts.
 pub fn load_vms(map: &mut SourceMap, manifest: &Manifest, opts: &Options) -> Loaded {
     let host = HostView::new(manifest, opts.sdp);
@@ -98,33 +132,39 @@ pub fn load_vms(map: &mut SourceMap, manifest: &Manifest, opts: &Options) -> Loa
             continue; // H0207
         }
         let extra = s.external.args.iter().any(|a| !a.starts_with('@'));
-        if s.configs.len() > 1 || extra {
-            out.diagnostics.push(
-                Diagnostic::new(
-                    &codes::H0206,
-                    "this qvm reads its configuration from several `@FILE`s or command-line options: its VM is not checked",
-                )
-                .at(s.span(), "this VM is not checked")
-                .help("hvhost checks a qvm whose whole configuration is one `@FILE`; move the options into it"),
-            );
-            continue;
-        }
-        let config = &s.configs[0];
-        let src = match source(&host, config, s.span()) {
-            Ok(Some(src)) => src,
-            Ok(None) => continue,
-            Err(d) => {
-                out.diagnostics.push(*d);
-                continue;
+        let (cfg, diags, files) = if s.configs.len() > 1 || extra {
+            // qvm's whole command line: each `@PATH` read from its host file.
+            match command_line(&host, s) {
+                Ok(Some(words)) => {
+                    let (cfg, diags) = qvmconf::load(map, &words, &qopts);
+                    (cfg, diags, s.configs.join(", "))
+                }
+                Ok(None) => continue,
+                Err(d) => {
+                    out.diagnostics.push(*d);
+                    continue;
+                }
             }
+        } else {
+            let config = &s.configs[0];
+            let src = match source(&host, config, s.span()) {
+                Ok(Some(src)) => src,
+                Ok(None) => continue,
+                Err(d) => {
+                    out.diagnostics.push(*d);
+                    continue;
+                }
+            };
+            let (cfg, diags) = qvmconf::load_source(map, &src.name, src.bytes, &qopts);
+            (cfg, diags, src.name)
         };
-        let (cfg, diags) = qvmconf::load_source(map, &src.name, src.bytes, &qopts);
         let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.is_error()).collect();
         if let Some(first) = errors.first() {
             let mut d = Diagnostic::new(
                 &codes::H0204,
                 format!(
-                    "the configuration `{config}` has {} error{}: this qvm would stop with exit code 65 (fatal configuration error)",
+                    "the configuration `{}` has {} error{}: this qvm would stop with exit code 65 (fatal configuration error)",
+                    s.configs.join(" "),
                     errors.len(),
                     if errors.len() == 1 { "" } else { "s" }
                 ),
@@ -134,7 +174,7 @@ pub fn load_vms(map: &mut SourceMap, manifest: &Manifest, opts: &Options) -> Loa
                 d = d.with(sp, "the first error");
             }
             out.diagnostics
-                .push(d.help(format!("fix the errors reported in `{}`", src.name)));
+                .push(d.help(format!("fix the errors reported in `{files}`")));
         }
         out.diagnostics.extend(diags);
         if let Some(cfg) = cfg {

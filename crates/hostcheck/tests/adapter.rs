@@ -217,3 +217,39 @@ fn the_safety_default_follows_the_host() {
     assert!(codes.contains(&"H0505"), "{codes:?}");
     assert!(codes.contains(&"H0501"), "{codes:?}");
 }
+
+#[test]
+fn several_files_and_options_form_one_vm() {
+    let dir = tempfile::tempdir().unwrap();
+    let common = dir.path().join("common.qvmconf");
+    let own = dir.path().join("own.qvmconf");
+    std::fs::write(&common, "ram 0,0xa0000\nrom 0xc0000,0x40000\nram 1m,63m\n").unwrap();
+    std::fs::write(
+        &own,
+        "vdev ioapic loc 0xf8000000 intr apic name myioapic\nvdev ser8250 loc 0x3f8 intr myioapic:4\n",
+    )
+    .unwrap();
+    let mut map = diag::SourceMap::new();
+    let src = build(
+        "    qvm @/vm/common.qvmconf @/vm/own.qvmconf system both &\n",
+        &format!(
+            "/vm/common.qvmconf = {}\n/vm/own.qvmconf = {}\n",
+            common.display(),
+            own.display()
+        ),
+    );
+    let m = manifest_reading_host(&mut map, &src);
+    let l = load_vms(&mut map, &m, &hostcheck::Options::default());
+    assert!(
+        l.diagnostics.is_empty(),
+        "{}",
+        diag::render::human_to_string(&map, &l.diagnostics)
+    );
+    let [vm] = l.vms.as_slice() else { panic!() };
+    assert_eq!(vm.name, "both");
+    assert_eq!(vm.configs, ["/vm/common.qvmconf", "/vm/own.qvmconf"]);
+    assert_eq!(
+        map.location(vm.vdevs[1].span),
+        format!("{}:2:1", own.display())
+    );
+}
