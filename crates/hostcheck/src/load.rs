@@ -178,7 +178,7 @@ pub fn load_vms(map: &mut SourceMap, manifest: &Manifest, opts: &Options) -> Loa
         }
         out.diagnostics.extend(diags);
         if let Some(cfg) = cfg {
-            out.vms.push(facts(&cfg, s, default));
+            out.vms.push(facts(&cfg, s, default, map));
         }
     }
     out
@@ -227,8 +227,8 @@ pub fn host_loc(l: &Location) -> HostLoc {
 
 /// Reduces a parsed configuration to what the host rules need. `start` is
 /// the `qvm` command that runs it; `default` the safety level before any
-/// `safety` line.
-pub fn facts(cfg: &VmConfig, start: &QvmStart, default: SafetyLevel) -> VmFacts {
+/// `safety` line; `map` holds the configuration's files.
+pub fn facts(cfg: &VmConfig, start: &QvmStart, default: SafetyLevel, map: &SourceMap) -> VmFacts {
     let stem = |p: &str| {
         let b = basename(p);
         b.strip_suffix(".qvmconf").unwrap_or(b).to_string()
@@ -250,15 +250,33 @@ pub fn facts(cfg: &VmConfig, start: &QvmStart, default: SafetyLevel) -> VmFacts 
             }),
         })
         .collect();
-    // The last `safety` line: VmConfig keeps its level; its place is known
-    // when a vdev follows it (a `safety` line after the last vdev has no
-    // recorded place and is then not used for the global components).
+    // The last `safety` line: VmConfig keeps its level, and each vdev the
+    // line in force for it. When the last level differs from the last
+    // vdev's, the line comes after every vdev: its exact place is not
+    // recorded, so the end of the (last) configuration file stands for it.
     let last_level = level(cfg.safety);
-    let last_safety = vdevs
+    let last_vdev_line = vdevs
         .iter()
         .filter_map(|v| v.safety)
-        .max_by_key(|s| s.span.start)
-        .filter(|s| s.level == last_level && last_level != default);
+        .max_by_key(|s| (s.span.file, s.span.start));
+    let last_safety = match last_vdev_line {
+        Some(s) if s.level == last_level => Some(s),
+        _ if last_level == default => None,
+        _ => {
+            let file = cfg
+                .vdevs
+                .iter()
+                .map(|v| v.span.file)
+                .chain(cfg.system.iter().map(|s| s.span.file))
+                .chain(cfg.memory.iter().map(|r| r.span.file))
+                .max();
+            file.and_then(|f| map.get(f).map(|sf| (f, sf.bytes().len())))
+                .map(|(f, len)| Safety {
+                    level: last_level,
+                    span: Span::new(f, len, len),
+                })
+        }
+    };
     VmFacts {
         name,
         configs: start.configs.clone(),

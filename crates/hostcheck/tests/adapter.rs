@@ -253,3 +253,22 @@ fn several_files_and_options_form_one_vm() {
         format!("{}:2:1", own.display())
     );
 }
+
+#[test]
+fn a_safety_line_after_the_last_vdev_still_governs_the_kernel() {
+    let conf = "system s\nram 0,0xa0000\nram 1m,63m\nvdev ioapic loc 0xf8000000 intr apic name myioapic\nsafety required\n";
+    let src = build(
+        "    qvm @/vm/a.qvmconf &\n",
+        &format!("/lib/dll/vdev-ioapic.so = vdev-ioapic.so\n/vm/a.qvmconf = {{\n{conf}}}\n"),
+    );
+    let mut map = diag::SourceMap::new();
+    let m = manifest(&mut map, &src);
+    let l = load_vms(&mut map, &m, &hostcheck::Options::default());
+    let [vm] = l.vms.as_slice() else { panic!() };
+    let last = vm.last_safety.expect("last safety");
+    assert_eq!(last.level, SafetyLevel::Required);
+    assert_eq!(map.location(last.span), "/vm/a.qvmconf:6:1");
+    let r = hostcheck::check(&m, &l.vms, &hostcheck::Options::default());
+    // The kernel is not a safety kernel; the vdev (before the line) is not judged.
+    assert_eq!(found(&map, &r.diagnostics), ["H0505 /vm/a.qvmconf:6:1"]);
+}
