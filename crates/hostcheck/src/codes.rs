@@ -18,6 +18,8 @@ diag::declare_codes! {
     H0202 = "qvm-not-started", Warning, "the boot script starts no qvm";
     /// `qvm @PATH` with no such file in the image.
     H0203 = "qvmconf-not-in-image", Error, "a qvm command names a configuration file the image does not hold";
+    /// A configuration with errors.
+    H0204 = "qvmconf-invalid", Error, "a VM configuration has errors, so its qvm would not start";
     /// A configuration whose bytes are not available.
     H0206 = "qvmconf-unchecked", Warning, "a VM configuration cannot be read here, so its VM is not checked";
     /// `qvm ...` without `&` followed by more commands.

@@ -488,3 +488,36 @@ fn h0208_vm_of_another_architecture() {
     let (_, _, f) = run(hostcheck::Arch::X86_64);
     assert!(f.is_empty(), "{f:?}");
 }
+
+#[test]
+fn h0701_names_the_mount_that_provides_the_image() {
+    let run = |script: &str| {
+        let src = host(Some(X86_BOOT), Some(script), Some(FILES));
+        check_with(&src, None, |map| {
+            let l = vm_file(map, "a.qvmconf", "load /data/linux/Image\n");
+            let mut a = vm("a", "/vm/a.qvmconf");
+            a.loads = vec![LoadFacts {
+                path: "/data/linux/Image".into(),
+                span: l[1],
+            }];
+            vec![a]
+        })
+    };
+    let (map, r, f) = run("    mount -t qnx6 /dev/hd0t177 /data\n    qvm @/vm/a.qvmconf &\n");
+    assert_eq!(f, ["H0701 a.qvmconf:1:1"]);
+    assert_eq!(
+        map.location(r.diagnostics[0].secondary[0].span),
+        "host.build:6:5"
+    );
+    assert!(r.diagnostics[0].help.is_none());
+    // Mounted only after the VM starts, or elsewhere: no mount named.
+    for script in [
+        "    qvm @/vm/a.qvmconf &\n    mount -t qnx6 /dev/hd0t177 /data\n",
+        "    mount -t qnx6 /dev/hd0t177 /database\n    qvm @/vm/a.qvmconf &\n",
+    ] {
+        let (_, r, f) = run(script);
+        assert_eq!(f, ["H0701 a.qvmconf:1:1"]);
+        assert_eq!(r.diagnostics[0].secondary.len(), 1, "{script}");
+        assert!(r.diagnostics[0].help.is_some());
+    }
+}

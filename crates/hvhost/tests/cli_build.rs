@@ -368,7 +368,7 @@ fn the_example_host_builds_against_a_stand_in_sdk() {
         "      200      100  Startup-header flags1=0xd",
         "Compressed image (UCL)",
         "proc/boot/procnto-smp-instr",
-        "lib/dll/pci/pci_server-qvm_support.so",
+        "proc/boot/pci-server",
         "bin/sh -> /bin/ksh",
         "vm/images",
         "    [sched_aps=guests] SYSNAME=nto TERM=qansi qvm @/vm/config/probe.qvmconf &",
