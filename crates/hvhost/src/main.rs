@@ -26,8 +26,10 @@ enum Command {
     Dump(cmd::dump::DumpArgs),
     /// Show the long explanation of a diagnostic code.
     Explain(cmd::explain::ExplainArgs),
-    /// Run a VM on KVM from its qvmconf, as qvm does (`hvhost qvm @guest.qvmconf`).
+    /// Run a VM on KVM from its qvmconf, as qvm does (`@FILE`, options); with `dryrun`, print the VM it would assemble.
     Qvm(cmd::qvm::QvmArgs),
+    /// Run a VM of a host on KVM as the host's boot script starts it (`qvm @PATH`), with the image's files.
+    Run(cmd::run::RunArgs),
 }
 
 fn main() {
@@ -39,6 +41,7 @@ fn main() {
         Command::Explain(a) => cmd::explain::run(a),
         Command::Check(a) => cmd::check::run(a),
         Command::Qvm(a) => cmd::qvm::run(a),
+        Command::Run(a) => cmd::run::run(a),
     };
     std::process::exit(code);
 }

@@ -25,6 +25,7 @@ pub fn catalogue() -> Catalogue {
     c.extend(buildfile::codes::ALL);
     c.extend(hostcheck::codes::ALL);
     c.extend(ifs::codes::ALL);
+    c.extend(qvmconf::codes::ALL);
     c
 }
 

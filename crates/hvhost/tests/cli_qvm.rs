@@ -1,139 +1,270 @@
-//! `hvhost qvm`: the probe guest from a qvmconf file, on real KVM.
+//! `hvhost qvm`, run as a user runs it: dry-run plans of the example host's
+//! VMs and of corpus files (golden, byte for byte; `UPDATE_GOLDEN=1`
+//! regenerates them), qvm's exit codes, host files.
 
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
-fn hvhost() -> Command {
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn hvhost_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hvhost"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
 }
 
-fn kvm() -> bool {
-    if std::path::Path::new("/dev/kvm").exists() {
-        true
-    } else {
-        eprintln!("skipped: /dev/kvm is absent");
-        false
-    }
+fn hvhost(args: &[&str]) -> Output {
+    hvhost_in(&root(), args)
 }
 
-fn probe_qvmconf(dir: &std::path::Path, cmdline: &str) -> std::path::PathBuf {
-    let text = format!(
-        "system probe\nram 0,0xa0000\nrom 0xc0000,0x40000\nram 1m,31m\ncpu\n\
-         load {}\ncmdline \"{cmdline}\"\n\
-         vdev ioapic loc 0xf8000000 intr apic name myioapic\n\
-         vdev ser8250 loc 0x3f8 intr myioapic:4 hostdev >-\n\
-         vdev timer8254 intr myioapic:0\nvdev mc146818\nvdev pckeyboard\nvdev progress\n\
-         vdev 8259 loc 0x20\nvdev 8259 loc 0xa0\n",
-        vmm::probe::ELF
-    );
-    let p = dir.join("probe.qvmconf");
-    std::fs::write(&p, text).expect("write qvmconf");
-    p
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
 }
 
-#[test]
-fn qvm_boots_the_probe() {
-    if !kvm() {
+/// Compares with `tests/golden/<name>` byte for byte (`UPDATE_GOLDEN=1` rewrites it).
+fn golden(name: &str, got: &str) {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&p, got).unwrap();
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let conf = probe_qvmconf(dir.path(), "ioapic=f8000000 hello rtc pit=0 progress off");
-    let out = hvhost()
-        .arg("qvm")
-        .arg(format!("@{}", conf.display()))
-        .current_dir(dir.path())
-        .output()
-        .expect("run hvhost");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("probe: hello: ok boot=pvh"), "{stdout}");
-    assert!(
-        stdout.contains("probe: pit: ok 10 irqs via ioapic pin 0"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("probe: off: powering off"), "{stdout}");
-    assert!(stderr.contains("info: progress: milestone 1"), "{stderr}");
-    assert!(
-        stderr.contains("VM ended: powered off through progress (exit 0)"),
-        "{stderr}"
-    );
+    let want = std::fs::read_to_string(&p)
+        .unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1", p.display()));
+    assert_eq!(want, got, "golden {name} differs");
 }
 
 #[test]
-fn qvm_command_line_words_follow_the_file() {
-    if !kvm() {
-        return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let conf = probe_qvmconf(dir.path(), "hello");
-    // a later `unsupported reference abort` and cmdline on the command line
-    let out = hvhost()
-        .arg("qvm")
-        .arg(format!("@{}", conf.display()))
-        .args([
-            "unsupported",
-            "reference",
-            "abort",
-            "cmdline",
-            "hello bad hello",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .expect("run hvhost");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "{stderr}");
-    assert!(stderr.contains("unclaimed port 0x510"), "{stderr}");
+fn probe_vm_plan() {
+    let o = hvhost(&[
+        "qvm",
+        "--no-host-files",
+        "@examples/x86_64-host/vm/probe.qvmconf",
+        "dryrun",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stderr), "");
+    golden("qvm-probe.txt", &text(&o.stdout));
 }
 
 #[test]
-fn qvm_configuration_error_exits_65() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let p = dir.path().join("bad.qvmconf");
-    std::fs::write(&p, "ram 0,0xa0000\nram 0x1000,0x1000\n").expect("write");
-    let out = hvhost()
-        .arg("qvm")
-        .arg(format!("@{}", p.display()))
-        .output()
-        .expect("run hvhost");
+fn linux_vm_plan_text_and_json() {
+    let o = hvhost(&[
+        "qvm",
+        "--no-host-files",
+        "@examples/x86_64-host/vm/linux.qvmconf",
+        "--dryrun",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    golden("qvm-linux.txt", &text(&o.stdout));
+    // hvhost's flags may come among qvm's words.
+    let o = hvhost(&[
+        "qvm",
+        "@examples/x86_64-host/vm/linux.qvmconf",
+        "--no-host-files",
+        "--format",
+        "json",
+        "dryrun",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    golden("qvm-linux.json", &text(&o.stdout));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["system"]["value"], "linux");
+    assert_eq!(v["arch"]["arch"], "x86_64");
+    assert_eq!(v["cpus"].as_array().unwrap().len(), 2);
+    let blk = &v["vdevs"][8];
+    assert_eq!(blk["kind"], "virtio-blk");
+    assert_eq!(blk["attach"]["kind"], "pci");
+    assert_eq!(blk["attach"]["addr"]["dev"], 1);
+    assert_eq!(blk["shared_object"], "vdev-virtio-blk.so");
     assert_eq!(
-        out.status.code(),
-        Some(65),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        blk["location"],
+        "examples/x86_64-host/vm/linux.qvmconf:50:1"
     );
 }
 
 #[test]
-fn qvm_no_host_files_checks_only() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let p = dir.path().join("guest.qvmconf");
+fn corpus_plans() {
+    for (file, golden_name) in [
+        (
+            "hvguest_linux_x86_64_hs0n4_hypercube.qvmcfg",
+            "qvm-corpus-hypercube.txt",
+        ),
+        (
+            "hvguest_qnx800_aarch64_rbye_qnx-guest-1.qvmconf",
+            "qvm-corpus-qnx-guest-1.txt",
+        ),
+    ] {
+        let arg = format!("@../shared/corpus/qvmconf/{file}");
+        let o = hvhost(&["qvm", "--no-host-files", &arg, "dryrun"]);
+        assert_eq!(o.status.code(), Some(0), "{file}: {}", text(&o.stderr));
+        golden(golden_name, &text(&o.stdout));
+    }
+}
+
+#[test]
+fn configuration_errors_exit_65_with_both_locations() {
+    let dir = tempfile::tempdir().unwrap();
     std::fs::write(
-        &p,
-        "system g\nram 0,0xa0000\nram 1m,15m\nload /vm/images/absent.elf\nvdev progress loc io:0x80,1\n",
+        dir.path().join("bad.qvmconf"),
+        "system bad\nram 0x80000000,512M\nvdev pl011 loc 0x80001000 intr gic:37\nvdev pl011 loc 0x1c090000 intr gic:37 hostdv >-\n",
     )
-    .expect("write");
-    let out = hvhost()
-        .args(["qvm", "--no-host-files"])
-        .arg(format!("@{}", p.display()))
-        .arg("dryrun")
-        .output()
-        .expect("run hvhost");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    .unwrap();
+    let o = hvhost_in(dir.path(), &["qvm", "@bad.qvmconf", "dryrun"]);
+    assert_eq!(o.status.code(), Some(65));
+    assert_eq!(text(&o.stdout), "");
+    golden("qvm-errors.stderr", &text(&o.stderr));
+}
+
+#[test]
+fn command_line_words_join_the_stream_after_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("vm.qvmconf"),
+        "ram 0x80000000,128M\nvdev pl011 loc 0x1c090000\n",
+    )
+    .unwrap();
+    // `intr` binds to the pl011 of the file; the command-line `ram` overlaps.
+    let o = hvhost_in(
+        dir.path(),
+        &[
+            "qvm",
+            "@vm.qvmconf",
+            "intr",
+            "gic:37",
+            "ram",
+            "0x80001000,4k",
+            "dryrun",
+        ],
     );
-    // with host files, the missing image is an error before the guest runs
-    let out = hvhost()
-        .arg("qvm")
-        .arg(format!("@{}", p.display()))
-        .output()
-        .expect("run hvhost");
-    assert_ne!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    assert_eq!(o.status.code(), Some(65));
+    let e = text(&o.stderr);
+    assert!(e.contains("error[Q0201]"), "{e}");
+    assert!(e.contains("<command line>:1:"), "{e}");
+    assert!(e.contains("vm.qvmconf:1:"), "{e}");
+    let o = hvhost_in(
+        dir.path(),
+        &["qvm", "@vm.qvmconf", "intr", "gic:37", "dryrun"],
     );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("intr gic:37"));
+}
+
+#[test]
+fn without_dryrun_a_vm_whose_image_is_missing_fails_before_it_starts() {
+    // Planned without its files, the probe VM cannot run: its guest image
+    // (`/vm/images/probe.elf`, a path inside the host image) is not on this
+    // machine. qvm's code for a failure before the guest ran is 64.
+    let o = hvhost(&[
+        "qvm",
+        "--no-host-files",
+        "@examples/x86_64-host/vm/probe.qvmconf",
+    ]);
+    assert_eq!(o.status.code(), Some(64), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("/vm/images/probe.elf"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(text(&o.stdout), "");
+}
+
+/// A 64-bit x86_64 ELF with one PT_LOAD of 0x2000 bytes at `paddr`.
+fn elf(paddr: u64, entry: u64) -> Vec<u8> {
+    let mut b = vec![0u8; 64 + 56];
+    b[..4].copy_from_slice(b"\x7fELF");
+    b[4] = 2;
+    b[5] = 1;
+    b[6] = 1;
+    b[16..18].copy_from_slice(&2u16.to_le_bytes());
+    b[18..20].copy_from_slice(&62u16.to_le_bytes());
+    b[24..32].copy_from_slice(&entry.to_le_bytes());
+    b[32..40].copy_from_slice(&64u64.to_le_bytes());
+    b[54..56].copy_from_slice(&56u16.to_le_bytes());
+    b[56..58].copy_from_slice(&1u16.to_le_bytes());
+    b[64..68].copy_from_slice(&1u32.to_le_bytes());
+    b[64 + 24..64 + 32].copy_from_slice(&paddr.to_le_bytes());
+    b[64 + 40..64 + 48].copy_from_slice(&0x2000u64.to_le_bytes());
+    b
+}
+
+#[test]
+fn host_files_are_read_and_must_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("guest.elf"), elf(0x20_0000, 0x20_0100)).unwrap();
+    std::fs::write(dir.path().join("disk.img"), [0u8; 512]).unwrap();
+    std::fs::write(
+        dir.path().join("vm.qvmconf"),
+        "ram 0,0xa0000\nram 1m,15m\nload guest.elf\nvdev virtio-blk hostdev disk.img\n",
+    )
+    .unwrap();
+    let o = hvhost_in(dir.path(), &["qvm", "@vm.qvmconf", "dryrun"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("VM (unnamed): x86_64 (from load of an x86_64 ELF)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("guest.elf  at 0x200000  ELF64 x86_64, 120 bytes, entry 0x200100"),
+        "{out}"
+    );
+    // The same ELF linked outside RAM.
+    std::fs::write(dir.path().join("guest.elf"), elf(0x4000_0000, 0x4000_0000)).unwrap();
+    let o = hvhost_in(dir.path(), &["qvm", "@vm.qvmconf", "dryrun"]);
+    assert_eq!(o.status.code(), Some(65));
+    assert!(
+        text(&o.stderr).contains("error[Q0212]"),
+        "{}",
+        text(&o.stderr)
+    );
+    // Missing files: an error each, unless --no-host-files.
+    std::fs::remove_file(dir.path().join("guest.elf")).unwrap();
+    std::fs::remove_file(dir.path().join("disk.img")).unwrap();
+    let o = hvhost_in(dir.path(), &["qvm", "@vm.qvmconf", "dryrun"]);
+    assert_eq!(o.status.code(), Some(65));
+    let e = text(&o.stderr);
+    assert_eq!(e.matches("error[Q0211]").count(), 2, "{e}");
+    let o = hvhost_in(
+        dir.path(),
+        &["qvm", "--no-host-files", "@vm.qvmconf", "dryrun"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("not read, size unknown"));
+}
+
+#[test]
+fn unreadable_file_and_bad_flags() {
+    let o = hvhost(&["qvm", "@no/such.qvmconf", "dryrun"]);
+    assert_eq!(o.status.code(), Some(65));
+    assert!(text(&o.stderr).contains("error[Q0108]: cannot read `no/such.qvmconf`"));
+    let o = hvhost(&["qvm", "@x", "--format", "yaml"]);
+    assert_eq!(o.status.code(), Some(65));
+    assert!(text(&o.stderr).contains("the formats are text, json and sarif"));
+    let o = hvhost(&["qvm"]);
+    assert_eq!(o.status.code(), Some(65));
+}
+
+#[test]
+fn every_q_code_is_explained() {
+    let o = hvhost(&["explain", "--list"]);
+    let list = text(&o.stdout);
+    for code in ["Q0101", "Q0201", "Q0215"] {
+        assert!(list.contains(code), "{code} missing from the catalogue");
+    }
+    let o = hvhost(&["explain", "Q0205"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o.stdout).starts_with("# Q0205: one interrupt line is used twice"));
 }

@@ -40,6 +40,10 @@ use std::path::{Path, PathBuf};
 /// How far `@file`s may include each other.
 pub const MAX_INCLUDE_DEPTH: usize = 8;
 
+/// The largest `@file` read (a configuration is a few KiB; this stops
+/// `@/dev/zero` and the like).
+pub const MAX_FILE_SIZE: u64 = 16 << 20;
+
 /// How a configuration is read.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -105,7 +109,7 @@ pub fn load(
             });
         }
     }
-    finish(map, toks, foreign, diags, opts)
+    finish(toks, foreign, diags, opts)
 }
 
 /// Reads one configuration given as bytes (registered in `map` as `name`);
@@ -120,11 +124,10 @@ pub fn load_source(
     let mut toks = Vec::new();
     let id = map.add(name, bytes);
     let foreign = tokens_of(map, id, 0, opts, &mut toks, &mut diags);
-    finish(map, toks, foreign, diags, opts)
+    finish(toks, foreign, diags, opts)
 }
 
 fn finish(
-    map: &SourceMap,
     toks: Vec<Token>,
     foreign: bool,
     mut diags: Vec<Diagnostic>,
@@ -139,7 +142,6 @@ fn finish(
     let load_arch = read_loads(&mut cfg, opts, &mut diags);
     check_hostdevs(&cfg, opts, &mut diags);
     validate::validate(&mut cfg, &p.facts, &load_arch, &mut diags);
-    let _ = map;
     let ok = !diags.iter().any(Diagnostic::is_error);
     (Some(cfg).filter(|_| ok), diags)
 }
@@ -167,9 +169,16 @@ fn include(
         return false;
     }
     let full = opts.cwd.join(path);
-    let bytes = std::fs::File::open(&full).and_then(|mut f| {
+    let bytes = std::fs::File::open(&full).and_then(|f| {
         let mut b = Vec::new();
-        f.read_to_end(&mut b).map(|_| b)
+        f.take(MAX_FILE_SIZE + 1).read_to_end(&mut b)?;
+        if b.len() as u64 > MAX_FILE_SIZE {
+            return Err(std::io::Error::other(format!(
+                "larger than {} MiB: not a configuration file",
+                MAX_FILE_SIZE >> 20
+            )));
+        }
+        Ok(b)
     });
     match bytes {
         Ok(b) => {
