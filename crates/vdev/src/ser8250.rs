@@ -3,6 +3,7 @@
 //! `hostdev`:
 //! - `>-`: output to the VMM's standard output;
 //! - `-`: output to standard output, input from standard input;
+//! - `<-`: input from standard input, output discarded;
 //! - `>FILE`: output to a file (created or truncated);
 //! - `<FILE`: input from a file (read when the VM is assembled, at most
 //!   1 MiB; its bytes are fed into the receive FIFO as the guest drains it),
@@ -91,6 +92,10 @@ pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
         Some("-") => {
             live = Some(Box::new(std::io::stdin()));
             Box::new(std::io::stdout())
+        }
+        Some("<-") => {
+            live = Some(Box::new(std::io::stdin()));
+            Box::new(std::io::sink())
         }
         Some(h) if h.starts_with('<') => {
             let path = &h[1..];

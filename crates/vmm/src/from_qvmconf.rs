@@ -179,7 +179,7 @@ pub fn spec_from_config(cfg: &VmConfig, cwd: &Path) -> Result<VmSpec, Error> {
                 };
                 d.hostdev = Some(match h.direction {
                     Some(Direction::Input) => format!("<{path}"),
-                    Some(Direction::Output) | None if h.is_stdio() => ">-".to_string(),
+                    Some(Direction::Output) if h.is_stdio() => ">-".to_string(),
                     Some(Direction::Output) => format!(">{path}"),
                     None => path,
                 });
