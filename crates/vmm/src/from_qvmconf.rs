@@ -85,6 +85,7 @@ pub fn spec_from_config(cfg: &VmConfig, cwd: &Path) -> Result<VmSpec, Error> {
         ));
     }
     spec.cpus = cfg.cpus.len().max(1) as u32;
+    spec.runmasks = cfg.cpus.iter().map(|c| c.runmask.clone()).collect();
     for l in &cfg.loads {
         let kind = match (l.kind, &l.detected) {
             (QLoadKind::Data, _) => LoadKind::Data,

@@ -241,6 +241,7 @@ struct VcpuCtx {
     logger: Logger,
     shared: Arc<Shared>,
     halt: Arc<AtomicU8>,
+    runmask: Vec<u32>,
     tx: Sender<Event>,
 }
 
@@ -344,7 +345,37 @@ fn inject_gp(vcpu: &VcpuFd) -> Result<(), kvm_ioctls::Error> {
     vcpu.set_vcpu_events(&ev)
 }
 
+/// Restrict the calling thread to `cpus` (host CPU numbers).
+fn set_affinity(cpus: &[u32]) -> std::io::Result<()> {
+    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET stays within it
+    // (numbers are checked against CPU_SETSIZE), and sched_setaffinity reads
+    // exactly size_of::<cpu_set_t>() bytes of it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &c in cpus {
+            if c as usize >= libc::CPU_SETSIZE as usize {
+                return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+            }
+            libc::CPU_SET(c as usize, &mut set);
+        }
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 fn vcpu_loop(mut vcpu: VcpuFd, ctx: VcpuCtx) {
+    if !ctx.runmask.is_empty() {
+        if let Err(e) = set_affinity(&ctx.runmask) {
+            let _ = ctx.tx.send(Event::End(done(
+                ExitCode::AfterStart,
+                format!("vCPU {}: runmask {:?}: {e}", ctx.id, ctx.runmask),
+            )));
+            let _ = ctx.tx.send(Event::Exited);
+            return;
+        }
+    }
     let end = loop {
         if ctx.shared.stop.load(Ordering::SeqCst) {
             break None;
@@ -497,6 +528,7 @@ impl Vm {
                 logger: logger.clone(),
                 shared: shared.clone(),
                 halt,
+                runmask: spec.runmasks.get(id).cloned().unwrap_or_default(),
                 tx: tx.clone(),
             };
             match std::thread::Builder::new()
