@@ -366,15 +366,15 @@ fn set_affinity(cpus: &[u32]) -> std::io::Result<()> {
 }
 
 fn vcpu_loop(mut vcpu: VcpuFd, ctx: VcpuCtx) {
-    if !ctx.runmask.is_empty() {
-        if let Err(e) = set_affinity(&ctx.runmask) {
-            let _ = ctx.tx.send(Event::End(done(
-                ExitCode::AfterStart,
-                format!("vCPU {}: runmask {:?}: {e}", ctx.id, ctx.runmask),
-            )));
-            let _ = ctx.tx.send(Event::Exited);
-            return;
-        }
+    if !ctx.runmask.is_empty()
+        && let Err(e) = set_affinity(&ctx.runmask)
+    {
+        let _ = ctx.tx.send(Event::End(done(
+            ExitCode::AfterStart,
+            format!("vCPU {}: runmask {:?}: {e}", ctx.id, ctx.runmask),
+        )));
+        let _ = ctx.tx.send(Event::Exited);
+        return;
     }
     let end = loop {
         if ctx.shared.stop.load(Ordering::SeqCst) {
