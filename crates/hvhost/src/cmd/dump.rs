@@ -608,21 +608,22 @@ fn extract(
             continue;
         };
         if let Some(first) = taken.get(&rel) {
-            let how = if args.basenames {
-                "with -b both are extracted as"
+            let at = dir.join(&rel);
+            let msg = if *first == n {
+                format!(
+                    "`{n}` not extracted: an earlier entry has the same path (`{}` holds that one)",
+                    at.display()
+                )
             } else {
-                "both are extracted as"
+                format!(
+                    "`{n}` not extracted: `{first}` and `{n}` collide ({}both are extracted as `{}`, which holds `{first}`)",
+                    if args.basenames { "with -b " } else { "" },
+                    at.display()
+                )
             };
             diags.push(
-                Diagnostic::new(
-                    &ifs::codes::I0007,
-                    format!(
-                        "`{n}` not extracted: `{first}` and `{n}` collide ({how} `{}`)",
-                        dir.join(&rel).display()
-                    ),
-                )
-                .help(if args.basenames {
-                    "extract without -b, or pick one with -f"
+                Diagnostic::new(&ifs::codes::I0007, msg).help(if args.basenames {
+                    "extract without -b, or extract one of them with -f PATH"
                 } else {
                     "the image holds two entries with the same path; the first one was kept"
                 }),
