@@ -521,3 +521,34 @@ fn h0701_names_the_mount_that_provides_the_image() {
         assert!(r.diagnostics[0].help.is_some());
     }
 }
+
+#[test]
+fn h0404_serial_driver_without_ports_and_com_port_passed() {
+    let run = |drv: &str| {
+        let src = host(
+            Some(X86_BOOT),
+            Some(&format!("    {drv} &\n    qvm @/vm/a.qvmconf &\n")),
+            Some(FILES),
+        );
+        check_with(&src, None, |map| {
+            let l = vm_file(map, "a.qvmconf", "pass loc io:0x3f8,8\n");
+            let mut a = vm("a", "/vm/a.qvmconf");
+            a.pass = vec![pass(
+                HostLoc::Io {
+                    start: 0x3f8,
+                    len: 8,
+                },
+                None,
+                l[1],
+            )];
+            vec![a]
+        })
+        .2
+    };
+    // Default ports: it may take COM1.
+    assert_eq!(run("devc-ser8250 -e -b115200"), ["H0404 host.build:6:5"]);
+    // It names COM2 only: nothing to say.
+    assert!(run("devc-ser8250 -e -b115200 0x2f8,3").is_empty());
+    // Another kind of driver: nothing to say.
+    assert!(run("devb-ahci").is_empty());
+}
