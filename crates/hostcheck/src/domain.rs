@@ -70,6 +70,20 @@ pub(crate) fn check(cx: &mut Ctx) {
                 )),
                 None => d.help("add the host domain code to the image, e.g. `/usr/bin/qvm = qvm`"),
             };
+            let dirs = if program.contains('/') {
+                program.rsplit_once('/').map_or("/", |(d, _)| d).to_string()
+            } else {
+                host.path_of(s.index)
+            };
+            if let Some(dir) = host.assumed_dir_among(&dirs) {
+                d = d
+                    .severity(diag::Severity::Warning)
+                    .with(dir.span, "assumed present, may be a directory")
+                    .note(format!(
+                        "`{}` is not on this machine (--no-host-files) and may be a directory that holds it",
+                        host.abs_path(dir)
+                    ));
+            }
             cx.diags.push(d);
         }
         if s.configs.is_empty() {

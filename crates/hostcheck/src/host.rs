@@ -250,32 +250,67 @@ impl<'a> HostView<'a> {
     /// The `PATH` a script command runs with: its own, else the latest
     /// script-wide assignment before it, else the boot block's, else `/proc/boot`.
     pub fn path_of(&self, index: usize) -> String {
+        self.env_of(index, "PATH")
+            .unwrap_or_else(|| "/proc/boot".to_string())
+    }
+
+    /// The library path a script command runs with (`LD_LIBRARY_PATH`,
+    /// found as `PATH` is), followed by the default `/proc/boot:/lib:/usr/lib:/lib/dll`.
+    pub fn lib_path_of(&self, index: usize) -> String {
+        match self.env_of(index, "LD_LIBRARY_PATH") {
+            Some(p) => format!("{p}:/proc/boot:/lib:/usr/lib:/lib/dll"),
+            None => "/proc/boot:/lib:/usr/lib:/lib/dll".to_string(),
+        }
+    }
+
+    /// A variable of a script command's environment: its own, else the
+    /// latest script-wide assignment before it, else the boot block's.
+    pub fn env_of(&self, index: usize, name: &str) -> Option<String> {
         let script = &self.manifest.script;
         if let Some(ScriptKind::External(e)) = script.get(index).map(|c| &c.kind)
-            && let Some(v) = e.env.iter().rev().find(|v| v.name == "PATH")
+            && let Some(v) = e.env.iter().rev().find(|v| v.name == name)
         {
-            return v.value.clone();
+            return Some(v.value.clone());
         }
         for c in script[..index.min(script.len())].iter().rev() {
             if let ScriptKind::GlobalEnv { vars } = &c.kind
-                && let Some(v) = vars.iter().rev().find(|v| v.name == "PATH")
+                && let Some(v) = vars.iter().rev().find(|v| v.name == name)
             {
-                return v.value.clone();
+                return Some(v.value.clone());
             }
         }
-        if let Some(b) = self.boot {
-            let kernel_env = b.bootstrap.first().map(|k| k.env.as_slice()).unwrap_or(&[]);
-            if let Some(v) = b
-                .env
-                .iter()
-                .chain(kernel_env)
-                .rev()
-                .find(|v| v.name == "PATH")
-            {
-                return v.value.clone();
+        let b = self.boot?;
+        let kernel_env = b.bootstrap.first().map(|k| k.env.as_slice()).unwrap_or(&[]);
+        b.env
+            .iter()
+            .chain(kernel_env)
+            .rev()
+            .find(|v| v.name == name)
+            .map(|v| v.value.clone())
+    }
+
+    /// An entry assumed present (`--no-host-files`, not on this machine) that
+    /// may be a directory holding one of `dirs` (a `:`-separated list): it is
+    /// one of them, or an ancestor of one. A file looked for there cannot be
+    /// said to be missing.
+    pub fn assumed_dir_among(&self, dirs: &str) -> Option<&'a Entry> {
+        dirs.split(':').filter(|d| !d.is_empty()).find_map(|d| {
+            let mut p = absolute(d);
+            loop {
+                if let Some(e) = self.find(&p)
+                    && matches!(
+                        e.file().map(|f| &f.source),
+                        Some(buildfile::DataSource::Assumed { .. })
+                    )
+                {
+                    return Some(e);
+                }
+                match p.rsplit_once('/') {
+                    Some((parent, _)) if !parent.is_empty() => p = parent.to_string(),
+                    _ => return None,
+                }
             }
-        }
-        "/proc/boot".to_string()
+        })
     }
 
     /// Finds the program a script command runs: a path as written, or the

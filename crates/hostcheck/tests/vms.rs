@@ -552,3 +552,40 @@ fn h0404_serial_driver_without_ports_and_com_port_passed() {
     // Another kind of driver: nothing to say.
     assert!(run("devb-ahci").is_empty());
 }
+
+#[test]
+fn h0301_is_a_warning_when_an_assumed_directory_may_hold_the_vdev() {
+    // `/lib/dll = SDK/lib/dll` under --no-host-files without the SDK: the
+    // entry is assumed, and may be the directory holding the vdev.
+    let src = host(
+        Some(X86_BOOT),
+        None,
+        Some(&files("/lib/dll = /nonexistent/sdk/lib/dll\n")),
+    );
+    let (map, r, f) = check_with(&src, None, |map| {
+        let l = vm_file(map, "a.qvmconf", "vdev ser8250\n");
+        let mut a = vm("a", "/vm/a.qvmconf");
+        a.vdevs = vec![vdev("ser8250", l[1], None)];
+        vec![a]
+    });
+    assert_eq!(f, ["H0301 a.qvmconf:1:1"]);
+    assert_eq!(r.diagnostics[0].severity, diag::Severity::Warning);
+    assert_eq!(
+        map.location(r.diagnostics[0].secondary[0].span),
+        "host.build:15:1"
+    );
+    // Elsewhere than on the library path: an error.
+    let src = host(
+        Some(X86_BOOT),
+        None,
+        Some(&files("/opt/stuff = /nonexistent/sdk/stuff\n")),
+    );
+    let (_, r, f) = check_with(&src, None, |map| {
+        let l = vm_file(map, "a.qvmconf", "vdev ser8250\n");
+        let mut a = vm("a", "/vm/a.qvmconf");
+        a.vdevs = vec![vdev("ser8250", l[1], None)];
+        vec![a]
+    });
+    assert_eq!(f, ["H0301 a.qvmconf:1:1"]);
+    assert_eq!(r.diagnostics[0].severity, diag::Severity::Error);
+}
