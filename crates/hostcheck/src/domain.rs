@@ -119,6 +119,16 @@ pub(crate) fn check(cx: &mut Ctx) {
                             "add the VM's configuration to the buildfile: `{c} = path/on/build/host.qvmconf`"
                         )),
                     };
+                    let parent = c.rsplit_once('/').map_or("/", |(d, _)| d);
+                    if let Some(dir) = host.assumed_dir_among(parent) {
+                        d = d
+                            .severity(diag::Severity::Warning)
+                            .with(dir.span, "assumed present, may be a directory")
+                            .note(format!(
+                                "`{}` is not on this machine (--no-host-files) and may be a directory that holds it; the VM is not checked",
+                                host.abs_path(dir)
+                            ));
+                    }
                     cx.diags.push(d);
                 }
             }

@@ -178,3 +178,11 @@ fn h0201_is_a_warning_when_an_assumed_directory_may_hold_qvm() {
     assert_eq!(f, ["H0201 host.build:6:5"]);
     assert_eq!(r.diagnostics[0].severity, diag::Severity::Warning);
 }
+
+#[test]
+fn h0203_is_a_warning_when_an_assumed_directory_may_hold_the_config() {
+    let files = "/usr/bin/qvm = qvm\n/vm = /nonexistent/guests/vm\n";
+    let (_, r, f) = check(&host(None, None, Some(files)), None);
+    assert_eq!(f, ["H0203 host.build:6:5"]);
+    assert_eq!(r.diagnostics[0].severity, diag::Severity::Warning);
+}
