@@ -34,6 +34,7 @@ fn main() {
         .arg(probe.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target)
+        .env("HVHOST_PROBE_DIR", &probe)
         .env_remove("RUSTFLAGS")
         .env_remove("RUSTC_WRAPPER")
         .env_remove("RUSTC_WORKSPACE_WRAPPER")

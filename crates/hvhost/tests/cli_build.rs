@@ -406,3 +406,127 @@ fn the_example_host_builds_against_a_stand_in_sdk() {
     );
     assert!(!p.join("f.ifs").exists());
 }
+
+/// A guest packaged as an IFS image, as the VMM loads one: the startup
+/// program is a flat binary (objcopy of a static executable linked at
+/// 1 MiB, like guests/probe), the image base puts its first byte at 1 MiB,
+/// and the startup header says: load at image_paddr, enter at startup_vaddr.
+#[test]
+fn a_flat_guest_binary_becomes_a_bootable_ifs() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::write(
+        p.join("g.S"),
+        ".globl _start\n.text\n_start:\n hlt\n jmp _start\n.data\n.ascii \"guest data\"\n",
+    )
+    .unwrap();
+    sh(p, "cc -c g.S -o g.o");
+    sh(
+        p,
+        "ld -N -Ttext=0x100000 -e _start --no-warn-rwx-segments -o guest.elf g.o",
+    );
+    sh(p, "objcopy -O binary guest.elf guest.bin");
+    std::fs::write(
+        p.join("guest.build"),
+        "[image=0xfff00]\n[virtual=x86_64,raw] boot = {\n    ./guest.bin\n}\n",
+    )
+    .unwrap();
+    let o = hvhost_in(
+        p,
+        &[
+            "build",
+            "--no-host-files",
+            "-nn",
+            "guest.build",
+            "guest.ifs",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let img = std::fs::read(p.join("guest.ifs")).unwrap();
+    let c = ifs::read::open(&img).unwrap();
+    c.verify_outer().unwrap();
+    let (at, h) = c.startup.clone().unwrap();
+    assert_eq!(at, 0);
+    assert_eq!(h.image_paddr, 0xfff00);
+    assert_eq!(h.startup_vaddr, 0x100000);
+    assert_eq!(h.machine, 62);
+    assert_eq!(h.stored_size as usize, img.len());
+    let bin = std::fs::read(p.join("guest.bin")).unwrap();
+    assert_eq!(&img[256..256 + bin.len()], bin.as_slice());
+    // Without image= a flat binary has no address: a clear error.
+    std::fs::write(
+        p.join("noaddr.build"),
+        "[virtual=x86_64,raw] boot = {\n    ./guest.bin\n}\n",
+    )
+    .unwrap();
+    let o = hvhost_in(
+        p,
+        &["build", "--no-host-files", "noaddr.build", "x.ifs"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("I0107") && err.contains("[image=ADDR]"),
+        "{err}"
+    );
+}
+
+/// End to end: the probe guest's flat binary packaged by `hvhost build` as
+/// an IFS image boots on KVM through the VMM's IFS loader (load at
+/// image_paddr, enter at startup_vaddr).
+#[test]
+fn the_probe_packaged_as_an_ifs_boots_on_kvm() {
+    if !Path::new("/dev/kvm").exists() {
+        eprintln!("skipped: /dev/kvm is absent");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::write(
+        p.join("probe.build"),
+        format!(
+            "[image={:#x}]\n[virtual=x86_64,raw] boot = {{\n    {}\n}}\n",
+            vmm::probe::BASE - 0x100,
+            vmm::probe::BIN
+        ),
+    )
+    .unwrap();
+    let o = hvhost_in(
+        p,
+        &[
+            "build",
+            "--no-host-files",
+            "-nn",
+            "probe.build",
+            "probe.ifs",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = hvhost_in(p, &["dump", "-v", "probe.ifs"], &[]);
+    assert!(
+        text(&o.stdout).contains(&format!(
+            "startup_vaddr={:#x} image_paddr={:#x}",
+            vmm::probe::BASE,
+            vmm::probe::BASE - 0x100
+        )),
+        "{}",
+        text(&o.stdout)
+    );
+    std::fs::write(
+        p.join("vm.qvmconf"),
+        "system probe\nram 0,0xa0000\nrom 0xc0000,0x40000\nram 1m,31m\ncpu\n\
+         load probe.ifs\ncmdline \"hello off\"\n\
+         vdev ioapic loc 0xf8000000 intr apic name myioapic\n\
+         vdev ser8250 loc 0x3f8 intr myioapic:4 hostdev >-\n\
+         vdev timer8254 intr myioapic:0\nvdev mc146818\nvdev pckeyboard\nvdev progress\n\
+         vdev 8259 loc 0x20\nvdev 8259 loc 0xa0\n",
+    )
+    .unwrap();
+    let o = hvhost_in(p, &["qvm", "@vm.qvmconf"], &[]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{}", text(&o.stderr));
+    assert!(out.contains("probe: hello: ok boot=multiboot"), "{out}");
+}

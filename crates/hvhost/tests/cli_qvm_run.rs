@@ -102,3 +102,38 @@ fn qvm_configuration_error_exits_65() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn qvm_no_host_files_checks_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("guest.qvmconf");
+    std::fs::write(
+        &p,
+        "system g\nram 0,0xa0000\nram 1m,15m\nload /vm/images/absent.elf\nvdev progress loc io:0x80,1\n",
+    )
+    .expect("write");
+    let out = hvhost()
+        .args(["qvm", "--no-host-files"])
+        .arg(format!("@{}", p.display()))
+        .arg("dryrun")
+        .output()
+        .expect("run hvhost");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // with host files, the missing image is an error before the guest runs
+    let out = hvhost()
+        .arg("qvm")
+        .arg(format!("@{}", p.display()))
+        .output()
+        .expect("run hvhost");
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -9,7 +9,7 @@
 //!
 //! Environment: `BENCH_DIR` (where the temporary files go; default the
 //! system temp dir), `BENCH_FILES` (default 2048), `BENCH_FILE_KIB` (default
-//! 512: 2048 × 512 KiB = 1 GiB), `BENCH_ROUNDS` (default 3).
+//! 512: 2048 × 512 KiB = 1 GiB), `BENCH_ROUNDS` (default 5).
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -36,7 +36,7 @@ fn main() {
     // `cargo bench` passes `--bench`; ignore arguments.
     let n = env_num("BENCH_FILES", 2048) as usize;
     let kib = env_num("BENCH_FILE_KIB", 512) as usize;
-    let rounds = env_num("BENCH_ROUNDS", 3) as usize;
+    let rounds = env_num("BENCH_ROUNDS", 5).max(1) as usize;
     let base = std::env::var_os("BENCH_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
@@ -116,6 +116,14 @@ fn main() {
         cats.push(run_cat());
         builds.push(run_build());
     }
+    // Each round's ratio (cat and build run back to back, so load from
+    // other processes affects both alike), then the medians.
+    let mut ratios: Vec<f64> = cats
+        .iter()
+        .zip(&builds)
+        .map(|(c, b)| b.as_secs_f64() / c.as_secs_f64())
+        .collect();
+    ratios.sort_by(f64::total_cmp);
     let (c, b) = (median(cats), median(builds));
     let img_len = std::fs::metadata(&img_out).map(|m| m.len()).unwrap_or(0);
     println!(
@@ -129,7 +137,13 @@ fn main() {
         mbps(img_len, b),
         img_len
     );
-    println!("ratio build/cat: {:.2}", b.as_secs_f64() / c.as_secs_f64());
+    println!(
+        "ratio build/cat: median of rounds {:.2} (min {:.2}, max {:.2}); of medians {:.2}",
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1],
+        b.as_secs_f64() / c.as_secs_f64()
+    );
     std::fs::remove_file(&cat_out).ok();
 
     // dump --verify: read the file, locate, verify the trailer, walk the

@@ -363,6 +363,20 @@ fn process_elf(
     Ok(Data::Mem(bytes))
 }
 
+/// The ELF `e_machine` of a cpu name (`x86_64`, `aarch64le`, ...), 0 if unknown.
+fn machine_of(cpu: &str) -> u16 {
+    match cpu {
+        "x86" => 3,
+        "x86_64" => 62,
+        c if c.starts_with("aarch64") => 183,
+        c if c.starts_with("arm") => 40,
+        c if c.starts_with("ppc") => 20,
+        c if c.starts_with("mips") => 8,
+        c if c.starts_with("sh") => 42,
+        _ => 0,
+    }
+}
+
 /// Plans the whole image of `m`.
 pub fn prepare(m: &Manifest, opts: &WriteOptions) -> Result<Prepared, WriteError> {
     let endian: Endian = m.image.byte_order.into();
@@ -452,14 +466,36 @@ pub fn prepare(m: &Manifest, opts: &WriteOptions) -> Result<Prepared, WriteError
             None,
         )
     };
-    let selx = Elf::parse(&sbytes).map_err(sbad)?;
     let given_base = m.image.image.start;
-    if selx.e_type == ET_REL {
-        let image_paddr = (given_base.unwrap_or(0) as i64 + plen as i64 + bias) as u64;
-        let code_at = image_paddr + STARTUP_HEADER_SIZE as u64;
-        sbytes = link_program(sp, sbytes, code_at, code_at, 0)?;
-    }
-    let (selx, code_base, mut code) = elf::load(&sbytes).map_err(sbad)?;
+    let flat = !sbytes.starts_with(b"\x7fELF");
+    let (machine, entry, code_base, code_endian, mut code) = if flat {
+        // A flat binary: its bytes are the code, entered at their first byte.
+        let Some(b) = given_base else {
+            return Err(boot_err(
+                &crate::codes::I0107,
+                sp.span,
+                format!(
+                    "the startup program `{}` is not an ELF file; as a flat binary it needs the image's address",
+                    sp.name
+                ),
+                Some(
+                    "give the base with `[image=ADDR]`: the code goes at ADDR + preboot + 0x100 and is entered there",
+                ),
+            ));
+        };
+        let at = (b as i64 + plen as i64 + bias) as u64 + STARTUP_HEADER_SIZE as u64;
+        let machine = boot.cpu.as_deref().map_or(0, machine_of);
+        (machine, at, at, endian, sbytes)
+    } else {
+        let selx = Elf::parse(&sbytes).map_err(sbad)?;
+        if selx.e_type == ET_REL {
+            let image_paddr = (given_base.unwrap_or(0) as i64 + plen as i64 + bias) as u64;
+            let code_at = image_paddr + STARTUP_HEADER_SIZE as u64;
+            sbytes = link_program(sp, sbytes, code_at, code_at, 0)?;
+        }
+        let (selx, code_base, code) = elf::load(&sbytes).map_err(sbad)?;
+        (selx.machine, selx.entry, code_base, selx.endian, code)
+    };
     let image_paddr = match given_base {
         Some(b) => {
             let p = (b as i64 + plen as i64 + bias) as u64;
@@ -485,14 +521,13 @@ pub fn prepare(m: &Manifest, opts: &WriteOptions) -> Result<Prepared, WriteError
             sbad(format!("it is linked at {code_base:#x}, leaving no room for the startup header before it"))
         })?,
     };
-    if image_paddr > u32::MAX as u64 || selx.entry > u32::MAX as u64 {
+    if image_paddr > u32::MAX as u64 || entry > u32::MAX as u64 {
         return Err(sbad(format!(
-            "it loads at {image_paddr:#x} / enters at {:#x}; the startup header holds 32-bit addresses",
-            selx.entry
+            "it loads at {image_paddr:#x} / enters at {entry:#x}; the startup header holds 32-bit addresses"
         )));
     }
     let (argv, env) = argv_env(sp, &[]);
-    patch_bootargs(&mut code, selx.endian, &argv, &env, image_paddr as u32).map_err(sbad)?;
+    patch_bootargs(&mut code, code_endian, &argv, &env, image_paddr as u32).map_err(sbad)?;
     let startup_size = round_up(
         plen + STARTUP_HEADER_SIZE as u64 + code.len() as u64 + tl,
         8,
@@ -530,8 +565,8 @@ pub fn prepare(m: &Manifest, opts: &WriteOptions) -> Result<Prepared, WriteError
         flags1,
         flags2: 0,
         header_size: STARTUP_HEADER_SIZE as u16,
-        machine: selx.machine,
-        startup_vaddr: selx.entry as u32,
+        machine,
+        startup_vaddr: entry as u32,
         paddr_bias: (bias as i32).wrapping_neg() as u32,
         image_paddr: image_paddr as u32,
         ram_paddr: image_paddr as u32,

@@ -86,6 +86,9 @@ pub struct VmConfig {
     /// The last `safety` level written (or the default): it governs the global
     /// components (kernel, SMMU manager).
     pub safety: SafetyLevel,
+    /// The last `safety` option (None: the default level).
+    #[serde(skip)]
+    pub safety_span: Option<Span>,
     /// `logger` (default `fatal,internal,error,warn,info stderr`).
     pub logger: Logger,
     /// `dump` destination (a directory, or `|cmd`).
@@ -109,6 +112,20 @@ impl VmConfig {
     /// RAM regions only (the guest's memory map; ROM is not in it).
     pub fn ram(&self) -> impl Iterator<Item = &MemRegion> {
         self.memory.iter().filter(|r| r.kind == MemKind::Ram)
+    }
+
+    /// Where the guest starts: the entry of the first untyped load that sets
+    /// one (an ELF's or kernel's entry, or the first byte of a raw image).
+    pub fn entry_point(&self) -> Option<u64> {
+        self.loads
+            .iter()
+            .filter(|l| l.kind == LoadKind::Image)
+            .find_map(|l| l.entry)
+    }
+
+    /// Total guest RAM in bytes.
+    pub fn ram_size(&self) -> u64 {
+        self.ram().fold(0u64, |a, r| a.saturating_add(r.len))
     }
 
     /// The vdev with this `name`.
@@ -298,8 +315,9 @@ pub enum Attach {
     None,
 }
 
-/// The safety level in force (`safety none|warn|required`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+/// The safety level in force (`safety none|warn|required`), ordered from
+/// the most lenient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SafetyLevel {
     /// Use the safety variant if present, silently.
@@ -804,12 +822,12 @@ pub enum VdevOptions {
     Gic {
         /// `version 2|3`.
         version: Option<u8>,
-        /// `gicc addr` (CPU interface).
-        gicc: Option<u64>,
-        /// `gicr addr` (redistributors, v3).
-        gicr: Option<u64>,
-        /// `its addr` (v3).
-        its: Option<u64>,
+        /// `gicc [addr]` (CPU interface): None when not written, `Some(None)` without an address.
+        gicc: Option<Option<u64>>,
+        /// `gicr [addr]` (redistributors, v3).
+        gicr: Option<Option<u64>>,
+        /// `its [addr]` (v3 interrupt translation service).
+        its: Option<Option<u64>>,
         /// `msi base,count,first`.
         msi: Vec<u64>,
     },

@@ -22,7 +22,12 @@ pub struct Token {
 /// is reported and its word runs to the end of the file.
 pub fn lex(file: FileId, text: &str, out: &mut Vec<Token>, diags: &mut Vec<Diagnostic>) {
     let bytes = text.as_bytes();
-    let mut i = 0;
+    // A UTF-8 byte-order mark (from some editors) is not a word.
+    let mut i = if bytes.starts_with(b"\xef\xbb\xbf") {
+        3
+    } else {
+        0
+    };
     while i < bytes.len() {
         let b = bytes[i];
         if b.is_ascii_whitespace() {
@@ -93,6 +98,12 @@ mod tests {
             w,
             ["vdev", "pl011", "loc", "0x1", "cmdline", "a b\nc", "xy zw"]
         );
+    }
+
+    #[test]
+    fn byte_order_mark_and_crlf() {
+        let (w, _) = words("\u{feff}system a\r\nram 1m\r\n");
+        assert_eq!(w, ["system", "a", "ram", "1m"]);
     }
 
     #[test]

@@ -109,7 +109,7 @@ pub fn load(
             });
         }
     }
-    finish(map, toks, foreign, diags, opts)
+    finish(toks, foreign, diags, opts)
 }
 
 /// Reads one configuration given as bytes (registered in `map` as `name`);
@@ -124,11 +124,10 @@ pub fn load_source(
     let mut toks = Vec::new();
     let id = map.add(name, bytes);
     let foreign = tokens_of(map, id, 0, opts, &mut toks, &mut diags);
-    finish(map, toks, foreign, diags, opts)
+    finish(toks, foreign, diags, opts)
 }
 
 fn finish(
-    map: &SourceMap,
     toks: Vec<Token>,
     foreign: bool,
     mut diags: Vec<Diagnostic>,
@@ -143,7 +142,6 @@ fn finish(
     let load_arch = read_loads(&mut cfg, opts, &mut diags);
     check_hostdevs(&cfg, opts, &mut diags);
     validate::validate(&mut cfg, &p.facts, &load_arch, &mut diags);
-    let _ = map;
     let ok = !diags.iter().any(Diagnostic::is_error);
     (Some(cfg).filter(|_| ok), diags)
 }

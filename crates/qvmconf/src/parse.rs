@@ -64,6 +64,7 @@ impl<'a> Parser<'a> {
                 unsupported: Unsupported::default(),
                 tolerance_us: None,
                 safety: default_safety,
+                safety_span: None,
                 logger: Logger::default(),
                 dump: None,
                 settings: Vec::new(),
@@ -85,6 +86,7 @@ impl<'a> Parser<'a> {
             self.option(t);
         }
         self.cfg.safety = self.safety.0;
+        self.cfg.safety_span = self.safety.1;
         self
     }
 
@@ -348,6 +350,23 @@ impl<'a> Parser<'a> {
         }
         let mut d = Diagnostic::new(&codes::Q0102, format!("`{shown}` is not {what}"))
             .at(t.span, "unknown option");
+        // An option of other vdevs, written in the wrong place.
+        let owners: Vec<&str> = VdevKind::all()
+            .iter()
+            .filter(|k| k.options().iter().any(|(n, _)| *n == t.text))
+            .map(|k| k.name())
+            .collect();
+        if !t.quoted && !owners.is_empty() {
+            d = d.note(format!(
+                "`{}` is an option of: {}",
+                t.text,
+                owners
+                    .iter()
+                    .map(|o| format!("vdev {o}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         if let Some(s) = schema::did_you_mean(&t.text, all) {
             d = d.help(format!("did you mean `{s}`?"));
         } else if !candidates.is_empty() {
@@ -458,6 +477,20 @@ impl<'a> Parser<'a> {
     }
 
     fn vdev(&mut self, t: &'a Token) {
+        // `vdev` followed by a top-level option: the device name is missing.
+        if let Some(n) = self.toks.get(self.i)
+            && !n.quoted
+            && TOP_OPTIONS.contains(&n.text.as_str())
+        {
+            self.err(
+                Diagnostic::new(&codes::Q0103, "`vdev` needs a device name")
+                    .at(t.span, "expects a device name after this")
+                    .with(n.span, "an option, not a device")
+                    .help("write `vdev NAME [options]`, e.g. `vdev ser8250 loc 0x3f8`"),
+            );
+            self.ctx = Ctx::Skip;
+            return;
+        }
         let Some(v) = self.value(t, "a device name") else {
             self.ctx = Ctx::Skip;
             return;
@@ -683,6 +716,13 @@ impl<'a> Parser<'a> {
                         Some(x) => Some(x),
                         None => return true,
                     },
+                    Arity::OptionalNumber => match self.toks.get(self.i) {
+                        Some(x) if !x.quoted && value::number(&x.text).is_ok() => {
+                            self.i += 1;
+                            Some(x)
+                        }
+                        _ => None,
+                    },
                 };
                 self.specific(v, t, val);
             }
@@ -856,13 +896,13 @@ impl<'a> Parser<'a> {
                 };
             }
             (VdevOptions::Gic { gicc, .. }, "gicc") => {
-                result = value::number(text).map(|a| *gicc = Some(a))
+                *gicc = Some(value::number(text).ok());
             }
             (VdevOptions::Gic { gicr, .. }, "gicr") => {
-                result = value::number(text).map(|a| *gicr = Some(a))
+                *gicr = Some(value::number(text).ok());
             }
             (VdevOptions::Gic { its, .. }, "its") => {
-                result = value::number(text).map(|a| *its = Some(a))
+                *its = Some(value::number(text).ok());
             }
             (VdevOptions::Gic { msi, .. }, "msi") => {
                 result = text

@@ -10,6 +10,8 @@ pub enum Arity {
     Flag,
     /// One value (`loc 0x3f8`).
     One,
+    /// A number if one follows, else nothing (`its` or `its 0x2f020000`).
+    OptionalNumber,
 }
 
 /// Options every vdev takes.
@@ -239,9 +241,9 @@ impl VdevKind {
             VdevKind::Shmem => &[("create", One), ("allow", One), ("deny", One)],
             VdevKind::Gic => &[
                 ("version", One),
-                ("gicc", One),
-                ("gicr", One),
-                ("its", One),
+                ("gicc", OptionalNumber),
+                ("gicr", OptionalNumber),
+                ("its", OptionalNumber),
                 ("msi", One),
             ],
         }

@@ -341,7 +341,9 @@ fn place_loads(cfg: &mut VmConfig, diags: &mut Vec<Diagnostic>) {
     };
     let top = ram.iter().map(|r| r.1).max().unwrap_or(0);
     let mut entry_set = false;
-    for l in &mut cfg.loads {
+    // (start, end, index) of loads whose extent is known, for the overlap check.
+    let mut extents: Vec<(u64, u64, usize)> = Vec::new();
+    for (index, l) in cfg.loads.iter_mut().enumerate() {
         let (at, entry) = match (&l.detected, l.addr) {
             (_, Some(a)) => (Some(a), None),
             (
@@ -381,6 +383,10 @@ fn place_loads(cfg: &mut VmConfig, diags: &mut Vec<Diagnostic>) {
         }
         .max(1);
         let end = at.saturating_add(len);
+        let known = l.size.is_some() || matches!(l.detected, ImageType::Elf { .. });
+        if known {
+            extents.push((at, end, index));
+        }
         if !ram.iter().any(|&(s, e)| at >= s && end <= e) {
             let ranges: Vec<String> = ram
                 .iter()
@@ -400,6 +406,35 @@ fn place_loads(cfg: &mut VmConfig, diags: &mut Vec<Diagnostic>) {
                 .help("give the load an address inside RAM (`load ADDR,FILE`), or add RAM that covers it"),
             );
         }
+    }
+    extents.sort();
+    let mut reach: Option<(u64, u64, usize)> = None;
+    for &(start, end, i) in &extents {
+        if let Some((ps, pe, pi)) = reach
+            && start < pe
+        {
+            let (a, b) = (&cfg.loads[i], &cfg.loads[pi]);
+            diags.push(
+                Diagnostic::new(
+                    &codes::Q0201,
+                    format!(
+                        "`{}` ({start:#x}-{:#x}) overlaps `{}` ({ps:#x}-{:#x}) in guest memory",
+                        a.path.value,
+                        end - 1,
+                        b.path.value,
+                        pe - 1
+                    ),
+                )
+                .at(a.span, "loaded here")
+                .with(b.span, "and this one here")
+                .help("give one of them an address (`load ADDR,FILE`) where it does not cover the other"),
+            );
+            if end > pe {
+                reach = Some((start, end, i));
+            }
+            continue;
+        }
+        reach = Some((start, end, i));
     }
 }
 

@@ -71,6 +71,12 @@ fn q0102_unknown_option_with_suggestion() {
     let (p, _, d) = one("rma 0x80000000,128M\n", "Q0102");
     assert_eq!(p, "rma");
     assert_eq!(d.help.as_deref(), Some("did you mean `ram`?"));
+    // An option of another vdev says whose it is.
+    let (_, _, d) = one(
+        &format!("{ARM}vdev pl011 loc 0x1c090000 intr gic:37 mac 52:54:00:00:00:01\n"),
+        "Q0102",
+    );
+    assert_eq!(d.notes, ["`mac` is an option of: vdev virtio-net"]);
     // The value after an unknown option is skipped, not reported again.
     assert_eq!(codes("rma 0x80000000,128M\n"), ["Q0102"]);
     ok(&format!(
@@ -87,6 +93,8 @@ fn q0103_missing_value() {
     assert_eq!(p, "hostdev");
     let (p, _, _) = one("system", "Q0103");
     assert_eq!(p, "system");
+    let (p, s, _) = one("vdev\ndryrun\n", "Q0103");
+    assert_eq!((p.as_str(), s[0].as_str()), ("vdev", "dryrun"));
     // A quoted word is a value even when it reads `vdev`.
     let vm = ok("system \"vdev\"\n");
     assert_eq!(vm.system.unwrap().value, "vdev");
@@ -251,6 +259,32 @@ fn q0201_overlaps_show_both_regions() {
     ok(
         "ram 0,0xa0000\nreserve loc 0xa0000,0x20000\nrom 0xc0000,0x40000\nram 1m,1023m\nvdev 8259 loc 0x20\nreserve loc 0x50000000,0x1000\n",
     );
+}
+
+#[test]
+fn q0201_loads_overlapping_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.bin"), [0u8; 0x2000]).unwrap();
+    std::fs::write(dir.path().join("b.bin"), [0u8; 0x100]).unwrap();
+    let o = Options {
+        host_files: true,
+        cwd: dir.path().to_path_buf(),
+        ..Options::default()
+    };
+    let mut map = SourceMap::new();
+    let text = format!("{ARM}load 0x80000000,a.bin\ndata load 0x80001000,b.bin\n");
+    let (_, d) = load_source(&mut map, "t", text.into_bytes(), &o);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].code.id, "Q0201");
+    assert_eq!(
+        map.snippet(d[0].span().unwrap()),
+        "data load 0x80001000,b.bin"
+    );
+    assert_eq!(map.snippet(d[0].secondary[0].span), "load 0x80000000,a.bin");
+    let text = format!("{ARM}load 0x80000000,a.bin\ndata load 0x80002000,b.bin\n");
+    let (vm, d) = load_source(&mut map, "t", text.into_bytes(), &o);
+    assert!(d.is_empty(), "{d:?}");
+    assert_eq!(vm.unwrap().loads[1].size, Some(0x100));
 }
 
 #[test]
@@ -463,6 +497,8 @@ fn q0211_host_files_must_exist() {
     // A raw image starts at the first byte of RAM.
     assert_eq!(vm.loads[0].placed_at, Some(0x8000_0000));
     assert_eq!(vm.loads[0].entry, Some(0x8000_0000));
+    assert_eq!(vm.entry_point(), Some(0x8000_0000));
+    assert_eq!(vm.ram_size(), 128 << 20);
 }
 
 #[test]
@@ -517,6 +553,8 @@ fn safety_level_in_force_per_vdev() {
         [SafetyLevel::None, SafetyLevel::Warn, SafetyLevel::Required]
     );
     assert_eq!(vm.safety, SafetyLevel::None);
+    assert!(vm.safety_span.is_some());
+    assert!(SafetyLevel::Required > SafetyLevel::Warn);
     assert_eq!(vm.vdevs[2].safety_object(), "vdev-wdt-sp805-safety.so");
     // The default level comes from the options (the certified hypervisor: required).
     let mut map = SourceMap::new();
@@ -526,6 +564,23 @@ fn safety_level_in_force_per_vdev() {
     };
     let (vm, _) = load_source(&mut map, "t", b"vdev virtio-entropy\n".to_vec(), &o);
     assert_eq!(vm.unwrap().vdevs[0].safety, SafetyLevel::Required);
+}
+
+#[test]
+fn gic_interfaces_with_or_without_an_address() {
+    let vm = ok(&format!(
+        "{ARM}vdev gic version 3 its gicr 0x2f100000\nvdev pl011 loc 0x1c090000 intr gic:37\n"
+    ));
+    assert!(matches!(
+        vm.vdevs[0].options,
+        VdevOptions::Gic {
+            version: Some(3),
+            its: Some(None),
+            gicr: Some(Some(0x2f10_0000)),
+            gicc: None,
+            ..
+        }
+    ));
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //!
 //! Registers (offsets from `loc`; default `io:0xef0`, 16 ports; a `mem:`
 //! `loc` gives the same layout in MMIO). Accesses of any width; values are
-//! little-endian.
+//! little-endian. A shorter `loc` exposes only the registers that fit:
+//! `loc io:0x80,1` is a POST-code port where each byte written is a milestone.
 //!
 //! | offset | access | meaning |
 //! |---:|---|---|
@@ -43,17 +44,16 @@ pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
             len: 16,
         },
         Some(Loc { space, base, len }) => {
-            if len.is_some_and(|l| l < 16) {
-                return Err(spec.bad("the progress device needs 16 bytes of `loc`"));
+            let len = len.unwrap_or(16);
+            if len == 0 || len > 16 {
+                return Err(spec.bad(format!(
+                    "`loc` length {len}: the progress device has 1 to 16 bytes"
+                )));
             }
-            if space == Space::Io && base > 0xfff0 {
-                return Err(spec.bad(format!("port {base:#x} leaves no room for 16 ports")));
+            if space == Space::Io && base + len > 0x1_0000 {
+                return Err(spec.bad(format!("ports {base:#x}+{len} go beyond 0xffff")));
             }
-            Range {
-                space,
-                base,
-                len: 16,
-            }
+            Range { space, base, len }
         }
     };
     Ok(Created::Bus {
@@ -170,5 +170,45 @@ mod tests {
             p.write(0, 8, &7u32.to_le_bytes()).expect("write"),
             Effect::None
         );
+    }
+
+    #[test]
+    fn loc_lengths() {
+        let ctx = crate::Context {
+            irq: None,
+            logger: Logger::new(&Default::default(), "t", std::time::Instant::now()),
+            power_button: Default::default(),
+        };
+        let spec = |base, len| VdevSpec {
+            kind: "progress".into(),
+            loc: Some(Loc {
+                space: Space::Io,
+                base,
+                len,
+            }),
+            ..Default::default()
+        };
+        let Ok(Created::Bus { ranges, .. }) = create(&spec(0x80, Some(1)), &ctx) else {
+            panic!("POST-code port refused")
+        };
+        assert_eq!(
+            ranges,
+            vec![Range {
+                space: Space::Io,
+                base: 0x80,
+                len: 1
+            }]
+        );
+        let Ok(Created::Bus { ranges, .. }) = create(&spec(0xef0, None), &ctx) else {
+            panic!("default length refused")
+        };
+        assert_eq!(ranges[0].len, 16);
+        for bad in [
+            spec(0x80, Some(0)),
+            spec(0x80, Some(17)),
+            spec(0xfffc, Some(8)),
+        ] {
+            assert!(create(&bad, &ctx).is_err_and(|e| e.is_config()), "{bad:?}");
+        }
     }
 }

@@ -30,18 +30,12 @@ fn spec(cmdline: &str, debug: bool) -> VmSpec {
     };
     VmSpec {
         name: "bench".into(),
-        memory: vec![
-            MemRegion {
-                kind: MemKind::Ram,
-                start: 0,
-                size: 0xa0000,
-            },
-            MemRegion {
-                kind: MemKind::Ram,
-                start: 0x10_0000,
-                size: 31 << 20,
-            },
-        ],
+        // one RAM region, one KVM memory slot (like microvm's `-m 32`)
+        memory: vec![MemRegion {
+            kind: MemKind::Ram,
+            start: 0,
+            size: 32 << 20,
+        }],
         loads: vec![Load {
             kind: LoadKind::Auto,
             addr: None,

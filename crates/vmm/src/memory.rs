@@ -25,6 +25,15 @@ impl Memory {
     /// Check the layout and map RAM and ROM.
     pub fn new(spec: &[MemRegion]) -> Result<Memory, Error> {
         let mut regions: Vec<MemRegion> = spec.iter().copied().filter(|r| r.size > 0).collect();
+        if let Some(r) = regions
+            .iter()
+            .find(|r| r.start.checked_add(r.size).is_none())
+        {
+            return Err(Error::Config(format!(
+                "{:?} {:#x},{:#x} reaches beyond the 64-bit address space",
+                r.kind, r.start, r.size
+            )));
+        }
         regions.sort_by_key(|r| r.start);
         for w in regions.windows(2) {
             let end = w[0].start.checked_add(w[0].size);
@@ -35,7 +44,8 @@ impl Memory {
                 )));
             }
         }
-        let mut ranges = Vec::new();
+        let mut ranges: Vec<(GuestAddress, usize)> = Vec::new();
+        let mut prev_ram_end: Option<u64> = None;
         for r in &regions {
             if r.kind == MemKind::Reserve {
                 continue;
@@ -49,6 +59,23 @@ impl Memory {
             let size = usize::try_from(r.size).map_err(|_| {
                 Error::Config(format!("region of {:#x} bytes is too large", r.size))
             })?;
+            // Adjacent RAM regions share one mapping and one KVM slot: each
+            // slot costs an SRCU grace period (milliseconds in a nested VM).
+            if r.kind == MemKind::Ram
+                && prev_ram_end == Some(r.start)
+                && let Some((_, len)) = ranges.last_mut()
+            {
+                *len = len
+                    .checked_add(size)
+                    .ok_or_else(|| Error::Config("guest memory too large".into()))?;
+                prev_ram_end = r.start.checked_add(r.size);
+                continue;
+            }
+            prev_ram_end = if r.kind == MemKind::Ram {
+                r.start.checked_add(r.size)
+            } else {
+                None
+            };
             ranges.push((GuestAddress(r.start), size));
         }
         if !regions.iter().any(|r| r.kind == MemKind::Ram) {
@@ -172,5 +199,52 @@ impl Memory {
             }
         }
         best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(kind: MemKind, start: u64, size: u64) -> MemRegion {
+        MemRegion { kind, start, size }
+    }
+
+    #[test]
+    fn adjacent_ram_shares_a_slot_rom_does_not() {
+        let m = Memory::new(&[
+            r(MemKind::Ram, 0x10_0000, 0x10_0000),
+            r(MemKind::Ram, 0, 0xa0000),
+            r(MemKind::Ram, 0xa0000, 0x20000),
+            r(MemKind::Rom, 0xc0000, 0x40000),
+            r(MemKind::Ram, 0x20_0000, 0x1000),
+        ])
+        .expect("memory");
+        assert_eq!(m.mem.num_regions(), 3, "0-0xc0000 | rom | 1M-2M+4K");
+        assert_eq!(
+            m.map().len(),
+            4,
+            "the guest's map keeps the regions as configured"
+        );
+        assert!(m.contains(0x9f000, 0x2000));
+        assert!(
+            m.contains(0xbf000, 0x2000),
+            "RAM running into ROM is one range for loads"
+        );
+        assert!(!m.contains(0x20_1000, 1));
+        m.write(0x9fff0, &[1; 32], "test")
+            .expect("write across the merged regions");
+    }
+
+    #[test]
+    fn overlaps_and_alignment_are_config_errors() {
+        let e = Memory::new(&[r(MemKind::Ram, 0, 0x2000), r(MemKind::Rom, 0x1000, 0x1000)]);
+        assert!(matches!(e, Err(Error::Config(m)) if m.contains("overlap")));
+        let e = Memory::new(&[r(MemKind::Ram, 0x800, 0x1000)]);
+        assert!(matches!(e, Err(Error::Config(m)) if m.contains("4 KiB")));
+        let e = Memory::new(&[r(MemKind::Rom, 0, 0x1000)]);
+        assert!(matches!(e, Err(Error::Config(m)) if m.contains("no `ram`")));
+        let e = Memory::new(&[r(MemKind::Ram, u64::MAX - 0xfff, 0x2000)]);
+        assert!(matches!(e, Err(Error::Config(_))));
     }
 }

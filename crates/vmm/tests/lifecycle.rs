@@ -318,3 +318,24 @@ fn a_failing_vdev_exits_6() {
     assert_eq!(status.code(), Some(6), "{err}");
     assert!(err.contains("vdev ser8250: output failed"), "{err}");
 }
+
+#[test]
+fn the_second_vcpu_starts_on_init_sipi_with_its_apic_id() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec("smp=1 hello");
+    spec.cpus = 2;
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(r.ok("smp"), "ap apic-id=1");
+    r.done();
+    // with one vCPU there is no AP to start
+    let r = run(&probe_spec("smp=1"));
+    assert_eq!(
+        r.report("smp"),
+        vec!["FAIL ap 1 did not start"],
+        "{}",
+        r.out
+    );
+}

@@ -375,3 +375,40 @@ fn unknown_vdev_is_a_config_error() {
     assert_eq!(r.code, 65, "{}", r.err);
     assert!(r.err.contains("unknown vdev `vdev-nosuch.so`"), "{}", r.err);
 }
+
+#[test]
+fn progress_as_a_post_code_port() {
+    if !kvm() {
+        return;
+    }
+    // `vdev progress loc io:0x80,1`: only the milestone register is there
+    let mut spec = probe_spec("progress=80 progress");
+    let p = spec
+        .vdevs
+        .iter_mut()
+        .find(|v| v.kind == "progress")
+        .expect("progress");
+    p.loc = Some(Loc {
+        space: Space::Io,
+        base: 0x80,
+        len: Some(1),
+    });
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(
+        r.ok("progress"),
+        "id=ffffffff",
+        "the id register is not mapped"
+    );
+    let logged: Vec<&str> = r
+        .err
+        .lines()
+        .filter_map(|l| l.split("info: progress: ").nth(1))
+        .collect();
+    assert_eq!(
+        logged,
+        vec!["milestone 0", "milestone 1", "milestone 2"],
+        "{}",
+        r.err
+    );
+}

@@ -6,7 +6,7 @@
 //! Words of the command line (numbers are hexadecimal, `0x` optional):
 //! `uart=PORT` report UART (default 3f8) · `progress=PORT` progress device
 //! (default ef0) · `ioapic=ADDR` (default fec00000) · `hello` · `progress` ·
-//! `rtc` · `pit=PIN` · `uartirq=PIN` · `kbd` · `mem` · `initrd` ·
+//! `rtc` · `smp=APICID` · `pit=PIN` · `uartirq=PIN` · `kbd` · `mem` · `initrd` ·
 //! `peek=ADDR` · `rx=PORT` · `iobench=N` (N port writes between milestones 10 and 11) · `bad=PORT` · `badmmio=ADDR` · `wait-power` ·
 //! `spin` · `reboot` · `off` · `halt`. Unknown words are reported and skipped.
 #![no_std]
@@ -273,6 +273,7 @@ impl Probe {
                 self.report("progress").s("ok id=").hex(u64::from(id)).s("\n");
             }
             b"rtc" => self.rtc(),
+            b"smp" => self.smp(arg.unwrap_or(1)),
             b"iobench" => {
                 let n = arg.unwrap_or(0x1000);
                 outl(self.progress, 10);
@@ -397,6 +398,47 @@ impl Probe {
         o.s("ok ").dec(c * 100 + y, 4).s("-").dec(mo, 2).s("-").dec(d, 2);
         o.s(" ").dec(h, 2).s(":").dec(m, 2).s(":").dec(s, 2);
         o.s(" b=").hex(u64::from(b)).s(" d=").hex(u64::from(reg(0x0d))).s("\n");
+    }
+
+    /// Start the AP with APIC ID `id` (INIT, SIPI to 0x8000): a real-mode
+    /// stub stores its CPUID APIC ID at 0x8100, sets 0x8101 and halts.
+    fn smp(&self, id: u64) {
+        const STUB: [u8; 31] = [
+            0xfa, 0x8c, 0xc8, 0x8e, 0xd8, // cli; mov ax, cs; mov ds, ax
+            0x66, 0xb8, 0x01, 0x00, 0x00, 0x00, // mov eax, 1
+            0x0f, 0xa2, // cpuid
+            0x66, 0xc1, 0xeb, 0x18, // shr ebx, 24
+            0x88, 0x1e, 0x00, 0x01, // mov [0x100], bl
+            0xc6, 0x06, 0x01, 0x01, 0x01, // mov byte [0x101], 1
+            0xf4, 0xeb, 0xfd, // hlt; jmp hlt
+            0x90, 0x90,
+        ];
+        for (i, b) in STUB.iter().enumerate() {
+            // SAFETY: 0x8000 is guest RAM below the boot structures' end, unused by the probe.
+            unsafe { core::ptr::write_volatile((0x8000 + i) as *mut u8, *b) }
+        }
+        // SAFETY: as above.
+        unsafe { core::ptr::write_volatile(0x8100 as *mut u16, 0) }
+        self.lapic_on();
+        wr32(LAPIC + 0x310, (id as u32) << 24);
+        wr32(LAPIC + 0x300, 0x4500);
+        let t = rdtsc();
+        while rdtsc().wrapping_sub(t) < 10_000_000 {
+            core::hint::spin_loop();
+        }
+        wr32(LAPIC + 0x310, (id as u32) << 24);
+        wr32(LAPIC + 0x300, 0x4608);
+        let t = rdtsc();
+        while rd8(0x8101) == 0 && rdtsc().wrapping_sub(t) < 2_000_000_000 {
+            core::hint::spin_loop();
+        }
+        let (up, got) = (rd8(0x8101), rd8(0x8100));
+        let o = self.report("smp");
+        if up == 1 && u64::from(got) == id {
+            o.s("ok ap apic-id=").dec(u64::from(got), 1).s("\n");
+        } else {
+            o.s("FAIL ap ").dec(id, 1).s(" did not start\n");
+        }
     }
 
     fn lapic_on(&self) {

@@ -27,7 +27,7 @@ pub struct BuildArgs {
     /// Zero the times of generated entries (-n) or of all entries (-nn): with -nn the image is byte-identical across runs and machines.
     #[arg(short = 'n', action = clap::ArgAction::Count)]
     zero_times: u8,
-    /// Print the placement table (-v), and more detail with -vv.
+    /// Print the placement table (offset, size, inode, name, source of every entry).
     #[arg(short = 'v', action = clap::ArgAction::Count)]
     verbose: u8,
     /// Image format version: 7 (v1 trailers, SDP ≤ 7.1) or 8 (SDP 8.0 v2 trailers with SHA-512).

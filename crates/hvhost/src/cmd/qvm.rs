@@ -388,9 +388,13 @@ fn vdev_options(o: &VdevOptions) -> Vec<String> {
             msi,
         } => {
             v.extend(version.map(|x| format!("version {x}")));
-            v.extend(gicc.map(|x| format!("gicc {x:#x}")));
-            v.extend(gicr.map(|x| format!("gicr {x:#x}")));
-            v.extend(its.map(|x| format!("its {x:#x}")));
+            for (key, val) in [("gicc", gicc), ("gicr", gicr), ("its", its)] {
+                match val {
+                    Some(Some(a)) => v.push(format!("{key} {a:#x}")),
+                    Some(None) => v.push(key.to_string()),
+                    None => {}
+                }
+            }
             if !msi.is_empty() {
                 let m: Vec<String> = msi.iter().map(|x| format!("{x:#x}")).collect();
                 v.push(format!("msi {}", m.join(",")));
@@ -665,10 +669,25 @@ pub fn plan_json(vm: &VmConfig, map: &SourceMap) -> Value {
             }
         }
     }
-    if let Some(loads) = v.get_mut("loads").and_then(Value::as_array_mut) {
-        for (lv, l) in loads.iter_mut().zip(&vm.loads) {
-            if let Value::Object(o) = lv {
-                o.insert("location".into(), json!(map.location(l.span)));
+    let spans: [(&str, Vec<diag::Span>); 5] = [
+        ("loads", vm.loads.iter().map(|l| l.span).collect()),
+        ("memory", vm.memory.iter().map(|m| m.span).collect()),
+        ("passes", vm.passes.iter().map(|p| p.span).collect()),
+        ("reserves", vm.reserves.iter().map(|r| r.span).collect()),
+        ("cpus", vm.cpus.iter().map(|c| c.span).collect()),
+    ];
+    for (key, spans) in spans {
+        if let Some(items) = v.get_mut(key).and_then(Value::as_array_mut) {
+            for (i, (iv, span)) in items.iter_mut().zip(&spans).enumerate() {
+                let implicit = key == "cpus" && vm.cpus.get(i).is_some_and(|c| c.implicit);
+                if let Value::Object(o) = iv {
+                    let loc = if implicit {
+                        Value::Null
+                    } else {
+                        json!(map.location(*span))
+                    };
+                    o.insert("location".into(), loc);
+                }
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Any bytes as an IFS image: locating, decompressing, verifying, walking
-//! the directory, reading every file and decoding the boot script must
-//! never panic, hang or allocate without bound.
+//! the directory, reading every file, decoding the boot script and reading
+//! the image back as a Manifest must never panic, hang or allocate without bound.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -26,6 +26,8 @@ fuzz_target!(|data: &[u8]| {
             assert!(b.len() <= fs.bytes.len());
         }
     }
+    // The whole image as a Manifest (copies every file: bounded by the region).
+    let _ = ifs::manifest::to_manifest(&c, &fs);
     if let Ok(Some(s)) = fs.script() {
         if let Ok(r) = ifs::script::decode(s) {
             let _ = ifs::script::to_text(&r);

@@ -10,7 +10,13 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match args.as_slice() {
         [flag] if flag == "--print-probe" => {
-            println!("{}\n{}", vmm::probe::ELF, vmm::probe::BIN);
+            // a closed pipe (`| head -1`) is not an error worth reporting
+            let _ = writeln!(
+                std::io::stdout(),
+                "{}\n{}",
+                vmm::probe::ELF,
+                vmm::probe::BIN
+            );
             0
         }
         [path] => match std::fs::read(path) {
