@@ -45,7 +45,7 @@ pub(crate) fn check(cx: &mut Ctx) {
     }
     let script_len = host.manifest.script.len();
     for s in &host.qvm_starts {
-        let program = s.external.program.as_str();
+        let program = s.program;
         if host.find_program(s.index, program).is_none() {
             let elsewhere: Vec<String> = host
                 .by_basename(basename(program))

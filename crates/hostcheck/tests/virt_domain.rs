@@ -186,3 +186,18 @@ fn h0203_is_a_warning_when_an_assumed_directory_may_hold_the_config() {
     assert_eq!(f, ["H0203 host.build:6:5"]);
     assert_eq!(r.diagnostics[0].severity, diag::Severity::Warning);
 }
+
+#[test]
+fn qvm_started_through_on() {
+    let (_, r, f) = check(
+        &host(None, Some("    on -C 1 -p 20 qvm @/vm/a.qvmconf &\n"), None),
+        None,
+    );
+    assert!(f.is_empty(), "{f:?}");
+    assert_eq!(r.qvm_starts, 1);
+    let (_, _, f) = check(
+        &host(None, Some("    on -C 1 qvm @/vm/nope.qvmconf &\n"), None),
+        None,
+    );
+    assert_eq!(f, ["H0203 host.build:6:5"]);
+}

@@ -218,6 +218,9 @@ fn h0403_host_driver_claims_passed_device() {
     // The host keeps COM2: clean.
     let (_, _, f) = run("devc-ser8250 -e -b115200 0x2f8,3", X86_BOOT, com1, Some(4));
     assert!(f.is_empty(), "{f:?}");
+    // Through `on`.
+    let (_, _, f) = run("on -p 21 devc-ser8250 -e 0x3f8,4", X86_BOOT, com1, Some(4));
+    assert_eq!(f, ["H0403 host.build:6:5"]);
     // Only the interrupt is shared.
     let (_, _, f) = run("devc-ser8250 -e 0x2f8,4", X86_BOOT, com1, Some(4));
     assert_eq!(f, ["H0403 host.build:6:5"]);
