@@ -18,12 +18,16 @@ diag::declare_codes! {
     H0202 = "qvm-not-started", Warning, "the boot script starts no qvm";
     /// `qvm @PATH` with no such file in the image.
     H0203 = "qvmconf-not-in-image", Error, "a qvm command names a configuration file the image does not hold";
+    /// A configuration with errors.
+    H0204 = "qvmconf-invalid", Error, "a VM configuration has errors, so its qvm would not start";
     /// A configuration whose bytes are not available.
     H0206 = "qvmconf-unchecked", Warning, "a VM configuration cannot be read here, so its VM is not checked";
     /// `qvm ...` without `&` followed by more commands.
     H0205 = "qvm-blocks-script", Warning, "a qvm started in the foreground blocks the rest of the boot script";
     /// `qvm` with no `@file`.
     H0207 = "qvm-without-config", Warning, "a qvm command names no configuration file";
+    /// A VM of another architecture than the host.
+    H0208 = "vm-arch-mismatch", Error, "a VM's configuration is for another architecture than the host";
 
     /// `vdev foo` with no `vdev-foo.so` in the image.
     H0301 = "vdev-missing", Error, "a vdev a VM uses is not in the image";

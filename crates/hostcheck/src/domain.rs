@@ -122,4 +122,33 @@ pub(crate) fn check(cx: &mut Ctx) {
             );
         }
     }
+    // A VM of the other architecture.
+    let arch = cx.host.arch;
+    if arch == crate::host::Arch::Unknown {
+        return;
+    }
+    let mut out = Vec::new();
+    for vm in cx.vms {
+        if let Some(a) = &vm.arch
+            && a.arch != arch
+        {
+            let d = Diagnostic::new(
+                &codes::H0208,
+                format!(
+                    "VM `{}` is an {} VM ({}) but the host is {}",
+                    vm.name,
+                    a.arch.as_str(),
+                    a.reason,
+                    arch.as_str()
+                ),
+            )
+            .at(a.span, format!("implies {}", a.arch.as_str()))
+            .help(format!(
+                "a VM runs on the host's CPU: configure it for {} (its vdevs and guest image)",
+                arch.as_str()
+            ));
+            out.push(cx.started_here(vm, d));
+        }
+    }
+    cx.diags.extend(out);
 }

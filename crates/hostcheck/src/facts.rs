@@ -138,6 +138,17 @@ pub struct LoadFacts {
     pub span: Span,
 }
 
+/// The architecture a VM's configuration implies, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchFacts {
+    /// The architecture.
+    pub arch: crate::host::Arch,
+    /// What implied it (`vdev ser8250`, `load of an x86_64 ELF`).
+    pub reason: String,
+    /// Where.
+    pub span: Span,
+}
+
 /// What the host rules need to know about one VM (one `qvm` instance).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct VmFacts {
@@ -159,4 +170,6 @@ pub struct VmFacts {
     pub loads: Vec<LoadFacts>,
     /// The last `safety` line: it governs the global components (kernel, SMMU manager).
     pub last_safety: Option<Safety>,
+    /// The architecture the configuration implies, if any.
+    pub arch: Option<ArchFacts>,
 }

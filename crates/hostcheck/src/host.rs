@@ -5,6 +5,7 @@
 use buildfile::{Boot, Entry, EntryKind, External, Manifest, Module, ScriptCommand, ScriptKind};
 use diag::Span;
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// The SDP generation of the host, which decides how virtualization is enabled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -111,6 +112,10 @@ pub struct HostView<'a> {
     pub aps_module: Option<&'a Module>,
     /// Every `qvm` command of the script, in order.
     pub qvm_starts: Vec<QvmStart<'a>>,
+    /// Entry indexes by path (the first entry of a path wins, as in the image).
+    by_path: HashMap<&'a str, usize>,
+    /// Entry indexes by last path component, in image order.
+    by_name: HashMap<&'a str, Vec<usize>>,
 }
 
 /// `-Q value` or `-Qvalue` on the startup line: the value.
@@ -166,7 +171,15 @@ impl<'a> HostView<'a> {
                 _ => None,
             })
             .collect();
+        let mut by_path = HashMap::with_capacity(manifest.entries.len());
+        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::with_capacity(manifest.entries.len());
+        for (i, e) in manifest.entries.iter().enumerate() {
+            by_path.entry(e.path.as_str()).or_insert(i);
+            by_name.entry(e.basename()).or_default().push(i);
+        }
         HostView {
+            by_path,
+            by_name,
             manifest,
             boot,
             sdp,
@@ -191,7 +204,9 @@ impl<'a> HostView<'a> {
     /// The entry at an absolute path in the running host's filesystem, if the image holds it.
     pub fn find(&self, path: &str) -> Option<&'a Entry> {
         let rel = self.relative(path)?;
-        self.manifest.entries.iter().find(|e| e.path == rel)
+        self.by_path
+            .get(rel.as_str())
+            .map(|&i| &self.manifest.entries[i])
     }
 
     /// The entry at `path`, following symbolic links inside the image (a few levels).
@@ -276,11 +291,15 @@ impl<'a> HostView<'a> {
     }
 
     /// Every regular file or link in the image whose last path component is `name`.
-    pub fn by_basename<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'a Entry> + 's {
-        self.manifest
-            .entries
+    pub fn by_basename<'s>(&'s self, name: &str) -> impl Iterator<Item = &'a Entry> + 's {
+        let entries = &self.manifest.entries;
+        self.by_name
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
             .iter()
-            .filter(move |e| e.basename() == name && !matches!(e.kind, EntryKind::Dir))
+            .map(move |&i| &entries[i])
+            .filter(|e| !matches!(e.kind, EntryKind::Dir))
     }
 
     /// The kernel (the first bootstrap program), if any.

@@ -5,9 +5,11 @@
 //! the path). A path that names a directory of the image, or a file under
 //! `/proc/boot` that the image does not hold (nothing else can appear there),
 //! is an error. Relative paths are taken from `/`, qvm's working directory
-//! when the boot script starts it.
+//! when the boot script starts it. When the boot script runs `mount ... DIR`
+//! for a directory that holds the path before the VM's `qvm` line, the
+//! message points at that line.
 
-use crate::host::absolute;
+use crate::host::{absolute, basename};
 use crate::{Ctx, codes};
 use buildfile::EntryKind;
 use diag::Diagnostic;
@@ -46,6 +48,18 @@ pub(crate) fn check(cx: &mut Ctx) {
                     out.push(cx.started_here(vm, d));
                 }
                 None => {
+                    // A `mount ... DIR` before the VM starts that holds the path.
+                    let before = cx.start_of(vm).map_or(usize::MAX, |s| s.index);
+                    let mounted = cx
+                        .host
+                        .externals()
+                        .filter(|(i, _, _)| *i < before)
+                        .find_map(|(_, c, e)| {
+                            let dir = e.args.last().filter(|_| basename(&e.program) == "mount")?;
+                            let dir = absolute(dir);
+                            let inside = dir == "/" || abs.starts_with(&format!("{dir}/"));
+                            inside.then_some((dir, c.span))
+                        });
                     let d = Diagnostic::new(
                         &codes::H0701,
                         format!(
@@ -53,11 +67,14 @@ pub(crate) fn check(cx: &mut Ctx) {
                             vm.name
                         ),
                     )
-                    .at(l.span, "loaded from outside the image")
-                    .help(format!(
-                        "make sure a filesystem holding `{abs}` is mounted before the VM starts, or add the file to the image"
-                    ));
-                    out.push(d);
+                    .at(l.span, "loaded from outside the image");
+                    let d = match mounted {
+                        Some((dir, span)) => d.with(span, format!("`{dir}` is mounted here")),
+                        None => d.help(format!(
+                            "make sure a filesystem holding `{abs}` is mounted before the VM starts, or add the file to the image"
+                        )),
+                    };
+                    out.push(cx.started_here(vm, d));
                 }
             }
         }

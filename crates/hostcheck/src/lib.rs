@@ -86,9 +86,10 @@ impl Report {
             SdpSource::NoStartupQ => "detected: the startup line has no -Q",
             SdpSource::NotBootable => "assumed: the image has no boot block",
         };
-        let rule = match self.sdp {
-            Sdp::V7 => "virtualization from module=qvm on the kernel",
-            Sdp::V8 => "virtualization enabled by startup -Q enable",
+        let rule = match (self.sdp, self.safety_host) {
+            (Sdp::V7, false) => "virtualization from module=qvm on the kernel",
+            (Sdp::V7, true) => "virtualization from module=qvm-safety on the kernel",
+            (Sdp::V8, _) => "virtualization enabled by startup -Q enable",
         };
         format!("SDP {} ({why}): {rule}", self.sdp.as_str())
     }

@@ -153,6 +153,8 @@ pub struct Driver {
     pub kind: Option<Kind>,
     /// What it names, each with the argument it came from.
     pub claims: Vec<(Claim, String)>,
+    /// The image entry of a configuration file it reads claims from, if any.
+    pub config: Option<Span>,
 }
 
 fn number(s: &str) -> Option<u64> {
@@ -174,10 +176,78 @@ fn serial_spec(arg: &str) -> Option<(u64, Option<u32>)> {
     Some((number(addr)?, irq))
 }
 
+/// The `key=value` claims of one word (comma-separated items).
+fn key_values(word: &str, text: &str, out: &mut Vec<(Claim, String)>) {
+    let mut vid = None;
+    let mut did = None;
+    for item in word.split(',') {
+        let Some((k, v)) = item.split_once('=') else {
+            continue;
+        };
+        let Some(n) = number(v) else { continue };
+        match k.trim().trim_start_matches('-') {
+            "base" | "mem" | "smem" | "paddr" | "addr" | "memaddr" | "regbase" => out.push((
+                Claim::Loc(HostLoc::Mem { start: n, len: 1 }),
+                text.to_string(),
+            )),
+            "ioport" | "port" => out.push((
+                Claim::Loc(HostLoc::Io { start: n, len: 1 }),
+                text.to_string(),
+            )),
+            "irq" | "intr" => {
+                if let Ok(n) = u32::try_from(n) {
+                    out.push((Claim::Irq(n), text.to_string()));
+                }
+            }
+            "vid" => vid = u16::try_from(n).ok(),
+            "did" => did = u16::try_from(n).ok(),
+            _ => {}
+        }
+    }
+    if let (Some(vendor), Some(device)) = (vid, did) {
+        out.push((
+            Claim::Loc(HostLoc::PciId { vendor, device }),
+            text.to_string(),
+        ));
+    }
+}
+
+/// The SPI framework's default configuration file (`spi-* -c FILE` overrides it).
+pub const SPI_CONFIG: &str = "/etc/system/config/spi/spi.conf";
+
+/// The configuration file an `spi-*` driver reads: `-c FILE`, else [`SPI_CONFIG`].
+pub fn spi_config(args: &[String]) -> String {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "-c" {
+            if let Some(f) = it.next() {
+                return f.clone();
+            }
+        } else if let Some(f) = a.strip_prefix("-c") {
+            return f.to_string();
+        }
+    }
+    SPI_CONFIG.to_string()
+}
+
+/// Claims in a driver's configuration file: every `key=value` line
+/// (`base=0xfe204000`, `irq=150`), sections and comments skipped.
+pub fn config_claims(text: &str, path: &str) -> Vec<(Claim, String)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') || l.starts_with('[') {
+            continue;
+        }
+        key_values(l, &format!("{l}` in `{path}"), &mut out);
+    }
+    out
+}
+
 /// Reads the claims of one command line.
 ///
 /// - every program: `key=value` words and comma-separated items:
-///   `base=`, `mem=`, `paddr=`, `addr=`, `memaddr=`, `regbase=` (memory);
+///   `base=`, `mem=`, `smem=`, `paddr=`, `addr=`, `memaddr=`, `regbase=` (memory);
 ///   `ioport=`, `port=` (I/O ports, x86); `irq=`, `intr=` (interrupt);
 ///   `vid=` with `did=` in the same word (a PCI id);
 /// - `devc-ser*`: positional `addr[^shift][,irq]` (I/O ports for
@@ -193,33 +263,7 @@ pub fn claims(arch: Arch, program: &str, args: &[String]) -> Vec<(Claim, String)
             skip_next = false;
             continue;
         }
-        let mut vid = None;
-        let mut did = None;
-        for item in a.split(',') {
-            let Some((k, v)) = item.split_once('=') else {
-                continue;
-            };
-            let Some(n) = number(v) else { continue };
-            match k.trim_start_matches('-') {
-                "base" | "mem" | "paddr" | "addr" | "memaddr" | "regbase" => {
-                    out.push((Claim::Loc(HostLoc::Mem { start: n, len: 1 }), a.clone()))
-                }
-                "ioport" | "port" => {
-                    out.push((Claim::Loc(HostLoc::Io { start: n, len: 1 }), a.clone()))
-                }
-                "irq" | "intr" => {
-                    if let Ok(n) = u32::try_from(n) {
-                        out.push((Claim::Irq(n), a.clone()));
-                    }
-                }
-                "vid" => vid = u16::try_from(n).ok(),
-                "did" => did = u16::try_from(n).ok(),
-                _ => {}
-            }
-        }
-        if let (Some(vendor), Some(device)) = (vid, did) {
-            out.push((Claim::Loc(HostLoc::PciId { vendor, device }), a.clone()));
-        }
+        key_values(a, a, &mut out);
         if p.starts_with("devc-ser") {
             if a.len() == 2 && a.starts_with('-') && "bcCIOutTm".contains(&a[1..]) {
                 skip_next = true;
@@ -279,16 +323,51 @@ pub fn drivers(host: &HostView) -> Vec<Driver> {
         .filter(|(_, _, e)| !matches!(basename(&e.program), "qvm" | "pci-server"))
         .filter_map(|(index, c, e)| {
             let kind = driver_kind(&e.program);
-            let claims = claims(host.arch, &e.program, &e.args);
+            let mut claims = claims(host.arch, &e.program, &e.args);
+            let mut config = None;
+            if basename(&e.program).starts_with("spi-") {
+                let path = spi_config(&e.args);
+                if let Some(entry) = host.find_followed(&path)
+                    && let Some(text) = file_text(entry)
+                {
+                    let found = config_claims(&text, &path);
+                    if !found.is_empty() {
+                        config = Some(entry.span);
+                        claims.extend(found);
+                    }
+                }
+            }
             (kind.is_some() || !claims.is_empty()).then(|| Driver {
                 index,
                 span: c.span,
                 program: basename(&e.program).to_string(),
                 kind,
                 claims,
+                config,
             })
         })
         .collect()
+}
+
+/// The text of a small file of the image: inline contents, or a host file
+/// that can be read here (at most 1 MiB).
+fn file_text(e: &buildfile::Entry) -> Option<String> {
+    use std::io::Read;
+    let f = e.file()?;
+    let bytes = match &f.source {
+        buildfile::DataSource::Inline { bytes } => bytes.clone(),
+        buildfile::DataSource::Host { path } => {
+            let mut b = Vec::new();
+            std::fs::File::open(path)
+                .ok()?
+                .take(1 << 20)
+                .read_to_end(&mut b)
+                .ok()?;
+            b
+        }
+        _ => return None,
+    };
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn overlap(a: u64, alen: u64, b: u64, blen: u64) -> bool {
@@ -406,25 +485,40 @@ pub(crate) fn check(cx: &mut Ctx) {
     let drivers = drivers(&cx.host);
     for drv in &drivers {
         for (vm, p) in passed(cx.vms) {
-            let hit = drv.claims.iter().find(|(c, _)| match c {
-                Claim::Loc(l) => p.loc.is_some_and(|pl| same_device(l, &pl)),
-                Claim::Irq(n) => p.intr == Some(*n),
-            });
-            if let Some((c, text)) = hit {
-                let what = match (c, p.loc) {
-                    (Claim::Loc(_), Some(l)) => format!("{l}"),
-                    (Claim::Loc(l), None) => format!("{l}"),
-                    (Claim::Irq(n), _) => format!("interrupt {n}"),
-                };
+            let mut hits: Vec<String> = drv
+                .claims
+                .iter()
+                .filter(|(c, _)| match c {
+                    Claim::Loc(l) => p.loc.is_some_and(|pl| same_device(l, &pl)),
+                    Claim::Irq(n) => p.intr == Some(*n),
+                })
+                .map(|(_, text)| format!("`{text}`"))
+                .collect();
+            let mut seen = std::collections::HashSet::new();
+            hits.retain(|h| seen.insert(h.clone()));
+            if !hits.is_empty() {
+                let mut given = Vec::new();
+                if let Some(l) = p.loc {
+                    given.push(l.to_string());
+                }
+                if let Some(i) = p.intr {
+                    given.push(format!("interrupt {i}"));
+                }
+                let what = format!("{} ({})", given.join(" with "), hits.join(", "));
                 let d = Diagnostic::new(
                     &codes::H0403,
                     format!(
-                        "host driver `{}` still claims {what} (`{text}`), which is passed through to VM `{}`",
+                        "host driver `{}` still claims {what}, which is passed through to VM `{}`",
                         drv.program, vm.name
                     ),
                 )
                 .at(drv.span, "the host starts this driver")
-                .with(p.span, format!("passed through to `{}` here", vm.name))
+                .with(p.span, format!("passed through to `{}` here", vm.name));
+                let d = match drv.config {
+                    Some(c) => d.with(c, format!("the configuration `{}` reads", drv.program)),
+                    None => d,
+                };
+                let d = d
                 .help(format!(
                     "a device passed through can no longer be used by the host: remove `{}` from the boot script (and from the image if nothing else uses it), or pass another device",
                     drv.program
@@ -538,6 +632,28 @@ mod tests {
         );
         assert_eq!(c[1].0, Claim::Irq(67));
         assert!(claims(Arch::X86_64, "ksh", &s(&["-i"])).is_empty());
+    }
+
+    #[test]
+    fn spi_configuration_files() {
+        assert_eq!(spi_config(&s(&[])), SPI_CONFIG);
+        assert_eq!(spi_config(&s(&["-c", "/etc/spi0.conf"])), "/etc/spi0.conf");
+        assert_eq!(spi_config(&s(&["-c/etc/spi1.conf"])), "/etc/spi1.conf");
+        let c = config_claims(
+            "# comment\n[bus]\nbusno=0\nbase=0xfe204000\nirq=150\n\n[dev]\nname=dev0\n",
+            "/x.conf",
+        );
+        assert_eq!(
+            c.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+            [
+                Claim::Loc(HostLoc::Mem {
+                    start: 0xfe204000,
+                    len: 1
+                }),
+                Claim::Irq(150)
+            ]
+        );
+        assert_eq!(c[0].1, "base=0xfe204000` in `/x.conf");
     }
 
     #[test]

@@ -191,7 +191,14 @@ pub(crate) fn check(cx: &mut Ctx) {
                     last.level.as_str()
                 ),
             )
-            .at(last.span, "the last `safety` line governs the kernel and the SMMU manager")
+            .at(
+                last.span,
+                if last.span.is_empty() {
+                    "the last `safety` line, after the last vdev, governs the kernel and the SMMU manager"
+                } else {
+                    "the last `safety` line governs the kernel and the SMMU manager"
+                },
+            )
             .with(span, "not a safety variant")
             .help("build a safety host (`module=qvm-safety`, safety kernel and SMMU manager), or lower the VM's last safety level");
             out.push(cx.started_here(vm, d));

@@ -457,3 +457,67 @@ fn guest_images() {
     assert!(r.diagnostics[0].message.contains("`/data/linux/Image`"));
     let _ = map;
 }
+
+// ---------------------------------------------------------------- family 2 with VMs
+
+#[test]
+fn h0208_vm_of_another_architecture() {
+    let run = |arch: hostcheck::Arch| {
+        let src = host(Some(X86_BOOT), None, Some(FILES));
+        check_with(&src, None, move |map| {
+            let l = vm_file(map, "a.qvmconf", "vdev pl011 loc 0x1c090000 intr gic:37\n");
+            let mut a = vm("a", "/vm/a.qvmconf");
+            a.arch = Some(hostcheck::ArchFacts {
+                arch,
+                reason: "vdev pl011".into(),
+                span: l[1],
+            });
+            vec![a]
+        })
+    };
+    let (map, r, f) = run(hostcheck::Arch::Aarch64);
+    assert_eq!(f, ["H0208 a.qvmconf:1:1"]);
+    assert_eq!(
+        r.diagnostics[0].message,
+        "VM `a` is an aarch64 VM (vdev pl011) but the host is x86_64"
+    );
+    assert_eq!(
+        map.location(r.diagnostics[0].secondary[0].span),
+        "host.build:6:5"
+    );
+    let (_, _, f) = run(hostcheck::Arch::X86_64);
+    assert!(f.is_empty(), "{f:?}");
+}
+
+#[test]
+fn h0701_names_the_mount_that_provides_the_image() {
+    let run = |script: &str| {
+        let src = host(Some(X86_BOOT), Some(script), Some(FILES));
+        check_with(&src, None, |map| {
+            let l = vm_file(map, "a.qvmconf", "load /data/linux/Image\n");
+            let mut a = vm("a", "/vm/a.qvmconf");
+            a.loads = vec![LoadFacts {
+                path: "/data/linux/Image".into(),
+                span: l[1],
+            }];
+            vec![a]
+        })
+    };
+    let (map, r, f) = run("    mount -t qnx6 /dev/hd0t177 /data\n    qvm @/vm/a.qvmconf &\n");
+    assert_eq!(f, ["H0701 a.qvmconf:1:1"]);
+    assert_eq!(
+        map.location(r.diagnostics[0].secondary[0].span),
+        "host.build:6:5"
+    );
+    assert!(r.diagnostics[0].help.is_none());
+    // Mounted only after the VM starts, or elsewhere: no mount named.
+    for script in [
+        "    qvm @/vm/a.qvmconf &\n    mount -t qnx6 /dev/hd0t177 /data\n",
+        "    mount -t qnx6 /dev/hd0t177 /database\n    qvm @/vm/a.qvmconf &\n",
+    ] {
+        let (_, r, f) = run(script);
+        assert_eq!(f, ["H0701 a.qvmconf:1:1"]);
+        assert_eq!(r.diagnostics[0].secondary.len(), 1, "{script}");
+        assert!(r.diagnostics[0].help.is_some());
+    }
+}

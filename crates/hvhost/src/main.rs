@@ -26,8 +26,10 @@ enum Command {
     Dump(cmd::dump::DumpArgs),
     /// Show the long explanation of a diagnostic code.
     Explain(cmd::explain::ExplainArgs),
-    /// Read a VM's configuration as qvm does (`@FILE`, options); with `dryrun`, print the VM it would assemble.
+    /// Run a VM on KVM from its qvmconf, as qvm does (`@FILE`, options); with `dryrun`, print the VM it would assemble.
     Qvm(cmd::qvm::QvmArgs),
+    /// Run a VM of a host on KVM as the host's boot script starts it (`qvm @PATH`), with the image's files.
+    Run(cmd::run::RunArgs),
 }
 
 fn main() {
@@ -37,8 +39,9 @@ fn main() {
         Command::Build(a) => cmd::build::run(a),
         Command::Dump(a) => cmd::dump::run(a),
         Command::Explain(a) => cmd::explain::run(a),
-        Command::Qvm(a) => cmd::qvm::run(a),
         Command::Check(a) => cmd::check::run(a),
+        Command::Qvm(a) => cmd::qvm::run(a),
+        Command::Run(a) => cmd::run::run(a),
     };
     std::process::exit(code);
 }

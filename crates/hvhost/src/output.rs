@@ -23,9 +23,9 @@ pub fn catalogue() -> Catalogue {
     let mut c = Catalogue::new();
     c.extend(diag::ALL);
     c.extend(buildfile::codes::ALL);
-    c.extend(qvmconf::codes::ALL);
     c.extend(hostcheck::codes::ALL);
     c.extend(ifs::codes::ALL);
+    c.extend(qvmconf::codes::ALL);
     c
 }
 

@@ -245,3 +245,288 @@ fn the_example_host_without_its_files_is_a_clear_error() {
     assert!(err.contains("not available"), "{err}");
     assert!(dir_names(d.path()).is_empty());
 }
+
+fn sh(dir: &Path, cmd: &str) {
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(st.success(), "{cmd}");
+}
+
+/// The example host against a stand-in SDK: every program and library it
+/// names is made here (static executables and shared objects from the
+/// system's `cc`/`ld`), the bootfile is the SDK's multiboot.boot from the
+/// corpus, and the image is built, listed, verified and extracted.
+#[test]
+fn the_example_host_builds_against_a_stand_in_sdk() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let sys = p.join("target/x86_64/boot/sys");
+    std::fs::create_dir_all(sys.join("pci")).unwrap();
+    std::fs::copy(
+        root().join("../shared/corpus/bootfiles/qnx700_x86_64_multiboot.boot"),
+        sys.join("multiboot.boot"),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("start.S"),
+        ".globl _start\n.text\n_start:\n hlt\n jmp _start\n.data\n.ascii \"ddpvbskr\"\n.space 248\n",
+    )
+    .unwrap();
+    std::fs::write(p.join("lib.c"), "int lib_value(void) { return 42; }\n").unwrap();
+    sh(p, "cc -c start.S -o start.o");
+    // multiboot.boot: len=0x200, so the startup code is at 0x200000 + 0x200 + 0x100.
+    sh(
+        p,
+        &format!(
+            "ld -N -Ttext=0x200300 -e _start --no-warn-rwx-segments -o {}/startup-x86 start.o",
+            sys.display()
+        ),
+    );
+    sh(
+        p,
+        &format!(
+            "ld -Ttext=0x400000 -e _start -o {}/procnto-smp-instr start.o",
+            sys.display()
+        ),
+    );
+    sh(p, "ld -e _start -o prog start.o");
+    sh(p, "cc -shared -nostdlib -fPIC -o lib.so lib.c");
+    for prog in [
+        "devc-ser8250",
+        "pci-server",
+        "slogger2",
+        "pipe",
+        "random",
+        "ksh",
+        "qvm",
+    ] {
+        std::fs::copy(p.join("prog"), sys.join(prog)).unwrap();
+    }
+    for lib in [
+        "libc.so",
+        "ldqnx-64.so.2",
+        "pci/pci_server-qvm_support.so",
+        "vdev-8259.so",
+        "vdev-ioapic.so",
+        "vdev-timer8254.so",
+        "vdev-mc146818.so",
+        "vdev-pckeyboard.so",
+        "vdev-ser8250.so",
+        "vdev-progress.so",
+        "vdev-hpet.so",
+        "vdev-virtio-blk.so",
+        "vdev-virtio-net.so",
+        "vdev-shmem.so",
+    ] {
+        std::fs::copy(p.join("lib.so"), sys.join(lib)).unwrap();
+    }
+    // The example's own files, relative to the repository root.
+    let ex = p.join("examples/x86_64-host");
+    std::fs::create_dir_all(ex.join("vm")).unwrap();
+    std::fs::copy(
+        root().join("examples/x86_64-host/host.build"),
+        ex.join("host.build"),
+    )
+    .unwrap();
+    for q in ["probe.qvmconf", "linux.qvmconf"] {
+        let real = root().join("examples/x86_64-host/vm").join(q);
+        match std::fs::read(&real) {
+            Ok(b) => std::fs::write(ex.join("vm").join(q), b).unwrap(),
+            Err(_) => std::fs::write(ex.join("vm").join(q), format!("# {q}\n")).unwrap(),
+        }
+    }
+    let qt = p.join("target");
+    let env = [("QNX_TARGET", qt.to_str().unwrap())];
+    let o = hvhost_in(
+        p,
+        &[
+            "build",
+            "-nn",
+            "--no-filter",
+            "-v",
+            "examples/x86_64-host/host.build",
+            "host.ifs",
+        ],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let table = text(&o.stdout);
+    assert!(table.contains("/usr/bin/qvm (page-aligned)"), "{table}");
+    assert!(
+        table.contains("image_paddr 0x200200, startup_vaddr 0x200300"),
+        "{table}"
+    );
+
+    let o = hvhost_in(p, &["dump", "-vv", "host.ifs"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let l = text(&o.stdout);
+    for want in [
+        "      200      100  Startup-header flags1=0xd",
+        "Compressed image (UCL)",
+        "proc/boot/procnto-smp-instr",
+        "proc/boot/pci-server",
+        "bin/sh -> /bin/ksh",
+        "vm/images",
+        "    [sched_aps=guests] SYSNAME=nto TERM=qansi qvm @/vm/config/probe.qvmconf &",
+        "    sched_aps guests 60 100",
+        "    [+session] SYSNAME=nto TERM=qansi ksh &",
+        "    reopen /dev/ser1 5",
+        "    procmgr_symlink ../../proc/boot/libc.so /usr/lib/ldqnx-64.so.2",
+    ] {
+        assert!(l.contains(want), "missing {want:?} in\n{l}");
+    }
+    let o = hvhost_in(p, &["dump", "--verify", "host.ifs"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = hvhost_in(p, &["dump", "-x", "-d", "out", "host.ifs"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(
+        std::fs::read(p.join("out/vm/config/probe.qvmconf")).unwrap(),
+        std::fs::read(ex.join("vm/probe.qvmconf")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.join("out/etc/motd")).unwrap(),
+        "hvhost example host: two guests, see /vm/config.\n"
+    );
+    // The filter of multiboot.boot (mkifsf_elf) is not installed here: a
+    // clear error, and no image.
+    let o = hvhost_in(
+        p,
+        &["build", "examples/x86_64-host/host.build", "f.ifs"],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("I0105") && err.contains("`mkifsf_elf`"),
+        "{err}"
+    );
+    assert!(!p.join("f.ifs").exists());
+}
+
+/// A guest packaged as an IFS image, as the VMM loads one: the startup
+/// program is a flat binary (objcopy of a static executable linked at
+/// 1 MiB, like guests/probe), the image base puts its first byte at 1 MiB,
+/// and the startup header says: load at image_paddr, enter at startup_vaddr.
+#[test]
+fn a_flat_guest_binary_becomes_a_bootable_ifs() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::write(
+        p.join("g.S"),
+        ".globl _start\n.text\n_start:\n hlt\n jmp _start\n.data\n.ascii \"guest data\"\n",
+    )
+    .unwrap();
+    sh(p, "cc -c g.S -o g.o");
+    sh(
+        p,
+        "ld -N -Ttext=0x100000 -e _start --no-warn-rwx-segments -o guest.elf g.o",
+    );
+    sh(p, "objcopy -O binary guest.elf guest.bin");
+    std::fs::write(
+        p.join("guest.build"),
+        "[image=0xfff00]\n[virtual=x86_64,raw] boot = {\n    ./guest.bin\n}\n",
+    )
+    .unwrap();
+    let o = hvhost_in(
+        p,
+        &[
+            "build",
+            "--no-host-files",
+            "-nn",
+            "guest.build",
+            "guest.ifs",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let img = std::fs::read(p.join("guest.ifs")).unwrap();
+    let c = ifs::read::open(&img).unwrap();
+    c.verify_outer().unwrap();
+    let (at, h) = c.startup.clone().unwrap();
+    assert_eq!(at, 0);
+    assert_eq!(h.image_paddr, 0xfff00);
+    assert_eq!(h.startup_vaddr, 0x100000);
+    assert_eq!(h.machine, 62);
+    assert_eq!(h.stored_size as usize, img.len());
+    let bin = std::fs::read(p.join("guest.bin")).unwrap();
+    assert_eq!(&img[256..256 + bin.len()], bin.as_slice());
+    // Without image= a flat binary has no address: a clear error.
+    std::fs::write(
+        p.join("noaddr.build"),
+        "[virtual=x86_64,raw] boot = {\n    ./guest.bin\n}\n",
+    )
+    .unwrap();
+    let o = hvhost_in(
+        p,
+        &["build", "--no-host-files", "noaddr.build", "x.ifs"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("I0107") && err.contains("[image=ADDR]"),
+        "{err}"
+    );
+}
+
+/// End to end: the probe guest's flat binary packaged by `hvhost build` as
+/// an IFS image boots on KVM through the VMM's IFS loader (load at
+/// image_paddr, enter at startup_vaddr).
+#[test]
+fn the_probe_packaged_as_an_ifs_boots_on_kvm() {
+    if !Path::new("/dev/kvm").exists() {
+        eprintln!("skipped: /dev/kvm is absent");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::write(
+        p.join("probe.build"),
+        format!(
+            "[image={:#x}]\n[virtual=x86_64,raw] boot = {{\n    {}\n}}\n",
+            vmm::probe::BASE - 0x100,
+            vmm::probe::BIN
+        ),
+    )
+    .unwrap();
+    let o = hvhost_in(
+        p,
+        &[
+            "build",
+            "--no-host-files",
+            "-nn",
+            "probe.build",
+            "probe.ifs",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = hvhost_in(p, &["dump", "-v", "probe.ifs"], &[]);
+    assert!(
+        text(&o.stdout).contains(&format!(
+            "startup_vaddr={:#x} image_paddr={:#x}",
+            vmm::probe::BASE,
+            vmm::probe::BASE - 0x100
+        )),
+        "{}",
+        text(&o.stdout)
+    );
+    std::fs::write(
+        p.join("vm.qvmconf"),
+        "system probe\nram 0,0xa0000\nrom 0xc0000,0x40000\nram 1m,31m\ncpu\n\
+         load probe.ifs\ncmdline \"hello off\"\n\
+         vdev ioapic loc 0xf8000000 intr apic name myioapic\n\
+         vdev ser8250 loc 0x3f8 intr myioapic:4 hostdev >-\n\
+         vdev timer8254 intr myioapic:0\nvdev mc146818\nvdev pckeyboard\nvdev progress\n\
+         vdev 8259 loc 0x20\nvdev 8259 loc 0xa0\n",
+    )
+    .unwrap();
+    let o = hvhost_in(p, &["qvm", "@vm.qvmconf"], &[]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{}", text(&o.stderr));
+    assert!(out.contains("probe: hello: ok boot=multiboot"), "{out}");
+}

@@ -279,3 +279,36 @@ fn json_listing() {
     assert_eq!(ents[1]["size"], 3);
     assert_eq!(ents[3]["target"], "t");
 }
+
+/// Compares with `tests/golden/<name>` byte for byte (`UPDATE_GOLDEN=1` rewrites it).
+fn golden(name: &str, got: &str) {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&p, got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&p)
+        .unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1", p.display()));
+    assert_eq!(want, got, "golden {name} differs");
+}
+
+#[test]
+fn listings_of_the_golden_images() {
+    let images = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ifs/tests/golden");
+    for (img, args, out) in [
+        ("boot.ifs", &["-vv"][..], "dump-boot.txt"),
+        ("boot-ucl-v2.ifs", &["-v"], "dump-boot-ucl-v2.txt"),
+        ("shapes-be.ifs", &["-vv"], "dump-shapes-be.txt"),
+        ("shapes-lzo.ifs", &[], "dump-shapes-lzo.txt"),
+    ] {
+        let mut a = vec!["dump"];
+        a.extend_from_slice(args);
+        let p = images.join(img);
+        a.push(p.to_str().unwrap());
+        let o = hvhost_in(&images, &a);
+        assert_eq!(o.status.code(), Some(0), "{img}: {}", text(&o.stderr));
+        golden(out, &text(&o.stdout).replace(p.to_str().unwrap(), img));
+    }
+}

@@ -13,6 +13,8 @@ pub const STARTUP_HEADER_SIZE: usize = 256;
 pub const IMAGE_SIGNATURE: &[u8; 7] = b"imagefs";
 /// Size of the fixed part of the image header (the mountpoint follows).
 pub const IMAGE_HEADER_FIXED: usize = 88;
+/// The longest mountpoint the reader accepts.
+pub const MAX_MOUNTPOINT: usize = 4095;
 /// Size of the common part of a directory entry.
 pub const DIRENT_COMMON: usize = 24;
 /// Size of a v1 trailer (one checksum word).
@@ -255,7 +257,9 @@ impl ImageHeader {
             Endian::Little
         };
         let rest = b.get(IMAGE_HEADER_FIXED..)?;
-        let nul = rest.iter().position(|&c| c == 0)?;
+        // A mountpoint is a path: look for its NUL in the first 4 KiB only,
+        // so that scanning a hostile file for headers stays linear.
+        let nul = rest.iter().take(MAX_MOUNTPOINT + 1).position(|&c| c == 0)?;
         Some(ImageHeader {
             endian: e,
             flags,

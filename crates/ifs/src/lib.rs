@@ -19,56 +19,22 @@
 
 pub mod checksum;
 pub mod codes;
+pub mod elf;
 pub mod endian;
 pub mod format;
+mod image;
+pub mod link;
+pub mod manifest;
 pub mod read;
 pub mod script;
 pub mod write;
 
 pub use endian::Endian;
+pub use image::{Built, PostFilter, Prepared, prepare};
 pub use write::{Plan, WriteError, WriteOptions};
 
 use buildfile::Manifest;
 use std::io::Write;
-
-/// What a build wrote.
-#[derive(Debug, Clone)]
-pub struct Built {
-    /// The image region's plan (placement of every entry).
-    pub plan: Plan,
-    /// Bytes written in all.
-    pub written: u64,
-}
-
-/// An image ready to be written: every entry placed, every size known,
-/// every input that could fail checked (host files are read while writing).
-#[derive(Debug, Clone)]
-pub struct Prepared {
-    /// The image region's plan.
-    pub plan: Plan,
-}
-
-/// Plans the image of `m` without writing anything.
-pub fn prepare(m: &Manifest, opts: &WriteOptions) -> Result<Prepared, WriteError> {
-    let pp = write::PlaceParams {
-        header_paddr: m.image.image.start.unwrap_or(0),
-        page: m.image.page_size,
-    };
-    let plan = write::plan(m, opts, pp)?;
-    Ok(Prepared { plan })
-}
-
-impl Prepared {
-    /// Writes the image to `out`.
-    pub fn write_to(self, out: &mut dyn Write) -> Result<Built, WriteError> {
-        self.plan.write_region(out)?;
-        let written = self.plan.image_size();
-        Ok(Built {
-            plan: self.plan,
-            written,
-        })
-    }
-}
 
 /// Builds the image of `m` and writes it to `out`.
 pub fn build(m: &Manifest, opts: &WriteOptions, out: &mut dyn Write) -> Result<Built, WriteError> {

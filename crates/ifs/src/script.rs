@@ -39,6 +39,15 @@ pub mod flags {
     pub const CRITICAL: u8 = 0x80;
 }
 
+/// The built-in commands (a program with one of these names needs `+external`).
+pub const BUILTINS: [&str; 5] = [
+    "display_msg",
+    "waitfor",
+    "reopen",
+    "procmgr_symlink",
+    "sched_aps",
+];
+
 /// The name of the partition that always exists (id 0).
 pub const SYSTEM_PARTITION: &str = "System";
 
@@ -458,6 +467,10 @@ impl Record {
                 if fl & flags::SESSION != 0 {
                     mods.push("+session".into());
                 }
+                if BUILTINS.contains(&path.as_str()) {
+                    // A program with a built-in's name.
+                    mods.push("+external".into());
+                }
                 if fl & flags::KDEBUG != 0 {
                     mods.push("+debug".into());
                 }
@@ -482,7 +495,15 @@ impl Record {
             Record::Reopen { path, checks } => {
                 format!("reopen {} {}", quote(path), checks_text(*checks))
             }
-            Record::DisplayMsg { text } => format!("display_msg {text}"),
+            Record::DisplayMsg { text } => {
+                // Words joined by single spaces print as they are; anything
+                // else is quoted so that it reads back the same.
+                if text.split(' ').all(|w| !w.is_empty() && quote(w) == *w) {
+                    format!("display_msg {text}")
+                } else {
+                    format!("display_msg {}", quote(text))
+                }
+            }
             Record::ProcmgrSymlink { target, link } => {
                 format!("procmgr_symlink {} {}", quote(target), quote(link))
             }

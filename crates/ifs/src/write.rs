@@ -158,15 +158,48 @@ pub enum Data {
     /// A host file of this size, copied as it is.
     Host(PathBuf, u64),
     /// Bytes prepared in memory (inline files, the script, filtered or
-    /// processed files).
+    /// linked files).
     Mem(Vec<u8>),
+    /// A host file of this size, copied with some byte ranges replaced
+    /// (a processed ELF file: its program headers, its argument block), so
+    /// that large files are never held in memory.
+    Patched(PathBuf, u64, Vec<(u64, Vec<u8>)>),
+}
+
+/// The byte ranges where `new` differs from `old` (same length), as
+/// `(offset, new bytes)`, merging differences closer than 16 bytes.
+pub fn diff_patches(old: &[u8], new: &[u8]) -> Vec<(u64, Vec<u8>)> {
+    let mut out: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut i = 0;
+    while i < new.len() {
+        if old.get(i) == Some(&new[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut end = i + 1;
+        let mut same = 0;
+        let mut j = end;
+        while j < new.len() && same < 16 {
+            if old.get(j) == Some(&new[j]) {
+                same += 1;
+            } else {
+                same = 0;
+                end = j + 1;
+            }
+            j += 1;
+        }
+        out.push((start as u64, new[start..end].to_vec()));
+        i = end;
+    }
+    out
 }
 
 impl Data {
     fn len(&self) -> u64 {
         match self {
             Data::None => 0,
-            Data::Host(_, n) => *n,
+            Data::Host(_, n) | Data::Patched(_, n, _) => *n,
             Data::Mem(v) => v.len() as u64,
         }
     }
@@ -214,8 +247,8 @@ fn entry_attrs(e: &Entry) -> (u32, u32, u32, u32) {
     (e.mode, e.gid, e.uid, e.mtime)
 }
 
-/// The data of an entry as the writer will store it.
-fn entry_data(m: &Manifest, i: usize, e: &Entry) -> Result<Data, WriteError> {
+/// The data of an entry as the writer will store it (before any ELF processing).
+pub fn entry_data(m: &Manifest, i: usize, e: &Entry) -> Result<Data, WriteError> {
     let EntryKind::File(f) = &e.kind else {
         return Ok(Data::None);
     };
@@ -315,10 +348,11 @@ fn run_filter(e: &Entry, f: &buildfile::FileData, filter: &str) -> Result<Vec<u8
     Ok(out.stdout)
 }
 
-/// True when mkifs places the entry on a page boundary.
-fn is_aligned(e: &Entry) -> bool {
+/// True when mkifs places the entry on a page boundary: ELF executables and
+/// shared objects used in place, bootstrap programs, `+page_align` files.
+pub fn is_aligned(e: &Entry) -> bool {
     let Some(f) = e.file() else { return false };
-    if e.attrs.page_align {
+    if e.attrs.page_align || (matches!(f.role, FileRole::Bootstrap(_)) && !e.attrs.raw) {
         return true;
     }
     let Some(elf) = &f.elf else { return false };
@@ -352,16 +386,17 @@ pub struct PlaceParams {
 
 /// Plans the image region of `m`.
 pub fn plan(m: &Manifest, opts: &WriteOptions, pp: PlaceParams) -> Result<Plan, WriteError> {
-    plan_with(m, opts, pp, |i, e| entry_data(m, i, e))
+    plan_with(m, opts, pp, |i, e, _| entry_data(m, i, e))
 }
 
-/// Plans with a caller-given data provider (used for bootable images, whose
-/// ELF programs are processed first).
+/// Plans with a caller-given data provider, called in buildfile order with
+/// the physical address where a page-aligned entry will start (so that ELF
+/// programs can be linked and processed for their place).
 pub fn plan_with(
     m: &Manifest,
     opts: &WriteOptions,
     pp: PlaceParams,
-    mut data_of: impl FnMut(usize, &Entry) -> Result<Data, WriteError>,
+    mut data_of: impl FnMut(usize, &Entry, Option<u64>) -> Result<Data, WriteError>,
 ) -> Result<Plan, WriteError> {
     let endian: Endian = m.image.byte_order.into();
     let mut flags = image_flags::INO_BITS;
@@ -390,9 +425,8 @@ pub fn plan_with(
     let mut targets: Vec<Vec<u8>> = Vec::with_capacity(m.entries.len());
     let mut attrs = Vec::with_capacity(m.entries.len() + 1);
     let mut dir_size = 0u64;
-    let mut items: Vec<Placed> = Vec::with_capacity(m.entries.len());
+    let mut inos = Vec::with_capacity(m.entries.len());
     for (i, e) in m.entries.iter().enumerate() {
-        let data = data_of(i, e)?;
         let path = e.path.as_bytes().to_vec();
         let target = match &e.kind {
             EntryKind::Symlink { target } => target.as_bytes().to_vec(),
@@ -428,14 +462,7 @@ pub fn plan_with(
                 _ => {}
             }
         }
-        items.push(Placed {
-            index: Some(i),
-            ino,
-            offset: 0,
-            size: data.len(),
-            aligned: is_aligned(e),
-            data,
-        });
+        inos.push(ino);
         paths.push(path);
         targets.push(target);
         attrs.push(entry_attrs(e));
@@ -446,12 +473,22 @@ pub fn plan_with(
     let data_start = hsize + dir_size;
 
     // 1. Page-aligned entries, one after another, in buildfile order.
-    let mut order: Vec<Placed> = Vec::with_capacity(items.len());
+    let mut order: Vec<Placed> = Vec::with_capacity(m.entries.len());
     let mut end = data_start;
-    let mut rest = Vec::with_capacity(items.len());
-    for mut p in items {
-        if p.aligned {
-            let addr = round_up(pp.header_paddr + end, pp.page.max(1));
+    let mut rest = Vec::with_capacity(m.entries.len());
+    for (i, e) in m.entries.iter().enumerate() {
+        let aligned = is_aligned(e);
+        let addr = aligned.then(|| round_up(pp.header_paddr + end, pp.page.max(1)));
+        let data = data_of(i, e, addr)?;
+        let mut p = Placed {
+            index: Some(i),
+            ino: inos[i],
+            offset: 0,
+            size: data.len(),
+            aligned,
+            data,
+        };
+        if let Some(addr) = addr {
             p.offset = addr - pp.header_paddr;
             end = p.offset + p.size;
             order.push(p);
@@ -506,6 +543,16 @@ pub fn plan_with(
     {
         return Err(WriteError::TooLarge {
             why: format!("{image_size:#x} bytes, more than the {max:#x} that `image=` allows"),
+        });
+    }
+    if let (Some(start), Some(last)) = (m.image.image.start, m.image.image.end)
+        && pp.header_paddr + image_size > last.saturating_add(1).max(start)
+    {
+        return Err(WriteError::TooLarge {
+            why: format!(
+                "it ends at {:#x}, after the {last:#x} that `image={start:#x}-{last:#x}` allows",
+                pp.header_paddr + image_size - 1
+            ),
         });
     }
     header.image_size = image_size as u32;
@@ -648,7 +695,12 @@ impl Plan {
             match &p.data {
                 Data::None => {}
                 Data::Mem(v) => sink.put(v).map_err(WriteError::Output)?,
-                Data::Host(path, size) => self.copy_host(&mut sink, p, path, *size, &mut buf)?,
+                Data::Host(path, size) => {
+                    self.copy_host(&mut sink, p, path, *size, &[], &mut buf)?
+                }
+                Data::Patched(path, size, patches) => {
+                    self.copy_host(&mut sink, p, path, *size, patches, &mut buf)?
+                }
             }
         }
         let tl = self.header.trailer_size() as u64;
@@ -664,6 +716,7 @@ impl Plan {
         p: &Placed,
         path: &Path,
         size: u64,
+        patches: &[(u64, Vec<u8>)],
         buf: &mut [u8],
     ) -> Result<(), WriteError> {
         let target = String::from_utf8_lossy(self.path(p)).into_owned();
@@ -684,7 +737,18 @@ impl Plan {
                     size - left
                 )));
             }
-            sink.put(&buf[..n]).map_err(WriteError::Output)?;
+            let pos = size - left;
+            let chunk = &mut buf[..n];
+            for (off, bytes) in patches {
+                // The part of the patch inside [pos, pos + n).
+                let (s, e) = (*off, *off + bytes.len() as u64);
+                let (lo, hi) = (s.max(pos), e.min(pos + n as u64));
+                if lo < hi {
+                    chunk[(lo - pos) as usize..(hi - pos) as usize]
+                        .copy_from_slice(&bytes[(lo - s) as usize..(hi - s) as usize]);
+                }
+            }
+            sink.put(chunk).map_err(WriteError::Output)?;
             left -= n as u64;
         }
         let mut one = [0u8; 1];
@@ -701,5 +765,28 @@ impl Plan {
         let mut v = Vec::with_capacity(self.image_size() as usize);
         self.write_region(&mut v)?;
         Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::diff_patches;
+
+    #[test]
+    fn patches_rebuild_the_new_bytes() {
+        let old: Vec<u8> = (0..200u8).collect();
+        let mut new = old.clone();
+        new[3] = 0xff;
+        new[10] = 0xee; // merged with the first (closer than 16)
+        new[100..108].copy_from_slice(b"ddpvbskr");
+        new[199] = 0;
+        let p = diff_patches(&old, &new);
+        assert_eq!(p.len(), 3);
+        let mut rebuilt = old.clone();
+        for (off, b) in &p {
+            rebuilt[*off as usize..*off as usize + b.len()].copy_from_slice(b);
+        }
+        assert_eq!(rebuilt, new);
+        assert!(diff_patches(&old, &old).is_empty());
     }
 }

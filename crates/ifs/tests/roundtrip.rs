@@ -240,3 +240,118 @@ fn tampering_is_detected() {
         }
     }
 }
+
+#[test]
+fn image_limits_are_enforced() {
+    let d = shapes_dir();
+    let m = manifest(d.path(), "[image=0x100000,0x1000]\n/data/big = big.bin\n");
+    let e = ifs::build_to_vec(&m, &WriteOptions::default()).unwrap_err();
+    assert_eq!(e.code().id, "I0103");
+    let m = manifest(d.path(), "[image=0x100000-0x10ffff]\n/data/big = big.bin\n");
+    let e = ifs::build_to_vec(&m, &WriteOptions::default()).unwrap_err();
+    assert_eq!(e.code().id, "I0103", "{e}");
+    let m = manifest(d.path(), "[image=0x100000-0x1fffff]\n/data/big = big.bin\n");
+    assert!(ifs::build_to_vec(&m, &WriteOptions::default()).is_ok());
+    // `%align` pads the image; `=total` pads it further.
+    let m = manifest(d.path(), "[image=0x100000%4096]\n/data/small = small.txt\n");
+    let img = ifs::build_to_vec(&m, &WriteOptions::default()).unwrap();
+    assert_eq!(img.len(), 4096 + 4);
+    let m = manifest(
+        d.path(),
+        "[image=0x100000=0x3000]\n/data/small = small.txt\n",
+    );
+    let img = ifs::build_to_vec(&m, &WriteOptions::default()).unwrap();
+    assert_eq!(img.len(), 0x3000);
+    let (_, l) = list(&img);
+    assert_eq!(l[1].data, b"small\n");
+}
+
+#[test]
+fn mount_point_and_chain() {
+    let d = shapes_dir();
+    let m = manifest(d.path(), "[mount=/ifs2 chain=0x800000]\n/a = small.txt\n");
+    let img = ifs::build_to_vec(&m, &WriteOptions::default()).unwrap();
+    let fs = Ifs::parse(&img).unwrap();
+    fs.verify().unwrap();
+    assert_eq!(fs.header.mountpoint, b"/ifs2");
+    assert_eq!(fs.header.chain_paddr, 0x800000);
+    assert_eq!(fs.header.size(), 96);
+}
+
+/// Every kind of script command: compiled, decoded to text, that text
+/// compiled again gives the same bytes.
+#[test]
+fn decoded_scripts_compile_back_to_the_same_bytes() {
+    let d = shapes_dir();
+    let script = r#"[+script] .script = {
+    display_msg "two  spaces" and words
+    waitfor /dev/ser1 2.5
+    waitfor /dev/pci
+    reopen
+    reopen /dev/con2 1
+    procmgr_symlink ../../proc/boot/libc.so /usr/lib/ldqnx-64.so.2
+    PATH=/proc/boot:/bin
+    LD_LIBRARY_PATH=/proc/boot
+    sched_aps drivers 20 50
+    sched_aps guests 40 0
+    [pri=10f cpu=0] devc-ser8250 -e -b115200 0x3f8,4 &
+    [pri=20r] io-pkt-v6-hc -d e1000 &
+    [pri=5o argv0=sh2] /bin/ksh -c "echo a b" &
+    [sched_aps=guests] qvm @/vm/config/a.qvmconf &
+    [sched_aps=drivers +session +debug] TERM=qansi ksh -l
+    [+external] waitfor
+    FOO=bar
+    env
+}
+"#;
+    let first = build(d.path(), script, &WriteOptions::default());
+    let text = {
+        let c = open(&first).unwrap();
+        let r = c.image_bytes().unwrap().into_owned();
+        let fs = Ifs::parse(&r).unwrap();
+        let s = fs.script().unwrap().unwrap().to_vec();
+        ifs::script::to_text(&ifs::script::decode(&s).unwrap())
+    };
+    assert!(text.contains("[argv0=sh2 pri=5o] PATH=/proc/boot:/bin LD_LIBRARY_PATH=/proc/boot /bin/ksh -c \"echo a b\" &"), "{text}");
+    assert!(
+        text.contains(
+            "waitfor /dev/ser1 2.5\nwaitfor /dev/pci 5\nreopen /dev/console 5\nreopen /dev/con2 1\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("[sched_aps=drivers +session +debug]"),
+        "{text}"
+    );
+    let again = build(
+        d.path(),
+        &format!("[+script] .script = {{\n{text}}}\n"),
+        &WriteOptions::default(),
+    );
+    assert_eq!(first, again, "decoded text:\n{text}");
+}
+
+/// An image read back as a Manifest builds the same image again.
+#[test]
+fn an_image_read_back_as_a_manifest_rebuilds_the_same_bytes() {
+    let d = shapes_dir();
+    for attr in ["", "[+bigendian]\n", "[+compress]\n"] {
+        let first = build(
+            d.path(),
+            &format!("{attr}{SHAPES}"),
+            &WriteOptions::default(),
+        );
+        let c = open(&first).unwrap();
+        let r = c.image_bytes().unwrap().into_owned();
+        let fs = Ifs::parse(&r).unwrap();
+        let m = ifs::manifest::to_manifest(&c, &fs).unwrap();
+        assert_eq!(m.entries[0].path, "data/big");
+        assert_eq!(m.entries.len(), 9);
+        assert!(matches!(
+            m.script[0].kind,
+            buildfile::ScriptKind::DisplayMsg { .. }
+        ));
+        let again = ifs::build_to_vec(&m, &WriteOptions::default()).unwrap();
+        assert_eq!(first, again, "{attr:?}");
+    }
+}

@@ -23,6 +23,17 @@ pub fn manifest(map: &mut SourceMap, src: &str) -> Manifest {
     m.expect("manifest")
 }
 
+/// Resolves `src` as `host.build`, reading host files that exist (as `--no-host-files`).
+pub fn manifest_reading_host(map: &mut SourceMap, src: &str) -> Manifest {
+    let opts = BOptions {
+        no_host_files: true,
+        ..BOptions::default()
+    };
+    let (m, d) = load(map, &[], "host.build", src.as_bytes().to_vec(), &opts);
+    assert!(!d.iter().any(Diagnostic::is_error));
+    m.expect("manifest")
+}
+
 /// `CODE location` for each diagnostic, in order.
 pub fn found(map: &SourceMap, d: &[Diagnostic]) -> Vec<String> {
     d.iter()

@@ -5,7 +5,7 @@ use crate::output::{Format, emit};
 use buildfile::Times;
 use clap::Args;
 use diag::{Diagnostic, SourceMap};
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `hvhost build`.
@@ -27,12 +27,15 @@ pub struct BuildArgs {
     /// Zero the times of generated entries (-n) or of all entries (-nn): with -nn the image is byte-identical across runs and machines.
     #[arg(short = 'n', action = clap::ArgAction::Count)]
     zero_times: u8,
-    /// Print the placement table (-v), and more detail with -vv.
+    /// Print the placement table (offset, size, inode, name, source of every entry).
     #[arg(short = 'v', action = clap::ArgAction::Count)]
     verbose: u8,
     /// Image format version: 7 (v1 trailers, SDP ≤ 7.1) or 8 (SDP 8.0 v2 trailers with SHA-512).
     #[arg(long, value_name = "N", default_value_t = 7, value_parser = clap::value_parser!(u8).range(6..=8))]
     format_version: u8,
+    /// Do not run the bootfile's `filter=` on the image (keep the raw image).
+    #[arg(long)]
+    no_filter: bool,
     /// Output format of diagnostics.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -69,16 +72,45 @@ pub fn run(args: &BuildArgs) -> i32 {
         ..Default::default()
     };
     let to_stdout = out_path.as_os_str() == "-";
-    let result = ifs::prepare(&m, &opts).and_then(|prepared| {
-        if to_stdout {
+    let no_filter = args.no_filter;
+    let result = ifs::prepare(&m, &opts).and_then(|mut prepared| {
+        if no_filter {
+            prepared.postfilter = None;
+        }
+        if to_stdout && prepared.postfilter.is_none() {
             let stdout = std::io::stdout();
             let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
             prepared.write_to(&mut w).and_then(|b| {
                 w.flush().map_err(ifs::WriteError::Output)?;
                 Ok(b)
             })
+        } else if to_stdout {
+            let dir = tempfile::tempdir().map_err(ifs::WriteError::Output)?;
+            let p = dir.path().join("image");
+            let b = write_atomically(&p, |w| prepared.write_to(w))?;
+            let bytes = std::fs::read(&p).map_err(ifs::WriteError::Output)?;
+            std::io::stdout()
+                .lock()
+                .write_all(&bytes)
+                .map_err(ifs::WriteError::Output)?;
+            Ok(b)
         } else {
-            write_atomically(&out_path, |w| prepared.write_to(w))
+            let total = prepared.preboot.len() as u64
+                + prepared
+                    .startup
+                    .as_ref()
+                    .map_or(0, |h| h.startup_size as u64)
+                + prepared.plan.image_size();
+            write_atomically(&out_path, |w| {
+                if total >= PROGRESS_MIN && std::io::stderr().is_terminal() {
+                    let mut p = Progress::new(w, total);
+                    let r = prepared.write_to(&mut p);
+                    p.finish();
+                    r
+                } else {
+                    prepared.write_to(w)
+                }
+            })
         }
     });
     match result {
@@ -101,13 +133,70 @@ pub fn run(args: &BuildArgs) -> i32 {
     }
 }
 
+/// Images at least this large show a progress bar on a terminal.
+const PROGRESS_MIN: u64 = 64 << 20;
+
+/// A writer that draws a progress bar on stderr as bytes pass.
+struct Progress<'a> {
+    inner: &'a mut dyn Write,
+    done: u64,
+    total: u64,
+    shown: u64,
+}
+
+impl<'a> Progress<'a> {
+    fn new(inner: &'a mut dyn Write, total: u64) -> Progress<'a> {
+        Progress {
+            inner,
+            done: 0,
+            total: total.max(1),
+            shown: u64::MAX,
+        }
+    }
+
+    fn draw(&mut self) {
+        let pct = (self.done.min(self.total) * 100 / self.total).min(100);
+        if pct == self.shown {
+            return;
+        }
+        self.shown = pct;
+        let filled = (pct / 5) as usize;
+        eprint!(
+            "\r[{}{}] {pct:>3}% {} / {} MiB",
+            "#".repeat(filled),
+            " ".repeat(20 - filled),
+            self.done >> 20,
+            self.total >> 20
+        );
+    }
+
+    fn finish(&mut self) {
+        self.done = self.total;
+        self.draw();
+        eprintln!();
+    }
+}
+
+impl Write for Progress<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.done += n as u64;
+        self.draw();
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Writes through a temporary file beside `path`, renamed over it only when
 /// `f` succeeds; on failure the temporary file is removed and an existing
 /// `path` is left untouched.
-fn write_atomically<T>(
+fn write_atomically(
     path: &Path,
-    f: impl FnOnce(&mut dyn Write) -> Result<T, ifs::WriteError>,
-) -> Result<T, ifs::WriteError> {
+    f: impl FnOnce(&mut dyn Write) -> Result<ifs::Built, ifs::WriteError>,
+) -> Result<ifs::Built, ifs::WriteError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -137,8 +226,56 @@ fn write_atomically<T>(
             .as_file()
             .set_permissions(std::fs::Permissions::from_mode(0o644));
     }
+    let tmp = match &v.postfilter {
+        None => tmp,
+        Some(pf) => run_filter(pf, tmp, &dir, &name)?,
+    };
     tmp.persist(path).map_err(|e| out_err(e.error))?;
     Ok(v)
+}
+
+/// Runs the bootfile's filter on the written image; returns the file that
+/// holds the result (the same file, or a new one for `%I` filters).
+fn run_filter(
+    pf: &ifs::PostFilter,
+    tmp: tempfile::NamedTempFile,
+    dir: &Path,
+    name: &str,
+) -> Result<tempfile::NamedTempFile, ifs::WriteError> {
+    let fail = |why: String| ifs::WriteError::Filter {
+        path: name.to_string(),
+        filter: pf.template.clone(),
+        why,
+        span: diag::Span::default(),
+    };
+    let out = if pf.uses_intermediate() {
+        Some(
+            tempfile::Builder::new()
+                .prefix(&format!(".{name}."))
+                .suffix(".tmp")
+                .tempfile_in(dir)
+                .map_err(|e| fail(io_reason(&e)))?,
+        )
+    } else {
+        None
+    };
+    let target = out.as_ref().map(|o| o.path()).unwrap_or(tmp.path());
+    let cmd = pf.command(target, tmp.path());
+    let prog = cmd.split_whitespace().next().unwrap_or("");
+    if ifs::link::find_program(prog).is_none() {
+        return Err(fail(format!(
+            "the bootfile's post-processing program `{prog}` is not installed (use --no-filter to keep the raw image)"
+        )));
+    }
+    let st = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&cmd)
+        .status()
+        .map_err(|e| fail(io_reason(&e)))?;
+    if !st.success() {
+        return Err(fail(format!("`{cmd}` exited with {st}")));
+    }
+    Ok(out.unwrap_or(tmp))
 }
 
 /// The `-v` table: where every entry went.
@@ -203,12 +340,19 @@ fn placement_table(m: &buildfile::Manifest, built: &ifs::Built) -> String {
     }
     let _ = writeln!(
         o,
-        "{:>10x} {:>10x} {:>10}  Image-trailer; image size {:#x}, {} bytes written",
+        "{:>10x} {:>10x} {:>10}  Image-trailer; image size {:#x}, {} bytes written{}",
         plan.header.image_size as usize - plan.header.trailer_size(),
         plan.header.trailer_size(),
         "",
         plan.header.image_size,
-        built.written
+        built.written,
+        match &built.startup {
+            Some(h) => format!(
+                "; startup: image_paddr {:#x}, startup_vaddr {:#x}, startup_size {:#x}",
+                h.image_paddr, h.startup_vaddr, h.startup_size
+            ),
+            None => String::new(),
+        }
     );
     o
 }

@@ -49,9 +49,14 @@ pub fn run(args: &CheckArgs) -> i32 {
     };
     let name = args.input.display_name();
     let Some(m) = manifest.filter(|_| !diags.iter().any(Diagnostic::is_error)) else {
-        emit(args.format, &map, &mut diags);
-        if args.format == Format::Text {
-            println!("{name}: not checked: the buildfile has errors");
+        let (errors, warnings) = emit(args.format, &map, &mut diags);
+        match args.format {
+            Format::Text => println!("{name}: not checked: the buildfile has errors"),
+            Format::Json => println!(
+                "{}",
+                json!({"buildfile": name, "checked": false, "errors": errors, "warnings": warnings})
+            ),
+            Format::Sarif => {}
         }
         return 1;
     };
@@ -128,6 +133,7 @@ fn json_report(
 ) -> serde_json::Value {
     json!({
         "buildfile": name,
+        "checked": true,
         "sdp": r.sdp.as_str(),
         "generation": r.generation_text(),
         "arch": r.arch.as_str(),

@@ -6,3 +6,4 @@ pub mod dump;
 pub mod explain;
 pub mod manifest;
 pub mod qvm;
+pub mod run;

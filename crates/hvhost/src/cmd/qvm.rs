@@ -127,18 +127,25 @@ pub fn run(args: &QvmArgs) -> i32 {
     0
 }
 
-/// Runs the VM. The VMM is not part of this build yet: says so and returns
-/// qvm's "fatal error before the guest started".
+/// Runs the VM on KVM: converts the configuration into the VMM's
+/// [`vmm::VmSpec`] (host paths relative to the current directory, as qvm
+/// resolves them) and returns qvm's exit code.
 pub fn run_vm(_map: &SourceMap, vm: &VmConfig, _words: &[String]) -> i32 {
-    let name = vm
-        .system
-        .as_ref()
-        .map(|s| s.value.as_str())
-        .unwrap_or("(unnamed)");
-    eprintln!(
-        "error: VM {name}: running VMs: not yet available in this build; add `dryrun` to see the VM that would be assembled"
-    );
-    EXIT_BEFORE_START
+    let cwd = match std::env::current_dir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: hvhost qvm: current directory: {e}");
+            return EXIT_BEFORE_START;
+        }
+    };
+    let spec = match vmm::spec_from_config(vm, &cwd) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: hvhost qvm: {e}");
+            return i32::from(e.exit_code().code());
+        }
+    };
+    i32::from(vmm::run(&spec, &vmm::RunOptions::default()).code.code())
 }
 
 fn size(n: u64) -> String {

@@ -1,0 +1,137 @@
+//! `hvhost run`: a VM of a host, started as the host's boot script starts
+//! it, with the files the image is built from; the probe guest on real KVM.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn hvhost_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hvhost"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run hvhost")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn kvm() -> bool {
+    if Path::new("/dev/kvm").exists() {
+        true
+    } else {
+        eprintln!("skipped: /dev/kvm is absent");
+        false
+    }
+}
+
+/// A host whose script starts two VMs; the probe's configuration is inline,
+/// the other's a host file; the probe guest is the one the workspace builds.
+fn host(dir: &Path, cmdline: &str) {
+    let build = format!(
+        r#"[+script] .script = {{
+    display_msg "two guests"
+    qvm @/vm/config/probe.qvmconf &
+    qvm @/vm/config/other.qvmconf
+}}
+[perms=0644] /vm/config/probe.qvmconf = {{
+system probe
+ram 0,0xa0000
+rom 0xc0000,0x40000
+ram 1m,15m
+cpu
+load /vm/images/probe.elf
+cmdline "{cmdline}"
+vdev ioapic loc 0xfec00000 intr apic name myioapic
+vdev ser8250 loc 0x3f8 intr myioapic:4 hostdev >-
+vdev timer8254 intr myioapic:0
+vdev mc146818
+vdev pckeyboard
+vdev progress loc io:0xef0,16
+vdev 8259 loc 0x20
+vdev 8259 loc 0xa0
+}}
+/vm/config/other.qvmconf = {other}
+/vm/images/probe.elf = {probe}
+/vm/images/current = /vm/images/probe.elf
+"#,
+        probe = vmm::probe::ELF,
+        other = dir.join("other.qvmconf").display()
+    );
+    std::fs::write(dir.join("host.build"), build).unwrap();
+    std::fs::write(
+        dir.join("other.qvmconf"),
+        "system guest2\nram 0,1m\ncpu\nload /vm/images/elsewhere.elf\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_probe_vm_of_a_host_runs_with_the_image_files() {
+    if !kvm() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    host(d.path(), "hello rtc progress off");
+    let o = hvhost_in(d.path(), &["run", "host.build", "--vm", "probe"]);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("probe: hello: ok"), "{out}");
+    assert!(out.contains("probe: rtc: ok"), "{out}");
+    assert!(err.contains("progress: milestone"), "{err}");
+}
+
+#[test]
+fn a_vm_is_chosen_by_name_path_or_system_name() {
+    let d = tempfile::tempdir().unwrap();
+    host(d.path(), "hello");
+    for name in ["probe", "probe.qvmconf", "/vm/config/probe.qvmconf"] {
+        let o = hvhost_in(d.path(), &["run", "host.build", "--vm", name, "--dryrun"]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", text(&o.stderr));
+        let plan = text(&o.stdout);
+        assert!(plan.starts_with("VM probe:"), "{name}: {plan}");
+        // The guest image is read from the host file the image is built from.
+        assert!(plan.contains(vmm::probe::ELF), "{name}: {plan}");
+    }
+    // `guest2` is the `system` name of other.qvmconf, whose image is not in
+    // the host image.
+    let o = hvhost_in(
+        d.path(),
+        &["run", "host.build", "--vm", "guest2", "--dryrun"],
+    );
+    assert_eq!(o.status.code(), Some(64));
+    assert!(
+        text(&o.stderr).contains("`/vm/images/elsewhere.elf` is not in the image"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn several_vms_need_a_choice_and_a_wrong_name_lists_them() {
+    let d = tempfile::tempdir().unwrap();
+    host(d.path(), "hello");
+    let o = hvhost_in(d.path(), &["run", "host.build"]);
+    assert_eq!(o.status.code(), Some(64));
+    let e = text(&o.stderr);
+    assert!(e.contains("starts 2 VMs"), "{e}");
+    assert!(e.contains("--vm NAME"), "{e}");
+    let o = hvhost_in(d.path(), &["run", "host.build", "--vm", "nosuch"]);
+    assert_eq!(o.status.code(), Some(64));
+    let e = text(&o.stderr);
+    assert!(e.contains("no VM called `nosuch`"), "{e}");
+    assert!(e.contains("/vm/config/other.qvmconf"), "{e}");
+}
+
+#[test]
+fn a_host_without_qvm_has_nothing_to_run() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("host.build"), "/etc/motd = {\nhello\n}\n").unwrap();
+    let o = hvhost_in(d.path(), &["run", "host.build"]);
+    assert_eq!(o.status.code(), Some(64));
+    assert!(
+        text(&o.stderr).contains("starts no `qvm`"),
+        "{}",
+        text(&o.stderr)
+    );
+}

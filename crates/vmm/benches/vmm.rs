@@ -1,0 +1,399 @@
+//! The VMM's three figures, measured in one run (`cargo bench -p vmm --bench vmm`;
+//! run it niced: `nice -n 10 cargo bench -p vmm --bench vmm`):
+//!
+//! 1. start-up: process start → the PVH probe's first UART line and first
+//!    progress write, against `qemu-system-x86_64 -M microvm -accel kvm`
+//!    booting the same ELF (first UART line);
+//! 2. resident memory of the VMM outside guest RAM (smaps, guest mappings
+//!    excluded by the host addresses the VMM logs at debug level);
+//! 3. one port-I/O exit round trip through the VMM's bus and device, against
+//!    a minimal KVM loop (real-mode `out` loop, nothing behind it) in this
+//!    process.
+//!
+//! `VMM_BENCH_RUNS` sets the number of start-up runs (default 15);
+//! `VMM_BENCH_ONLY=startup|resident|io` runs one part.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::channel;
+use std::time::{Duration, Instant};
+
+use kvm_bindings::kvm_userspace_memory_region;
+use kvm_ioctls::{Kvm, VcpuExit};
+use vmm::spec::{Dest, Level, Loc, LoggerSpec, Space, VdevSpec};
+use vmm::{Load, LoadKind, MemKind, MemRegion, VmSpec};
+
+fn spec(cmdline: &str, debug: bool) -> VmSpec {
+    let vdev = |kind: &str| VdevSpec {
+        kind: kind.into(),
+        ..Default::default()
+    };
+    VmSpec {
+        name: "bench".into(),
+        // one RAM region, one KVM memory slot (like microvm's `-m 32`)
+        memory: vec![MemRegion {
+            kind: MemKind::Ram,
+            start: 0,
+            size: 32 << 20,
+        }],
+        loads: vec![Load {
+            kind: LoadKind::Auto,
+            addr: None,
+            path: vmm::probe::ELF.into(),
+        }],
+        cmdline: Some(cmdline.into()),
+        exit_on_halt: true,
+        vdevs: vec![
+            VdevSpec {
+                kind: "ser8250".into(),
+                loc: Some(Loc {
+                    space: Space::Io,
+                    base: 0x3f8,
+                    len: None,
+                }),
+                hostdev: Some(">-".into()),
+                ..Default::default()
+            },
+            vdev("progress"),
+            vdev("mc146818"),
+            vdev("pckeyboard"),
+        ],
+        logger: LoggerSpec {
+            filters: if debug {
+                vec![Level::Info, Level::Debug]
+            } else {
+                vec![Level::Info]
+            },
+            dest: Dest::Stdout,
+        },
+        ..Default::default()
+    }
+}
+
+fn write_spec(spec: &VmSpec, dir: &std::path::Path) -> std::path::PathBuf {
+    let p = dir.join(format!(
+        "{}.json",
+        spec.cmdline
+            .as_deref()
+            .unwrap_or("x")
+            .replace([' ', '='], "_")
+    ));
+    std::fs::write(&p, serde_json::to_vec(spec).expect("serialise")).expect("write spec");
+    p
+}
+
+/// Spawn, then time the first stdout lines matching each marker; kill.
+fn time_markers(mut cmd: Command, markers: &[&str]) -> Vec<Duration> {
+    let start = Instant::now();
+    let mut child: Child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send((Instant::now(), line)).is_err() {
+                break;
+            }
+        }
+    });
+    let mut found: Vec<Option<Duration>> = vec![None; markers.len()];
+    while found.iter().any(Option::is_none) {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok((t, line)) => {
+                for (i, m) in markers.iter().enumerate() {
+                    if found[i].is_none() && line.contains(m) {
+                        found[i] = Some(t - start);
+                    }
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    found
+        .into_iter()
+        .map(|d| d.unwrap_or(Duration::MAX))
+        .collect()
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn startup(dir: &std::path::Path, runs: usize) {
+    let p = write_spec(&spec("progress halt", false), dir);
+    let qemu = which("qemu-system-x86_64");
+    let (mut ours_uart, mut ours_prog, mut q_uart) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmm-run"));
+        cmd.arg(&p);
+        let t = time_markers(cmd, &["probe: start", "progress: milestone 0"]);
+        ours_uart.push(t[0]);
+        ours_prog.push(t[1]);
+        if let Some(q) = &qemu {
+            let mut cmd = Command::new(q);
+            cmd.args([
+                "-M",
+                "microvm",
+                "-accel",
+                "kvm",
+                "-cpu",
+                "host",
+                "-m",
+                "32",
+                "-nodefaults",
+                "-no-user-config",
+                "-nographic",
+                "-serial",
+                "stdio",
+                "-no-reboot",
+                "-kernel",
+                vmm::probe::ELF,
+                "-append",
+                "progress halt",
+            ]);
+            q_uart.push(time_markers(cmd, &["probe: start"])[0]);
+        }
+    }
+    let (ou, op) = (median(&mut ours_uart), median(&mut ours_prog));
+    println!("start-up, median of {runs} runs (process start to ...):");
+    println!(
+        "  vmm-run: first UART line {}, first progress write {}",
+        ms(ou),
+        ms(op)
+    );
+    match qemu {
+        Some(_) => {
+            let qu = median(&mut q_uart);
+            println!("  qemu -M microvm: first UART line {}", ms(qu));
+            println!(
+                "  ratio qemu / vmm-run (first UART line): {:.1}x",
+                qu.as_secs_f64() / ou.as_secs_f64()
+            );
+        }
+        None => println!("  qemu-system-x86_64 not found: comparison skipped"),
+    }
+}
+
+fn which(name: &str) -> Option<String> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| format!("{d}/{name}"))
+        .find(|p| std::path::Path::new(p).exists())
+}
+
+fn resident(dir: &std::path::Path) {
+    let p = write_spec(&spec("progress spin", true), dir);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vmm-run"))
+        .arg(&p)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let out = child.stdout.take().expect("stdout");
+    let mut guest = Vec::new();
+    let mut lines = BufReader::new(out).lines();
+    for line in lines.by_ref().map_while(Result::ok) {
+        if let Some(rest) = line.split("guest memory ").nth(1) {
+            // "START+LEN at host HOST"
+            let mut it = rest.split_whitespace();
+            let len = it
+                .next()
+                .and_then(|s| s.split('+').nth(1))
+                .and_then(|s| u64::from_str_radix(&s[2..], 16).ok());
+            let host = it
+                .nth(2)
+                .and_then(|s| u64::from_str_radix(&s[2..], 16).ok());
+            if let (Some(l), Some(h)) = (len, host) {
+                guest.push((h, h + l));
+            }
+        }
+        if line.contains("spin: spinning") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    std::thread::sleep(Duration::from_millis(200));
+    let (total, in_guest) = rss_split(child.id(), &guest);
+    for (s, e) in &guest {
+        println!("  guest RAM mapped at host {s:#x}..{e:#x}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    println!(
+        "resident memory of vmm-run with the guest running ({} guest regions):",
+        guest.len()
+    );
+    println!(
+        "  total {} KiB, guest RAM {} KiB, VMM outside guest RAM {} KiB ({:.2} MiB)",
+        total,
+        in_guest,
+        total - in_guest,
+        (total - in_guest) as f64 / 1024.0
+    );
+}
+
+/// (total Rss from smaps_rollup, resident pages inside the `guest` host
+/// ranges from pagemap) in KiB. (Guest mappings may be merged with their
+/// neighbours into one VMA, so smaps cannot tell them apart.)
+fn rss_split(pid: u32, guest: &[(u64, u64)]) -> (u64, u64) {
+    use std::io::{Read as _, Seek, SeekFrom};
+    let rollup =
+        std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).expect("smaps_rollup");
+    let total = rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Rss:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    let mut pagemap = std::fs::File::open(format!("/proc/{pid}/pagemap")).expect("pagemap");
+    let mut pages = 0u64;
+    for &(s, e) in guest {
+        let n = ((e - s) / 4096) as usize;
+        let mut buf = vec![0u8; n * 8];
+        pagemap
+            .seek(SeekFrom::Start(s / 4096 * 8))
+            .expect("seek pagemap");
+        pagemap.read_exact(&mut buf).expect("read pagemap");
+        pages += buf.chunks(8).filter(|c| c[7] & 0x80 != 0).count() as u64;
+    }
+    (total, pages * 4)
+}
+
+/// A minimal KVM loop: 16-bit code doing `out dx, al` `n` times, then `hlt`.
+fn minimal_loop(n: u32) -> Duration {
+    let kvm = Kvm::new().expect("kvm");
+    let vm = kvm.create_vm().expect("vm");
+    let size = 0x1_0000usize;
+    // SAFETY: anonymous private mapping of `size` bytes, checked below.
+    let mem = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(mem, libc::MAP_FAILED);
+    let mut code = vec![0xba, 0xfc, 0x0e, 0x66, 0xb9];
+    code.extend_from_slice(&n.to_le_bytes());
+    code.extend_from_slice(&[0xee, 0x66, 0x49, 0x75, 0xfb, 0xf4]);
+    // SAFETY: `mem` is a fresh mapping of 64 KiB; the code fits at 0x1000.
+    unsafe {
+        std::ptr::copy_nonoverlapping(code.as_ptr(), (mem as *mut u8).add(0x1000), code.len())
+    };
+    let region = kvm_userspace_memory_region {
+        slot: 0,
+        flags: 0,
+        guest_phys_addr: 0,
+        memory_size: size as u64,
+        userspace_addr: mem as u64,
+    };
+    // SAFETY: the mapping outlives the VM (unmapped after it is dropped).
+    unsafe { vm.set_user_memory_region(region) }.expect("slot");
+    let mut vcpu = vm.create_vcpu(0).expect("vcpu");
+    let mut sregs = vcpu.get_sregs().expect("sregs");
+    sregs.cs.base = 0;
+    sregs.cs.selector = 0;
+    vcpu.set_sregs(&sregs).expect("sregs");
+    let regs = kvm_bindings::kvm_regs {
+        rip: 0x1000,
+        rflags: 2,
+        ..Default::default()
+    };
+    vcpu.set_regs(&regs).expect("regs");
+    let start = Instant::now();
+    let mut exits = 0u32;
+    loop {
+        match vcpu.run().expect("run") {
+            VcpuExit::IoOut(_, _) => exits += 1,
+            VcpuExit::Hlt => break,
+            other => panic!("unexpected exit {other:?}"),
+        }
+    }
+    let t = start.elapsed();
+    assert_eq!(exits, n);
+    drop(vcpu);
+    drop(vm);
+    // SAFETY: the VM using the mapping is gone.
+    unsafe { libc::munmap(mem, size) };
+    t / n
+}
+
+fn ours_loop(dir: &std::path::Path, n: u32) -> Duration {
+    let p = write_spec(&spec(&format!("iobench={n:x}"), false), dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_vmm-run"))
+        .arg(&p)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .expect("vmm-run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let stamp = |m: &str| -> Option<f64> {
+        let l = text.lines().find(|l| l.ends_with(m))?;
+        l.split_whitespace()
+            .nth(1)?
+            .trim_start_matches('+')
+            .parse()
+            .ok()
+    };
+    let (a, b) = (
+        stamp("milestone 10").expect("milestone 10"),
+        stamp("milestone 11").expect("milestone 11"),
+    );
+    Duration::from_secs_f64((b - a) / f64::from(n))
+}
+
+fn io_exits(dir: &std::path::Path) {
+    let n = 20_000;
+    let (mut ours, mut minimal) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        minimal.push(minimal_loop(n));
+        ours.push(ours_loop(dir, n));
+    }
+    let (o, m) = (median(&mut ours), median(&mut minimal));
+    println!("port-I/O exit round trip, median of 5 x {n} exits:");
+    println!(
+        "  vmm-run (bus + device) {:.2} us, minimal KVM loop {:.2} us, ratio {:.3}",
+        o.as_secs_f64() * 1e6,
+        m.as_secs_f64() * 1e6,
+        o.as_secs_f64() / m.as_secs_f64()
+    );
+}
+
+fn main() {
+    if !std::path::Path::new("/dev/kvm").exists() {
+        println!("vmm bench skipped: /dev/kvm is absent");
+        return;
+    }
+    // `cargo bench` passes `--bench`; anything else is ignored.
+    let runs = std::env::var("VMM_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let only = std::env::var("VMM_BENCH_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "startup" {
+        startup(dir.path(), runs);
+    }
+    if only.is_empty() || only == "resident" {
+        resident(dir.path());
+    }
+    if only.is_empty() || only == "io" {
+        io_exits(dir.path());
+    }
+    let _ = std::io::stdout().flush();
+}

@@ -1,0 +1,146 @@
+//! A KVM virtual machine monitor for QNX-style VM descriptions.
+//!
+//! [`run`] assembles a VM from a [`VmSpec`] (guest memory, vCPUs, the
+//! in-kernel interrupt controllers and PIT, user-space vdevs on port and MMIO
+//! buses), loads its images (ELF with PVH note, multiboot v1, ELF64, Linux
+//! bzImage, QNX IFS, raw, data, initrd), runs it and returns a qvm exit code.
+//!
+//! Layout: `spec` (the input), `memory` (guest RAM/ROM), `boot` (loaders and
+//! boot protocols), `cpu` (vCPU registers, CPUID, MSRs, LAPIC), `bus` (port
+//! and MMIO dispatch), `irq` (interrupt routing), `vm` (assembly and the run
+//! loop), `signals` (power button and SIGQUIT).
+
+mod boot;
+mod bus;
+mod cpu;
+mod from_qvmconf;
+mod irq;
+mod memory;
+mod signals;
+pub mod spec;
+mod vm;
+
+pub use from_qvmconf::spec_from_config;
+pub use spec::{Load, LoadKind, MemKind, MemRegion, Policy, ResetAction, VmSpec};
+
+/// qvm's exit codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    /// 0: the guest shut down (power-off, reset, halt with `exit-on-halt`), or a dry run.
+    Shutdown = 0,
+    /// 3: power cut: SIGQUIT, or a guest that ignored the power button.
+    PowerCut = 3,
+    /// 5: the guest did something the VM cannot emulate (`unsupported ... abort`).
+    Unsupported = 5,
+    /// 6: a vdev failed.
+    VdevError = 6,
+    /// 7: unexpected error (KVM reported an internal error or entry failure).
+    Unexpected = 7,
+    /// 64: fatal error before the guest started (host resources, files).
+    BeforeStart = 64,
+    /// 65: fatal configuration error.
+    Config = 65,
+    /// 96: fatal error after the guest started.
+    AfterStart = 96,
+}
+
+impl ExitCode {
+    /// The process exit status.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// How a run ended: the exit code and a one-line reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The exit code.
+    pub code: ExitCode,
+    /// Why, for the log.
+    pub reason: String,
+}
+
+/// Errors while assembling a VM; each maps to an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration is inconsistent.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A guest image cannot be loaded.
+    #[error("{path}: {msg}")]
+    Image {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A host file cannot be read.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A vdev could not be created.
+    #[error(transparent)]
+    Vdev(#[from] vdev::Error),
+    /// KVM refused an operation.
+    #[error("kvm: {what}: {source}")]
+    Kvm {
+        /// The operation.
+        what: &'static str,
+        /// The error.
+        source: kvm_ioctls::Error,
+    },
+    /// Another host failure.
+    #[error("{0}")]
+    Host(String),
+}
+
+impl Error {
+    /// The exit code for a failure before the guest ran.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Config(_) | Error::Image { .. } => ExitCode::Config,
+            Error::Vdev(e) if e.is_config() => ExitCode::Config,
+            _ => ExitCode::BeforeStart,
+        }
+    }
+}
+
+pub(crate) fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> Error {
+    move |source| Error::Kvm { what, source }
+}
+
+/// Options of a run that are not part of the VM's description.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Do not install handlers for SIGTERM, SIGINT and SIGQUIT (for
+    /// embedding in a process that handles them itself).
+    pub no_signal_handlers: bool,
+}
+
+/// Assemble and run the VM; returns when it has ended.
+pub fn run(spec: &VmSpec, opts: &RunOptions) -> Outcome {
+    vm::run(spec, opts)
+}
+
+/// Only assemble the VM (memory, loads, devices) and tear it down again: a
+/// configuration check that needs `/dev/kvm`.
+pub fn check(spec: &VmSpec) -> Result<(), Error> {
+    vm::Vm::build(spec, &vm::Shared::new()).map(|_| ())
+}
+
+/// Where the probe guest built with this crate lives (for tests, benches
+/// and demos; the paths point into the build directory).
+pub mod probe {
+    /// The probe as an ELF (PVH note, multiboot header, ELF64 entry).
+    pub const ELF: &str = env!("VMM_PROBE_ELF");
+    /// The probe as a flat binary for 0x100000 (raw: first byte is a 32-bit
+    /// entry; at +0x200 the Linux 64-bit entry).
+    pub const BIN: &str = env!("VMM_PROBE_BIN");
+    /// Its load address.
+    pub const BASE: u64 = 0x10_0000;
+}

@@ -1,0 +1,250 @@
+//! Guest memory: RAM and ROM regions backed by anonymous mappings, given to
+//! KVM as memory slots (ROM read-only), and the guest's memory map.
+
+use kvm_bindings::{KVM_MEM_READONLY, kvm_userspace_memory_region};
+use kvm_ioctls::VmFd;
+use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion};
+
+use crate::spec::{MemKind, MemRegion};
+use crate::{Error, kvm_err};
+
+/// e820 / PVH / multiboot memory type of usable RAM.
+pub const TYPE_RAM: u32 = 1;
+/// ... of reserved ranges.
+pub const TYPE_RESERVED: u32 = 2;
+
+/// The guest's memory.
+pub struct Memory {
+    /// RAM and ROM, as one collection of mappings.
+    pub mem: GuestMemoryMmap,
+    /// The regions of the spec, sorted by address.
+    pub regions: Vec<MemRegion>,
+}
+
+impl Memory {
+    /// Check the layout and map RAM and ROM.
+    pub fn new(spec: &[MemRegion]) -> Result<Memory, Error> {
+        let mut regions: Vec<MemRegion> = spec.iter().copied().filter(|r| r.size > 0).collect();
+        if let Some(r) = regions
+            .iter()
+            .find(|r| r.start.checked_add(r.size).is_none())
+        {
+            return Err(Error::Config(format!(
+                "{:?} {:#x},{:#x} reaches beyond the 64-bit address space",
+                r.kind, r.start, r.size
+            )));
+        }
+        regions.sort_by_key(|r| r.start);
+        for w in regions.windows(2) {
+            let end = w[0].start.checked_add(w[0].size);
+            if end.is_none_or(|e| e > w[1].start) {
+                return Err(Error::Config(format!(
+                    "memory regions overlap: {:?} {:#x},{:#x} and {:?} {:#x},{:#x}",
+                    w[0].kind, w[0].start, w[0].size, w[1].kind, w[1].start, w[1].size
+                )));
+            }
+        }
+        let mut ranges: Vec<(GuestAddress, usize)> = Vec::new();
+        let mut prev_ram_end: Option<u64> = None;
+        for r in &regions {
+            if r.kind == MemKind::Reserve {
+                continue;
+            }
+            if r.start % 4096 != 0 || r.size % 4096 != 0 {
+                return Err(Error::Config(format!(
+                    "{:?} {:#x},{:#x}: start and size must be multiples of 4 KiB",
+                    r.kind, r.start, r.size
+                )));
+            }
+            let size = usize::try_from(r.size).map_err(|_| {
+                Error::Config(format!("region of {:#x} bytes is too large", r.size))
+            })?;
+            // Adjacent RAM regions share one mapping and one KVM slot: each
+            // slot costs an SRCU grace period (milliseconds in a nested VM).
+            if r.kind == MemKind::Ram
+                && prev_ram_end == Some(r.start)
+                && let Some((_, len)) = ranges.last_mut()
+            {
+                *len = len
+                    .checked_add(size)
+                    .ok_or_else(|| Error::Config("guest memory too large".into()))?;
+                prev_ram_end = r.start.checked_add(r.size);
+                continue;
+            }
+            prev_ram_end = if r.kind == MemKind::Ram {
+                r.start.checked_add(r.size)
+            } else {
+                None
+            };
+            ranges.push((GuestAddress(r.start), size));
+        }
+        if !regions.iter().any(|r| r.kind == MemKind::Ram) {
+            return Err(Error::Config("the VM has no `ram`".into()));
+        }
+        let mem = GuestMemoryMmap::from_ranges(&ranges)
+            .map_err(|e| Error::Host(format!("cannot map guest memory: {e}")))?;
+        Ok(Memory { mem, regions })
+    }
+
+    /// Hand the regions to KVM.
+    pub fn register(&self, vm: &VmFd) -> Result<(), Error> {
+        for (slot, region) in self.mem.iter().enumerate() {
+            let start = region.start_addr().0;
+            let rom = self
+                .regions
+                .iter()
+                .any(|r| r.kind == MemKind::Rom && r.start == start);
+            let host = self
+                .mem
+                .get_host_address(region.start_addr())
+                .map_err(|e| Error::Host(format!("guest memory: {e}")))?;
+            let slot_desc = kvm_userspace_memory_region {
+                slot: slot as u32,
+                flags: if rom { KVM_MEM_READONLY } else { 0 },
+                guest_phys_addr: start,
+                memory_size: region.len(),
+                userspace_addr: host as u64,
+            };
+            // SAFETY: the mapping behind `host` lives in `self.mem` for as
+            // long as the VM (both are owned by `Vm`, memory dropped last),
+            // and the slots do not overlap (checked in `new`).
+            unsafe { vm.set_user_memory_region(slot_desc) }.map_err(kvm_err("memory slot"))?;
+        }
+        Ok(())
+    }
+
+    /// (guest start, length, host address) of each mapped region.
+    pub fn host_ranges(&self) -> Vec<(u64, u64, u64)> {
+        self.mem
+            .iter()
+            .filter_map(|r| {
+                let host = self.mem.get_host_address(r.start_addr()).ok()?;
+                Some((r.start_addr().0, r.len(), host as u64))
+            })
+            .collect()
+    }
+
+    /// True if `[addr, addr+len)` is RAM or ROM (possibly several adjacent regions).
+    pub fn contains(&self, addr: u64, len: u64) -> bool {
+        let Some(end) = addr.checked_add(len) else {
+            return false;
+        };
+        let mut at = addr;
+        loop {
+            let Some(r) = self.regions.iter().find(|r| {
+                r.kind != MemKind::Reserve && r.start <= at && at < r.start.saturating_add(r.size)
+            }) else {
+                return false;
+            };
+            at = r.start.saturating_add(r.size);
+            if at >= end {
+                return true;
+            }
+        }
+    }
+
+    /// Copy bytes into guest memory (RAM or ROM), bounds-checked.
+    pub fn write(&self, addr: u64, data: &[u8], what: &str) -> Result<(), Error> {
+        if !self.contains(addr, data.len() as u64) {
+            return Err(Error::Config(format!(
+                "{what}: {:#x}..{:#x} is not inside guest ram/rom",
+                addr,
+                addr.saturating_add(data.len() as u64)
+            )));
+        }
+        vm_memory::Bytes::write_slice(&self.mem, data, GuestAddress(addr))
+            .map_err(|e| Error::Host(format!("{what}: {e}")))
+    }
+
+    /// The guest's memory map: RAM usable, `reserve` reserved, ROM left out;
+    /// (start, size, type), sorted.
+    pub fn map(&self) -> Vec<(u64, u64, u32)> {
+        self.regions
+            .iter()
+            .filter_map(|r| match r.kind {
+                MemKind::Ram => Some((r.start, r.size, TYPE_RAM)),
+                MemKind::Reserve => Some((r.start, r.size, TYPE_RESERVED)),
+                MemKind::Rom => None,
+            })
+            .collect()
+    }
+
+    /// KiB of RAM from 0 (max 640) and contiguous from 1 MiB (multiboot's
+    /// mem_lower / mem_upper).
+    pub fn lower_upper_kib(&self) -> (u32, u32) {
+        let ram = |at: u64| {
+            self.regions
+                .iter()
+                .find(|r| r.kind == MemKind::Ram && r.start <= at && at < r.start + r.size)
+                .map(|r| r.start + r.size - at)
+                .unwrap_or(0)
+        };
+        let lower = ram(0).min(640 * 1024) / 1024;
+        let upper = (ram(0x10_0000) / 1024).min(u64::from(u32::MAX));
+        (lower as u32, upper as u32)
+    }
+
+    /// The highest RAM region end below `limit` with at least `size` bytes
+    /// free above `floor`: an address for an initrd.
+    pub fn high_slot(&self, size: u64, floor: u64, limit: u64) -> Option<u64> {
+        let mut best = None;
+        for r in self.regions.iter().filter(|r| r.kind == MemKind::Ram) {
+            let end = (r.start + r.size).min(limit);
+            let Some(at) = end.checked_sub(size) else {
+                continue;
+            };
+            let at = at & !0xfff;
+            if at >= r.start && at >= floor && best.is_none_or(|b| at > b) {
+                best = Some(at);
+            }
+        }
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(kind: MemKind, start: u64, size: u64) -> MemRegion {
+        MemRegion { kind, start, size }
+    }
+
+    #[test]
+    fn adjacent_ram_shares_a_slot_rom_does_not() {
+        let m = Memory::new(&[
+            r(MemKind::Ram, 0x10_0000, 0x10_0000),
+            r(MemKind::Ram, 0, 0xa0000),
+            r(MemKind::Ram, 0xa0000, 0x20000),
+            r(MemKind::Rom, 0xc0000, 0x40000),
+            r(MemKind::Ram, 0x20_0000, 0x1000),
+        ])
+        .expect("memory");
+        assert_eq!(m.mem.num_regions(), 3, "0-0xc0000 | rom | 1M-2M+4K");
+        assert_eq!(
+            m.map().len(),
+            4,
+            "the guest's map keeps the regions as configured"
+        );
+        assert!(m.contains(0x9f000, 0x2000));
+        assert!(
+            m.contains(0xbf000, 0x2000),
+            "RAM running into ROM is one range for loads"
+        );
+        assert!(!m.contains(0x20_1000, 1));
+        m.write(0x9fff0, &[1; 32], "test")
+            .expect("write across the merged regions");
+    }
+
+    #[test]
+    fn overlaps_and_alignment_are_config_errors() {
+        let e = Memory::new(&[r(MemKind::Ram, 0, 0x2000), r(MemKind::Rom, 0x1000, 0x1000)]);
+        assert!(matches!(e, Err(Error::Config(m)) if m.contains("overlap")));
+        let e = Memory::new(&[r(MemKind::Ram, 0x800, 0x1000)]);
+        assert!(matches!(e, Err(Error::Config(m)) if m.contains("4 KiB")));
+        let e = Memory::new(&[r(MemKind::Rom, 0, 0x1000)]);
+        assert!(matches!(e, Err(Error::Config(m)) if m.contains("no `ram`")));
+        let e = Memory::new(&[r(MemKind::Ram, u64::MAX - 0xfff, 0x2000)]);
+        assert!(matches!(e, Err(Error::Config(_))));
+    }
+}

@@ -1,0 +1,341 @@
+//! qvm's lifecycle on real KVM: exit codes, signals, exit-on-halt, resets,
+//! dry runs, the logger, several vCPUs.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::sync::mpsc::channel;
+use std::time::{Duration, Instant};
+
+use common::{kvm, probe_spec, run, spawn};
+use vmm::spec::{Dest, Level, LoggerSpec};
+use vmm::{MemKind, MemRegion, ResetAction, VmSpec};
+
+/// Start `spec`, wait for `marker` on the guest's UART, send `signal`, and
+/// return (exit code, stdout, stderr).
+fn signal_after(spec: &VmSpec, marker: &str, signal: i32) -> (i32, String, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = spawn(spec, dir.path());
+    let stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let (tx, rx) = channel();
+    let out_t = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            all.push_str(&line);
+            all.push('\n');
+            let _ = tx.send(line);
+        }
+        all
+    });
+    let start = Instant::now();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) if line.contains(marker) => break,
+            Ok(_) => {}
+            Err(_) => {
+                let _ = child.kill();
+                panic!("no `{marker}` within {:?}", start.elapsed());
+            }
+        }
+    }
+    // SAFETY: sends a signal to our own child process.
+    let rc = unsafe { libc::kill(child.id() as i32, signal) };
+    assert_eq!(rc, 0, "kill");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("vmm-run did not end after signal {signal}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    (
+        status.code().unwrap_or(-1),
+        out_t.join().unwrap_or_default(),
+        err_t.join().unwrap_or_default(),
+    )
+}
+
+#[test]
+fn sigterm_presses_the_power_button() {
+    if !kvm() {
+        return;
+    }
+    let (code, out, err) = signal_after(
+        &probe_spec("wait-power"),
+        "wait-power: waiting",
+        libc::SIGTERM,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("probe: wait-power: ok pressed"), "{out}");
+    assert!(
+        err.contains("power button pressed") && err.contains("powered off through progress"),
+        "{err}"
+    );
+}
+
+#[test]
+fn sigint_presses_the_power_button_too() {
+    if !kvm() {
+        return;
+    }
+    let (code, out, _) = signal_after(
+        &probe_spec("wait-power"),
+        "wait-power: waiting",
+        libc::SIGINT,
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("probe: wait-power: ok pressed"), "{out}");
+}
+
+#[test]
+fn a_guest_ignoring_the_power_button_is_stopped() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec("spin");
+    spec.power_button_timeout_ms = 300;
+    let start = Instant::now();
+    let (code, _, err) = signal_after(&spec, "spin: spinning", libc::SIGTERM);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("ignored the power button"), "{err}");
+    assert!(start.elapsed() >= Duration::from_millis(300));
+}
+
+#[test]
+fn sigquit_cuts_the_power() {
+    if !kvm() {
+        return;
+    }
+    let (code, _, err) = signal_after(&probe_spec("spin"), "spin: spinning", libc::SIGQUIT);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("power cut (SIGQUIT)"), "{err}");
+}
+
+#[test]
+fn reset_restarts_the_guest_when_asked() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec("reboot");
+    spec.on_reset = ResetAction::Restart;
+    // wait for the second boot, then stop it
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = spawn(&spec, dir.path());
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = channel();
+    // keep draining the guest's output: a closed pipe would be a vdev error
+    let reader = std::thread::spawn(move || {
+        let mut starts = 0;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("probe: start") {
+                starts += 1;
+                if starts == 3 {
+                    let _ = tx.send(());
+                }
+            }
+        }
+        starts
+    });
+    let third = rx.recv_timeout(Duration::from_secs(30));
+    // SAFETY: sends a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGQUIT) };
+    let status = child.wait().expect("wait");
+    let starts = reader.join().expect("reader");
+    assert!(third.is_ok(), "no third boot");
+    assert!(starts >= 3, "the guest booted again after each reset");
+    let mut err = String::new();
+    let _ = child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err);
+    assert!(
+        err.contains("guest reset (reset by pckeyboard); restarting (#2)"),
+        "{err}"
+    );
+    assert_eq!(status.code(), Some(3), "{err}");
+}
+
+#[test]
+fn exit_on_halt_ends_the_vm_and_without_it_the_vm_stays() {
+    if !kvm() {
+        return;
+    }
+    let r = run(&probe_spec("halt"));
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(
+        r.err.contains("every vCPU halted (exit-on-halt)"),
+        "{}",
+        r.err
+    );
+
+    let mut spec = probe_spec("halt");
+    spec.exit_on_halt = false;
+    let (code, _, err) = signal_after(&spec, "halt: halting", libc::SIGQUIT);
+    assert_eq!(code, 3, "the halted VM kept running until SIGQUIT: {err}");
+}
+
+#[test]
+fn two_vcpus_boot_with_the_second_waiting_for_sipi() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec("hello pit=2");
+    spec.cpus = 2;
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(r.ok("pit"), "10 irqs via ioapic pin 2");
+}
+
+#[test]
+fn dryrun_assembles_without_running() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec("hello");
+    spec.dryrun = true;
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(r.out.is_empty(), "the guest ran: {}", r.out);
+    assert!(r.err.contains("dry run"), "{}", r.err);
+}
+
+#[test]
+fn logger_filters_and_destination() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec("progress");
+    spec.logger = LoggerSpec {
+        filters: vec![Level::Info],
+        dest: Dest::Stdout,
+    };
+    let r = run(&spec);
+    assert!(r.out.contains("info: progress: milestone 1"), "{}", r.out);
+    assert!(r.err.is_empty(), "{}", r.err);
+
+    spec.logger = LoggerSpec {
+        filters: vec![Level::Fatal, Level::Error],
+        dest: Dest::Stderr,
+    };
+    let r = run(&spec);
+    assert_eq!(r.code, 0);
+    assert!(
+        !r.out.contains("milestone") && !r.err.contains("milestone"),
+        "{}{}",
+        r.out,
+        r.err
+    );
+
+    spec.logger = LoggerSpec {
+        filters: vec![Level::Info],
+        dest: Dest::None,
+    };
+    let r = run(&spec);
+    assert!(
+        r.err.is_empty() && !r.out.contains("vmm["),
+        "{}{}",
+        r.out,
+        r.err
+    );
+}
+
+#[test]
+fn configuration_errors_exit_65() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec("hello");
+    spec.memory.push(MemRegion {
+        kind: MemKind::Ram,
+        start: 0x80_0000,
+        size: 0x1000,
+    });
+    let r = run(&spec);
+    assert_eq!(r.code, 65, "{}", r.err);
+    assert!(r.err.contains("memory regions overlap"), "{}", r.err);
+
+    let mut spec = probe_spec("hello");
+    spec.memory.retain(|m| m.start != 0);
+    let r = run(&spec);
+    assert_eq!(r.code, 65, "{}", r.err);
+    assert!(
+        r.err.contains("boot structures need RAM at 0x0"),
+        "{}",
+        r.err
+    );
+
+    let mut spec = probe_spec("hello");
+    spec.loads.clear();
+    let r = run(&spec);
+    assert_eq!(r.code, 65, "{}", r.err);
+    assert!(r.err.contains("no bootable image"), "{}", r.err);
+}
+
+#[test]
+fn bad_spec_file_exits_65_and_missing_one_64() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("bad.json");
+    std::fs::write(&p, "{\"memory\": 5}").expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmm-run"))
+        .arg(&p)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(65));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmm-run"))
+        .arg(dir.path().join("missing.json"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(64));
+}
+
+#[test]
+fn a_failing_vdev_exits_6() {
+    if !kvm() {
+        return;
+    }
+    // the UART's host side (our stdout) is closed: its first write fails
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = spawn(&probe_spec("hello"), dir.path());
+    drop(child.stdout.take());
+    let mut err = String::new();
+    let _ = child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err);
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(6), "{err}");
+    assert!(err.contains("vdev ser8250: output failed"), "{err}");
+}
+
+#[test]
+fn the_second_vcpu_starts_on_init_sipi_with_its_apic_id() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec("smp=1 hello");
+    spec.cpus = 2;
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(r.ok("smp"), "ap apic-id=1");
+    r.done();
+    // with one vCPU there is no AP to start
+    let r = run(&probe_spec("smp=1"));
+    assert_eq!(
+        r.report("smp"),
+        vec!["FAIL ap 1 did not start"],
+        "{}",
+        r.out
+    );
+}

@@ -1,0 +1,80 @@
+//! A qvmconf file read by the qvmconf crate, converted to a VmSpec and run.
+
+mod common;
+
+use common::{kvm, run};
+
+fn spec_from(text: &str, dir: &std::path::Path) -> vmm::VmSpec {
+    let mut map = diag::SourceMap::new();
+    let opts = qvmconf::Options {
+        cwd: dir.to_path_buf(),
+        ..Default::default()
+    };
+    let (vm, diags) =
+        qvmconf::load_source(&mut map, "probe.qvmconf", text.as_bytes().to_vec(), &opts);
+    let vm = vm.unwrap_or_else(|| panic!("qvmconf errors: {diags:?}"));
+    vmm::spec_from_config(&vm, dir).expect("convertible")
+}
+
+const PROBE_VM: &str = "system probe
+ram 0,0xa0000
+rom 0xc0000,0x40000
+ram 1m,31m
+cpu
+load PROBE
+cmdline \"hello mem rtc pit=0 uartirq=4 kbd progress\"
+vdev ioapic loc 0xf8000000 intr apic name myioapic
+vdev ser8250 loc 0x3f8 intr myioapic:4 hostdev >-
+vdev timer8254 intr myioapic:0
+vdev mc146818
+vdev pckeyboard
+vdev progress
+vdev 8259 loc 0x20
+vdev 8259 loc 0xa0
+set exit-on-halt 1
+";
+
+#[test]
+fn the_probe_vm_from_its_qvmconf() {
+    if !kvm() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = PROBE_VM
+        .replace("PROBE", vmm::probe::ELF)
+        .replace("hello mem", "ioapic=f8000000 hello mem");
+    let spec = spec_from(&text, dir.path());
+    assert_eq!(spec.name, "probe");
+    assert!(spec.exit_on_halt);
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}\n{}", r.out, r.err);
+    r.done();
+    assert_eq!(r.ok("hello"), "boot=pvh");
+    assert_eq!(r.ok("pit"), "10 irqs via ioapic pin 0");
+    assert!(
+        r.ok("uartirq").starts_with("1 irqs via ioapic pin 4"),
+        "{}",
+        r.out
+    );
+    assert_eq!(r.ok("kbd"), "selftest=55");
+    assert_eq!(
+        r.report("mem"),
+        vec!["ok 0-9ffff type 1", "ok 100000-1ffffff type 1"]
+    );
+}
+
+#[test]
+fn unsupported_vdevs_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = PROBE_VM.replace("PROBE", vmm::probe::ELF) + "vdev virtio-blk hostdev /dev/null\n";
+    let mut map = diag::SourceMap::new();
+    let opts = qvmconf::Options {
+        cwd: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    let (vm, diags) = qvmconf::load_source(&mut map, "p.qvmconf", text.into_bytes(), &opts);
+    let vm = vm.unwrap_or_else(|| panic!("{diags:?}"));
+    let e = vmm::spec_from_config(&vm, dir.path()).expect_err("virtio-blk refused");
+    assert!(e.to_string().contains("virtio-blk is not provided"), "{e}");
+    assert_eq!(e.exit_code(), vmm::ExitCode::Config);
+}
