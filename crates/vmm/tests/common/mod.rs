@@ -182,6 +182,23 @@ pub fn spawn(spec: &VmSpec, dir: &Path) -> Child {
         .expect("start vmm-run")
 }
 
+/// Like [`spawn`], with a pipe on the VMM's standard input.
+pub fn spawn_with_stdin(spec: &VmSpec, dir: &Path) -> Child {
+    let path = dir.join("spec.json");
+    std::fs::write(
+        &path,
+        serde_json::to_vec_pretty(spec).expect("spec serialises"),
+    )
+    .expect("write spec");
+    Command::new(env!("CARGO_BIN_EXE_vmm-run"))
+        .arg(&path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start vmm-run")
+}
+
 pub fn finish(mut child: Child, limit: Duration) -> Run {
     let start = Instant::now();
     let mut out_pipe = child.stdout.take().expect("stdout");
