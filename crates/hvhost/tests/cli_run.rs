@@ -242,3 +242,58 @@ fn sarif_output_is_one_log() {
     assert!(ids.contains(&"R0104"), "{ids:?}");
     assert!(ids.contains(&"H0103"), "{ids:?}");
 }
+
+/// The repository root (the example host's host paths are relative to it).
+fn repo() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn the_example_hosts_probe_vm_runs() {
+    if !kvm() {
+        return;
+    }
+    // The README's demonstration: no SDK, the probe guest from the image.
+    let o = hvhost_in(
+        &repo(),
+        &[
+            "run",
+            "--no-host-files",
+            "examples/x86_64-host/host.build",
+            "--vm",
+            "probe",
+        ],
+    );
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    for check in ["hello", "rtc", "pit", "kbd", "progress"] {
+        assert!(
+            out.contains(&format!("probe: {check}: ok")),
+            "{check}: {out}"
+        );
+    }
+    assert!(out.contains("probe: off: powering off"), "{out}");
+    assert!(
+        err.contains("VM ended: powered off through progress (exit 0)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_example_probe_image_is_the_one_the_workspace_builds() {
+    // examples/x86_64-host/vm/images/probe.elf is checked in so that the
+    // example host runs on a fresh clone; it must stay the guest that
+    // guests/probe builds (`UPDATE_GOLDEN=1` copies a fresh build over it).
+    let checked_in = repo().join("examples/x86_64-host/vm/images/probe.elf");
+    let built = std::fs::read(vmm::probe::ELF).expect("the probe guest was built");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&checked_in, &built).unwrap();
+    }
+    let have = std::fs::read(&checked_in).expect("the example's probe.elf");
+    assert!(
+        have == built,
+        "{} differs from the probe guest built from guests/probe ({}): rerun with UPDATE_GOLDEN=1",
+        checked_in.display(),
+        vmm::probe::ELF
+    );
+}
