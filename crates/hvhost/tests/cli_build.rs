@@ -1,36 +1,11 @@
 //! `hvhost build`, run as a user runs it.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::*;
+
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn hvhost_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_hvhost"));
-    c.args(args)
-        .current_dir(dir)
-        .env_remove("QNX_TARGET")
-        .env_remove("MKIFS_PATH")
-        .env_remove("PROCESSOR")
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 const BUILD: &str = r#"[search=.]
 [uid=0 gid=0]
@@ -67,9 +42,9 @@ fn setup() -> tempfile::TempDir {
 #[test]
 fn build_then_dump_lists_every_entry() {
     let d = setup();
-    let o = hvhost_in(d.path(), &["build", "-nn", "host.build", "out.ifs"], &[]);
+    let o = hvhost_env(d.path(), &["build", "-nn", "host.build", "out.ifs"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let o = hvhost_in(d.path(), &["dump", "-vv", "out.ifs"], &[]);
+    let o = hvhost_env(d.path(), &["dump", "-vv", "out.ifs"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     for want in [
@@ -90,7 +65,7 @@ fn build_then_dump_lists_every_entry() {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
     // Extract and compare with the sources.
-    let o = hvhost_in(d.path(), &["dump", "-x", "-d", "x", "out.ifs"], &[]);
+    let o = hvhost_env(d.path(), &["dump", "-x", "-d", "x", "out.ifs"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let x = d.path().join("x");
     assert_eq!(
@@ -131,7 +106,7 @@ fn nn_and_source_date_epoch_give_identical_images() {
             }
             let mut a = args.clone();
             a.push(name);
-            let o = hvhost_in(d.path(), &a, &env);
+            let o = hvhost_env(d.path(), &a, &env);
             assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
             images.push(std::fs::read(d.path().join(name)).unwrap());
         }
@@ -142,16 +117,16 @@ fn nn_and_source_date_epoch_give_identical_images() {
 #[test]
 fn output_option_and_stdout() {
     let d = setup();
-    let o = hvhost_in(
+    let o = hvhost_env(
         d.path(),
         &["build", "-nn", "host.build", "-o", "o.ifs"],
         &[],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let o2 = hvhost_in(d.path(), &["build", "-nn", "host.build", "-"], &[]);
+    let o2 = hvhost_env(d.path(), &["build", "-nn", "host.build", "-"], &[]);
     assert_eq!(o2.status.code(), Some(0), "{}", text(&o2.stderr));
     assert_eq!(o2.stdout, std::fs::read(d.path().join("o.ifs")).unwrap());
-    let o3 = hvhost_in(d.path(), &["build", "host.build"], &[]);
+    let o3 = hvhost_env(d.path(), &["build", "host.build"], &[]);
     assert_eq!(o3.status.code(), Some(2));
     assert!(text(&o3.stderr).contains("no output file"));
 }
@@ -159,7 +134,7 @@ fn output_option_and_stdout() {
 #[test]
 fn verbose_prints_the_placement_table() {
     let d = setup();
-    let o = hvhost_in(
+    let o = hvhost_env(
         d.path(),
         &["build", "-nn", "-v", "host.build", "o.ifs"],
         &[],
@@ -193,7 +168,7 @@ fn a_failed_build_leaves_no_file_and_keeps_the_old_one() {
     )
     .unwrap();
     let before = dir_names(d.path());
-    let o = hvhost_in(
+    let o = hvhost_env(
         d.path(),
         &["build", "--no-host-files", "bad.build", "new.ifs"],
         &[],
@@ -205,7 +180,7 @@ fn a_failed_build_leaves_no_file_and_keeps_the_old_one() {
     assert_eq!(dir_names(d.path()), before, "a file was left behind");
 
     std::fs::write(d.path().join("old.ifs"), b"precious").unwrap();
-    let o = hvhost_in(
+    let o = hvhost_env(
         d.path(),
         &["build", "--no-host-files", "bad.build", "old.ifs"],
         &[],
@@ -221,7 +196,7 @@ fn a_failed_build_leaves_no_file_and_keeps_the_old_one() {
     assert_eq!(dir_names(d.path()), want);
 
     // An unwritable output directory: an error, nothing written.
-    let o = hvhost_in(d.path(), &["build", "host.build", "no/such/dir/x.ifs"], &[]);
+    let o = hvhost_env(d.path(), &["build", "host.build", "no/such/dir/x.ifs"], &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("I0108"), "{}", text(&o.stderr));
 }
@@ -230,7 +205,7 @@ fn a_failed_build_leaves_no_file_and_keeps_the_old_one() {
 fn the_example_host_without_its_files_is_a_clear_error() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("host.ifs");
-    let o = hvhost_in(
+    let o = hvhost_env(
         &root(),
         &[
             "build",
@@ -347,7 +322,7 @@ fn the_example_host_builds_against_a_stand_in_sdk() {
     .unwrap();
     let qt = p.join("target");
     let env = [("QNX_TARGET", qt.to_str().unwrap())];
-    let o = hvhost_in(
+    let o = hvhost_env(
         p,
         &[
             "build",
@@ -367,7 +342,7 @@ fn the_example_host_builds_against_a_stand_in_sdk() {
         "{table}"
     );
 
-    let o = hvhost_in(p, &["dump", "-vv", "host.ifs"], &[]);
+    let o = hvhost_env(p, &["dump", "-vv", "host.ifs"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let l = text(&o.stdout);
     for want in [
@@ -386,9 +361,9 @@ fn the_example_host_builds_against_a_stand_in_sdk() {
     ] {
         assert!(l.contains(want), "missing {want:?} in\n{l}");
     }
-    let o = hvhost_in(p, &["dump", "--verify", "host.ifs"], &[]);
+    let o = hvhost_env(p, &["dump", "--verify", "host.ifs"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let o = hvhost_in(p, &["dump", "-x", "-d", "out", "host.ifs"], &[]);
+    let o = hvhost_env(p, &["dump", "-x", "-d", "out", "host.ifs"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(
         std::fs::read(p.join("out/vm/config/probe.qvmconf")).unwrap(),
@@ -400,7 +375,7 @@ fn the_example_host_builds_against_a_stand_in_sdk() {
     );
     // The filter of multiboot.boot (mkifsf_elf) is not installed here: a
     // clear error, and no image.
-    let o = hvhost_in(
+    let o = hvhost_env(
         p,
         &["build", "examples/x86_64-host/host.build", "f.ifs"],
         &env,
@@ -438,7 +413,7 @@ fn a_flat_guest_binary_becomes_a_bootable_ifs() {
         "[image=0xfff00]\n[virtual=x86_64,raw] boot = {\n    ./guest.bin\n}\n",
     )
     .unwrap();
-    let o = hvhost_in(
+    let o = hvhost_env(
         p,
         &[
             "build",
@@ -467,7 +442,7 @@ fn a_flat_guest_binary_becomes_a_bootable_ifs() {
         "[virtual=x86_64,raw] boot = {\n    ./guest.bin\n}\n",
     )
     .unwrap();
-    let o = hvhost_in(
+    let o = hvhost_env(
         p,
         &["build", "--no-host-files", "noaddr.build", "x.ifs"],
         &[],
@@ -500,7 +475,7 @@ fn the_probe_packaged_as_an_ifs_boots_on_kvm() {
         ),
     )
     .unwrap();
-    let o = hvhost_in(
+    let o = hvhost_env(
         p,
         &[
             "build",
@@ -512,7 +487,7 @@ fn the_probe_packaged_as_an_ifs_boots_on_kvm() {
         &[],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let o = hvhost_in(p, &["dump", "-v", "probe.ifs"], &[]);
+    let o = hvhost_env(p, &["dump", "-v", "probe.ifs"], &[]);
     assert!(
         text(&o.stdout).contains(&format!(
             "startup_vaddr={:#x} image_paddr={:#x}",
@@ -532,7 +507,7 @@ fn the_probe_packaged_as_an_ifs_boots_on_kvm() {
          vdev 8259 loc 0x20\nvdev 8259 loc 0xa0\n",
     )
     .unwrap();
-    let o = hvhost_in(p, &["qvm", "@vm.qvmconf"], &[]);
+    let o = hvhost_env(p, &["qvm", "@vm.qvmconf"], &[]);
     let out = text(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{out}\n{}", text(&o.stderr));
     assert!(out.contains("probe: hello: ok boot=multiboot"), "{out}");
@@ -561,11 +536,11 @@ fn build_then_extract_round_trips_modes() {
          [type=link] /l = /ro/secret\n",
     )
     .unwrap();
-    let o = hvhost_in(d.path(), &["build", "modes.build", "m.ifs"], &[]);
+    let o = hvhost_env(d.path(), &["build", "modes.build", "m.ifs"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let o = hvhost_in(d.path(), &["dump", "-x", "-d", "x", "m.ifs"], &[]);
+    let o = hvhost_env(d.path(), &["dump", "-x", "-d", "x", "m.ifs"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let o = hvhost_in(d.path(), &["dump", "--format", "json", "m.ifs"], &[]);
+    let o = hvhost_env(d.path(), &["dump", "--format", "json", "m.ifs"], &[]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let mut seen = 0;
     for e in v["entries"].as_array().unwrap() {
@@ -592,7 +567,7 @@ fn build_then_extract_round_trips_modes() {
     assert_eq!(mode_of(&d.path().join("x/ro/sub")), 0o751);
     assert_eq!(mode_of(&d.path().join("x/ro/secret")), 0o600);
     // Extracting again over the read-only directory works.
-    let o = hvhost_in(d.path(), &["dump", "-x", "-d", "x", "m.ifs"], &[]);
+    let o = hvhost_env(d.path(), &["dump", "-x", "-d", "x", "m.ifs"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(mode_of(&d.path().join("x/ro")), 0o500);
     // Let the temporary directory be removed.
@@ -652,7 +627,7 @@ fn a_symlinked_output_is_written_through_to_its_target() {
     .unwrap();
     std::os::unix::fs::symlink("images/real.ifs", p.join("link.ifs")).unwrap();
     std::os::unix::fs::symlink("link.ifs", p.join("link2.ifs")).unwrap();
-    let o = hvhost_in(p, &["build", "-nn", "host.build", "link2.ifs"], &[]);
+    let o = hvhost_env(p, &["build", "-nn", "host.build", "link2.ifs"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     for l in ["link.ifs", "link2.ifs"] {
         assert!(
@@ -665,7 +640,7 @@ fn a_symlinked_output_is_written_through_to_its_target() {
     assert_eq!(mode_of(&p.join("images/real.ifs")), 0o640);
     let img = std::fs::read(p.join("images/real.ifs")).unwrap();
     assert!(img.starts_with(b"imagefs"));
-    let o = hvhost_in(p, &["build", "-nn", "host.build", "plain.ifs"], &[]);
+    let o = hvhost_env(p, &["build", "-nn", "host.build", "plain.ifs"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(std::fs::read(p.join("plain.ifs")).unwrap(), img);
     // No temporary file is left beside the link or the target.
@@ -673,7 +648,7 @@ fn a_symlinked_output_is_written_through_to_its_target() {
     assert!(!dir_names(p).iter().any(|n| n.ends_with(".tmp")));
     // A dangling link: the image is created at its target.
     std::os::unix::fs::symlink("images/new.ifs", p.join("dangling.ifs")).unwrap();
-    let o = hvhost_in(p, &["build", "-nn", "host.build", "dangling.ifs"], &[]);
+    let o = hvhost_env(p, &["build", "-nn", "host.build", "dangling.ifs"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(std::fs::read(p.join("images/new.ifs")).unwrap(), img);
     assert!(
@@ -710,7 +685,7 @@ fn a_failing_bootfile_filter_points_at_the_bootfile() {
         ("PROCESSOR", "x86_64"),
     ];
     std::fs::create_dir(p.join("out")).unwrap();
-    let o = hvhost_in(p, &["build", "g.build", "out/g.ifs"], &env);
+    let o = hvhost_env(p, &["build", "g.build", "out/g.ifs"], &env);
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
     let bootfile = sys.join("fx.boot");
@@ -729,7 +704,7 @@ fn a_failing_bootfile_filter_points_at_the_bootfile() {
     assert!(!err.contains("g.build:1:1"), "{err}");
     assert!(dir_names(&p.join("out")).is_empty());
     // --no-filter keeps the raw image.
-    let o = hvhost_in(p, &["build", "--no-filter", "g.build", "out/g.ifs"], &env);
+    let o = hvhost_env(p, &["build", "--no-filter", "g.build", "out/g.ifs"], &env);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(dir_names(&p.join("out")), ["g.ifs"]);
 }

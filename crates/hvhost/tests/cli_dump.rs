@@ -1,27 +1,14 @@
 //! `hvhost dump`, run as a user runs it: listing, verification, and safe
 //! extraction of hostile images.
 
+mod common;
+
+use common::*;
+
 use ifs::Endian;
 use ifs::format::{Dirent, DirentKind, ImageHeader, image_flags};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn hvhost_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hvhost"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("SOURCE_DATE_EPOCH")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use std::process::{Command, Stdio};
 
 enum K<'a> {
     File(&'a [u8]),
@@ -278,20 +265,6 @@ fn json_listing() {
     assert_eq!(ents[1]["path"], "etc/f");
     assert_eq!(ents[1]["size"], 3);
     assert_eq!(ents[3]["target"], "t");
-}
-
-/// Compares with `tests/golden/<name>` byte for byte (`UPDATE_GOLDEN=1` rewrites it).
-fn golden(name: &str, got: &str) {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&p, got).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&p)
-        .unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1", p.display()));
-    assert_eq!(want, got, "golden {name} differs");
 }
 
 #[test]
