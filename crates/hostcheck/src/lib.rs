@@ -43,6 +43,7 @@ pub mod images;
 pub mod load;
 pub mod pass;
 pub mod safety;
+pub mod shell;
 pub mod vdevs;
 pub mod virt;
 
