@@ -417,6 +417,25 @@ fn passed(vms: &[VmFacts]) -> impl Iterator<Item = (&VmFacts, &PassFacts)> {
         .flat_map(|vm| vm.pass.iter().map(move |p| (vm, p)))
 }
 
+/// True when the script stops a driver (`slay NAME`, also behind wrappers
+/// and shells) after starting it and before the `qvm` at `start`: the
+/// driver no longer holds its device when the VM starts.
+pub fn slain_before(host: &HostView, drv: &Driver, start: Option<usize>) -> bool {
+    let Some(start) = start else { return false };
+    host.externals()
+        .filter(|(i, _, _)| *i > drv.index && *i < start)
+        .any(|(_, _, e)| {
+            crate::shell::commands_run(&e.program, &e.args)
+                .iter()
+                .any(|(p, args)| {
+                    basename(p) == "slay"
+                        && args
+                            .iter()
+                            .any(|a| !a.starts_with('-') && basename(a) == drv.program)
+                })
+        })
+}
+
 /// H0402 for two `pass` lines (`p` after `q`; `same_vm` when both are of one VM).
 fn passed_twice(
     (vm, p): (&VmFacts, &PassFacts),
@@ -648,6 +667,9 @@ pub(crate) fn check(cx: &mut Ctx) {
     let drivers = drivers(&cx.host);
     for drv in &drivers {
         for vm in cx.vms {
+            if slain_before(&cx.host, drv, cx.start_of(vm).map(|s| s.index)) {
+                continue;
+            }
             if let Some(d) = driver_claims(drv, vm) {
                 out.push(d);
                 continue;
