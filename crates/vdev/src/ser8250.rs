@@ -71,6 +71,28 @@ impl Inner {
 /// The UART.
 pub struct Ser8250 {
     inner: Arc<Mutex<Inner>>,
+    /// Where its output goes, for messages (`hostdev /dev/full`, `stdout`).
+    host: String,
+}
+
+/// A failed UART write as a person reads it: the host side and the OS error
+/// (`hostdev /dev/full: write failed: No space left on device (os error 28)`).
+fn write_failure(host: &str, e: &vm_superio::serial::Error<std::io::Error>) -> String {
+    use vm_superio::serial::Error as E;
+    match e {
+        E::IOError(io) => format!("hostdev {host}: write failed: {}", io_text(io)),
+        E::Trigger(io) => format!("interrupt failed: {}", io_text(io)),
+        E::FullFifo => "receive FIFO full".to_string(),
+    }
+}
+
+/// An I/O error's text without Rust's `(os error N)` suffix.
+fn io_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
 }
 
 fn host_err(path: &str, source: std::io::Error) -> Error {
@@ -86,6 +108,11 @@ pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
     let base = io_base(spec, Some(0x3f8))?;
     let mut pending = VecDeque::new();
     let mut live: Option<Box<dyn Read + Send>> = None;
+    let host = match spec.hostdev.as_deref() {
+        Some(">-" | "-" | "<-") => "stdout".to_string(),
+        Some(h) => h.trim_start_matches(['<', '>']).to_string(),
+        None => "none".to_string(),
+    };
     let out: Box<dyn Write + Send> = match spec.hostdev.as_deref() {
         None => Box::new(std::io::sink()),
         Some(">-") => Box::new(std::io::stdout()),
@@ -147,7 +174,7 @@ pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
             })?;
     }
     Ok(Created::Bus {
-        device: Box::new(Ser8250 { inner }),
+        device: Box::new(Ser8250 { inner, host }),
         ranges: vec![Range {
             space: Space::Io,
             base,
@@ -200,7 +227,7 @@ impl Device for Ser8250 {
             .write(offset as u8, v)
             .map_err(|e| Error::Runtime {
                 vdev: "ser8250".into(),
-                msg: format!("output failed: {e:?}"),
+                msg: write_failure(&self.host, &e),
             })?;
         if offset == 0 && v == b'\n' {
             // Line-buffered output reaches the host promptly; a failed flush
