@@ -105,7 +105,26 @@ fn host_err(path: &str, source: std::io::Error) -> Error {
 
 /// Build a `ser8250` from its `vdev` line.
 pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
+    Ok(Created::Bus {
+        ranges: ranges(spec)?,
+        device: device(spec, ctx)?,
+    })
+}
+
+/// Its 8 ports (0x3f8 or `loc`), after checking `hostdev`.
+pub(crate) fn ranges(spec: &VdevSpec) -> Result<Vec<Range>, Error> {
     let base = io_base(spec, Some(0x3f8))?;
+    if matches!(spec.hostdev.as_deref(), Some(">" | "<" | "")) {
+        return Err(spec.bad("`hostdev` needs a path or `-`"));
+    }
+    Ok(vec![Range {
+        space: Space::Io,
+        base,
+        len: 8,
+    }])
+}
+
+pub(crate) fn device(spec: &VdevSpec, ctx: &Context) -> Result<Box<dyn Device>, Error> {
     let mut pending = VecDeque::new();
     let mut live: Option<Box<dyn Read + Send>> = None;
     let host = match spec.hostdev.as_deref() {
@@ -173,14 +192,7 @@ pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
                 msg: format!("input thread: {e}"),
             })?;
     }
-    Ok(Created::Bus {
-        device: Box::new(Ser8250 { inner, host }),
-        ranges: vec![Range {
-            space: Space::Io,
-            base,
-            len: 8,
-        }],
-    })
+    Ok(Box::new(Ser8250 { inner, host }))
 }
 
 /// Feed live input into the UART until end of file or until the device is

@@ -175,6 +175,13 @@ fn run_in(args: &RunArgs, map: &mut SourceMap, m: &Manifest) -> Result<i32, Stri
     };
     let mut staged = Staged::default();
     let (vm, mut diags) = load_vm(&host, start, map, &mut staged)?;
+    // what this VMM cannot run is a configuration error here
+    if let Some(vm) = vm
+        .as_ref()
+        .filter(|_| !diags.iter().any(Diagnostic::is_error))
+    {
+        diags.extend(vmm::preflight(vm));
+    }
     let (errors, _) = emit(args.format, map, &mut diags);
     let Some(mut vm) = vm.filter(|_| errors == 0) else {
         return Ok(EXIT_CONFIG);
