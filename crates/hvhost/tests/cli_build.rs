@@ -339,6 +339,12 @@ fn the_example_host_builds_against_a_stand_in_sdk() {
             Err(_) => std::fs::write(ex.join("vm").join(q), format!("# {q}\n")).unwrap(),
         }
     }
+    std::fs::create_dir_all(ex.join("vm/images")).unwrap();
+    std::fs::copy(
+        root().join("examples/x86_64-host/vm/images/probe.elf"),
+        ex.join("vm/images/probe.elf"),
+    )
+    .unwrap();
     let qt = p.join("target");
     let env = [("QNX_TARGET", qt.to_str().unwrap())];
     let o = hvhost_in(
@@ -371,6 +377,7 @@ fn the_example_host_builds_against_a_stand_in_sdk() {
         "proc/boot/pci-server",
         "bin/sh -> /bin/ksh",
         "vm/images",
+        "vm/images/probe.elf",
         "    [sched_aps=guests] SYSNAME=nto TERM=qansi qvm @/vm/config/probe.qvmconf &",
         "    sched_aps guests 60 100",
         "    [+session] SYSNAME=nto TERM=qansi ksh &",

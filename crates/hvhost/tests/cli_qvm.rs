@@ -270,3 +270,36 @@ fn every_q_code_is_explained() {
     assert_eq!(o.status.code(), Some(0));
     assert!(text(&o.stdout).starts_with("# Q0205: one interrupt line is used twice"));
 }
+
+#[test]
+fn diagnostics_for_machines() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.qvmconf"),
+        "ram 0x80000000,128M\nvdev pl011 loc 0x1c090000 intr gic:37\nvdev pl011 loc 0x1c090000 intr gic:38\n",
+    )
+    .unwrap();
+    // JSON: one object per diagnostic on stderr, nothing on stdout.
+    let o = hvhost_in(
+        dir.path(),
+        &["qvm", "--format", "json", "@bad.qvmconf", "dryrun"],
+    );
+    assert_eq!(o.status.code(), Some(65));
+    assert_eq!(text(&o.stdout), "");
+    let lines: Vec<serde_json::Value> = text(&o.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["code"], "Q0201");
+    // SARIF: the log on stdout, with the rule.
+    let o = hvhost_in(
+        dir.path(),
+        &["qvm", "@bad.qvmconf", "--format=sarif", "dryrun"],
+    );
+    assert_eq!(o.status.code(), Some(65));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let results = v["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["ruleId"], "Q0201");
+}
