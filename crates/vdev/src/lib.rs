@@ -366,3 +366,70 @@ pub fn put_le(data: &mut [u8], v: u64) {
         *d = if i < 8 { b[i] } else { 0 };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(kind: &str, loc: Option<(Space, u64)>) -> VdevSpec {
+        VdevSpec {
+            kind: kind.into(),
+            loc: loc.map(|(space, base)| Loc {
+                space,
+                base,
+                len: None,
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn layout_gives_ranges_and_bindings_without_side_effects() {
+        let io = |base, len| Range {
+            space: Space::Io,
+            base,
+            len,
+        };
+        assert_eq!(
+            layout(&spec("vdev-ser8250.so", None)).ok(),
+            Some(Layout::Bus(vec![io(0x3f8, 8)]))
+        );
+        assert_eq!(
+            layout(&spec("pckeyboard", Some((Space::Io, 0x160)))).ok(),
+            Some(Layout::Bus(vec![io(0x160, 1), io(0x164, 1)]))
+        );
+        assert_eq!(
+            layout(&spec("timer8254", None)).ok(),
+            Some(Layout::InKernel(InKernel::Pit {
+                base: 0x40,
+                intr: None
+            }))
+        );
+        // a hostdev input file is not opened by layout (create opens it)
+        let mut s = spec("ser8250", None);
+        s.hostdev = Some("</nonexistent/input".into());
+        assert!(layout(&s).is_ok());
+    }
+
+    #[test]
+    fn layout_refusals_are_configuration_errors_of_the_right_kind() {
+        let placement = |s: &VdevSpec| matches!(layout(s), Err(Error::Placement { .. }));
+        assert!(placement(&spec("8259", Some((Space::Io, 0x4d0)))));
+        assert!(placement(&spec("ioapic", Some((Space::Io, 0x20)))));
+        assert!(placement(&spec("ser8250", Some((Space::Mem, 0x1000)))));
+        assert!(placement(&spec("ser8250", Some((Space::Io, 0x1_0000)))));
+        assert!(placement(&spec("pckeyboard", Some((Space::Io, 0xfffc)))));
+        assert!(matches!(
+            layout(&spec("virtio-blk", None)),
+            Err(Error::UnknownVdev(_))
+        ));
+        let mut rtc = spec("mc146818", None);
+        rtc.regs = vec![(0x90, 1)];
+        assert!(matches!(layout(&rtc), Err(Error::BadOption { .. })));
+        let mut uart = spec("ser8250", None);
+        uart.hostdev = Some(">".into());
+        let e = layout(&uart).err().expect("refused");
+        assert!(e.is_config(), "{e}");
+        assert!(layout(&spec("8259", Some((Space::Io, 0xa0)))).is_ok());
+    }
+}
