@@ -428,7 +428,7 @@ mod tests {
         assert!(matches!(layout(&rtc), Err(Error::BadOption { .. })));
         let mut uart = spec("ser8250", None);
         uart.hostdev = Some(">".into());
-        let e = layout(&uart).err().expect("refused");
+        let e = layout(&uart).expect_err("refused");
         assert!(e.is_config(), "{e}");
         assert!(layout(&spec("8259", Some((Space::Io, 0xa0)))).is_ok());
     }
