@@ -401,13 +401,32 @@ fn load_image(load: &Load, kind: LoadKind, data: &[u8], mem: &Memory) -> Result<
     }
 }
 
+/// What [`load`] says when no `load` line is an image to boot.
+pub const NO_IMAGE: &str = "no bootable image: add a `load` line";
+
+/// The boot structures need RAM at 0–[`LOW_END`]: the message when the
+/// regions do not give it.
+pub fn low_ram_missing(regions: &[crate::spec::MemRegion]) -> Option<String> {
+    (!crate::memory::covers(regions, 0, LOW_END))
+        .then(|| format!("the boot structures need RAM at 0x0-{LOW_END:#x} (e.g. `ram 0,0xa0000`)"))
+}
+
+/// True when a `load` line is an image to boot (not `data`, not `initrd`);
+/// without one [`load`] fails with [`NO_IMAGE`].
+pub fn has_image(spec: &VmSpec) -> bool {
+    spec.loads
+        .iter()
+        .any(|l| !matches!(l.kind, LoadKind::Data | LoadKind::Initrd))
+}
+
 /// Load every `load` of the spec and prepare the boot protocol; returns the
 /// boot vCPU's entry.
 pub fn load(spec: &VmSpec, mem: &Memory) -> Result<Entry, Error> {
-    if !mem.contains(0, LOW_END) {
-        return Err(Error::Config(format!(
-            "the boot structures need RAM at 0x0-{LOW_END:#x} (e.g. `ram 0,0xa0000`)"
-        )));
+    if let Some(msg) = low_ram_missing(&mem.regions) {
+        return Err(Error::Config(msg));
+    }
+    if !has_image(spec) {
+        return Err(Error::Config(NO_IMAGE.into()));
     }
     let ram_total: u64 = mem.map().iter().filter(|r| r.2 == 1).map(|r| r.1).sum();
     let mut kernel: Option<Kernel> = None;
@@ -448,8 +467,7 @@ pub fn load(spec: &VmSpec, mem: &Memory) -> Result<Entry, Error> {
             }
         }
     }
-    let kernel =
-        kernel.ok_or_else(|| Error::Config("no bootable image: add a `load` line".into()))?;
+    let kernel = kernel.ok_or_else(|| Error::Config(NO_IMAGE.into()))?;
 
     let cmdline = spec.cmdline.as_deref().unwrap_or("");
     if cmdline.len() >= CMDLINE_MAX || cmdline.contains('\0') {

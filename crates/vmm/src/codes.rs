@@ -25,4 +25,8 @@ diag::declare_codes! {
     V0109 = "vdev-option", Error, "a vdev option this VMM cannot honour";
     /// Two vdevs on the same ports or addresses.
     V0110 = "device-overlap", Error, "two vdevs claim the same ports or addresses";
+    /// No `ram` at 0-0x30000.
+    V0111 = "boot-ram", Error, "no RAM where this VMM puts the boot structures";
+    /// No `load` of an image.
+    V0112 = "no-image", Error, "no image to boot";
 }

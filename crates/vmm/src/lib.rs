@@ -159,6 +159,8 @@ pub fn preflight(cfg: &qvmconf::VmConfig) -> Vec<diag::Diagnostic> {
                 .get(validate::MAX_CPUS as usize)
                 .or(cfg.cpus.last())
                 .map(|c| c.span),
+            S::Ram => cfg.memory.first().map(|m| m.span),
+            S::Loads => cfg.loads.first().map(|l| l.span),
         }
     };
     for p in problems {

@@ -21,6 +21,26 @@ pub struct Memory {
     pub regions: Vec<MemRegion>,
 }
 
+/// True if `[addr, addr+len)` is RAM or ROM of `regions` (possibly several
+/// adjacent regions).
+pub fn covers(regions: &[MemRegion], addr: u64, len: u64) -> bool {
+    let Some(end) = addr.checked_add(len) else {
+        return false;
+    };
+    let mut at = addr;
+    loop {
+        let Some(r) = regions.iter().find(|r| {
+            r.kind != MemKind::Reserve && r.start <= at && at < r.start.saturating_add(r.size)
+        }) else {
+            return false;
+        };
+        at = r.start.saturating_add(r.size);
+        if at >= end {
+            return true;
+        }
+    }
+}
+
 impl Memory {
     /// Check the layout and map RAM and ROM.
     pub fn new(spec: &[MemRegion]) -> Result<Memory, Error> {
@@ -126,21 +146,7 @@ impl Memory {
 
     /// True if `[addr, addr+len)` is RAM or ROM (possibly several adjacent regions).
     pub fn contains(&self, addr: u64, len: u64) -> bool {
-        let Some(end) = addr.checked_add(len) else {
-            return false;
-        };
-        let mut at = addr;
-        loop {
-            let Some(r) = self.regions.iter().find(|r| {
-                r.kind != MemKind::Reserve && r.start <= at && at < r.start.saturating_add(r.size)
-            }) else {
-                return false;
-            };
-            at = r.start.saturating_add(r.size);
-            if at >= end {
-                return true;
-            }
-        }
+        covers(&self.regions, addr, len)
     }
 
     /// Copy bytes into guest memory (RAM or ROM), bounds-checked.

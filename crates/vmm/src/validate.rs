@@ -26,6 +26,10 @@ pub enum Subject {
     Intr(usize),
     /// The `cpu` lines.
     Cpus,
+    /// The `ram` lines.
+    Ram,
+    /// The `load` lines (there may be none).
+    Loads,
 }
 
 /// One reason the VMM cannot run a configuration.
@@ -135,7 +139,8 @@ impl Device for Nothing {
 /// Check `spec` against every rule of the VM's assembly that needs no host
 /// resources: vdev kinds, locations and options ([`vdev::layout`]), the
 /// interrupt controllers and every `intr` ([`Controllers`]), the vCPU
-/// count, overlapping device ranges ([`Bus::insert`]). All problems are
+/// count, overlapping device ranges ([`Bus::insert`]), RAM for the boot
+/// structures and an image to boot (`boot`'s own checks). All problems are
 /// returned, in configuration order.
 pub fn plan(spec: &VmSpec) -> Result<Plan, Vec<Problem>> {
     let mut problems = Vec::new();
@@ -205,6 +210,25 @@ pub fn plan(spec: &VmSpec) -> Result<Plan, Vec<Problem>> {
             format!("{cpus} vCPUs (at most {MAX_CPUS})"),
             format!("vCPU {MAX_CPUS} and beyond"),
             format!("give the VM at most {MAX_CPUS} `cpu` lines"),
+        ));
+    }
+
+    if let Some(msg) = crate::boot::low_ram_missing(&spec.memory) {
+        problems.push(Problem::new(
+            &codes::V0111,
+            Subject::Ram,
+            msg,
+            "no RAM at 0x0-0x30000",
+            "add `ram 0,0xa0000` (the PC's low 640 KiB): this VMM puts the guest's boot structures there",
+        ));
+    }
+    if !crate::boot::has_image(spec) {
+        problems.push(Problem::new(
+            &codes::V0112,
+            Subject::Loads,
+            crate::boot::NO_IMAGE,
+            "no image to boot",
+            "add `load FILE` with the guest's kernel or IFS image",
         ));
     }
 

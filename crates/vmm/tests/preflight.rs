@@ -290,6 +290,37 @@ fn overlapping_devices_found_by_the_bus() {
 }
 
 #[test]
+fn no_low_ram_for_the_boot_structures() {
+    let high = BASE.replace("ram 0,0xa0000\n", "");
+    let (found, built) = preflight(&high);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let f = &found[0];
+    // pointed at the first memory line (now the rom)
+    assert_eq!((f.code, f.at.as_str()), ("V0111", "2:1"));
+    assert!(f.help.contains("ram 0,0xa0000"), "{}", f.help);
+    assert_eq!(
+        built.expect_err("refused"),
+        format!("configuration: {}", f.message)
+    );
+    accepted(""); // with ram 0,0xa0000
+}
+
+#[test]
+fn no_image_to_boot() {
+    let data_only = BASE.replace("load /vm/probe.elf", "data load 0x200000,/vm/blob");
+    let (found, built) = preflight(&data_only);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let f = &found[0];
+    assert_eq!((f.code, f.at.as_str()), ("V0112", "5:1"));
+    assert_eq!(f.message, "no bootable image: add a `load` line");
+    assert_eq!(
+        built.expect_err("refused"),
+        format!("configuration: {}", f.message)
+    );
+    accepted("initrd load /vm/initrd.img"); // beside an image
+}
+
+#[test]
 fn every_problem_is_reported_at_once() {
     let (found, _) = preflight(&format!(
         "{BASE}vdev ser8250 loc 0x2f8 intr myioapic:40\nvdev hpet\nvdev ioapic name io2\n{}",
