@@ -411,6 +411,18 @@ pub fn low_ram_missing(regions: &[crate::spec::MemRegion]) -> Option<String> {
         .then(|| format!("the boot structures need RAM at 0x0-{LOW_END:#x} (e.g. `ram 0,0xa0000`)"))
 }
 
+/// The command line must fit its page and hold no NUL: the message when not.
+pub fn cmdline_problem(spec: &VmSpec) -> Option<String> {
+    let cmdline = spec.cmdline.as_deref().unwrap_or("");
+    (cmdline.len() >= CMDLINE_MAX || cmdline.contains('\0')).then(|| {
+        format!(
+            "cmdline: {} bytes or a NUL (max {})",
+            cmdline.len(),
+            CMDLINE_MAX - 1
+        )
+    })
+}
+
 /// True when a `load` line is an image to boot (not `data`, not `initrd`);
 /// without one [`load`] fails with [`NO_IMAGE`].
 pub fn has_image(spec: &VmSpec) -> bool {
@@ -470,12 +482,8 @@ pub fn load(spec: &VmSpec, mem: &Memory) -> Result<Entry, Error> {
     let kernel = kernel.ok_or_else(|| Error::Config(NO_IMAGE.into()))?;
 
     let cmdline = spec.cmdline.as_deref().unwrap_or("");
-    if cmdline.len() >= CMDLINE_MAX || cmdline.contains('\0') {
-        return Err(Error::Config(format!(
-            "cmdline: {} bytes or a NUL (max {})",
-            cmdline.len(),
-            CMDLINE_MAX - 1
-        )));
+    if let Some(msg) = cmdline_problem(spec) {
+        return Err(Error::Config(msg));
     }
     let mut c = cmdline.as_bytes().to_vec();
     c.push(0);

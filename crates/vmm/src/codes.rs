@@ -29,4 +29,8 @@ diag::declare_codes! {
     V0111 = "boot-ram", Error, "no RAM where this VMM puts the boot structures";
     /// No `load` of an image.
     V0112 = "no-image", Error, "no image to boot";
+    /// `ram 0,0xa0800`: not whole pages; overlapping regions; no `ram`.
+    V0113 = "memory-layout", Error, "guest memory this VMM cannot map";
+    /// A command line of 64 KiB or more.
+    V0114 = "cmdline-too-long", Error, "a command line that does not fit the boot page";
 }

@@ -49,6 +49,8 @@ pub(crate) struct Refusal {
 /// (the refused lines are left out of the spec).
 pub(crate) struct Converted {
     pub spec: VmSpec,
+    /// Per region of `spec.memory`: its line.
+    pub mem_spans: Vec<Span>,
     pub vdev_src: Vec<usize>,
     pub refused: Vec<Refusal>,
 }
@@ -83,6 +85,7 @@ pub fn spec_from_config(cfg: &VmConfig, cwd: &Path) -> Result<VmSpec, Error> {
 pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
     let mut refused = Vec::new();
     let mut vdev_src = Vec::new();
+    let mut mem_spans = Vec::new();
     let abs = |p: &str| {
         let p = Path::new(p);
         if p.is_absolute() {
@@ -109,6 +112,7 @@ pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
             start: m.start,
             size: m.len,
         });
+        mem_spans.push(m.span);
     }
     for r in &cfg.reserves {
         if let Some(Location::Region {
@@ -123,6 +127,7 @@ pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
                 start: *start,
                 size: *len,
             });
+            mem_spans.push(r.span);
         }
     }
     for p in &cfg.passes {
@@ -300,6 +305,7 @@ pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
     spec.dryrun = cfg.dryrun;
     Converted {
         spec,
+        mem_spans,
         vdev_src,
         refused,
     }

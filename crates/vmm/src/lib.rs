@@ -160,6 +160,9 @@ pub fn preflight(cfg: &qvmconf::VmConfig) -> Vec<diag::Diagnostic> {
                 .or(cfg.cpus.last())
                 .map(|c| c.span),
             S::Ram => cfg.memory.first().map(|m| m.span),
+            S::Memory(Some(i)) => conv.mem_spans.get(i).copied(),
+            S::Memory(None) => cfg.memory.first().map(|m| m.span),
+            S::Cmdline => cfg.cmdline.as_ref().map(|c| c.span),
             S::Loads => cfg.loads.first().map(|l| l.span),
         }
     };

@@ -28,6 +28,11 @@ pub enum Subject {
     Cpus,
     /// The `ram` lines.
     Ram,
+    /// The memory region with this index in [`VmSpec::memory`] (`ram`,
+    /// `rom`, `reserve`); none: the memory lines as a whole.
+    Memory(Option<usize>),
+    /// The `cmdline`.
+    Cmdline,
     /// The `load` lines (there may be none).
     Loads,
 }
@@ -140,7 +145,8 @@ impl Device for Nothing {
 /// resources: vdev kinds, locations and options ([`vdev::layout`]), the
 /// interrupt controllers and every `intr` ([`Controllers`]), the vCPU
 /// count, overlapping device ranges ([`Bus::insert`]), RAM for the boot
-/// structures and an image to boot (`boot`'s own checks). All problems are
+/// structures, an image to boot and the command line (`boot`'s own checks),
+/// the memory layout ([`crate::memory::check_layout`]). All problems are
 /// returned, in configuration order.
 pub fn plan(spec: &VmSpec) -> Result<Plan, Vec<Problem>> {
     let mut problems = Vec::new();
@@ -213,7 +219,28 @@ pub fn plan(spec: &VmSpec) -> Result<Plan, Vec<Problem>> {
         ));
     }
 
-    if let Some(msg) = crate::boot::low_ram_missing(&spec.memory) {
+    let layout = crate::memory::check_layout(&spec.memory);
+    if let Err((i, msg)) = &layout {
+        problems.push(Problem::new(
+            &codes::V0113,
+            Subject::Memory(*i),
+            msg.clone(),
+            "this memory region",
+            "give RAM and ROM regions whole 4 KiB pages that do not overlap, and at least one `ram`",
+        ));
+    }
+    if let Some(msg) = crate::boot::cmdline_problem(spec) {
+        problems.push(Problem::new(
+            &codes::V0114,
+            Subject::Cmdline,
+            msg,
+            "too long, or a NUL",
+            "shorten the command line below 64 KiB",
+        ));
+    }
+    if layout.is_ok()
+        && let Some(msg) = crate::boot::low_ram_missing(&spec.memory)
+    {
         problems.push(Problem::new(
             &codes::V0111,
             Subject::Ram,

@@ -321,6 +321,42 @@ fn no_image_to_boot() {
 }
 
 #[test]
+fn memory_this_vmm_cannot_map() {
+    let odd = BASE.replace("ram 1m,31m", "ram 1m,0x1f00800");
+    let (found, built) = preflight(&odd);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let f = &found[0];
+    assert_eq!((f.code, f.at.as_str()), ("V0113", "4:1"), "{f:#?}");
+    assert!(f.message.contains("multiples of 4 KiB"), "{}", f.message);
+    assert_eq!(
+        built.expect_err("refused"),
+        format!("configuration: {}", f.message)
+    );
+    accepted(""); // whole pages
+}
+
+#[test]
+fn a_command_line_beyond_64_kib() {
+    let long = BASE.replace(
+        "cmdline \"hello\"",
+        &format!("cmdline \"{}\"", "a".repeat(70_000)),
+    );
+    let (found, built) = preflight(&long);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let f = &found[0];
+    assert_eq!((f.code, f.at.as_str()), ("V0114", "6:9"), "{}", f.message);
+    assert_eq!(
+        built.expect_err("refused"),
+        format!("configuration: {}", f.message)
+    );
+    let fits = BASE.replace(
+        "cmdline \"hello\"",
+        &format!("cmdline \"{}\"", "a".repeat(60_000)),
+    );
+    assert!(preflight(&fits).0.is_empty());
+}
+
+#[test]
 fn every_problem_is_reported_at_once() {
     let (found, _) = preflight(&format!(
         "{BASE}vdev ser8250 loc 0x2f8 intr myioapic:40\nvdev hpet\nvdev ioapic name io2\n{}",
