@@ -2,49 +2,9 @@
 //! VMs and of corpus files (golden, byte for byte; `UPDATE_GOLDEN=1`
 //! regenerates them), qvm's exit codes, host files.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn hvhost_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hvhost"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap()
-}
-
-fn hvhost(args: &[&str]) -> Output {
-    hvhost_in(&root(), args)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Compares with `tests/golden/<name>` byte for byte (`UPDATE_GOLDEN=1` rewrites it).
-fn golden(name: &str, got: &str) {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&p, got).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&p)
-        .unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1", p.display()));
-    assert_eq!(want, got, "golden {name} differs");
-}
+use common::*;
 
 #[test]
 fn probe_vm_plan() {

@@ -1,29 +1,11 @@
 //! `hvhost run`: a VM of a host, started as the host's boot script starts
 //! it, with the files the image is built from; the probe guest on real KVM.
 
+mod common;
+
+use common::*;
+
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn hvhost_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hvhost"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run hvhost")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn kvm() -> bool {
-    if Path::new("/dev/kvm").exists() {
-        true
-    } else {
-        eprintln!("skipped: /dev/kvm is absent");
-        false
-    }
-}
 
 /// A host whose script starts two VMs (not a complete hypervisor host: no
 /// kernel, no qvm, no vdevs, so runs need `--no-check`); the probe's configuration is inline,
@@ -243,11 +225,6 @@ fn sarif_output_is_one_log() {
     assert!(ids.contains(&"H0103"), "{ids:?}");
 }
 
-/// The repository root (the example host's host paths are relative to it).
-fn repo() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 #[test]
 fn the_example_hosts_probe_vm_runs() {
     if !kvm() {
@@ -255,7 +232,7 @@ fn the_example_hosts_probe_vm_runs() {
     }
     // The README's demonstration: no SDK, the probe guest from the image.
     let o = hvhost_in(
-        &repo(),
+        &root(),
         &[
             "run",
             "--no-host-files",
@@ -284,7 +261,7 @@ fn the_example_probe_image_is_the_one_the_workspace_builds() {
     // examples/x86_64-host/vm/images/probe.elf is checked in so that the
     // example host runs on a fresh clone; it must stay the guest that
     // guests/probe builds (`UPDATE_GOLDEN=1` copies a fresh build over it).
-    let checked_in = repo().join("examples/x86_64-host/vm/images/probe.elf");
+    let checked_in = root().join("examples/x86_64-host/vm/images/probe.elf");
     let built = std::fs::read(vmm::probe::ELF).expect("the probe guest was built");
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&checked_in, &built).unwrap();
