@@ -27,6 +27,7 @@ pub fn catalogue() -> Catalogue {
     c.extend(hostcheck::codes::ALL);
     c.extend(ifs::codes::ALL);
     c.extend(qvmconf::codes::ALL);
+    c.extend(vmm::codes::ALL);
     c
 }
 

@@ -40,6 +40,16 @@ pub enum Error {
         /// What is wrong.
         msg: String,
     },
+    /// A `loc` this device cannot have: the wrong address space, ports
+    /// beyond 0xffff, or another place than the one KVM gives an in-kernel
+    /// device.
+    #[error("vdev {vdev}: {msg}")]
+    Placement {
+        /// The vdev kind.
+        vdev: String,
+        /// What is wrong.
+        msg: String,
+    },
     /// A host file named by `hostdev` could not be opened or read.
     #[error("vdev {vdev}: cannot open {}: {source}", path.display())]
     HostFile {
@@ -64,7 +74,10 @@ impl Error {
     /// True for errors in the configuration itself (qvm exit code 65), false
     /// for host failures (64 before the guest runs, 6 while it runs).
     pub fn is_config(&self) -> bool {
-        matches!(self, Error::UnknownVdev(_) | Error::BadOption { .. })
+        matches!(
+            self,
+            Error::UnknownVdev(_) | Error::BadOption { .. } | Error::Placement { .. }
+        )
     }
 }
 
@@ -142,6 +155,13 @@ impl VdevSpec {
             msg: msg.into(),
         }
     }
+
+    fn misplaced(&self, msg: impl Into<String>) -> Error {
+        Error::Placement {
+            vdev: self.base_kind().to_string(),
+            msg: msg.into(),
+        }
+    }
 }
 
 /// A range of ports or addresses that a device answers.
@@ -198,8 +218,10 @@ pub enum InKernel {
         /// Name (`name` option; `ioapic` when absent).
         name: String,
     },
-    /// The 8254 PIT (ports 0x40–0x43) with its interrupt.
+    /// The 8254 PIT (KVM's is at ports 0x40–0x43) with its interrupt.
     Pit {
+        /// I/O base (`loc`, default 0x40).
+        base: u64,
         /// Where its output goes.
         intr: Option<Intr>,
     },
@@ -240,21 +262,34 @@ pub const KINDS: &[&str] = &[
     "timer8254",
 ];
 
-/// The registry: build the device a `vdev` line describes.
-pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
-    match spec.base_kind() {
-        "ser8250" => ser8250::create(spec, ctx),
-        "mc146818" => mc146818::create(spec, ctx),
-        "pckeyboard" => pckeyboard::create(spec, ctx),
-        "progress" => progress::create(spec, ctx),
+/// What a `vdev` line becomes, known without creating anything: the ranges
+/// of a user-space device, or the binding of an in-kernel one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// A user-space device answering these ranges.
+    Bus(Vec<Range>),
+    /// A KVM device.
+    InKernel(InKernel),
+}
+
+/// Check a `vdev` line without opening files or starting threads: its kind,
+/// its `loc` and its options. [`create`] starts with the same check, so a
+/// VMM can refuse a configuration before running it with exactly the rules
+/// that would stop it later.
+pub fn layout(spec: &VdevSpec) -> Result<Layout, Error> {
+    Ok(match spec.base_kind() {
+        "ser8250" => Layout::Bus(ser8250::ranges(spec)?),
+        "mc146818" => Layout::Bus(mc146818::ranges(spec)?),
+        "pckeyboard" => Layout::Bus(pckeyboard::ranges(spec)?),
+        "progress" => Layout::Bus(progress::ranges(spec)?),
         "8259" => {
             let base = io_base(spec, None)?;
             if base != 0x20 && base != 0xa0 {
-                return Err(spec.bad(format!(
+                return Err(spec.misplaced(format!(
                     "the in-kernel 8259 pair lives at io:0x20 and io:0xa0, not {base:#x}"
                 )));
             }
-            Ok(Created::InKernel(InKernel::Pic { base }))
+            Layout::InKernel(InKernel::Pic { base })
         }
         "ioapic" => {
             let base = match spec.loc {
@@ -263,17 +298,37 @@ pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
                     base,
                     ..
                 }) => base,
-                Some(_) => return Err(spec.bad("the ioapic lives in memory space")),
+                Some(_) => return Err(spec.misplaced("the ioapic lives in memory space")),
                 None => 0xfec0_0000,
             };
             let name = spec.name.clone().unwrap_or_else(|| "ioapic".to_string());
-            Ok(Created::InKernel(InKernel::Ioapic { base, name }))
+            Layout::InKernel(InKernel::Ioapic { base, name })
         }
-        "timer8254" => Ok(Created::InKernel(InKernel::Pit {
+        // where KVM's PIT is (0x40) is the VMM's to check, with the rule
+        // that a VM has one
+        "timer8254" => Layout::InKernel(InKernel::Pit {
+            base: io_base(spec, Some(0x40))?,
             intr: spec.intr.clone(),
-        })),
-        _ => Err(Error::UnknownVdev(spec.kind.clone())),
-    }
+        }),
+        _ => return Err(Error::UnknownVdev(spec.kind.clone())),
+    })
+}
+
+/// The registry: build the device a `vdev` line describes ([`layout`]
+/// first, then the device itself: host files, threads).
+pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
+    let ranges = match layout(spec)? {
+        Layout::InKernel(b) => return Ok(Created::InKernel(b)),
+        Layout::Bus(ranges) => ranges,
+    };
+    let device = match spec.base_kind() {
+        "ser8250" => ser8250::device(spec, ctx)?,
+        "mc146818" => mc146818::device(spec, ctx)?,
+        "pckeyboard" => pckeyboard::device(spec, ctx)?,
+        "progress" => progress::device(spec, ctx)?,
+        _ => return Err(Error::UnknownVdev(spec.kind.clone())),
+    };
+    Ok(Created::Bus { device, ranges })
 }
 
 /// The port base from `loc`, or `default`; a memory `loc` is an error.
@@ -288,10 +343,10 @@ pub(crate) fn io_base(spec: &VdevSpec, default: Option<u64>) -> Result<u64, Erro
             space: Space::Io,
             base,
             ..
-        }) => Err(spec.bad(format!("port {base:#x} is beyond 0xffff"))),
+        }) => Err(spec.misplaced(format!("port {base:#x} is beyond 0xffff"))),
         Some(Loc {
             space: Space::Mem, ..
-        }) => Err(spec.bad("this device lives in port space (io:)")),
+        }) => Err(spec.misplaced("this device lives in port space (io:)")),
         None => default.ok_or_else(|| spec.bad("needs `loc io:PORT`")),
     }
 }
@@ -309,5 +364,72 @@ pub fn put_le(data: &mut [u8], v: u64) {
     let b = v.to_le_bytes();
     for (i, d) in data.iter_mut().enumerate() {
         *d = if i < 8 { b[i] } else { 0 };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(kind: &str, loc: Option<(Space, u64)>) -> VdevSpec {
+        VdevSpec {
+            kind: kind.into(),
+            loc: loc.map(|(space, base)| Loc {
+                space,
+                base,
+                len: None,
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn layout_gives_ranges_and_bindings_without_side_effects() {
+        let io = |base, len| Range {
+            space: Space::Io,
+            base,
+            len,
+        };
+        assert_eq!(
+            layout(&spec("vdev-ser8250.so", None)).ok(),
+            Some(Layout::Bus(vec![io(0x3f8, 8)]))
+        );
+        assert_eq!(
+            layout(&spec("pckeyboard", Some((Space::Io, 0x160)))).ok(),
+            Some(Layout::Bus(vec![io(0x160, 1), io(0x164, 1)]))
+        );
+        assert_eq!(
+            layout(&spec("timer8254", None)).ok(),
+            Some(Layout::InKernel(InKernel::Pit {
+                base: 0x40,
+                intr: None
+            }))
+        );
+        // a hostdev input file is not opened by layout (create opens it)
+        let mut s = spec("ser8250", None);
+        s.hostdev = Some("</nonexistent/input".into());
+        assert!(layout(&s).is_ok());
+    }
+
+    #[test]
+    fn layout_refusals_are_configuration_errors_of_the_right_kind() {
+        let placement = |s: &VdevSpec| matches!(layout(s), Err(Error::Placement { .. }));
+        assert!(placement(&spec("8259", Some((Space::Io, 0x4d0)))));
+        assert!(placement(&spec("ioapic", Some((Space::Io, 0x20)))));
+        assert!(placement(&spec("ser8250", Some((Space::Mem, 0x1000)))));
+        assert!(placement(&spec("ser8250", Some((Space::Io, 0x1_0000)))));
+        assert!(placement(&spec("pckeyboard", Some((Space::Io, 0xfffc)))));
+        assert!(matches!(
+            layout(&spec("virtio-blk", None)),
+            Err(Error::UnknownVdev(_))
+        ));
+        let mut rtc = spec("mc146818", None);
+        rtc.regs = vec![(0x90, 1)];
+        assert!(matches!(layout(&rtc), Err(Error::BadOption { .. })));
+        let mut uart = spec("ser8250", None);
+        uart.hostdev = Some(">".into());
+        let e = layout(&uart).expect_err("refused");
+        assert!(e.is_config(), "{e}");
+        assert!(layout(&spec("8259", Some((Space::Io, 0xa0)))).is_ok());
     }
 }

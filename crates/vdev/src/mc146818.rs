@@ -33,8 +33,31 @@ pub struct Mc146818 {
 }
 
 /// Build an `mc146818` from its `vdev` line.
-pub fn create(spec: &VdevSpec, _ctx: &Context) -> Result<Created, Error> {
+pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
+    Ok(Created::Bus {
+        ranges: ranges(spec)?,
+        device: device(spec, ctx)?,
+    })
+}
+
+/// Ports 0x70/0x71 (or `loc`), after checking the `reg` presets.
+pub(crate) fn ranges(spec: &VdevSpec) -> Result<Vec<Range>, Error> {
     let base = io_base(spec, Some(0x70))?;
+    for &(index, value) in &spec.regs {
+        if index >= 128 || value > 0xff {
+            return Err(spec.bad(format!(
+                "reg {index:#x},{value:#x}: index < 0x80 and value < 0x100"
+            )));
+        }
+    }
+    Ok(vec![Range {
+        space: Space::Io,
+        base,
+        len: 2,
+    }])
+}
+
+pub(crate) fn device(spec: &VdevSpec, _ctx: &Context) -> Result<Box<dyn Device>, Error> {
     let mut ram = [0u8; 128];
     ram[REG_A] = 0x26;
     ram[REG_B] = 0x02;
@@ -47,18 +70,11 @@ pub fn create(spec: &VdevSpec, _ctx: &Context) -> Result<Created, Error> {
         }
         ram[index as usize] = value as u8;
     }
-    Ok(Created::Bus {
-        device: Box::new(Mc146818 {
-            ram,
-            index: 0,
-            offset: 0,
-        }),
-        ranges: vec![Range {
-            space: Space::Io,
-            base,
-            len: 2,
-        }],
-    })
+    Ok(Box::new(Mc146818 {
+        ram,
+        index: 0,
+        offset: 0,
+    }))
 }
 
 /// Days since 1970-01-01 → (year, month 1–12, day 1–31).

@@ -16,26 +16,41 @@ pub struct Pckeyboard {
 }
 
 /// Build a `pckeyboard` from its `vdev` line.
-pub fn create(spec: &VdevSpec, _ctx: &Context) -> Result<Created, Error> {
-    let base = io_base(spec, Some(0x60))?;
+pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
     Ok(Created::Bus {
-        device: Box::new(Pckeyboard {
-            command_byte: 0x45,
-            ..Default::default()
-        }),
-        ranges: vec![
-            Range {
-                space: Space::Io,
-                base,
-                len: 1,
-            },
-            Range {
-                space: Space::Io,
-                base: base + 4,
-                len: 1,
-            },
-        ],
+        ranges: ranges(spec)?,
+        device: device(spec, ctx)?,
     })
+}
+
+/// The data port (0x60 or `loc`) and the status/command port 4 above it.
+pub(crate) fn ranges(spec: &VdevSpec) -> Result<Vec<Range>, Error> {
+    let base = io_base(spec, Some(0x60))?;
+    if base + 4 > 0xffff {
+        return Err(spec.misplaced(format!(
+            "ports {base:#x} and {:#x} go beyond 0xffff",
+            base + 4
+        )));
+    }
+    Ok(vec![
+        Range {
+            space: Space::Io,
+            base,
+            len: 1,
+        },
+        Range {
+            space: Space::Io,
+            base: base + 4,
+            len: 1,
+        },
+    ])
+}
+
+pub(crate) fn device(_spec: &VdevSpec, _ctx: &Context) -> Result<Box<dyn Device>, Error> {
+    Ok(Box::new(Pckeyboard {
+        command_byte: 0x45,
+        ..Default::default()
+    }))
 }
 
 impl Device for Pckeyboard {

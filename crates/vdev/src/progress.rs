@@ -37,6 +37,14 @@ pub struct Progress {
 
 /// Build a `progress` device from its `vdev` line.
 pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
+    Ok(Created::Bus {
+        ranges: ranges(spec)?,
+        device: device(spec, ctx)?,
+    })
+}
+
+/// `loc io:0xef0` by default, 16 bytes; a shorter `loc` maps fewer registers.
+pub(crate) fn ranges(spec: &VdevSpec) -> Result<Vec<Range>, Error> {
     let range = match spec.loc {
         None => Range {
             space: Space::Io,
@@ -51,19 +59,20 @@ pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
                 )));
             }
             if space == Space::Io && base + len > 0x1_0000 {
-                return Err(spec.bad(format!("ports {base:#x}+{len} go beyond 0xffff")));
+                return Err(spec.misplaced(format!("ports {base:#x}+{len} go beyond 0xffff")));
             }
             Range { space, base, len }
         }
     };
-    Ok(Created::Bus {
-        device: Box::new(Progress {
-            logger: ctx.logger.clone(),
-            line: Vec::new(),
-            power_button: ctx.power_button.clone(),
-        }),
-        ranges: vec![range],
-    })
+    Ok(vec![range])
+}
+
+pub(crate) fn device(_spec: &VdevSpec, ctx: &Context) -> Result<Box<dyn Device>, Error> {
+    Ok(Box::new(Progress {
+        logger: ctx.logger.clone(),
+        line: Vec::new(),
+        power_button: ctx.power_button.clone(),
+    }))
 }
 
 impl Progress {

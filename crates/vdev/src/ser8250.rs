@@ -71,6 +71,28 @@ impl Inner {
 /// The UART.
 pub struct Ser8250 {
     inner: Arc<Mutex<Inner>>,
+    /// Where its output goes, for messages (`hostdev /dev/full`, `stdout`).
+    host: String,
+}
+
+/// A failed UART write as a person reads it: the host side and the OS error
+/// (`hostdev /dev/full: write failed: No space left on device (os error 28)`).
+fn write_failure(host: &str, e: &vm_superio::serial::Error<std::io::Error>) -> String {
+    use vm_superio::serial::Error as E;
+    match e {
+        E::IOError(io) => format!("hostdev {host}: write failed: {}", io_text(io)),
+        E::Trigger(io) => format!("interrupt failed: {}", io_text(io)),
+        E::FullFifo => "receive FIFO full".to_string(),
+    }
+}
+
+/// An I/O error's text without Rust's `(os error N)` suffix.
+fn io_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
 }
 
 fn host_err(path: &str, source: std::io::Error) -> Error {
@@ -83,9 +105,33 @@ fn host_err(path: &str, source: std::io::Error) -> Error {
 
 /// Build a `ser8250` from its `vdev` line.
 pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
+    Ok(Created::Bus {
+        ranges: ranges(spec)?,
+        device: device(spec, ctx)?,
+    })
+}
+
+/// Its 8 ports (0x3f8 or `loc`), after checking `hostdev`.
+pub(crate) fn ranges(spec: &VdevSpec) -> Result<Vec<Range>, Error> {
     let base = io_base(spec, Some(0x3f8))?;
+    if matches!(spec.hostdev.as_deref(), Some(">" | "<" | "")) {
+        return Err(spec.bad("`hostdev` needs a path or `-`"));
+    }
+    Ok(vec![Range {
+        space: Space::Io,
+        base,
+        len: 8,
+    }])
+}
+
+pub(crate) fn device(spec: &VdevSpec, ctx: &Context) -> Result<Box<dyn Device>, Error> {
     let mut pending = VecDeque::new();
     let mut live: Option<Box<dyn Read + Send>> = None;
+    let host = match spec.hostdev.as_deref() {
+        Some(">-" | "-" | "<-") => "stdout".to_string(),
+        Some(h) => h.trim_start_matches(['<', '>']).to_string(),
+        None => "none".to_string(),
+    };
     let out: Box<dyn Write + Send> = match spec.hostdev.as_deref() {
         None => Box::new(std::io::sink()),
         Some(">-") => Box::new(std::io::stdout()),
@@ -146,14 +192,7 @@ pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
                 msg: format!("input thread: {e}"),
             })?;
     }
-    Ok(Created::Bus {
-        device: Box::new(Ser8250 { inner }),
-        ranges: vec![Range {
-            space: Space::Io,
-            base,
-            len: 8,
-        }],
-    })
+    Ok(Box::new(Ser8250 { inner, host }))
 }
 
 /// Feed live input into the UART until end of file or until the device is
@@ -200,7 +239,7 @@ impl Device for Ser8250 {
             .write(offset as u8, v)
             .map_err(|e| Error::Runtime {
                 vdev: "ser8250".into(),
-                msg: format!("output failed: {e:?}"),
+                msg: write_failure(&self.host, &e),
             })?;
         if offset == 0 && v == b'\n' {
             // Line-buffered output reaches the host promptly; a failed flush

@@ -401,13 +401,44 @@ fn load_image(load: &Load, kind: LoadKind, data: &[u8], mem: &Memory) -> Result<
     }
 }
 
+/// What [`load`] says when no `load` line is an image to boot.
+pub const NO_IMAGE: &str = "no bootable image: add a `load` line";
+
+/// The boot structures need RAM at 0–[`LOW_END`]: the message when the
+/// regions do not give it.
+pub fn low_ram_missing(regions: &[crate::spec::MemRegion]) -> Option<String> {
+    (!crate::memory::covers(regions, 0, LOW_END))
+        .then(|| format!("the boot structures need RAM at 0x0-{LOW_END:#x} (e.g. `ram 0,0xa0000`)"))
+}
+
+/// The command line must fit its page and hold no NUL: the message when not.
+pub fn cmdline_problem(spec: &VmSpec) -> Option<String> {
+    let cmdline = spec.cmdline.as_deref().unwrap_or("");
+    (cmdline.len() >= CMDLINE_MAX || cmdline.contains('\0')).then(|| {
+        format!(
+            "cmdline: {} bytes or a NUL (max {})",
+            cmdline.len(),
+            CMDLINE_MAX - 1
+        )
+    })
+}
+
+/// True when a `load` line is an image to boot (not `data`, not `initrd`);
+/// without one [`load`] fails with [`NO_IMAGE`].
+pub fn has_image(spec: &VmSpec) -> bool {
+    spec.loads
+        .iter()
+        .any(|l| !matches!(l.kind, LoadKind::Data | LoadKind::Initrd))
+}
+
 /// Load every `load` of the spec and prepare the boot protocol; returns the
 /// boot vCPU's entry.
 pub fn load(spec: &VmSpec, mem: &Memory) -> Result<Entry, Error> {
-    if !mem.contains(0, LOW_END) {
-        return Err(Error::Config(format!(
-            "the boot structures need RAM at 0x0-{LOW_END:#x} (e.g. `ram 0,0xa0000`)"
-        )));
+    if let Some(msg) = low_ram_missing(&mem.regions) {
+        return Err(Error::Config(msg));
+    }
+    if !has_image(spec) {
+        return Err(Error::Config(NO_IMAGE.into()));
     }
     let ram_total: u64 = mem.map().iter().filter(|r| r.2 == 1).map(|r| r.1).sum();
     let mut kernel: Option<Kernel> = None;
@@ -448,16 +479,11 @@ pub fn load(spec: &VmSpec, mem: &Memory) -> Result<Entry, Error> {
             }
         }
     }
-    let kernel =
-        kernel.ok_or_else(|| Error::Config("no bootable image: add a `load` line".into()))?;
+    let kernel = kernel.ok_or_else(|| Error::Config(NO_IMAGE.into()))?;
 
     let cmdline = spec.cmdline.as_deref().unwrap_or("");
-    if cmdline.len() >= CMDLINE_MAX || cmdline.contains('\0') {
-        return Err(Error::Config(format!(
-            "cmdline: {} bytes or a NUL (max {})",
-            cmdline.len(),
-            CMDLINE_MAX - 1
-        )));
+    if let Some(msg) = cmdline_problem(spec) {
+        return Err(Error::Config(msg));
     }
     let mut c = cmdline.as_bytes().to_vec();
     c.push(0);

@@ -2,12 +2,14 @@
 
 use std::path::Path;
 
+use crate::{Error, codes};
 use qvmconf::{
     Direction, ImageType, Intr as QIntr, LoadKind as QLoadKind, Location, MemKind as QMemKind,
     Space as QSpace, UnsupportedAction, VdevKind, VdevOptions, VmConfig,
 };
 
-use crate::Error;
+use diag::Span;
+
 use crate::spec::{
     Dest, Intr, Level, Load, LoadKind, Loc, LoggerSpec, MemKind, MemRegion, Policy, Space,
     VdevSpec, VmSpec,
@@ -20,7 +22,7 @@ fn space(s: QSpace) -> Space {
     }
 }
 
-fn level(name: &str) -> Result<Level, Error> {
+fn level(name: &str) -> Result<Level, String> {
     Ok(match name {
         "fatal" => Level::Fatal,
         "internal" => Level::Internal,
@@ -29,14 +31,61 @@ fn level(name: &str) -> Result<Level, Error> {
         "info" => Level::Info,
         "debug" => Level::Debug,
         "verbose" => Level::Verbose,
-        other => return Err(Error::Config(format!("logger: unknown filter `{other}`"))),
+        other => return Err(format!("logger: unknown filter `{other}`")),
     })
+}
+
+/// Something of a configuration this VMM does not provide, located.
+pub(crate) struct Refusal {
+    pub code: &'static diag::Code,
+    pub span: Option<Span>,
+    pub msg: String,
+    pub label: String,
+    pub help: String,
+}
+
+/// A converted configuration: the spec, for each of its vdevs the index of
+/// the configuration's vdev it comes from, and what could not be converted
+/// (the refused lines are left out of the spec).
+pub(crate) struct Converted {
+    pub spec: VmSpec,
+    /// Per region of `spec.memory`: its line.
+    pub mem_spans: Vec<Span>,
+    pub vdev_src: Vec<usize>,
+    pub refused: Vec<Refusal>,
+}
+
+fn refuse(
+    span: Option<Span>,
+    msg: impl Into<String>,
+    label: impl Into<String>,
+    help: impl Into<String>,
+) -> Refusal {
+    Refusal {
+        code: &codes::V0102,
+        span,
+        msg: msg.into(),
+        label: label.into(),
+        help: help.into(),
+    }
 }
 
 /// The VmSpec for a VM read by the qvmconf crate. Relative paths (`load`,
 /// `hostdev`) are taken relative to `cwd`. vdevs this VMM does not provide
-/// yet (virtio, PCI, shmem, hpet, ARM devices) are a configuration error.
+/// yet (virtio, PCI, shmem, hpet, ARM devices) are a configuration error;
+/// [`crate::preflight`] reports them (and every other problem) located.
 pub fn spec_from_config(cfg: &VmConfig, cwd: &Path) -> Result<VmSpec, Error> {
+    let c = convert(cfg, cwd);
+    match c.refused.into_iter().next() {
+        Some(r) => Err(Error::Config(r.msg)),
+        None => Ok(c.spec),
+    }
+}
+
+pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
+    let mut refused = Vec::new();
+    let mut vdev_src = Vec::new();
+    let mut mem_spans = Vec::new();
     let abs = |p: &str| {
         let p = Path::new(p);
         if p.is_absolute() {
@@ -63,6 +112,7 @@ pub fn spec_from_config(cfg: &VmConfig, cwd: &Path) -> Result<VmSpec, Error> {
             start: m.start,
             size: m.len,
         });
+        mem_spans.push(m.span);
     }
     for r in &cfg.reserves {
         if let Some(Location::Region {
@@ -77,11 +127,15 @@ pub fn spec_from_config(cfg: &VmConfig, cwd: &Path) -> Result<VmSpec, Error> {
                 start: *start,
                 size: *len,
             });
+            mem_spans.push(r.span);
         }
     }
-    if !cfg.passes.is_empty() {
-        return Err(Error::Config(
-            "`pass` (pass-through) is not supported by this VMM".into(),
+    for p in &cfg.passes {
+        refused.push(refuse(
+            Some(p.span),
+            "`pass` (pass-through) is not supported by this VMM",
+            "pass-through",
+            "remove the `pass` line to run the VM here (QNX qvm passes devices through)",
         ));
     }
     spec.cpus = cfg.cpus.len().max(1) as u32;
@@ -91,18 +145,28 @@ pub fn spec_from_config(cfg: &VmConfig, cwd: &Path) -> Result<VmSpec, Error> {
             (QLoadKind::Data, _) => LoadKind::Data,
             (QLoadKind::Initrd, _) => LoadKind::Initrd,
             (QLoadKind::Acpi | QLoadKind::Fdt, _) => {
-                return Err(Error::Config(
-                    format!("`{:?} load` is not supported by this VMM", l.kind).to_lowercase(),
+                refused.push(refuse(
+                    Some(l.span),
+                    format!(
+                        "`{} load` is not supported by this VMM",
+                        format!("{:?}", l.kind).to_lowercase()
+                    ),
+                    "not supported here",
+                    "remove the line: this VMM builds the guest's boot tables itself",
                 ));
+                continue;
             }
             (QLoadKind::Image, ImageType::BzImage { .. }) => LoadKind::Bzimage,
             (QLoadKind::Image, ImageType::Ifs) => LoadKind::Ifs,
             (QLoadKind::Image, ImageType::Raw) => LoadKind::Raw,
             (QLoadKind::Image, ImageType::Arm64Image { .. }) => {
-                return Err(Error::Config(format!(
-                    "{}: an arm64 image cannot run on x86 KVM",
-                    l.path.value
-                )));
+                refused.push(refuse(
+                    Some(l.path.span),
+                    format!("{}: an arm64 image cannot run on x86 KVM", l.path.value),
+                    "an arm64 image",
+                    "load an x86-64 image (ELF, multiboot, bzImage, IFS) to run the VM here",
+                ));
+                continue;
             }
             (QLoadKind::Image, _) => LoadKind::Auto,
         };
@@ -113,7 +177,7 @@ pub fn spec_from_config(cfg: &VmConfig, cwd: &Path) -> Result<VmSpec, Error> {
         });
     }
     spec.cmdline = cfg.cmdline.as_ref().map(|c| c.value.clone());
-    for v in &cfg.vdevs {
+    for (src, v) in cfg.vdevs.iter().enumerate() {
         let supported = matches!(
             v.kind,
             VdevKind::Pic8259
@@ -125,10 +189,17 @@ pub fn spec_from_config(cfg: &VmConfig, cwd: &Path) -> Result<VmSpec, Error> {
                 | VdevKind::Progress
         );
         if !supported {
-            return Err(Error::Config(format!(
-                "vdev {} is not provided by this VMM yet",
-                v.kind.name()
-            )));
+            refused.push(Refusal {
+                code: &codes::V0101,
+                span: Some(v.span),
+                msg: format!("vdev {} is not provided by this VMM yet", v.kind.name()),
+                label: "not provided by this VMM".into(),
+                help: format!(
+                    "this VMM provides {}: remove the line to run the VM here (QNX qvm has the others)",
+                    crate::validate::provided()
+                ),
+            });
+            continue;
         }
         let loc = match v.loc.as_ref().map(|l| &l.value) {
             Some(Location::Region {
@@ -142,10 +213,13 @@ pub fn spec_from_config(cfg: &VmConfig, cwd: &Path) -> Result<VmSpec, Error> {
                 len: (*len > 0).then_some(*len),
             }),
             Some(_) => {
-                return Err(Error::Config(format!(
-                    "vdev {}: a PCI `loc` needs PCI support",
-                    v.kind.name()
-                )));
+                refused.push(refuse(
+                    v.loc.as_ref().map(|l| l.span),
+                    format!("vdev {}: a PCI `loc` needs PCI support", v.kind.name()),
+                    "a PCI location",
+                    "give a port or memory location (`loc io:PORT`, `loc mem:ADDR`); this VMM has no PCI bus",
+                ));
+                continue;
             }
             None => None,
         };
@@ -188,6 +262,7 @@ pub fn spec_from_config(cfg: &VmConfig, cwd: &Path) -> Result<VmSpec, Error> {
             _ => {}
         }
         spec.vdevs.push(d);
+        vdev_src.push(src);
     }
     spec.unsupported_reference = match cfg.unsupported.reference {
         UnsupportedAction::Ignore => Policy::Ignore,
@@ -197,25 +272,41 @@ pub fn spec_from_config(cfg: &VmConfig, cwd: &Path) -> Result<VmSpec, Error> {
     spec.exit_on_halt = cfg
         .setting("exit-on-halt")
         .is_some_and(|v| !matches!(v, "0" | "off" | "no" | "false"));
+    let mut filters = Vec::new();
+    for f in &cfg.logger.filters {
+        match level(f) {
+            Ok(l) => filters.push(l),
+            Err(msg) => refused.push(refuse(
+                cfg.logger.span,
+                msg,
+                "unknown filter",
+                "the filters are fatal, internal, error, warn, info, debug, verbose",
+            )),
+        }
+    }
     spec.logger = LoggerSpec {
-        filters: cfg
-            .logger
-            .filters
-            .iter()
-            .map(|f| level(f))
-            .collect::<Result<_, _>>()?,
+        filters,
         dest: match cfg.logger.dest.as_str() {
             "stdout" => Dest::Stdout,
             "stderr" => Dest::Stderr,
             "slog" => Dest::Slog,
             "none" => Dest::None,
             other => {
-                return Err(Error::Config(format!(
-                    "logger: unknown destination `{other}`"
-                )));
+                refused.push(refuse(
+                    cfg.logger.span,
+                    format!("logger: unknown destination `{other}`"),
+                    "unknown destination",
+                    "the destinations are stdout, stderr, slog, none",
+                ));
+                Dest::Stderr
             }
         },
     };
     spec.dryrun = cfg.dryrun;
-    Ok(spec)
+    Converted {
+        spec,
+        mem_spans,
+        vdev_src,
+        refused,
+    }
 }

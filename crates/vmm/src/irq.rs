@@ -16,10 +16,13 @@ use kvm_ioctls::VmFd;
 use vdev::{InKernel, Intr, IrqLine};
 use vmm_sys_util::eventfd::EventFd;
 
-use crate::{Error, kvm_err};
+use crate::validate::{Problem, Subject};
+use crate::{Error, codes, kvm_err};
 
 /// IOAPIC pins KVM provides.
 pub const IOAPIC_PINS: u32 = 24;
+/// Where KVM's PIT is (ports 0x40–0x43).
+pub const PIT_BASE: u64 = 0x40;
 /// Where KVM's IOAPIC is.
 pub const IOAPIC_BASE: u64 = 0xfec0_0000;
 
@@ -33,36 +36,79 @@ pub struct Controllers {
 }
 
 impl Controllers {
-    /// Record the in-kernel devices of the configuration.
-    pub fn new(bindings: &[InKernel]) -> Result<Controllers, Error> {
+    /// Record the in-kernel devices of the configuration (with the index of
+    /// their vdev); returns the controllers and what is wrong with them.
+    /// A second ioapic or timer8254 is reported and left out.
+    pub fn new(bindings: &[(usize, &InKernel)]) -> (Controllers, Vec<Problem>) {
         let mut c = Controllers::default();
-        for b in bindings {
+        let mut problems = Vec::new();
+        let mut first_ioapic = None;
+        for &(i, b) in bindings {
             match b {
                 InKernel::Pic { .. } => c.pics = true,
-                InKernel::Ioapic { base, name } => {
-                    if !c.ioapics.is_empty() {
-                        return Err(Error::Config(
-                            "KVM provides one ioapic; a second `vdev ioapic` cannot be bound"
-                                .into(),
-                        ));
+                InKernel::Ioapic { base, name } => match first_ioapic {
+                    Some(first) => problems.push(
+                        Problem::new(
+                            &codes::V0103,
+                            Subject::Vdev(i),
+                            "KVM provides one ioapic; a second `vdev ioapic` cannot be bound",
+                            "a second ioapic",
+                            format!(
+                                "remove this line; give its devices pins 0-{} on the first ioapic",
+                                IOAPIC_PINS - 1
+                            ),
+                        )
+                        .related(Subject::Vdev(first), "the VM's ioapic"),
+                    ),
+                    None => {
+                        first_ioapic = Some(i);
+                        c.ioapics.insert(name.clone(), *base);
                     }
-                    c.ioapics.insert(name.clone(), *base);
-                }
+                },
                 InKernel::Pit { .. } => {}
             }
         }
-        for b in bindings {
-            if let InKernel::Pit { intr } = b {
-                if c.pit_pin.is_some() {
-                    return Err(Error::Config("only one `vdev timer8254`".into()));
+        let mut first_pit = None;
+        for &(i, b) in bindings {
+            if let InKernel::Pit { base, intr } = b {
+                if let Some(first) = first_pit {
+                    problems.push(
+                        Problem::new(
+                            &codes::V0104,
+                            Subject::Vdev(i),
+                            "only one `vdev timer8254`",
+                            "a second timer8254",
+                            "remove this line: KVM has one 8254 PIT (ports 0x40-0x43)",
+                        )
+                        .related(Subject::Vdev(first), "the VM's timer8254"),
+                    );
+                    continue;
+                }
+                first_pit = Some(i);
+                if *base != PIT_BASE {
+                    problems.push(Problem::new(
+                        &codes::V0105,
+                        Subject::Loc(i),
+                        format!(
+                            "vdev timer8254: the in-kernel 8254 lives at io:{PIT_BASE:#x}, not {base:#x}"
+                        ),
+                        "not where this VMM can put it",
+                        "leave out `loc`: KVM's 8254 is at io:0x40",
+                    ));
                 }
                 c.pit_pin = Some(match intr {
-                    Some(i) => c.gsi(i, "timer8254")?,
+                    Some(intr) => match c.gsi(intr, "timer8254", Subject::Intr(i)) {
+                        Ok(pin) => pin,
+                        Err(p) => {
+                            problems.push(p);
+                            0
+                        }
+                    },
                     None => 0,
                 });
             }
         }
-        Ok(c)
+        (c, problems)
     }
 
     /// The IOAPIC's configured base, if any.
@@ -70,40 +116,72 @@ impl Controllers {
         self.ioapics.values().next().copied()
     }
 
-    /// The GSI an `intr` names.
-    pub fn gsi(&self, intr: &Intr, vdev: &str) -> Result<u32, Error> {
-        let line = intr.line.ok_or_else(|| {
-            Error::Config(format!(
-                "{vdev}: `intr {}` needs a line: `intr {}:N`",
-                intr.controller, intr.controller
-            ))
-        })?;
+    /// The GSI an `intr` names; `at` is where the `intr` is, for the problem.
+    pub fn gsi(&self, intr: &Intr, vdev: &str, at: Subject) -> Result<u32, Problem> {
         let c = intr.controller.as_str();
-        if self.ioapics.contains_key(c) || (self.ioapics.is_empty() && c == "ioapic") {
-            if line >= IOAPIC_PINS {
-                return Err(Error::Config(format!(
-                    "{vdev}: ioapic line {line} (the ioapic has {IOAPIC_PINS})"
-                )));
-            }
-            return Ok(line);
-        }
-        if c == "8259" || c == "pic" {
-            if line >= 16 || line == 2 {
-                return Err(Error::Config(format!(
-                    "{vdev}: 8259 line {line} (0-15, not 2)"
-                )));
-            }
-            return Ok(line);
-        }
-        Err(Error::Config(format!(
-            "{vdev}: `intr {c}:{line}` names no interrupt controller (known: {})",
+        let known = || {
             self.ioapics
                 .keys()
                 .cloned()
                 .chain(["8259".to_string()])
                 .collect::<Vec<_>>()
-                .join(", ")
-        )))
+        };
+        let Some(line) = intr.line else {
+            return Err(Problem::new(
+                &codes::V0107,
+                at,
+                format!("{vdev}: `intr {c}` needs a line: `intr {c}:N`"),
+                "no line",
+                format!("name a controller and a line, e.g. `intr {}:4`", known()[0]),
+            ));
+        };
+        if self.ioapics.contains_key(c) || (self.ioapics.is_empty() && c == "ioapic") {
+            if line >= IOAPIC_PINS {
+                return Err(Problem::new(
+                    &codes::V0106,
+                    at,
+                    format!("{vdev}: ioapic line {line} (the ioapic has {IOAPIC_PINS})"),
+                    format!("the ioapic has pins 0-{}", IOAPIC_PINS - 1),
+                    format!("use a pin from 0 to {}: `intr {c}:N`", IOAPIC_PINS - 1),
+                ));
+            }
+            return Ok(line);
+        }
+        if c == "8259" || c == "pic" {
+            if line >= 16 || line == 2 {
+                return Err(Problem::new(
+                    &codes::V0106,
+                    at,
+                    format!("{vdev}: 8259 line {line} (0-15, not 2)"),
+                    "the 8259 pair has lines 0-15, 2 being the cascade",
+                    "use a line from 0 to 15 other than 2",
+                ));
+            }
+            return Ok(line);
+        }
+        let known = known();
+        let help = if c == "apic" {
+            format!(
+                "`apic` is the local APICs, the ioapic's upstream; name the ioapic or the 8259: `intr {}:{line}`",
+                known[0]
+            )
+        } else {
+            format!(
+                "name one of {}: `intr {}:{line}`",
+                known.join(", "),
+                known[0]
+            )
+        };
+        Err(Problem::new(
+            &codes::V0107,
+            at,
+            format!(
+                "{vdev}: `intr {c}:{line}` names no interrupt controller (known: {})",
+                known.join(", ")
+            ),
+            "no such interrupt controller",
+            help,
+        ))
     }
 
     /// Install the GSI routing table. KVM's default table (set up with the

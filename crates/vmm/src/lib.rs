@@ -12,12 +12,14 @@
 
 mod boot;
 mod bus;
+pub mod codes;
 mod cpu;
 mod from_qvmconf;
 mod irq;
 mod memory;
 mod signals;
 pub mod spec;
+mod validate;
 mod vm;
 
 pub use from_qvmconf::spec_from_config;
@@ -112,6 +114,72 @@ impl Error {
 
 pub(crate) fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> Error {
     move |source| Error::Kvm { what, source }
+}
+
+/// Every reason this VMM would refuse to run `cfg`, found before anything is
+/// assembled or opened, each located at the `vdev`, `loc`, `intr`, `cpu`,
+/// `load` or `pass` of the configuration concerned, with a `V` code and a
+/// help that says what to change. Empty when the VM can be assembled (host
+/// resources, files and images are checked when it is). These are the checks
+/// the VM's assembly itself runs ([`run`], [`check`] stop with exit 65 on the
+/// first of them), so the two cannot disagree.
+///
+/// Meant for `qvm`-style front ends: QNX qvm has vdevs (virtio, hpet, ...)
+/// this VMM does not, so a host checker for QNX must not call this.
+pub fn preflight(cfg: &qvmconf::VmConfig) -> Vec<diag::Diagnostic> {
+    let conv = from_qvmconf::convert(cfg, std::path::Path::new("."));
+    let mut out: Vec<diag::Diagnostic> = conv
+        .refused
+        .into_iter()
+        .map(|r| {
+            let d = diag::Diagnostic::new(r.code, r.msg).help(r.help);
+            match r.span {
+                Some(span) => d.at(span, r.label),
+                None => d,
+            }
+        })
+        .collect();
+    let Err(problems) = validate::plan(&conv.spec) else {
+        return out;
+    };
+    let span = |subject: validate::Subject| -> Option<diag::Span> {
+        use validate::Subject as S;
+        let vdev = |i: usize| conv.vdev_src.get(i).and_then(|&j| cfg.vdevs.get(j));
+        match subject {
+            S::Vdev(i) => vdev(i).map(|v| v.span),
+            S::Loc(i) => vdev(i).map(|v| v.loc.as_ref().map_or(v.span, |l| l.span)),
+            S::Intr(i) => vdev(i).map(|v| {
+                v.intr
+                    .iter()
+                    .find(|x| matches!(x.value, qvmconf::Intr::Line { .. }))
+                    .map_or(v.span, |x| x.span)
+            }),
+            S::Cpus => cfg
+                .cpus
+                .get(validate::MAX_CPUS as usize)
+                .or(cfg.cpus.last())
+                .map(|c| c.span),
+            S::Ram => cfg.memory.first().map(|m| m.span),
+            S::Memory(Some(i)) => conv.mem_spans.get(i).copied(),
+            S::Memory(None) => cfg.memory.first().map(|m| m.span),
+            S::Cmdline => cfg.cmdline.as_ref().map(|c| c.span),
+            S::Loads => cfg.loads.first().map(|l| l.span),
+        }
+    };
+    for p in problems {
+        let mut d = diag::Diagnostic::new(p.code, p.msg).help(p.help);
+        if let Some(s) = span(p.subject) {
+            d = d.at(s, p.label);
+        }
+        if let Some(related) = p.related
+            && let (subject, label) = *related
+            && let Some(s) = span(subject)
+        {
+            d = d.with(s, label);
+        }
+        out.push(d);
+    }
+    out
 }
 
 /// Options of a run that are not part of the VM's description.

@@ -21,40 +21,96 @@ pub struct Memory {
     pub regions: Vec<MemRegion>,
 }
 
-impl Memory {
-    /// Check the layout and map RAM and ROM.
-    pub fn new(spec: &[MemRegion]) -> Result<Memory, Error> {
-        let mut regions: Vec<MemRegion> = spec.iter().copied().filter(|r| r.size > 0).collect();
-        if let Some(r) = regions
-            .iter()
-            .find(|r| r.start.checked_add(r.size).is_none())
-        {
-            return Err(Error::Config(format!(
+/// True if `[addr, addr+len)` is RAM or ROM of `regions` (possibly several
+/// adjacent regions).
+pub fn covers(regions: &[MemRegion], addr: u64, len: u64) -> bool {
+    let Some(end) = addr.checked_add(len) else {
+        return false;
+    };
+    let mut at = addr;
+    loop {
+        let Some(r) = regions.iter().find(|r| {
+            r.kind != MemKind::Reserve && r.start <= at && at < r.start.saturating_add(r.size)
+        }) else {
+            return false;
+        };
+        at = r.start.saturating_add(r.size);
+        if at >= end {
+            return true;
+        }
+    }
+}
+
+/// The rules of a memory layout, before anything is mapped: no region
+/// beyond the 64-bit address space, no overlaps, RAM and ROM in whole 4 KiB
+/// pages, some RAM. On error: the index in `spec` of the region at fault
+/// (none for a VM without RAM) and the message.
+pub fn check_layout(spec: &[MemRegion]) -> Result<(), (Option<usize>, String)> {
+    if let Some((i, r)) = spec
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.size > 0 && r.start.checked_add(r.size).is_none())
+    {
+        return Err((
+            Some(i),
+            format!(
                 "{:?} {:#x},{:#x} reaches beyond the 64-bit address space",
                 r.kind, r.start, r.size
-            )));
-        }
-        regions.sort_by_key(|r| r.start);
-        for w in regions.windows(2) {
-            let end = w[0].start.checked_add(w[0].size);
-            if end.is_none_or(|e| e > w[1].start) {
-                return Err(Error::Config(format!(
+            ),
+        ));
+    }
+    let mut order: Vec<usize> = (0..spec.len()).filter(|&i| spec[i].size > 0).collect();
+    order.sort_by_key(|&i| spec[i].start);
+    for w in order.windows(2) {
+        let (a, b) = (&spec[w[0]], &spec[w[1]]);
+        if a.start.checked_add(a.size).is_none_or(|e| e > b.start) {
+            return Err((
+                Some(w[1]),
+                format!(
                     "memory regions overlap: {:?} {:#x},{:#x} and {:?} {:#x},{:#x}",
-                    w[0].kind, w[0].start, w[0].size, w[1].kind, w[1].start, w[1].size
-                )));
-            }
+                    a.kind, a.start, a.size, b.kind, b.start, b.size
+                ),
+            ));
         }
+    }
+    for &i in &order {
+        let r = &spec[i];
+        if r.kind == MemKind::Reserve {
+            continue;
+        }
+        if !r.start.is_multiple_of(4096) || !r.size.is_multiple_of(4096) {
+            return Err((
+                Some(i),
+                format!(
+                    "{:?} {:#x},{:#x}: start and size must be multiples of 4 KiB",
+                    r.kind, r.start, r.size
+                ),
+            ));
+        }
+        if usize::try_from(r.size).is_err() {
+            return Err((
+                Some(i),
+                format!("region of {:#x} bytes is too large", r.size),
+            ));
+        }
+    }
+    if !spec.iter().any(|r| r.kind == MemKind::Ram && r.size > 0) {
+        return Err((None, "the VM has no `ram`".into()));
+    }
+    Ok(())
+}
+
+impl Memory {
+    /// Check the layout ([`check_layout`]) and map RAM and ROM.
+    pub fn new(spec: &[MemRegion]) -> Result<Memory, Error> {
+        check_layout(spec).map_err(|(_, msg)| Error::Config(msg))?;
+        let mut regions: Vec<MemRegion> = spec.iter().copied().filter(|r| r.size > 0).collect();
+        regions.sort_by_key(|r| r.start);
         let mut ranges: Vec<(GuestAddress, usize)> = Vec::new();
         let mut prev_ram_end: Option<u64> = None;
         for r in &regions {
             if r.kind == MemKind::Reserve {
                 continue;
-            }
-            if r.start % 4096 != 0 || r.size % 4096 != 0 {
-                return Err(Error::Config(format!(
-                    "{:?} {:#x},{:#x}: start and size must be multiples of 4 KiB",
-                    r.kind, r.start, r.size
-                )));
             }
             let size = usize::try_from(r.size).map_err(|_| {
                 Error::Config(format!("region of {:#x} bytes is too large", r.size))
@@ -77,9 +133,6 @@ impl Memory {
                 None
             };
             ranges.push((GuestAddress(r.start), size));
-        }
-        if !regions.iter().any(|r| r.kind == MemKind::Ram) {
-            return Err(Error::Config("the VM has no `ram`".into()));
         }
         let mem = GuestMemoryMmap::from_ranges(&ranges)
             .map_err(|e| Error::Host(format!("cannot map guest memory: {e}")))?;
@@ -126,21 +179,7 @@ impl Memory {
 
     /// True if `[addr, addr+len)` is RAM or ROM (possibly several adjacent regions).
     pub fn contains(&self, addr: u64, len: u64) -> bool {
-        let Some(end) = addr.checked_add(len) else {
-            return false;
-        };
-        let mut at = addr;
-        loop {
-            let Some(r) = self.regions.iter().find(|r| {
-                r.kind != MemKind::Reserve && r.start <= at && at < r.start.saturating_add(r.size)
-            }) else {
-                return false;
-            };
-            at = r.start.saturating_add(r.size);
-            if at >= end {
-                return true;
-            }
-        }
+        covers(&self.regions, addr, len)
     }
 
     /// Copy bytes into guest memory (RAM or ROM), bounds-checked.

@@ -14,10 +14,10 @@ use vmm_sys_util::signal::Killable;
 
 use crate::boot::{self, Entry};
 use crate::bus::{Bus, SharedDevice};
-use crate::irq::{Controllers, IOAPIC_BASE, IrqFd};
+use crate::irq::{IOAPIC_BASE, IrqFd};
 use crate::memory::Memory;
 use crate::spec::{Policy, ResetAction, VmSpec};
-use crate::{Error, ExitCode, Outcome, RunOptions, cpu, irq, kvm_err, signals};
+use crate::{Error, ExitCode, Outcome, RunOptions, cpu, irq, kvm_err, signals, validate};
 
 /// State shared between the main thread and the vCPU threads.
 pub struct Shared {
@@ -65,6 +65,8 @@ impl Vm {
     }
 
     fn build_with(spec: &VmSpec, shared: &Shared, logger: Logger) -> Result<Vm, Error> {
+        // the checks `preflight` reports, and what they work out
+        let plan = validate::plan(spec).map_err(validate::first_error)?;
         let memory = Memory::new(&spec.memory)?;
         let kvm = Kvm::new().map_err(|e| Error::Host(format!("cannot open /dev/kvm: {e}")))?;
         let vm = kvm.create_vm().map_err(kvm_err("create VM"))?;
@@ -85,25 +87,8 @@ impl Vm {
         vm.create_irq_chip().map_err(kvm_err("in-kernel irqchip"))?;
         logger.debug("VM and irqchip created");
 
-        // vdevs: in-kernel bindings first, so `intr` names resolve
         let mut created = Vec::new();
-        let mut bindings = Vec::new();
-        let placeholder = Context {
-            irq: None,
-            logger: logger.clone(),
-            power_button: shared.power_button.clone(),
-        };
-        for v in &spec.vdevs {
-            match v.base_kind() {
-                "8259" | "ioapic" | "timer8254" => {
-                    if let Created::InKernel(b) = vdev::create(v, &placeholder)? {
-                        bindings.push(b);
-                    }
-                }
-                _ => {}
-            }
-        }
-        let controllers = Controllers::new(&bindings)?;
+        let controllers = plan.controllers;
         controllers
             .route(&vm)
             .map_err(|e| Error::Host(e.to_string()))?;
@@ -126,13 +111,12 @@ impl Vm {
                 "ioapic at {base:#x} forwarded to KVM's at {IOAPIC_BASE:#x}"
             ));
         }
-        for v in &spec.vdevs {
-            if matches!(v.base_kind(), "8259" | "ioapic" | "timer8254") {
+        for (i, v) in spec.vdevs.iter().enumerate() {
+            if plan.in_kernel[i] {
                 continue;
             }
-            let irq: Option<Arc<dyn vdev::IrqLine>> = match &v.intr {
-                Some(i) => {
-                    let gsi = controllers.gsi(i, v.base_kind())?;
+            let irq: Option<Arc<dyn vdev::IrqLine>> = match plan.gsis[i] {
+                Some(gsi) => {
                     let fd = Arc::new(IrqFd::new(&vm, gsi)?);
                     irqfds.push(fd.clone());
                     Some(fd)
@@ -178,10 +162,7 @@ impl Vm {
             entry.protocol, entry.rip
         ));
 
-        let cpus = spec.cpus.max(1);
-        if cpus > 254 {
-            return Err(Error::Config(format!("{cpus} vCPUs (at most 254)")));
-        }
+        let cpus = spec.cpus.max(1); // at most validate::MAX_CPUS
         let cpuid = kvm
             .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
             .map_err(kvm_err("supported CPUID"))?;

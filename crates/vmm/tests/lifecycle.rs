@@ -316,7 +316,43 @@ fn a_failing_vdev_exits_6() {
         .read_to_string(&mut err);
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(6), "{err}");
-    assert!(err.contains("vdev ser8250: output failed"), "{err}");
+    assert!(
+        err.contains("vdev ser8250: hostdev stdout: write failed: Broken pipe"),
+        "{err}"
+    );
+    assert!(!err.contains("Os {") && !err.contains("IOError"), "{err}");
+}
+
+#[test]
+fn print_probe_prints_one_path_per_line() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmm-run"))
+            .args(args)
+            .output()
+            .expect("run vmm-run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run(&["--print-probe", "elf"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out, format!("{}\n", vmm::probe::ELF));
+    assert!(std::path::Path::new(out.trim_end()).is_file(), "{out}");
+    let (code, out) = run(&["--print-probe", "bin"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out, format!("{}\n", vmm::probe::BIN));
+    let (code, out) = run(&["--print-probe"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            format!("elf {}", vmm::probe::ELF),
+            format!("bin {}", vmm::probe::BIN)
+        ]
+    );
+    let (code, _) = run(&["--print-probe", "iso"]);
+    assert_eq!(code, Some(65));
 }
 
 #[test]

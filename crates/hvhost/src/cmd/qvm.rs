@@ -28,6 +28,11 @@ pub struct QvmArgs {
     /// Assemble the VM and print it without running it (the same as the word `dryrun`).
     #[arg(long)]
     dryrun: bool,
+    /// With a dry run: plan the configuration for QNX qvm, without refusing
+    /// what this KVM VMM lacks (virtio, hpet, PCI, aarch64 devices, ...).
+    /// Without it, a dry run refuses them (V codes), as a real run here would.
+    #[arg(long)]
+    qnx: bool,
     /// qvm's own words: `@FILE` (a configuration file), options, and `dryrun`.
     /// hvhost's flags may also appear among them.
     #[arg(
@@ -44,6 +49,7 @@ struct Split {
     format: Format,
     no_host_files: bool,
     dryrun: bool,
+    qnx: bool,
 }
 
 fn split(args: &QvmArgs) -> Result<Split, String> {
@@ -52,6 +58,7 @@ fn split(args: &QvmArgs) -> Result<Split, String> {
         format: args.format,
         no_host_files: args.no_host_files,
         dryrun: args.dryrun,
+        qnx: args.qnx,
     };
     let mut it = args.words.iter();
     while let Some(w) = it.next() {
@@ -62,6 +69,10 @@ fn split(args: &QvmArgs) -> Result<Split, String> {
             }
             "--dryrun" => {
                 s.dryrun = true;
+                continue;
+            }
+            "--qnx" => {
+                s.qnx = true;
                 continue;
             }
             "--format" => Some(
@@ -109,6 +120,13 @@ pub fn run(args: &QvmArgs) -> i32 {
     };
     let mut map = SourceMap::new();
     let (vm, mut diags) = qvmconf::load(&mut map, &s.words, &opts);
+    // what this VMM cannot run is a configuration error of this qvm (unless
+    // a dry run plans for QNX qvm)
+    if let Some(vm) = vm.as_ref().filter(|_| !diags.iter().any(|d| d.is_error()))
+        && !(s.qnx && (s.dryrun || vm.dryrun))
+    {
+        diags.extend(vmm::preflight(vm));
+    }
     let (errors, _) = emit(s.format, &map, &mut diags);
     let Some(vm) = vm.filter(|_| errors == 0) else {
         return EXIT_CONFIG;

@@ -229,6 +229,13 @@ fn plan(
     let Some(mut config) = config.filter(|_| !has_errors) else {
         return Err(EXIT_CONFIG);
     };
+    // what this VMM cannot run is a configuration error here
+    let refused = vmm::preflight(&config);
+    let refuse = refused.iter().any(Diagnostic::is_error);
+    diags.extend(refused);
+    if refuse {
+        return Err(EXIT_CONFIG);
+    }
     // The files the VM loads are paths inside the image.
     let mut missing = false;
     for load in &mut config.loads {

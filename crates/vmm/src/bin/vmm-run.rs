@@ -1,24 +1,41 @@
 //! `vmm-run SPEC.json`: run one VM from a JSON [`vmm::VmSpec`], the VMM's
 //! own input format (no qvmconf needed). Exits with qvm's exit codes.
 //!
-//! `vmm-run --print-probe` prints the paths of the probe guest built with
-//! the crate (ELF and flat binary).
+//! `vmm-run --print-probe elf` and `vmm-run --print-probe bin` print the path
+//! of the probe guest built with the crate (ELF, flat binary), one path and
+//! nothing else, for `load` lines and shell substitution; `--print-probe`
+//! alone prints both, one per line, labelled (`elf PATH`, `bin PATH`).
 
 use std::io::Write;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match args.as_slice() {
+        // a closed pipe (`| head -1`) is not an error worth reporting
         [flag] if flag == "--print-probe" => {
-            // a closed pipe (`| head -1`) is not an error worth reporting
             let _ = writeln!(
                 std::io::stdout(),
-                "{}\n{}",
+                "elf {}\nbin {}",
                 vmm::probe::ELF,
                 vmm::probe::BIN
             );
             0
         }
+        [flag, which] if flag == "--print-probe" => match which.as_str() {
+            "elf" | "bin" => {
+                let path = if which == "elf" {
+                    vmm::probe::ELF
+                } else {
+                    vmm::probe::BIN
+                };
+                let _ = writeln!(std::io::stdout(), "{path}");
+                0
+            }
+            other => {
+                eprintln!("vmm-run: `--print-probe {other}`: say `elf` or `bin`");
+                vmm::ExitCode::Config.code()
+            }
+        },
         [path] => match std::fs::read(path) {
             Ok(bytes) => match serde_json::from_slice::<vmm::VmSpec>(&bytes) {
                 Ok(spec) => vmm::run(&spec, &vmm::RunOptions::default()).code.code(),
@@ -33,7 +50,7 @@ fn main() {
             }
         },
         _ => {
-            eprintln!("usage: vmm-run SPEC.json | --print-probe");
+            eprintln!("usage: vmm-run SPEC.json | --print-probe [elf|bin]");
             vmm::ExitCode::Config.code()
         }
     };

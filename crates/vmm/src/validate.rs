@@ -1,0 +1,285 @@
+//! The rules a [`VmSpec`] must follow before a VM is assembled from it, in
+//! one place: [`plan`] is what [`crate::vm::Vm::build`] runs first (and uses
+//! the results of), and what [`crate::preflight`] runs to report every
+//! problem of a configuration, located, before anything is started.
+
+use std::sync::{Arc, Mutex};
+
+use vdev::{Device, Effect, InKernel, Layout, Space};
+
+use crate::bus::{Bus, SharedDevice};
+use crate::codes;
+use crate::irq::{Controllers, IOAPIC_BASE};
+use crate::spec::VmSpec;
+
+/// The most vCPUs a VM may have (xAPIC IDs 0–253; 255 is the broadcast ID).
+pub const MAX_CPUS: u32 = 254;
+
+/// What part of the configuration a [`Problem`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// The vdev with this index in [`VmSpec::vdevs`].
+    Vdev(usize),
+    /// That vdev's `loc`.
+    Loc(usize),
+    /// That vdev's `intr`.
+    Intr(usize),
+    /// The `cpu` lines.
+    Cpus,
+    /// The `ram` lines.
+    Ram,
+    /// The memory region with this index in [`VmSpec::memory`] (`ram`,
+    /// `rom`, `reserve`); none: the memory lines as a whole.
+    Memory(Option<usize>),
+    /// The `cmdline`.
+    Cmdline,
+    /// The `load` lines (there may be none).
+    Loads,
+}
+
+/// One reason the VMM cannot run a configuration.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    /// Its stable code.
+    pub code: &'static diag::Code,
+    /// Where it is.
+    pub subject: Subject,
+    /// The message (as `Error::Config` carries it).
+    pub msg: String,
+    /// A short label for the location.
+    pub label: String,
+    /// What to change.
+    pub help: String,
+    /// Another place involved, with its label (the first ioapic, ...).
+    pub related: Option<Box<(Subject, String)>>,
+}
+
+impl Problem {
+    pub(crate) fn new(
+        code: &'static diag::Code,
+        subject: Subject,
+        msg: impl Into<String>,
+        label: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Problem {
+        Problem {
+            code,
+            subject,
+            msg: msg.into(),
+            label: label.into(),
+            help: help.into(),
+            related: None,
+        }
+    }
+
+    pub(crate) fn related(mut self, subject: Subject, label: impl Into<String>) -> Problem {
+        self.related = Some(Box::new((subject, label.into())));
+        self
+    }
+}
+
+/// What the checks found out, for the VM's assembly.
+pub struct Plan {
+    /// The in-kernel interrupt controllers and the PIT.
+    pub controllers: Controllers,
+    /// Per vdev: the GSI of its `intr` (user-space devices only).
+    pub gsis: Vec<Option<u32>>,
+    /// Per vdev: true for the in-kernel ones (8259, ioapic, timer8254).
+    pub in_kernel: Vec<bool>,
+}
+
+/// The vdevs this VMM provides, for messages.
+pub fn provided() -> String {
+    vdev::KINDS.join(", ")
+}
+
+fn from_vdev(i: usize, kind: &str, e: vdev::Error) -> Problem {
+    match e {
+        vdev::Error::UnknownVdev(_) => Problem::new(
+            &codes::V0101,
+            Subject::Vdev(i),
+            e.to_string(),
+            "not provided by this VMM",
+            format!(
+                "this VMM provides {}: remove the line to run the VM here (QNX qvm has the others)",
+                provided()
+            ),
+        ),
+        vdev::Error::Placement { .. } => {
+            let help = match kind {
+                "8259" => "use `loc 0x20` (master) and `loc 0xa0` (slave), where KVM's PIC pair is",
+                "ioapic" => "give a memory location, e.g. `loc mem:0xfec00000`",
+                _ => "give a port location `loc io:PORT` with the device's ports within 0-0xffff",
+            };
+            Problem::new(
+                &codes::V0105,
+                Subject::Loc(i),
+                e.to_string(),
+                "not where this VMM can put it",
+                help,
+            )
+        }
+        _ => Problem::new(
+            &codes::V0109,
+            Subject::Vdev(i),
+            e.to_string(),
+            "this option cannot be honoured",
+            "change the option as the message says (`hvhost explain V0109`)",
+        ),
+    }
+}
+
+/// Stands in for a device on the scratch buses of the overlap check.
+struct Nothing;
+
+impl Device for Nothing {
+    fn read(&mut self, _: usize, _: u64, _: &mut [u8]) -> Result<(), vdev::Error> {
+        Ok(())
+    }
+    fn write(&mut self, _: usize, _: u64, _: &[u8]) -> Result<Effect, vdev::Error> {
+        Ok(Effect::None)
+    }
+}
+
+/// Check `spec` against every rule of the VM's assembly that needs no host
+/// resources: vdev kinds, locations and options ([`vdev::layout`]), the
+/// interrupt controllers and every `intr` ([`Controllers`]), the vCPU
+/// count, overlapping device ranges ([`Bus::insert`]), RAM for the boot
+/// structures, an image to boot and the command line (`boot`'s own checks),
+/// the memory layout ([`crate::memory::check_layout`]). All problems are
+/// returned, in configuration order.
+pub fn plan(spec: &VmSpec) -> Result<Plan, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut layouts = Vec::with_capacity(spec.vdevs.len());
+    for (i, v) in spec.vdevs.iter().enumerate() {
+        match vdev::layout(v) {
+            Ok(l) => layouts.push(Some(l)),
+            Err(e) => {
+                problems.push(from_vdev(i, v.base_kind(), e));
+                layouts.push(None);
+            }
+        }
+    }
+    let bindings: Vec<(usize, &InKernel)> = layouts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| match l {
+            Some(Layout::InKernel(b)) => Some((i, b)),
+            _ => None,
+        })
+        .collect();
+    let (controllers, found) = Controllers::new(&bindings);
+    problems.extend(found);
+
+    let mut gsis = vec![None; spec.vdevs.len()];
+    let mut io = Bus::default();
+    let mut mmio = Bus::default();
+    let nothing: SharedDevice = Arc::new(Mutex::new(Box::new(Nothing)));
+    if let Some(base) = controllers.ioapic_base().filter(|&b| b != IOAPIC_BASE) {
+        // the relocated ioapic's register window (vm.rs adds the same)
+        let _ = mmio.insert(base, 0x100, 0, nothing.clone(), "ioapic");
+    }
+    for (i, v) in spec.vdevs.iter().enumerate() {
+        let Some(Layout::Bus(ranges)) = &layouts[i] else {
+            continue;
+        };
+        if let Some(intr) = &v.intr {
+            match controllers.gsi(intr, v.base_kind(), Subject::Intr(i)) {
+                Ok(g) => gsis[i] = Some(g),
+                Err(p) => problems.push(p),
+            }
+        }
+        for (n, r) in ranges.iter().enumerate() {
+            let bus = if r.space == Space::Io {
+                &mut io
+            } else {
+                &mut mmio
+            };
+            if let Err(e) = bus.insert(r.base, r.len, n, nothing.clone(), v.base_kind()) {
+                problems.push(Problem::new(
+                    &codes::V0110,
+                    Subject::Loc(i),
+                    format!("vdev {}: {e}", v.base_kind()),
+                    "overlaps another device",
+                    "move one of the two devices (`loc`) so that their ranges do not meet",
+                ));
+                break;
+            }
+        }
+    }
+
+    let cpus = spec.cpus.max(1);
+    if cpus > MAX_CPUS {
+        problems.push(Problem::new(
+            &codes::V0108,
+            Subject::Cpus,
+            format!("{cpus} vCPUs (at most {MAX_CPUS})"),
+            format!("vCPU {MAX_CPUS} and beyond"),
+            format!("give the VM at most {MAX_CPUS} `cpu` lines"),
+        ));
+    }
+
+    let layout = crate::memory::check_layout(&spec.memory);
+    if let Err((i, msg)) = &layout {
+        problems.push(Problem::new(
+            &codes::V0113,
+            Subject::Memory(*i),
+            msg.clone(),
+            "this memory region",
+            "give RAM and ROM regions whole 4 KiB pages that do not overlap, and at least one `ram`",
+        ));
+    }
+    if let Some(msg) = crate::boot::cmdline_problem(spec) {
+        problems.push(Problem::new(
+            &codes::V0114,
+            Subject::Cmdline,
+            msg,
+            "too long, or a NUL",
+            "shorten the command line below 64 KiB",
+        ));
+    }
+    if layout.is_ok()
+        && let Some(msg) = crate::boot::low_ram_missing(&spec.memory)
+    {
+        problems.push(Problem::new(
+            &codes::V0111,
+            Subject::Ram,
+            msg,
+            "no RAM at 0x0-0x30000",
+            "add `ram 0,0xa0000` (the PC's low 640 KiB): this VMM puts the guest's boot structures there",
+        ));
+    }
+    if !crate::boot::has_image(spec) {
+        problems.push(Problem::new(
+            &codes::V0112,
+            Subject::Loads,
+            crate::boot::NO_IMAGE,
+            "no image to boot",
+            "add `load FILE` with the guest's kernel or IFS image",
+        ));
+    }
+
+    if problems.is_empty() {
+        Ok(Plan {
+            controllers,
+            gsis,
+            in_kernel: layouts
+                .iter()
+                .map(|l| matches!(l, Some(Layout::InKernel(_))))
+                .collect(),
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+/// The error a VM's assembly stops with: the first problem.
+pub fn first_error(problems: Vec<Problem>) -> crate::Error {
+    crate::Error::Config(
+        problems
+            .into_iter()
+            .next()
+            .map(|p| p.msg)
+            .unwrap_or_else(|| "invalid configuration".into()),
+    )
+}
