@@ -115,6 +115,103 @@ fn command_line(host: &HostView, s: &QvmStart) -> Result<Option<Vec<String>>, Bo
     Ok(Some(words))
 }
 
+/// The qvmconf options a host's configurations are read with: `load` and
+/// `hostdev` name files of the running host (not of this machine), and a
+/// safety host's components default to `safety required`.
+pub fn config_options(host: &HostView) -> qvmconf::Options {
+    qvmconf::Options {
+        host_files: false,
+        default_safety: if host.is_safety_host() {
+            qvmconf::SafetyLevel::Required
+        } else {
+            qvmconf::SafetyLevel::None
+        },
+        ..qvmconf::Options::default()
+    }
+}
+
+/// One VM's configuration as a `qvm` command of the boot script reads it.
+pub struct ConfigRead {
+    /// The configuration, when it could be parsed (it may still have errors).
+    pub config: Option<VmConfig>,
+    /// Its diagnostics, located in the buildfile where the text came from it.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The file name(s) the configuration was read from, for messages.
+    pub files: String,
+    remap: Remap,
+}
+
+impl ConfigRead {
+    /// Moves diagnostics about the configuration (its spans) to where its
+    /// text is: the buildfile for inline configurations and qvm's words.
+    pub fn locate(&self, diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+        self.remap.diags(diags)
+    }
+}
+
+/// Reads the configuration the `qvm` command `s` starts: its `@PATH`s from
+/// the host files or inline contents the Manifest puts there, and its other
+/// words, as one option stream. `Ok(None)`: nothing to read (no `@PATH`, or
+/// a path that is not in the image, which the host rules report).
+pub fn read_config(
+    map: &mut SourceMap,
+    host: &HostView,
+    s: &QvmStart,
+    qopts: &qvmconf::Options,
+) -> Result<Option<ConfigRead>, Box<Diagnostic>> {
+    if s.configs.is_empty() {
+        return Ok(None); // H0207
+    }
+    let extra = s.args.iter().any(|a| !a.starts_with('@'));
+    if s.configs.len() > 1 || extra {
+        // qvm's whole command line: each `@PATH` read from its host file.
+        let Some(words) = command_line(host, s)? else {
+            return Ok(None);
+        };
+        let first_new = map.files().count();
+        let (config, diags) = qvmconf::load(map, &words, qopts);
+        let remap = command_line_remap(map, first_new, s, &words);
+        return Ok(Some(ConfigRead {
+            config,
+            diagnostics: remap.diags(diags),
+            files: s.configs.join(", "),
+            remap,
+        }));
+    }
+    let config = &s.configs[0];
+    let Some(src) = source(host, config, s.span())? else {
+        return Ok(None);
+    };
+    Ok(Some(match src.inline_in {
+        Some(entry) => {
+            // Parsed under a name saying where the text is; every span is
+            // then moved to the text in the buildfile.
+            let origin = format!(
+                "{config} (inline in {})",
+                map.location(entry).rsplit_once(':').map_or("", |(l, _)| l)
+            );
+            let first_new = map.files().count();
+            let (cfg, diags) = qvmconf::load_source(map, &origin, src.bytes, qopts);
+            let remap = inline_remap(map, first_new, entry);
+            ConfigRead {
+                config: cfg,
+                diagnostics: remap.diags(diags),
+                files: origin,
+                remap,
+            }
+        }
+        None => {
+            let (cfg, diags) = qvmconf::load_source(map, &src.name, src.bytes, qopts);
+            ConfigRead {
+                config: cfg,
+                diagnostics: diags,
+                files: src.name,
+                remap: Remap::default(),
+            }
+        }
+    }))
+}
+
 /// Reads every VM the boot script starts.
 pub fn load_vms(map: &mut SourceMap, manifest: &Manifest, opts: &Options) -> Loaded {
     let host = HostView::new(manifest, opts.sdp);
@@ -123,65 +220,23 @@ pub fn load_vms(map: &mut SourceMap, manifest: &Manifest, opts: &Options) -> Loa
     } else {
         SafetyLevel::None
     };
-    let qopts = qvmconf::Options {
-        // `load` and `hostdev` name files of the running host, not of this machine.
-        host_files: false,
-        default_safety: match default {
-            SafetyLevel::Required => qvmconf::SafetyLevel::Required,
-            _ => qvmconf::SafetyLevel::None,
-        },
-        ..qvmconf::Options::default()
-    };
+    let qopts = config_options(&host);
     let mut out = Loaded::default();
     for s in &host.qvm_starts {
-        if s.configs.is_empty() {
-            continue; // H0207
-        }
-        let extra = s.args.iter().any(|a| !a.starts_with('@'));
-        let (cfg, diags, files, remap) = if s.configs.len() > 1 || extra {
-            // qvm's whole command line: each `@PATH` read from its host file.
-            match command_line(&host, s) {
-                Ok(Some(words)) => {
-                    let first_new = map.files().count();
-                    let (cfg, diags) = qvmconf::load(map, &words, &qopts);
-                    let remap = command_line_remap(map, first_new, s, &words);
-                    (cfg, remap.diags(diags), s.configs.join(", "), remap)
-                }
-                Ok(None) => continue,
-                Err(d) => {
-                    out.diagnostics.push(*d);
-                    continue;
-                }
-            }
-        } else {
-            let config = &s.configs[0];
-            let src = match source(&host, config, s.span()) {
-                Ok(Some(src)) => src,
-                Ok(None) => continue,
-                Err(d) => {
-                    out.diagnostics.push(*d);
-                    continue;
-                }
-            };
-            match src.inline_in {
-                Some(entry) => {
-                    // Parsed under a name saying where the text is; every
-                    // span is then moved to the text in the buildfile.
-                    let origin = format!(
-                        "{config} (inline in {})",
-                        map.location(entry).rsplit_once(':').map_or("", |(l, _)| l)
-                    );
-                    let first_new = map.files().count();
-                    let (cfg, diags) = qvmconf::load_source(map, &origin, src.bytes, &qopts);
-                    let remap = inline_remap(map, first_new, entry);
-                    (cfg, remap.diags(diags), origin, remap)
-                }
-                None => {
-                    let (cfg, diags) = qvmconf::load_source(map, &src.name, src.bytes, &qopts);
-                    (cfg, diags, src.name, Remap::default())
-                }
+        let read = match read_config(map, &host, s, &qopts) {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
+            Err(d) => {
+                out.diagnostics.push(*d);
+                continue;
             }
         };
+        let ConfigRead {
+            config: cfg,
+            diagnostics: diags,
+            files,
+            remap,
+        } = read;
         let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.is_error()).collect();
         if let Some(first) = errors.first() {
             let mut d = Diagnostic::new(

@@ -23,7 +23,6 @@ fn probe_vm_plan() {
 fn linux_vm_plan_text_and_json() {
     let o = hvhost(&[
         "qvm",
-        "--qnx",
         "--no-host-files",
         "@examples/x86_64-host/vm/linux.qvmconf",
         "--dryrun",
@@ -35,7 +34,6 @@ fn linux_vm_plan_text_and_json() {
         "qvm",
         "@examples/x86_64-host/vm/linux.qvmconf",
         "--no-host-files",
-        "--qnx",
         "--format",
         "json",
         "dryrun",
@@ -70,7 +68,7 @@ fn corpus_plans() {
         ),
     ] {
         let arg = format!("@../shared/corpus/qvmconf/{file}");
-        let o = hvhost(&["qvm", "--qnx", "--no-host-files", &arg, "dryrun"]);
+        let o = hvhost(&["qvm", "--no-host-files", &arg, "dryrun"]);
         assert_eq!(o.status.code(), Some(0), "{file}: {}", text(&o.stderr));
         golden(golden_name, &text(&o.stdout));
     }
@@ -118,7 +116,7 @@ fn command_line_words_join_the_stream_after_the_file() {
     assert!(e.contains("vm.qvmconf:1:"), "{e}");
     let o = hvhost_in(
         dir.path(),
-        &["qvm", "--qnx", "@vm.qvmconf", "intr", "gic:37", "dryrun"],
+        &["qvm", "@vm.qvmconf", "intr", "gic:37", "dryrun"],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(text(&o.stdout).contains("intr gic:37"));
@@ -172,7 +170,7 @@ fn host_files_are_read_and_must_exist() {
         "ram 0,0xa0000\nram 1m,15m\nload guest.elf\nvdev virtio-blk hostdev disk.img\n",
     )
     .unwrap();
-    let o = hvhost_in(dir.path(), &["qvm", "--qnx", "@vm.qvmconf", "dryrun"]);
+    let o = hvhost_in(dir.path(), &["qvm", "@vm.qvmconf", "dryrun"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     assert!(
@@ -201,7 +199,7 @@ fn host_files_are_read_and_must_exist() {
     assert_eq!(e.matches("error[Q0211]").count(), 2, "{e}");
     let o = hvhost_in(
         dir.path(),
-        &["qvm", "--qnx", "--no-host-files", "@vm.qvmconf", "dryrun"],
+        &["qvm", "--no-host-files", "@vm.qvmconf", "dryrun"],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(text(&o.stdout).contains("not read, size unknown"));

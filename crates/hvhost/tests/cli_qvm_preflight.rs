@@ -43,8 +43,9 @@ fn probe_vm(dir: &Path, extra: &str) -> String {
     "@r.qvmconf".to_string()
 }
 
-/// Each refusal of the review, in a dry run: exit 65, its code at line 15
-/// (column `col`), no plan on stdout; and a corrected line plans (exit 0).
+/// Each refusal of the review: a real run stops with exit 65 and the code
+/// at line 15 (column `col`), running nothing; a dry run plans (for QNX qvm)
+/// and shows the same finding as a warning; a corrected line runs clean.
 #[test]
 fn dry_runs_refuse_what_this_vmm_cannot_run() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -75,19 +76,36 @@ fn dry_runs_refuse_what_this_vmm_cannot_run() {
         ("vdev pci-dummy", "V0101", 1, ""),
     ] {
         let conf = probe_vm(dir.path(), bad);
-        let o = hvhost_in(dir.path(), &["qvm", &conf, "dryrun"]);
+        let o = hvhost_in(dir.path(), &["qvm", &conf]);
         let err = text(&o.stderr);
         assert_eq!(o.status.code(), Some(65), "{bad}: {err}");
         assert!(err.contains(&format!("error[{code}]")), "{bad}: {err}");
         assert!(err.contains(&format!("r.qvmconf:15:{col}")), "{bad}: {err}");
         assert!(err.contains("= help: "), "{bad}: {err}");
-        assert_eq!(text(&o.stdout), "", "{bad}: no plan");
+        assert_eq!(text(&o.stdout), "", "{bad}: the guest did not run");
+        let o = hvhost_in(dir.path(), &["qvm", &conf, "dryrun"]);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{bad}: {err}");
+        assert!(err.contains(&format!("warning[{code}]")), "{bad}: {err}");
+        assert!(
+            err.contains("without `dryrun` this is an error"),
+            "{bad}: {err}"
+        );
+        assert!(
+            text(&o.stdout).starts_with("VM probe: x86_64"),
+            "{bad}: the plan"
+        );
         if good == "vdev 8259 loc 0xa0 " {
             continue; // a third 8259 overlaps (qvmconf); the probe VM is the good case
         }
         let conf = probe_vm(dir.path(), good);
         let o = hvhost_in(dir.path(), &["qvm", &conf, "dryrun"]);
         assert_eq!(o.status.code(), Some(0), "{good}: {}", text(&o.stderr));
+        assert!(
+            !text(&o.stderr).contains("[V01"),
+            "{good}: {}",
+            text(&o.stderr)
+        );
         assert!(
             text(&o.stdout).starts_with("VM probe: x86_64"),
             "{}",
@@ -100,7 +118,7 @@ fn dry_runs_refuse_what_this_vmm_cannot_run() {
 fn three_hundred_cpus_are_refused_at_the_255th() {
     let dir = tempfile::tempdir().expect("tempdir");
     let conf = probe_vm(dir.path(), &"cpu\n".repeat(300));
-    let o = hvhost_in(dir.path(), &["qvm", &conf, "dryrun"]);
+    let o = hvhost_in(dir.path(), &["qvm", &conf]);
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(65), "{err}");
     assert!(
@@ -111,6 +129,7 @@ fn three_hundred_cpus_are_refused_at_the_255th() {
     let conf = probe_vm(dir.path(), &"cpu\n".repeat(254));
     let o = hvhost_in(dir.path(), &["qvm", &conf, "dryrun"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(!text(&o.stderr).contains("V0108"), "{}", text(&o.stderr));
 }
 
 /// Without `dryrun` the same located diagnostic, and nothing runs.
@@ -134,21 +153,22 @@ fn a_real_run_stops_with_the_located_diagnostic() {
 fn json_diagnostics_and_the_qnx_plan() {
     let dir = tempfile::tempdir().expect("tempdir");
     let conf = probe_vm(dir.path(), "vdev hpet");
-    let o = hvhost_in(dir.path(), &["qvm", &conf, "--format", "json", "dryrun"]);
+    let o = hvhost_in(dir.path(), &["qvm", &conf, "--format", "json"]);
     assert_eq!(o.status.code(), Some(65));
     let line = text(&o.stderr);
     let v: serde_json::Value =
         serde_json::from_str(line.lines().next().unwrap_or("")).expect("a JSON line");
     assert_eq!(v["code"], "V0101", "{line}");
     assert!(line.contains("r.qvmconf"), "{line}");
-    // planned for QNX qvm, which has an hpet
-    let o = hvhost_in(dir.path(), &["qvm", "--qnx", &conf, "dryrun"]);
+    // a dry run plans for QNX qvm, which has an hpet, and warns
+    let o = hvhost_in(dir.path(), &["qvm", &conf, "--format", "json", "dryrun"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let line = text(&o.stderr);
+    let v: serde_json::Value =
+        serde_json::from_str(line.lines().next().unwrap_or("")).expect("a JSON line");
+    assert_eq!(v["code"], "V0101", "{line}");
+    assert_eq!(v["severity"], "warning", "{line}");
     assert!(text(&o.stdout).contains("hpet"));
-    // --qnx does not make a real run possible
-    let o = hvhost_in(dir.path(), &["qvm", "--qnx", &conf]);
-    assert_eq!(o.status.code(), Some(65));
-    assert!(text(&o.stderr).contains("error[V0101]"));
 }
 
 #[test]
@@ -192,19 +212,26 @@ vdev hpet
 fn hvhost_run_refuses_too_but_check_does_not() {
     let dir = tempfile::tempdir().expect("tempdir");
     host_with_hpet(dir.path());
-    for args in [
-        // (a host without a boot block breaks host rules: --no-check)
-        &["run", "--no-check", "host.build"][..],
-        &["run", "--no-check", "host.build", "--dryrun"][..],
+    // (a host without a boot block breaks host rules: --no-check)
+    for (args, code, severity) in [
+        (&["run", "--no-check", "host.build"][..], 65, "error"),
+        (
+            &["run", "--no-check", "host.build", "--dryrun"][..],
+            0,
+            "warning",
+        ),
     ] {
         let o = hvhost_in(dir.path(), args);
         let err = text(&o.stderr);
-        assert_eq!(o.status.code(), Some(65), "{args:?}: {err}");
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
         assert!(
-            err.contains("error[V0101]: vdev hpet is not provided by this VMM yet"),
+            err.contains(&format!(
+                "{severity}[V0101]: vdev hpet is not provided by this VMM yet"
+            )),
             "{err}"
         );
-        assert!(err.contains("probe.qvmconf:8:1"), "{err}");
+        // The configuration is inline: located in the buildfile.
+        assert!(err.contains("host.build:12:1"), "{err}");
     }
     // `hvhost check` judges the host for QNX qvm, which has an hpet
     let o = hvhost_in(dir.path(), &["check", "host.build"]);

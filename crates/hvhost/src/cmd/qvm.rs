@@ -28,11 +28,6 @@ pub struct QvmArgs {
     /// Assemble the VM and print it without running it (the same as the word `dryrun`).
     #[arg(long)]
     dryrun: bool,
-    /// With a dry run: plan the configuration for QNX qvm, without refusing
-    /// what this KVM VMM lacks (virtio, hpet, PCI, aarch64 devices, ...).
-    /// Without it, a dry run refuses them (V codes), as a real run here would.
-    #[arg(long)]
-    qnx: bool,
     /// qvm's own words: `@FILE` (a configuration file), options, and `dryrun`.
     /// hvhost's flags may also appear among them.
     #[arg(
@@ -49,7 +44,6 @@ struct Split {
     format: Format,
     no_host_files: bool,
     dryrun: bool,
-    qnx: bool,
 }
 
 fn split(args: &QvmArgs) -> Result<Split, String> {
@@ -58,7 +52,6 @@ fn split(args: &QvmArgs) -> Result<Split, String> {
         format: args.format,
         no_host_files: args.no_host_files,
         dryrun: args.dryrun,
-        qnx: args.qnx,
     };
     let mut it = args.words.iter();
     while let Some(w) = it.next() {
@@ -69,10 +62,6 @@ fn split(args: &QvmArgs) -> Result<Split, String> {
             }
             "--dryrun" => {
                 s.dryrun = true;
-                continue;
-            }
-            "--qnx" => {
-                s.qnx = true;
                 continue;
             }
             "--format" => Some(
@@ -120,12 +109,15 @@ pub fn run(args: &QvmArgs) -> i32 {
     };
     let mut map = SourceMap::new();
     let (vm, mut diags) = qvmconf::load(&mut map, &s.words, &opts);
-    // what this VMM cannot run is a configuration error of this qvm (unless
-    // a dry run plans for QNX qvm)
-    if let Some(vm) = vm.as_ref().filter(|_| !diags.iter().any(|d| d.is_error()))
-        && !(s.qnx && (s.dryrun || vm.dryrun))
-    {
-        diags.extend(vmm::preflight(vm));
+    // What this KVM VMM cannot run: a configuration error for a real run; a
+    // dry run plans for QNX qvm and says what would stop a run here.
+    if let Some(vm) = vm.as_ref().filter(|_| !diags.iter().any(|d| d.is_error())) {
+        let found = vmm::preflight(vm);
+        if s.dryrun || vm.dryrun {
+            diags.extend(dry_run_findings(found));
+        } else {
+            diags.extend(found);
+        }
     }
     let (errors, _) = emit(s.format, &map, &mut diags);
     let Some(vm) = vm.filter(|_| errors == 0) else {
@@ -143,6 +135,23 @@ pub fn run(args: &QvmArgs) -> i32 {
         Format::Sarif => {}
     }
     0
+}
+
+/// The VMM's refusals as a dry run shows them: warnings (the plan is QNX
+/// qvm's, which has these devices), each saying that a run here stops.
+pub fn dry_run_findings(found: Vec<diag::Diagnostic>) -> Vec<diag::Diagnostic> {
+    found
+        .into_iter()
+        .map(|d| {
+            if d.is_error() {
+                d.severity(diag::Severity::Warning).note(
+                    "QNX qvm runs this; hvhost's KVM VMM does not: without `dryrun` this is an error (exit 65)",
+                )
+            } else {
+                d
+            }
+        })
+        .collect()
 }
 
 /// Runs the VM on KVM: converts the configuration into the VMM's

@@ -8,7 +8,9 @@
 //! start the VM does not start it here either. The VM then runs as under
 //! `hvhost qvm`, with qvm's exit codes.
 
-use crate::cmd::qvm::{EXIT_BEFORE_START, EXIT_CONFIG, plan_json, plan_text, run_vm};
+use crate::cmd::qvm::{
+    EXIT_BEFORE_START, EXIT_CONFIG, dry_run_findings, plan_json, plan_text, run_vm,
+};
 use crate::codes;
 use crate::input::{BuildfileInput, Unreadable};
 use crate::output::{Format, emit};
@@ -217,24 +219,48 @@ fn plan(
     }
 
     let mut staged = Staged::default();
-    let (config, vm_diags) = match load_vm(&host, start, map, &mut staged) {
-        Ok(r) => r,
+    let read = match hostcheck::load::read_config(
+        map,
+        &host,
+        start,
+        &hostcheck::load::config_options(&host),
+    ) {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            // Its configuration is not in the image (reported by the host rules).
+            diags.push(
+                Diagnostic::new(
+                    &codes::R0103,
+                    format!(
+                        "the configuration of `{}` is not in the image",
+                        start.configs.join(" ")
+                    ),
+                )
+                .at(start.span(), "started here"),
+            );
+            return Err(EXIT_BEFORE_START);
+        }
         Err(d) => {
             diags.push(*d);
             return Err(EXIT_BEFORE_START);
         }
     };
-    let has_errors = vm_diags.iter().any(Diagnostic::is_error);
-    diags.extend(vm_diags);
-    let Some(mut config) = config.filter(|_| !has_errors) else {
+    let has_errors = read.diagnostics.iter().any(Diagnostic::is_error);
+    diags.extend(read.diagnostics.iter().cloned());
+    let Some(mut config) = read.config.clone().filter(|_| !has_errors) else {
         return Err(EXIT_CONFIG);
     };
-    // what this VMM cannot run is a configuration error here
-    let refused = vmm::preflight(&config);
-    let refuse = refused.iter().any(Diagnostic::is_error);
-    diags.extend(refused);
-    if refuse {
-        return Err(EXIT_CONFIG);
+    // What this VMM cannot run: an error for a run, a warning in a dry run.
+    // Located where the configuration's text is (the buildfile for inline text).
+    let refused = read.locate(vmm::preflight(&config));
+    if args.dryrun {
+        diags.extend(dry_run_findings(refused));
+    } else {
+        let refuse = refused.iter().any(Diagnostic::is_error);
+        diags.extend(refused);
+        if refuse {
+            return Err(EXIT_CONFIG);
+        }
     }
     // The files the VM loads are paths inside the image.
     let mut missing = false;
@@ -299,8 +325,13 @@ fn choose<'s, 'a>(
     if hits.is_empty() {
         for s in starts {
             let mut scratch = SourceMap::new();
-            if let Ok((Some(vm), _)) = load_vm(host, s, &mut scratch, &mut Staged::default())
-                && vm.system.as_ref().is_some_and(|n| &n.value == want)
+            let qopts = hostcheck::load::config_options(host);
+            if let Ok(Some(read)) = hostcheck::load::read_config(&mut scratch, host, s, &qopts)
+                && read
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.system.as_ref())
+                    .is_some_and(|n| &n.value == want)
             {
                 hits.push(*s);
             }
@@ -325,33 +356,4 @@ fn choose<'s, 'a>(
             Err(EXIT_BEFORE_START)
         }
     }
-}
-
-/// Reads the configuration a `qvm` command starts, with its `@PATH`s
-/// replaced by the host files they come from, and its diagnostics.
-fn load_vm(
-    host: &HostView,
-    start: &QvmStart,
-    map: &mut SourceMap,
-    staged: &mut Staged,
-) -> Result<(Option<qvmconf::VmConfig>, Vec<Diagnostic>), Box<Diagnostic>> {
-    let mut words = Vec::with_capacity(start.external.args.len());
-    for a in &start.external.args {
-        match a.strip_prefix('@') {
-            Some(p) => {
-                let target = hostcheck::host::absolute(p);
-                let file = host_file(host, &target, start.span(), staged)?;
-                words.push(format!("@{}", file.display()));
-            }
-            None => words.push(a.clone()),
-        }
-    }
-    let opts = qvmconf::Options {
-        // Paths in the configuration are paths inside the image: they are
-        // mapped to host files afterwards, not looked up on this machine.
-        host_files: false,
-        cwd: ".".into(),
-        ..qvmconf::Options::default()
-    };
-    Ok(qvmconf::load(map, &words, &opts))
 }
