@@ -240,13 +240,48 @@ pub struct RawAttr {
 /// Splits `+name`, `-name`, `?+name`, `name=value`, `?name=value`. `None` when
 /// the word has no name (`+`, `=x`, `?`).
 pub fn split_attr(word: &Word) -> Option<RawAttr> {
+    let sp = split(word)?;
+    let setting = match sp.setting {
+        SplitSetting::On => Setting::On,
+        SplitSetting::Off => Setting::Off,
+        SplitSetting::Value(off, span) => Setting::Value(value_word(word, off, span)),
+    };
+    Some(RawAttr {
+        conditional: sp.conditional,
+        name: word.text[sp.name].to_string(),
+        name_span: sp.name_span,
+        setting,
+        span: word.span,
+    })
+}
+
+/// An attribute word split without copying: offsets into its text.
+#[derive(Debug, Clone)]
+pub(crate) struct Split {
+    /// `?` given.
+    pub conditional: bool,
+    /// Where the name is in the word's text.
+    pub name: std::ops::Range<usize>,
+    /// The span of the name.
+    pub name_span: Span,
+    /// On, off, or where the value starts (and its span).
+    pub setting: SplitSetting,
+}
+
+/// The sign of a [`Split`] attribute word.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SplitSetting {
+    On,
+    Off,
+    Value(usize, Span),
+}
+
+/// [`split_attr`] without allocating.
+pub(crate) fn split(word: &Word) -> Option<Split> {
     let text = word.text.as_str();
-    let mut off = 0usize;
     let conditional = text.starts_with('?');
-    if conditional {
-        off = 1;
-    }
-    let rest = &text[off..];
+    let off = usize::from(conditional);
+    let rest = &text.as_bytes()[off..];
     let sp = word.span;
     // Offsets in the text match offsets in the file for the name part (names
     // never hold quotes or escapes in practice); spans are clamped to the word.
@@ -255,33 +290,48 @@ pub fn split_attr(word: &Word) -> Option<RawAttr> {
         let e = (sp.start as usize + b).min(sp.end as usize);
         Span::new(sp.file, s, e)
     };
-    if let Some(name) = rest.strip_prefix('+').or_else(|| rest.strip_prefix('-')) {
-        if name.is_empty() || name.contains('=') {
+    if let Some(&sign @ (b'+' | b'-')) = rest.first() {
+        let name = &rest[1..];
+        if name.is_empty() || name.contains(&b'=') {
             return None;
         }
-        let on = rest.starts_with('+');
-        return Some(RawAttr {
+        return Some(Split {
             conditional,
-            name: name.to_string(),
+            name: off + 1..text.len(),
             name_span: at(off + 1, off + 1 + name.len()),
-            setting: if on { Setting::On } else { Setting::Off },
-            span: sp,
+            setting: if sign == b'+' {
+                SplitSetting::On
+            } else {
+                SplitSetting::Off
+            },
         });
     }
-    let eq = rest.find('=')?;
+    let eq = rest.iter().position(|&b| b == b'=')?;
     if eq == 0 {
         return None;
     }
-    let name = &rest[..eq];
     let value_off = off + eq + 1;
-    let value = value_word(word, value_off, at(value_off, text.len()));
-    Some(RawAttr {
+    Some(Split {
         conditional,
-        name: name.to_string(),
+        name: off..off + eq,
         name_span: at(off, off + eq),
-        setting: Setting::Value(value),
-        span: sp,
+        setting: SplitSetting::Value(value_off, at(value_off, text.len())),
     })
+}
+
+/// The value part of `name=value` taken out of the word: its text is reused.
+pub(crate) fn into_value(word: Word, off: usize, span: Span) -> Word {
+    if word.parts.is_some() {
+        return value_word(&word, off, span);
+    }
+    let mut text = word.text;
+    text.drain(..off);
+    Word {
+        text,
+        parts: None,
+        quoted: word.quoted,
+        span,
+    }
 }
 
 /// The value part of `name=value`: the text after byte `off`, keeping `${}` parts.

@@ -299,6 +299,45 @@ impl<'a> Lexer<'a> {
     /// Reads one word. The caller has checked that the next byte starts one.
     fn word(&mut self, mode: WordMode) -> Word {
         let start = self.pos;
+        // Fast path: a word of plain bytes only (most words), made into its
+        // `String` with one allocation of the right size.
+        let table = &PLAIN[mode as usize];
+        let rest = &self.src[start..self.end];
+        let mut ascii = 0u8;
+        let run = rest
+            .iter()
+            .position(|&c| {
+                ascii |= c;
+                !table[c as usize]
+            })
+            .unwrap_or(rest.len());
+        let ends_word = match rest.get(run) {
+            None => true,
+            Some(&c) => !matches!(c, b'"' | b'\\' | b'$'),
+        };
+        if run > 0 && ends_word {
+            let bytes = &rest[..run];
+            // `ascii` also holds the stopping byte, which is ASCII when the
+            // run ends at a delimiter.
+            let text = if ascii < 0x80 {
+                // SAFETY: every byte of `bytes` is below 0x80 (their OR is),
+                // so the slice is valid ASCII and thus valid UTF-8.
+                unsafe { std::str::from_utf8_unchecked(bytes) }.to_owned()
+            } else {
+                lossy(bytes)
+            };
+            self.pos = start + run;
+            let span = self.span(start, self.pos);
+            if has_placeholder(text.as_bytes()) {
+                self.marks.push(TemplateMark::Placeholder(span));
+            }
+            return Word {
+                text,
+                parts: None,
+                quoted: false,
+                span,
+            };
+        }
         let mut text = Vec::new();
         let mut parts: Option<Vec<Part>> = None;
         let mut quoted = false;
@@ -379,7 +418,7 @@ impl<'a> Lexer<'a> {
                     // A run of ordinary bytes, copied at once.
                     let run = self.src[self.pos..self.end]
                         .iter()
-                        .position(|&c| !is_plain(c, mode))
+                        .position(|&c| !table[c as usize])
                         .unwrap_or(self.end - self.pos)
                         .max(1);
                     text.extend_from_slice(&self.src[self.pos..self.pos + run]);
@@ -566,14 +605,32 @@ enum WordMode {
 
 /// Whether `b` is an ordinary byte of a word in `mode`: one that [`Lexer::word`]
 /// copies as it is.
-fn is_plain(b: u8, mode: WordMode) -> bool {
+const fn is_plain(b: u8, mode: WordMode) -> bool {
     match b {
         b'\n' | b'"' | b'\\' | b'$' => false,
-        b'=' => mode != WordMode::TopLevel,
-        b']' => mode != WordMode::Attr,
-        _ => !is_space(b),
+        b'=' => !matches!(mode, WordMode::TopLevel),
+        b']' => !matches!(mode, WordMode::Attr),
+        b' ' | b'\t' | b'\r' | 0x0c | 0x0b => false,
+        _ => true,
     }
 }
+
+const fn plain_table(mode: WordMode) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = is_plain(i as u8, mode);
+        i += 1;
+    }
+    t
+}
+
+/// [`is_plain`] as a table per [`WordMode`] (indexed by `mode as usize`).
+static PLAIN: [[bool; 256]; 3] = [
+    plain_table(WordMode::TopLevel),
+    plain_table(WordMode::Attr),
+    plain_table(WordMode::Script),
+];
 
 /// `b` as a String, without a copy when it is valid UTF-8.
 fn into_string(b: Vec<u8>) -> String {

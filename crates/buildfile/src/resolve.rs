@@ -12,7 +12,9 @@ use crate::script::{self, env_var, is_assignment};
 use crate::*;
 use diag::{Diagnostic, FileId, SourceMap, Span};
 use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -231,6 +233,44 @@ enum Found {
     Missing,
 }
 
+/// Appends the components of `path` to `out` (components joined by `/`):
+/// empty ones and `.` are skipped, `..` removes the last one. False when a
+/// `..` finds nothing to remove.
+fn normalise_into(out: &mut String, path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let mut start = 0;
+    while start <= bytes.len() {
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'/')
+            .map_or(bytes.len(), |i| start + i);
+        match &path[start..end] {
+            "" | "." => {}
+            ".." => {
+                if out.is_empty() {
+                    return false;
+                }
+                out.truncate(out.bytes().rposition(|b| b == b'/').unwrap_or(0));
+            }
+            c => {
+                if !out.is_empty() {
+                    out.push('/');
+                }
+                out.push_str(c);
+            }
+        }
+        start = end + 1;
+    }
+    true
+}
+
+/// The hash of an image path, for [`Resolver::push_entry`].
+fn path_hash(path: &str) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(path.as_bytes());
+    h.finish()
+}
+
 /// Maximum depth of `${VAR}` expansion.
 pub const MAX_EXPANSION_DEPTH: usize = 20;
 
@@ -252,7 +292,11 @@ struct Resolver<'a> {
     /// The default search path and the `PROCESSOR` it was built for.
     default_search_cache: Option<(String, Rc<SearchPath>)>,
     entries: Vec<Entry>,
-    by_path: FxHashMap<String, usize>,
+    /// Entries by the hash of their path: the last entry with that hash;
+    /// `same_hash[i]` is the entry before `i` with the same hash (a chain,
+    /// so that a path is stored once, in its entry).
+    by_path: FxHashMap<u64, usize>,
+    same_hash: Vec<usize>,
     script: Vec<ScriptCommand>,
     script_entry: Option<usize>,
     partitions: Vec<(String, u8)>,
@@ -292,6 +336,7 @@ pub fn resolve(
         default_search_cache: None,
         entries: Vec::new(),
         by_path: FxHashMap::default(),
+        same_hash: Vec::new(),
         script: Vec::new(),
         script_entry: None,
         partitions: Vec::new(),
@@ -348,7 +393,7 @@ impl Resolver<'_> {
             Setting::Value(w) => Some((self.expand(w), w.span)),
             _ => None,
         };
-        let v = value.as_ref().map(|(t, _)| t.as_str()).unwrap_or("");
+        let v = value.as_ref().map(|(t, _)| &**t).unwrap_or("");
         let vspan = value.as_ref().map(|(_, s)| *s).unwrap_or(a.span);
         match a.name {
             AttrName::Autolink => st.autolink = on,
@@ -550,9 +595,9 @@ impl Resolver<'_> {
 
     /// Expands the `${...}` parts of a word. A loop or a runaway expansion
     /// is reported once (B0208) and the word keeps what was expanded so far.
-    fn expand(&mut self, w: &Word) -> String {
+    fn expand<'w>(&mut self, w: &'w Word) -> Cow<'w, str> {
         let Some(parts) = &w.parts else {
-            return w.text.clone();
+            return Cow::Borrowed(&w.text);
         };
         let mut out = String::new();
         for p in parts {
@@ -565,7 +610,7 @@ impl Resolver<'_> {
                 }
             }
         }
-        out
+        Cow::Owned(out)
     }
 
     /// Appends the value of `name` to `out`, expanding the `${...}` it holds.
@@ -733,10 +778,12 @@ impl Resolver<'_> {
         let candidate = if path.is_absolute() {
             self.fs.exists(path).then(|| path.to_path_buf())
         } else {
-            let base = self.base_dir(st);
-            let direct = base.join(name);
-            if name.contains('/') && self.fs.exists(&direct) {
-                Some(direct)
+            let direct = name
+                .contains('/')
+                .then(|| self.base_dir(st).join(name))
+                .filter(|d| self.fs.exists(d));
+            if direct.is_some() {
+                direct
             } else {
                 let dirs = self.search_dirs(st);
                 dirs.find(&mut self.fs, name)
@@ -765,30 +812,13 @@ impl Resolver<'_> {
         // Normalised in place: `out` holds the components so far, joined by
         // `/`; `..` truncates to the previous separator.
         let mut out = String::with_capacity(prefix.len() + target.len() + 1);
-        for c in prefix.split('/').chain(target.split('/')) {
-            match c {
-                "" | "." => {}
-                ".." => {
-                    if out.is_empty() {
-                        self.diags.push(
-                            Diagnostic::new(
-                                &codes::B0216,
-                                format!("`{target}` leaves the image's root"),
-                            )
-                            .at(span, "too many `..`")
-                            .help("a path in the image cannot go above `/`"),
-                        );
-                        return None;
-                    }
-                    out.truncate(out.rfind('/').unwrap_or(0));
-                }
-                c => {
-                    if !out.is_empty() {
-                        out.push('/');
-                    }
-                    out.push_str(c);
-                }
-            }
+        if !normalise_into(&mut out, prefix) || !normalise_into(&mut out, target) {
+            self.diags.push(
+                Diagnostic::new(&codes::B0216, format!("`{target}` leaves the image's root"))
+                    .at(span, "too many `..`")
+                    .help("a path in the image cannot go above `/`"),
+            );
+            return None;
         }
         Some(out)
     }
@@ -824,7 +854,15 @@ impl Resolver<'_> {
             }
             return None;
         }
-        if let Some(&i) = self.by_path.get(&e.path) {
+        let hash = path_hash(&e.path);
+        let mut found = self.by_path.get(&hash).copied();
+        while let Some(i) = found {
+            if self.entries[i].path == e.path {
+                break;
+            }
+            found = Some(self.same_hash[i]).filter(|&j| j != usize::MAX);
+        }
+        if let Some(i) = found {
             if !st.dupignore {
                 let first = self.entries[i].span;
                 self.diags.push(
@@ -836,7 +874,8 @@ impl Resolver<'_> {
             }
             return None;
         }
-        self.by_path.insert(e.path.clone(), self.entries.len());
+        let before = self.by_path.insert(hash, self.entries.len());
+        self.same_hash.push(before.unwrap_or(usize::MAX));
         self.entries.push(e);
         Some(self.entries.len() - 1)
     }
@@ -854,6 +893,15 @@ impl Resolver<'_> {
     }
 
     fn entry_line(&mut self, src: &Arc<[u8]>, e: &EntryLine) {
+        if e.attrs.is_none() && self.globals.modules.is_empty() && !self.globals.include {
+            // The globals as they are (the common case): borrowed, not
+            // copied. Nothing below reads or changes `self.globals` (only
+            // `include` and the boot block do).
+            let g = std::mem::take(&mut self.globals);
+            self.entry_with(src, e, &g);
+            self.globals = g;
+            return;
+        }
         let mut st = self.globals.clone();
         st.modules.clear();
         if let Some(list) = &e.attrs {
@@ -868,12 +916,17 @@ impl Resolver<'_> {
                 return;
             }
         }
+        self.entry_with(src, e, &st);
+    }
+
+    /// An entry line with `st` the attributes in force for it.
+    fn entry_with(&mut self, src: &Arc<[u8]>, e: &EntryLine, st: &State) {
         if self.alone_boot.is_some() && self.boot.is_none() && e.inline.is_some() {
             self.lost_block.get_or_insert(e.span);
         }
         let target_text = self.expand(&e.target);
         if st.include {
-            self.include(e, &target_text, &st);
+            self.include(e, &target_text, st);
             return;
         }
         let host_word = e.host.as_ref();
@@ -893,7 +946,7 @@ impl Resolver<'_> {
                     );
                     return;
                 };
-                let Some(path) = self.target_path(&target_text, &st, e.target.span) else {
+                let Some(path) = self.target_path(&target_text, st, e.target.span) else {
                     return;
                 };
                 let perms = match &st.perms {
@@ -903,7 +956,9 @@ impl Resolver<'_> {
                 let sticky = if perms & 0o111 != 0 { S_ISVTX } else { 0 };
                 let entry = Entry {
                     path,
-                    kind: EntryKind::Symlink { target: link },
+                    kind: EntryKind::Symlink {
+                        target: link.into_owned(),
+                    },
                     mode: S_IFLNK | perms | sticky,
                     uid: st.uid.unwrap_or(0),
                     gid: st.gid.unwrap_or(0),
@@ -911,10 +966,10 @@ impl Resolver<'_> {
                     attrs: st.file_attrs(),
                     span: e.span,
                 };
-                self.push_entry(entry, &st);
+                self.push_entry(entry, st);
             }
             FileType::Dir | FileType::Fifo => {
-                let Some(path) = self.target_path(&target_text, &st, e.target.span) else {
+                let Some(path) = self.target_path(&target_text, st, e.target.span) else {
                     return;
                 };
                 let (kind, mode) = if st.ftype == FileType::Dir {
@@ -937,26 +992,25 @@ impl Resolver<'_> {
                     attrs: st.file_attrs(),
                     span: e.span,
                 };
-                self.push_entry(entry, &st);
+                self.push_entry(entry, st);
             }
             FileType::File => {
                 if let Some(inline) = &e.inline {
-                    self.inline_entry(src, e, inline, &target_text, &st);
+                    self.inline_entry(src, e, inline, &target_text, st);
                 } else {
                     // `name` alone: host = name, target = basename(name).
-                    let (target, host) = match host_text {
-                        Some(h) => (target_text, h),
+                    let (target, host) = match &host_text {
+                        Some(h) => (&*target_text, &**h),
                         None => {
                             let base = target_text
-                                .rsplit('/')
-                                .next()
-                                .unwrap_or(&target_text)
-                                .to_string();
-                            (base, target_text)
+                                .bytes()
+                                .rposition(|b| b == b'/')
+                                .map_or(0, |i| i + 1);
+                            (&target_text[base..], &*target_text)
                         }
                     };
                     let host_span = host_word.map(|h| h.span).unwrap_or(e.target.span);
-                    self.host_entry(e, &target, &host, host_span, &st);
+                    self.host_entry(e, target, host, host_span, st);
                 }
             }
         }
@@ -1830,7 +1884,7 @@ impl Resolver<'_> {
                                 std::iter::once(&mut boot.startup).chain(boot.bootstrap.iter_mut())
                             {
                                 if p.attrs.linker.is_none() || !a.conditional {
-                                    p.attrs.linker = Some(linker.clone());
+                                    p.attrs.linker = Some(linker.to_string());
                                 }
                             }
                         }
