@@ -301,14 +301,15 @@ impl<'a> Lexer<'a> {
         let start = self.pos;
         // Fast path: a word of plain bytes only (most words), made into its
         // `String` with one allocation of the right size.
-        let table = &PLAIN[mode as usize];
+        let table = &CLASS[mode as usize];
         let rest = &self.src[start..self.end];
-        let mut ascii = 0u8;
+        let mut seen = 0u8;
         let run = rest
             .iter()
             .position(|&c| {
-                ascii |= c;
-                !table[c as usize]
+                let k = table[c as usize];
+                seen |= k;
+                k & PLAIN == 0
             })
             .unwrap_or(rest.len());
         let ends_word = match rest.get(run) {
@@ -317,9 +318,9 @@ impl<'a> Lexer<'a> {
         };
         if run > 0 && ends_word {
             let bytes = &rest[..run];
-            // `ascii` also holds the stopping byte, which is ASCII when the
-            // run ends at a delimiter.
-            let text = if ascii < 0x80 {
+            // `seen` also holds the class of the stopping byte, which is
+            // ASCII.
+            let text = if seen & NON_ASCII == 0 {
                 // SAFETY: every byte of `bytes` is below 0x80 (their OR is),
                 // so the slice is valid ASCII and thus valid UTF-8.
                 unsafe { std::str::from_utf8_unchecked(bytes) }.to_owned()
@@ -328,7 +329,7 @@ impl<'a> Lexer<'a> {
             };
             self.pos = start + run;
             let span = self.span(start, self.pos);
-            if has_placeholder(text.as_bytes()) {
+            if seen & MARK != 0 && has_placeholder(text.as_bytes()) {
                 self.marks.push(TemplateMark::Placeholder(span));
             }
             return Word {
@@ -418,7 +419,7 @@ impl<'a> Lexer<'a> {
                     // A run of ordinary bytes, copied at once.
                     let run = self.src[self.pos..self.end]
                         .iter()
-                        .position(|&c| !table[c as usize])
+                        .position(|&c| table[c as usize] & PLAIN == 0)
                         .unwrap_or(self.end - self.pos)
                         .max(1);
                     text.extend_from_slice(&self.src[self.pos..self.pos + run]);
@@ -615,21 +616,39 @@ const fn is_plain(b: u8, mode: WordMode) -> bool {
     }
 }
 
-const fn plain_table(mode: WordMode) -> [bool; 256] {
-    let mut t = [false; 256];
+/// Byte class: [`is_plain`].
+const PLAIN: u8 = 1;
+/// Byte class: `@` or `_`, which a template placeholder needs.
+const MARK: u8 = 2;
+/// Byte class: not ASCII.
+const NON_ASCII: u8 = 4;
+
+const fn class_table(mode: WordMode) -> [u8; 256] {
+    let mut t = [0u8; 256];
     let mut i = 0;
     while i < 256 {
-        t[i] = is_plain(i as u8, mode);
+        let b = i as u8;
+        let mut k = 0;
+        if is_plain(b, mode) {
+            k |= PLAIN;
+        }
+        if b == b'@' || b == b'_' {
+            k |= MARK;
+        }
+        if b >= 0x80 {
+            k |= NON_ASCII;
+        }
+        t[i] = k;
         i += 1;
     }
     t
 }
 
-/// [`is_plain`] as a table per [`WordMode`] (indexed by `mode as usize`).
-static PLAIN: [[bool; 256]; 3] = [
-    plain_table(WordMode::TopLevel),
-    plain_table(WordMode::Attr),
-    plain_table(WordMode::Script),
+/// The class bits of every byte, per [`WordMode`] (indexed by `mode as usize`).
+static CLASS: [[u8; 256]; 3] = [
+    class_table(WordMode::TopLevel),
+    class_table(WordMode::Attr),
+    class_table(WordMode::Script),
 ];
 
 /// `b` as a String, without a copy when it is valid UTF-8.

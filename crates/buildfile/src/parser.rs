@@ -106,7 +106,13 @@ pub fn parse_range(
     let mut p = Parser {
         lx: Lexer::new(src, file, start, end),
         diags: Vec::new(),
-        items: Vec::new(),
+        // About one item per line: reserved at once rather than grown
+        // (and copied) a dozen times.
+        items: Vec::with_capacity(
+            memchr::memchr_iter(b'\n', src.get(start..end.min(src.len())).unwrap_or(&[])).count()
+                / 2
+                + 1,
+        ),
         other_tool: None,
         scratch: Scratch::default(),
     };
@@ -498,11 +504,14 @@ pub(crate) fn attr_word(
         return;
     };
     let name = &w.text[raw.name.clone()];
-    if attrs::OTHER_TOOL_ATTRS.contains(&name) {
+    let found = attrs::lookup(AttrName::ALL, name);
+    // (No name of another tool is an mkifs attribute or abbreviates one, so
+    // they are looked for only among the names not found.)
+    if !matches!(found, Lookup::Found(_)) && attrs::OTHER_TOOL_ATTRS.contains(&name) {
         other_tool.get_or_insert(raw.name_span);
         return;
     }
-    match attrs::lookup(AttrName::ALL, name) {
+    match found {
         Lookup::Found(name) => check_kind(list, name, raw, w, boot_seen, diags),
         _ if boot_seen => list.bootfile_args.push(w),
         Lookup::Ambiguous(c) => diags.push(

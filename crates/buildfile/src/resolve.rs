@@ -238,6 +238,22 @@ enum Found {
 /// `..` finds nothing to remove.
 fn normalise_into(out: &mut String, path: &str) -> bool {
     let bytes = path.as_bytes();
+    // Fast path: a path already in normal form but for one leading `/`
+    // (no `//`, no component starting with `.`, no trailing `/`).
+    let body = bytes.strip_prefix(b"/").unwrap_or(bytes);
+    let mut prev = b'/';
+    let clean = body.iter().all(|&b| {
+        let ok = !(prev == b'/' && (b == b'/' || b == b'.'));
+        prev = b;
+        ok
+    }) && prev != b'/';
+    if clean {
+        if !out.is_empty() {
+            out.push('/');
+        }
+        out.push_str(&path[path.len() - body.len()..]);
+        return true;
+    }
     let mut start = 0;
     while start <= bytes.len() {
         let end = bytes[start..]
@@ -334,7 +350,13 @@ pub fn resolve(
         fs: HostFs::new(),
         search_cache: FxHashMap::default(),
         default_search_cache: None,
-        entries: Vec::new(),
+        entries: Vec::with_capacity(
+            files
+                .iter()
+                .map(|f| f.items.len())
+                .sum::<usize>()
+                .min(1 << 20),
+        ),
         by_path: FxHashMap::default(),
         same_hash: Vec::new(),
         script: Vec::new(),
