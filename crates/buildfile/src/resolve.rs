@@ -238,20 +238,11 @@ enum Found {
 /// `..` finds nothing to remove.
 fn normalise_into(out: &mut String, path: &str) -> bool {
     let bytes = path.as_bytes();
-    // Fast path: a path already in normal form but for one leading `/`
-    // (no `//`, no component starting with `.`, no trailing `/`).
-    let body = bytes.strip_prefix(b"/").unwrap_or(bytes);
-    let mut prev = b'/';
-    let clean = body.iter().all(|&b| {
-        let ok = !(prev == b'/' && (b == b'/' || b == b'.'));
-        prev = b;
-        ok
-    }) && prev != b'/';
-    if clean {
+    if is_normal(path) {
         if !out.is_empty() {
             out.push('/');
         }
-        out.push_str(&path[path.len() - body.len()..]);
+        out.push_str(&path[usize::from(bytes.first() == Some(&b'/'))..]);
         return true;
     }
     let mut start = 0;
@@ -278,6 +269,19 @@ fn normalise_into(out: &mut String, path: &str) -> bool {
         start = end + 1;
     }
     true
+}
+
+/// True when `path` is in normal form but for one leading `/`: not empty,
+/// no `//`, no component starting with `.`, no trailing `/`.
+fn is_normal(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let body = bytes.strip_prefix(b"/").unwrap_or(bytes);
+    let mut prev = b'/';
+    body.iter().all(|&b| {
+        let ok = !(prev == b'/' && (b == b'/' || b == b'.'));
+        prev = b;
+        ok
+    }) && prev != b'/'
 }
 
 /// The hash of an image path, for [`Resolver::push_entry`].
@@ -335,6 +339,21 @@ pub fn resolve(
     files: &[Buildfile],
     opts: &Options,
 ) -> (Option<Manifest>, Vec<Diagnostic>) {
+    resolve_owned(map, files.to_vec(), opts)
+}
+
+/// [`resolve`] taking the syntax trees, whose names become the Manifest's
+/// without a copy.
+pub(crate) fn resolve_owned(
+    map: &mut SourceMap,
+    mut files: Vec<Buildfile>,
+    opts: &Options,
+) -> (Option<Manifest>, Vec<Diagnostic>) {
+    let entry_count = files
+        .iter()
+        .map(|f| f.items.len())
+        .sum::<usize>()
+        .min(1 << 20);
     let bootable = files.iter().flat_map(|f| &f.items).any(|i| match i {
         Item::Entry(e) => e.attrs.as_ref().is_some_and(|a| a.boot_attr().is_some()),
         Item::Attrs(_) => false,
@@ -350,15 +369,9 @@ pub fn resolve(
         fs: HostFs::new(),
         search_cache: FxHashMap::default(),
         default_search_cache: None,
-        entries: Vec::with_capacity(
-            files
-                .iter()
-                .map(|f| f.items.len())
-                .sum::<usize>()
-                .min(1 << 20),
-        ),
-        by_path: FxHashMap::default(),
-        same_hash: Vec::new(),
+        entries: Vec::with_capacity(entry_count),
+        by_path: FxHashMap::with_capacity_and_hasher(entry_count, Default::default()),
+        same_hash: Vec::with_capacity(entry_count),
         script: Vec::new(),
         script_entry: None,
         partitions: Vec::new(),
@@ -370,9 +383,9 @@ pub fn resolve(
         bad_values: 0,
         lost_block: None,
     };
-    for f in files {
+    for f in &mut files {
         let src = r.map.file(f.file).shared_bytes();
-        for item in &f.items {
+        for item in &mut f.items {
             match item {
                 Item::Attrs(list) => {
                     let mut g = std::mem::take(&mut r.globals);
@@ -635,6 +648,15 @@ impl Resolver<'_> {
         Cow::Owned(out)
     }
 
+    /// [`Self::expand`] giving a `String`: the word's own when it has no
+    /// `${...}` (the word is left empty).
+    fn expand_owned(&mut self, w: &mut Word) -> String {
+        if w.parts.is_none() {
+            return std::mem::take(&mut w.text);
+        }
+        self.expand(w).into_owned()
+    }
+
     /// Appends the value of `name` to `out`, expanding the `${...}` it holds.
     /// Returns false (after reporting B0208) when the expansion is too deep
     /// or too long, so that the caller stops.
@@ -824,6 +846,20 @@ impl Resolver<'_> {
 
     // ----- entries ----------------------------------------------------------------
 
+    /// [`Self::target_path`] reusing `target`'s memory when it is already
+    /// a path in normal form that needs no prefix.
+    fn target_path_owned(&mut self, target: String, st: &State, span: Span) -> Option<String> {
+        let absolute = target.starts_with('/');
+        if (absolute || (st.prefix.is_none() && !self.bootable)) && is_normal(&target) {
+            let mut t = target;
+            if absolute {
+                t.remove(0);
+            }
+            return Some(t);
+        }
+        self.target_path(&target, st, span)
+    }
+
     fn target_path(&mut self, target: &str, st: &State, span: Span) -> Option<String> {
         let prefix = match (target.starts_with('/'), &st.prefix) {
             (true, _) => "",
@@ -914,7 +950,9 @@ impl Resolver<'_> {
         S_IFREG | perms | sticky
     }
 
-    fn entry_line(&mut self, src: &Arc<[u8]>, e: &EntryLine) {
+    /// An entry line. Its names are taken out of `e` (moved into the
+    /// Manifest): the line is not read again.
+    fn entry_line(&mut self, src: &Arc<[u8]>, e: &mut EntryLine) {
         if e.attrs.is_none() && self.globals.modules.is_empty() && !self.globals.include {
             // The globals as they are (the common case): borrowed, not
             // copied. Nothing below reads or changes `self.globals` (only
@@ -942,17 +980,22 @@ impl Resolver<'_> {
     }
 
     /// An entry line with `st` the attributes in force for it.
-    fn entry_with(&mut self, src: &Arc<[u8]>, e: &EntryLine, st: &State) {
+    fn entry_with(&mut self, src: &Arc<[u8]>, e: &mut EntryLine, st: &State) {
         if self.alone_boot.is_some() && self.boot.is_none() && e.inline.is_some() {
             self.lost_block.get_or_insert(e.span);
         }
-        let target_text = self.expand(&e.target);
+        let target_text = self.expand_owned(&mut e.target);
         if st.include {
             self.include(e, &target_text, st);
             return;
         }
+        let host_text = match &mut e.host {
+            Some(h) if h.text.is_empty() => Some(String::new()),
+            Some(h) => Some(self.expand_owned(h)),
+            None => None,
+        };
+        let e = &*e;
         let host_word = e.host.as_ref();
-        let host_text = host_word.map(|h| self.expand(h));
         match st.ftype {
             FileType::Link => {
                 let Some(link) = host_text else {
@@ -978,9 +1021,7 @@ impl Resolver<'_> {
                 let sticky = if perms & 0o111 != 0 { S_ISVTX } else { 0 };
                 let entry = Entry {
                     path,
-                    kind: EntryKind::Symlink {
-                        target: link.into_owned(),
-                    },
+                    kind: EntryKind::Symlink { target: link },
                     mode: S_IFLNK | perms | sticky,
                     uid: st.uid.unwrap_or(0),
                     gid: st.gid.unwrap_or(0),
@@ -1021,14 +1062,14 @@ impl Resolver<'_> {
                     self.inline_entry(src, e, inline, &target_text, st);
                 } else {
                     // `name` alone: host = name, target = basename(name).
-                    let (target, host) = match &host_text {
-                        Some(h) => (&*target_text, &**h),
+                    let (target, host) = match host_text {
+                        Some(h) => (target_text, h),
                         None => {
                             let base = target_text
                                 .bytes()
                                 .rposition(|b| b == b'/')
                                 .map_or(0, |i| i + 1);
-                            (&target_text[base..], &*target_text)
+                            (target_text[base..].to_string(), target_text)
                         }
                     };
                     let host_span = host_word.map(|h| h.span).unwrap_or(e.target.span);
@@ -1085,14 +1126,14 @@ impl Resolver<'_> {
             }
         };
         let id = self.map.add(path.display().to_string(), bytes);
-        let (bf, diags) = parser::parse(self.map, id);
+        let (mut bf, diags) = parser::parse(self.map, id);
         self.diags.extend(diags);
         if bf.foreign {
             return;
         }
         let src = self.map.file(id).shared_bytes();
         self.include_depth += 1;
-        for item in &bf.items {
+        for item in &mut bf.items {
             match item {
                 Item::Attrs(list) => {
                     let mut g = std::mem::take(&mut self.globals);
@@ -1198,34 +1239,41 @@ impl Resolver<'_> {
         }
     }
 
-    fn host_entry(&mut self, e: &EntryLine, target: &str, host: &str, host_span: Span, st: &State) {
+    fn host_entry(
+        &mut self,
+        e: &EntryLine,
+        target: String,
+        host: String,
+        host_span: Span,
+        st: &State,
+    ) {
         if host.is_empty() {
             // `name=${UNSET}`.
             if self.opts.no_host_files {
                 let raw = e.host.as_ref().map(|h| h.text.clone()).unwrap_or_default();
-                self.assumed_entry(e, target, &raw, st);
+                self.assumed_entry(e, target, raw, st);
             } else {
-                self.missing(host, host_span, e.span, st);
+                self.missing(&host, host_span, e.span, st);
             }
             return;
         }
-        match self.find(host, st) {
+        match self.find(&host, st) {
             Found::Missing => {
                 if self.opts.no_host_files {
                     self.assumed_entry(e, target, host, st);
                 } else {
-                    self.missing(host, host_span, e.span, st);
+                    self.missing(&host, host_span, e.span, st);
                 }
             }
             Found::Dir(dir) => {
-                let Some(path) = self.target_path(target, st, e.target.span) else {
+                let Some(path) = self.target_path(&target, st, e.target.span) else {
                     return;
                 };
                 let mut seen = HashSet::new();
                 self.include_dir(&dir, &path, e.span, st, &mut seen);
             }
             Found::File(p, meta) => {
-                let Some(path) = self.target_path(target, st, e.target.span) else {
+                let Some(path) = self.target_path(&target, st, e.target.span) else {
                     return;
                 };
                 if st.script {
@@ -1237,17 +1285,15 @@ impl Resolver<'_> {
         }
     }
 
-    fn assumed_entry(&mut self, e: &EntryLine, target: &str, host: &str, st: &State) {
-        let Some(path) = self.target_path(target, st, e.target.span) else {
+    fn assumed_entry(&mut self, e: &EntryLine, target: String, host: String, st: &State) {
+        let Some(path) = self.target_path_owned(target, st, e.target.span) else {
             return;
         };
         let mode = self.file_mode(st, 0o755, None);
         let entry = Entry {
             path,
             kind: EntryKind::File(FileData {
-                source: DataSource::Assumed {
-                    name: host.to_string(),
-                },
+                source: DataSource::Assumed { name: host },
                 size: None,
                 elf: None,
                 role: if st.script {
