@@ -45,7 +45,7 @@ pub(crate) fn check(cx: &mut Ctx) {
     }
     let script_len = host.manifest.script.len();
     for s in &host.qvm_starts {
-        let program = s.external.program.as_str();
+        let program = s.program;
         if host.find_program(s.index, program).is_none() {
             let elsewhere: Vec<String> = host
                 .by_basename(basename(program))
@@ -70,6 +70,20 @@ pub(crate) fn check(cx: &mut Ctx) {
                 )),
                 None => d.help("add the host domain code to the image, e.g. `/usr/bin/qvm = qvm`"),
             };
+            let dirs = if program.contains('/') {
+                program.rsplit_once('/').map_or("/", |(d, _)| d).to_string()
+            } else {
+                host.path_of(s.index)
+            };
+            if let Some(dir) = host.assumed_dir_among(&dirs) {
+                d = d
+                    .severity(diag::Severity::Warning)
+                    .with(dir.span, "assumed present, may be a directory")
+                    .note(format!(
+                        "`{}` is not on this machine (--no-host-files) and may be a directory that holds it",
+                        host.abs_path(dir)
+                    ));
+            }
             cx.diags.push(d);
         }
         if s.configs.is_empty() {
@@ -105,6 +119,16 @@ pub(crate) fn check(cx: &mut Ctx) {
                             "add the VM's configuration to the buildfile: `{c} = path/on/build/host.qvmconf`"
                         )),
                     };
+                    let parent = c.rsplit_once('/').map_or("/", |(d, _)| d);
+                    if let Some(dir) = host.assumed_dir_among(parent) {
+                        d = d
+                            .severity(diag::Severity::Warning)
+                            .with(dir.span, "assumed present, may be a directory")
+                            .note(format!(
+                                "`{}` is not on this machine (--no-host-files) and may be a directory that holds it; the VM is not checked",
+                                host.abs_path(dir)
+                            ));
+                    }
                     cx.diags.push(d);
                 }
             }

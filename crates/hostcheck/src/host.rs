@@ -80,10 +80,42 @@ pub struct QvmStart<'a> {
     pub index: usize,
     /// The command.
     pub command: &'a ScriptCommand,
-    /// Its program and arguments.
+    /// The script command as written (its program may be a wrapper such as `on`).
     pub external: &'a External,
+    /// The qvm program as written (`qvm`, `/usr/bin/qvm`).
+    pub program: &'a str,
+    /// qvm's own arguments (after a wrapper's options, if any).
+    pub args: &'a [String],
     /// The `@PATH` arguments, made absolute (relative paths are relative to `/`).
     pub configs: Vec<String>,
+}
+
+/// Programs that run another program given after their own options, and
+/// their options that take a value as the next word: `on -C 1 -p 20 qvm ...`,
+/// `nice -n 5 qvm ...`.
+const WRAPPERS: &[(&str, &[&str])] = &[
+    (
+        "on",
+        &["-C", "-p", "-R", "-t", "-u", "-W", "-X", "-A", "-n", "-s"],
+    ),
+    ("nice", &["-n"]),
+];
+
+/// The program a command really runs and its arguments: itself, or the
+/// program a wrapper (`on`, `nice`) runs.
+pub fn real_command<'e>(program: &'e str, args: &'e [String]) -> (&'e str, &'e [String]) {
+    let Some((_, valued)) = WRAPPERS.iter().find(|(w, _)| *w == basename(program)) else {
+        return (program, args);
+    };
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if !a.starts_with('-') {
+            return (a, &args[i + 1..]);
+        }
+        i += if valued.contains(&a) { 2 } else { 1 };
+    }
+    (program, args)
 }
 
 impl QvmStart<'_> {
@@ -156,19 +188,23 @@ impl<'a> HostView<'a> {
             .script
             .iter()
             .enumerate()
-            .filter_map(|(index, command)| match &command.kind {
-                ScriptKind::External(e) if basename(&e.program) == "qvm" => Some(QvmStart {
+            .filter_map(|(index, command)| {
+                let ScriptKind::External(e) = &command.kind else {
+                    return None;
+                };
+                let (program, args) = real_command(&e.program, &e.args);
+                (basename(program) == "qvm").then(|| QvmStart {
                     index,
                     command,
                     external: e,
-                    configs: e
-                        .args
+                    program,
+                    args,
+                    configs: args
                         .iter()
                         .filter_map(|a| a.strip_prefix('@'))
                         .map(absolute)
                         .collect(),
-                }),
-                _ => None,
+                })
             })
             .collect();
         let mut by_path = HashMap::with_capacity(manifest.entries.len());
@@ -250,32 +286,67 @@ impl<'a> HostView<'a> {
     /// The `PATH` a script command runs with: its own, else the latest
     /// script-wide assignment before it, else the boot block's, else `/proc/boot`.
     pub fn path_of(&self, index: usize) -> String {
+        self.env_of(index, "PATH")
+            .unwrap_or_else(|| "/proc/boot".to_string())
+    }
+
+    /// The library path a script command runs with (`LD_LIBRARY_PATH`,
+    /// found as `PATH` is), followed by the default `/proc/boot:/lib:/usr/lib:/lib/dll`.
+    pub fn lib_path_of(&self, index: usize) -> String {
+        match self.env_of(index, "LD_LIBRARY_PATH") {
+            Some(p) => format!("{p}:/proc/boot:/lib:/usr/lib:/lib/dll"),
+            None => "/proc/boot:/lib:/usr/lib:/lib/dll".to_string(),
+        }
+    }
+
+    /// A variable of a script command's environment: its own, else the
+    /// latest script-wide assignment before it, else the boot block's.
+    pub fn env_of(&self, index: usize, name: &str) -> Option<String> {
         let script = &self.manifest.script;
         if let Some(ScriptKind::External(e)) = script.get(index).map(|c| &c.kind)
-            && let Some(v) = e.env.iter().rev().find(|v| v.name == "PATH")
+            && let Some(v) = e.env.iter().rev().find(|v| v.name == name)
         {
-            return v.value.clone();
+            return Some(v.value.clone());
         }
         for c in script[..index.min(script.len())].iter().rev() {
             if let ScriptKind::GlobalEnv { vars } = &c.kind
-                && let Some(v) = vars.iter().rev().find(|v| v.name == "PATH")
+                && let Some(v) = vars.iter().rev().find(|v| v.name == name)
             {
-                return v.value.clone();
+                return Some(v.value.clone());
             }
         }
-        if let Some(b) = self.boot {
-            let kernel_env = b.bootstrap.first().map(|k| k.env.as_slice()).unwrap_or(&[]);
-            if let Some(v) = b
-                .env
-                .iter()
-                .chain(kernel_env)
-                .rev()
-                .find(|v| v.name == "PATH")
-            {
-                return v.value.clone();
+        let b = self.boot?;
+        let kernel_env = b.bootstrap.first().map(|k| k.env.as_slice()).unwrap_or(&[]);
+        b.env
+            .iter()
+            .chain(kernel_env)
+            .rev()
+            .find(|v| v.name == name)
+            .map(|v| v.value.clone())
+    }
+
+    /// An entry assumed present (`--no-host-files`, not on this machine) that
+    /// may be a directory holding one of `dirs` (a `:`-separated list): it is
+    /// one of them, or an ancestor of one. A file looked for there cannot be
+    /// said to be missing.
+    pub fn assumed_dir_among(&self, dirs: &str) -> Option<&'a Entry> {
+        dirs.split(':').filter(|d| !d.is_empty()).find_map(|d| {
+            let mut p = absolute(d);
+            loop {
+                if let Some(e) = self.find(&p)
+                    && matches!(
+                        e.file().map(|f| &f.source),
+                        Some(buildfile::DataSource::Assumed { .. })
+                    )
+                {
+                    return Some(e);
+                }
+                match p.rsplit_once('/') {
+                    Some((parent, _)) if !parent.is_empty() => p = parent.to_string(),
+                    _ => return None,
+                }
             }
-        }
-        "/proc/boot".to_string()
+        })
     }
 
     /// Finds the program a script command runs: a path as written, or the
@@ -372,6 +443,20 @@ mod tests {
         assert_eq!(absolute("vm/a.qvmconf"), "/vm/a.qvmconf");
         assert_eq!(absolute("/vm//x/../a"), "/vm/a");
         assert_eq!(absolute("/"), "/");
+    }
+
+    #[test]
+    fn wrappers() {
+        let a: Vec<String> = ["-C", "1", "-d", "qvm", "@/vm/a.qvmconf"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let (p, rest) = real_command("on", &a);
+        assert_eq!((p, rest), ("qvm", &a[4..]));
+        let (p, rest) = real_command("qvm", &a);
+        assert_eq!((p, rest.len()), ("qvm", 5));
+        let only_options: Vec<String> = vec!["-d".into()];
+        assert_eq!(real_command("on", &only_options).0, "on");
     }
 
     #[test]

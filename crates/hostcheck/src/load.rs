@@ -80,7 +80,7 @@ fn source(host: &HostView, target: &str, at: Span) -> Result<Option<Source>, Box
 /// when one is not a host file readable here.
 fn command_line(host: &HostView, s: &QvmStart) -> Result<Option<Vec<String>>, Box<Diagnostic>> {
     let mut words = Vec::new();
-    for a in &s.external.args {
+    for a in s.args {
         let Some(t) = a.strip_prefix('@') else {
             words.push(a.clone());
             continue;
@@ -131,7 +131,7 @@ pub fn load_vms(map: &mut SourceMap, manifest: &Manifest, opts: &Options) -> Loa
         if s.configs.is_empty() {
             continue; // H0207
         }
-        let extra = s.external.args.iter().any(|a| !a.starts_with('@'));
+        let extra = s.args.iter().any(|a| !a.starts_with('@'));
         let (cfg, diags, files) = if s.configs.len() > 1 || extra {
             // qvm's whole command line: each `@PATH` read from its host file.
             match command_line(&host, s) {

@@ -320,13 +320,17 @@ pub fn claims(arch: Arch, program: &str, args: &[String]) -> Vec<(Claim, String)
 /// naming a device), except `qvm` and `pci-server`.
 pub fn drivers(host: &HostView) -> Vec<Driver> {
     host.externals()
-        .filter(|(_, _, e)| !matches!(basename(&e.program), "qvm" | "pci-server"))
-        .filter_map(|(index, c, e)| {
-            let kind = driver_kind(&e.program);
-            let mut claims = claims(host.arch, &e.program, &e.args);
+        .map(|(index, c, e)| {
+            let (program, args) = crate::host::real_command(&e.program, &e.args);
+            (index, c, program, args)
+        })
+        .filter(|(_, _, program, _)| !matches!(basename(program), "qvm" | "pci-server"))
+        .filter_map(|(index, c, program, args)| {
+            let kind = driver_kind(program);
+            let mut claims = claims(host.arch, program, args);
             let mut config = None;
-            if basename(&e.program).starts_with("spi-") {
-                let path = spi_config(&e.args);
+            if basename(program).starts_with("spi-") {
+                let path = spi_config(args);
                 if let Some(entry) = host.find_followed(&path)
                     && let Some(text) = file_text(entry)
                 {
@@ -340,7 +344,7 @@ pub fn drivers(host: &HostView) -> Vec<Driver> {
             (kind.is_some() || !claims.is_empty()).then(|| Driver {
                 index,
                 span: c.span,
-                program: basename(&e.program).to_string(),
+                program: basename(program).to_string(),
                 kind,
                 claims,
                 config,

@@ -73,7 +73,7 @@ pub(crate) fn check(cx: &mut Ctx) {
                 } else {
                     format!("vdev-{}.so", v.name)
                 };
-                let d = Diagnostic::new(
+                let mut d = Diagnostic::new(
                     &codes::H0301,
                     format!(
                         "VM `{}` uses vdev `{}` but the image has no `{want}`",
@@ -84,6 +84,17 @@ pub(crate) fn check(cx: &mut Ctx) {
                 .help(format!(
                     "add it to the buildfile: `/lib/dll/{want} = {want}`"
                 ));
+                let index = cx.start_of(vm).map_or(usize::MAX, |s| s.index);
+                if let Some(dir) = cx.host.assumed_dir_among(&cx.host.lib_path_of(index)) {
+                    // Not on this machine: it may be a directory holding the vdev.
+                    d = d
+                        .severity(diag::Severity::Warning)
+                        .with(dir.span, "assumed present, may be a directory")
+                        .note(format!(
+                            "`{}` is not on this machine (--no-host-files) and may be a directory that holds it",
+                            cx.host.abs_path(dir)
+                        ));
+                }
                 out.push(cx.started_here(vm, d));
             }
         }

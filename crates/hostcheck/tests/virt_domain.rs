@@ -164,3 +164,40 @@ fn h0207_qvm_without_config() {
     let (_, _, f) = check(&host(None, Some("    qvm ram 128M &\n"), None), None);
     assert_eq!(f, ["H0207 host.build:6:5"]);
 }
+
+#[test]
+fn h0201_is_a_warning_when_an_assumed_directory_may_hold_qvm() {
+    let (_, r, f) = check(
+        &host(
+            None,
+            None,
+            Some("/usr/bin = /nonexistent/sdk/usr/bin\n/vm/a.qvmconf = {\nsystem a\n}\n"),
+        ),
+        None,
+    );
+    assert_eq!(f, ["H0201 host.build:6:5"]);
+    assert_eq!(r.diagnostics[0].severity, diag::Severity::Warning);
+}
+
+#[test]
+fn h0203_is_a_warning_when_an_assumed_directory_may_hold_the_config() {
+    let files = "/usr/bin/qvm = qvm\n/vm = /nonexistent/guests/vm\n";
+    let (_, r, f) = check(&host(None, None, Some(files)), None);
+    assert_eq!(f, ["H0203 host.build:6:5"]);
+    assert_eq!(r.diagnostics[0].severity, diag::Severity::Warning);
+}
+
+#[test]
+fn qvm_started_through_on() {
+    let (_, r, f) = check(
+        &host(None, Some("    on -C 1 -p 20 qvm @/vm/a.qvmconf &\n"), None),
+        None,
+    );
+    assert!(f.is_empty(), "{f:?}");
+    assert_eq!(r.qvm_starts, 1);
+    let (_, _, f) = check(
+        &host(None, Some("    on -C 1 qvm @/vm/nope.qvmconf &\n"), None),
+        None,
+    );
+    assert_eq!(f, ["H0203 host.build:6:5"]);
+}

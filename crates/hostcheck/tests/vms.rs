@@ -218,6 +218,9 @@ fn h0403_host_driver_claims_passed_device() {
     // The host keeps COM2: clean.
     let (_, _, f) = run("devc-ser8250 -e -b115200 0x2f8,3", X86_BOOT, com1, Some(4));
     assert!(f.is_empty(), "{f:?}");
+    // Through `on`.
+    let (_, _, f) = run("on -p 21 devc-ser8250 -e 0x3f8,4", X86_BOOT, com1, Some(4));
+    assert_eq!(f, ["H0403 host.build:6:5"]);
     // Only the interrupt is shared.
     let (_, _, f) = run("devc-ser8250 -e 0x2f8,4", X86_BOOT, com1, Some(4));
     assert_eq!(f, ["H0403 host.build:6:5"]);
@@ -520,4 +523,72 @@ fn h0701_names_the_mount_that_provides_the_image() {
         assert_eq!(r.diagnostics[0].secondary.len(), 1, "{script}");
         assert!(r.diagnostics[0].help.is_some());
     }
+}
+
+#[test]
+fn h0404_serial_driver_without_ports_and_com_port_passed() {
+    let run = |drv: &str| {
+        let src = host(
+            Some(X86_BOOT),
+            Some(&format!("    {drv} &\n    qvm @/vm/a.qvmconf &\n")),
+            Some(FILES),
+        );
+        check_with(&src, None, |map| {
+            let l = vm_file(map, "a.qvmconf", "pass loc io:0x3f8,8\n");
+            let mut a = vm("a", "/vm/a.qvmconf");
+            a.pass = vec![pass(
+                HostLoc::Io {
+                    start: 0x3f8,
+                    len: 8,
+                },
+                None,
+                l[1],
+            )];
+            vec![a]
+        })
+        .2
+    };
+    // Default ports: it may take COM1.
+    assert_eq!(run("devc-ser8250 -e -b115200"), ["H0404 host.build:6:5"]);
+    // It names COM2 only: nothing to say.
+    assert!(run("devc-ser8250 -e -b115200 0x2f8,3").is_empty());
+    // Another kind of driver: nothing to say.
+    assert!(run("devb-ahci").is_empty());
+}
+
+#[test]
+fn h0301_is_a_warning_when_an_assumed_directory_may_hold_the_vdev() {
+    // `/lib/dll = SDK/lib/dll` under --no-host-files without the SDK: the
+    // entry is assumed, and may be the directory holding the vdev.
+    let src = host(
+        Some(X86_BOOT),
+        None,
+        Some(&files("/lib/dll = /nonexistent/sdk/lib/dll\n")),
+    );
+    let (map, r, f) = check_with(&src, None, |map| {
+        let l = vm_file(map, "a.qvmconf", "vdev ser8250\n");
+        let mut a = vm("a", "/vm/a.qvmconf");
+        a.vdevs = vec![vdev("ser8250", l[1], None)];
+        vec![a]
+    });
+    assert_eq!(f, ["H0301 a.qvmconf:1:1"]);
+    assert_eq!(r.diagnostics[0].severity, diag::Severity::Warning);
+    assert_eq!(
+        map.location(r.diagnostics[0].secondary[0].span),
+        "host.build:15:1"
+    );
+    // Elsewhere than on the library path: an error.
+    let src = host(
+        Some(X86_BOOT),
+        None,
+        Some(&files("/opt/stuff = /nonexistent/sdk/stuff\n")),
+    );
+    let (_, r, f) = check_with(&src, None, |map| {
+        let l = vm_file(map, "a.qvmconf", "vdev ser8250\n");
+        let mut a = vm("a", "/vm/a.qvmconf");
+        a.vdevs = vec![vdev("ser8250", l[1], None)];
+        vec![a]
+    });
+    assert_eq!(f, ["H0301 a.qvmconf:1:1"]);
+    assert_eq!(r.diagnostics[0].severity, diag::Severity::Error);
 }

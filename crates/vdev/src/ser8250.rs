@@ -1,16 +1,27 @@
 //! `ser8250`: a 16550A-compatible UART on vm-superio.
 //!
-//! `hostdev >-` sends the output to the VMM's standard output, `hostdev >FILE`
-//! or `hostdev FILE` to a file (created or truncated), `hostdev <FILE` reads
-//! the guest's input from a file (read when the VM is assembled; its bytes are
-//! fed into the receive FIFO as the guest drains it) and discards the output.
-//! Without `hostdev` the output is discarded. `intr` raises the UART's
-//! interrupt (transmitter empty, data ready) on that line.
+//! `hostdev`:
+//! - `>-`: output to the VMM's standard output;
+//! - `-`: output to standard output, input from standard input;
+//! - `<-`: input from standard input, output discarded;
+//! - `>FILE`: output to a file (created or truncated);
+//! - `<FILE`: input from a file (read when the VM is assembled, at most
+//!   1 MiB; its bytes are fed into the receive FIFO as the guest drains it),
+//!   output discarded;
+//! - `FILE`: a character device or FIFO (a pty, a pipe) is opened for both
+//!   directions; any other file is an output file, as `>FILE`;
+//! - none: output discarded.
+//!
+//! Live input (standard input, a device) is read by a thread that feeds the
+//! receive FIFO and raises the data-ready interrupt without waiting for the
+//! guest to poll. `intr` raises the UART's interrupt (transmitter empty,
+//! data ready) on that line.
 
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io::Write;
-use std::sync::Arc;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::FileTypeExt;
+use std::sync::{Arc, Mutex};
 
 use vm_superio::serial::NoEvents;
 use vm_superio::{Serial, Trigger};
@@ -19,6 +30,10 @@ use crate::{Context, Created, Device, Effect, Error, IrqLine, Range, Space, Vdev
 
 /// Input read from a `<FILE` hostdev is capped at this many bytes.
 pub const MAX_INPUT: u64 = 1 << 20;
+
+/// Live input waiting for room in the FIFO is capped at this many bytes;
+/// beyond it the reader waits for the guest.
+const MAX_PENDING: usize = 64 * 1024;
 
 struct Irq(Option<Arc<dyn IrqLine>>);
 
@@ -32,58 +47,17 @@ impl Trigger for Irq {
     }
 }
 
-/// The UART.
-pub struct Ser8250 {
+struct Inner {
     serial: Serial<Irq, NoEvents, Box<dyn Write + Send>>,
     pending: VecDeque<u8>,
 }
 
-/// Build a `ser8250` from its `vdev` line.
-pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
-    let base = io_base(spec, Some(0x3f8))?;
-    let host_err = |path: &str, source| Error::HostFile {
-        vdev: "ser8250".into(),
-        path: path.into(),
-        source,
-    };
-    let mut pending = VecDeque::new();
-    let out: Box<dyn Write + Send> = match spec.hostdev.as_deref() {
-        None => Box::new(std::io::sink()),
-        Some(">-") | Some("-") => Box::new(std::io::stdout()),
-        Some(h) if h.starts_with('<') => {
-            let path = &h[1..];
-            let mut data = Vec::new();
-            let f = File::open(path).map_err(|e| host_err(path, e))?;
-            std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_INPUT), &mut data)
-                .map_err(|e| host_err(path, e))?;
-            pending.extend(data);
-            Box::new(std::io::sink())
-        }
-        Some(h) => {
-            let path = h.strip_prefix('>').unwrap_or(h);
-            if path.is_empty() {
-                return Err(spec.bad("`hostdev >` needs a path or `-`"));
-            }
-            Box::new(File::create(path).map_err(|e| host_err(path, e))?)
-        }
-    };
-    let serial = Serial::new(Irq(ctx.irq.clone()), out);
-    Ok(Created::Bus {
-        device: Box::new(Ser8250 { serial, pending }),
-        ranges: vec![Range {
-            space: Space::Io,
-            base,
-            len: 8,
-        }],
-    })
-}
-
-impl Ser8250 {
+impl Inner {
+    /// Move pending input into the receive FIFO as far as it has room.
     fn refill(&mut self) {
         while !self.pending.is_empty() && self.serial.fifo_capacity() > 0 {
-            let (a, _) = self.pending.as_slices();
-            let n = a.len().min(self.serial.fifo_capacity());
-            let chunk: Vec<u8> = a[..n].to_vec();
+            let n = self.pending.len().min(self.serial.fifo_capacity());
+            let chunk: Vec<u8> = self.pending.iter().take(n).copied().collect();
             match self.serial.enqueue_raw_bytes(&chunk) {
                 Ok(done) => {
                     self.pending.drain(..done);
@@ -94,10 +68,124 @@ impl Ser8250 {
     }
 }
 
+/// The UART.
+pub struct Ser8250 {
+    inner: Arc<Mutex<Inner>>,
+}
+
+fn host_err(path: &str, source: std::io::Error) -> Error {
+    Error::HostFile {
+        vdev: "ser8250".into(),
+        path: path.into(),
+        source,
+    }
+}
+
+/// Build a `ser8250` from its `vdev` line.
+pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
+    let base = io_base(spec, Some(0x3f8))?;
+    let mut pending = VecDeque::new();
+    let mut live: Option<Box<dyn Read + Send>> = None;
+    let out: Box<dyn Write + Send> = match spec.hostdev.as_deref() {
+        None => Box::new(std::io::sink()),
+        Some(">-") => Box::new(std::io::stdout()),
+        Some("-") => {
+            live = Some(Box::new(std::io::stdin()));
+            Box::new(std::io::stdout())
+        }
+        Some("<-") => {
+            live = Some(Box::new(std::io::stdin()));
+            Box::new(std::io::sink())
+        }
+        Some(h) if h.starts_with('<') => {
+            let path = &h[1..];
+            let mut data = Vec::new();
+            let f = File::open(path).map_err(|e| host_err(path, e))?;
+            f.take(MAX_INPUT)
+                .read_to_end(&mut data)
+                .map_err(|e| host_err(path, e))?;
+            pending.extend(data);
+            Box::new(std::io::sink())
+        }
+        Some(h) => {
+            let (path, forced_out) = match h.strip_prefix('>') {
+                Some(p) => (p, true),
+                None => (h, false),
+            };
+            if path.is_empty() {
+                return Err(spec.bad("`hostdev >` needs a path or `-`"));
+            }
+            let device = !forced_out
+                && std::fs::metadata(path)
+                    .map(|m| m.file_type().is_char_device() || m.file_type().is_fifo())
+                    .unwrap_or(false);
+            if device {
+                let f = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| host_err(path, e))?;
+                live = Some(Box::new(f.try_clone().map_err(|e| host_err(path, e))?));
+                Box::new(f)
+            } else {
+                Box::new(File::create(path).map_err(|e| host_err(path, e))?)
+            }
+        }
+    };
+    let inner = Arc::new(Mutex::new(Inner {
+        serial: Serial::new(Irq(ctx.irq.clone()), out),
+        pending,
+    }));
+    if let Some(source) = live {
+        let feed = Arc::clone(&inner);
+        std::thread::Builder::new()
+            .name("ser8250-input".into())
+            .spawn(move || read_input(source, feed))
+            .map_err(|e| Error::Runtime {
+                vdev: "ser8250".into(),
+                msg: format!("input thread: {e}"),
+            })?;
+    }
+    Ok(Created::Bus {
+        device: Box::new(Ser8250 { inner }),
+        ranges: vec![Range {
+            space: Space::Io,
+            base,
+            len: 8,
+        }],
+    })
+}
+
+/// Feed live input into the UART until end of file or until the device is
+/// gone.
+fn read_input(mut source: Box<dyn Read + Send>, inner: Arc<Mutex<Inner>>) {
+    let mut buf = [0u8; 256];
+    loop {
+        let n = match source.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        loop {
+            if Arc::strong_count(&inner) == 1 {
+                return; // the VM is gone
+            }
+            let Ok(mut st) = inner.lock() else { return };
+            if st.pending.len() < MAX_PENDING {
+                st.pending.extend(&buf[..n]);
+                st.refill();
+                break;
+            }
+            drop(st);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
 impl Device for Ser8250 {
     fn read(&mut self, _range: usize, offset: u64, data: &mut [u8]) -> Result<(), Error> {
-        self.refill();
-        let v = self.serial.read(offset as u8);
+        let mut st = self.inner.lock().map_err(|_| poisoned())?;
+        st.refill();
+        let v = st.serial.read(offset as u8);
         data.fill(0);
         if let Some(d) = data.first_mut() {
             *d = v;
@@ -107,7 +195,8 @@ impl Device for Ser8250 {
 
     fn write(&mut self, _range: usize, offset: u64, data: &[u8]) -> Result<Effect, Error> {
         let v = data.first().copied().unwrap_or(0);
-        self.serial
+        let mut st = self.inner.lock().map_err(|_| poisoned())?;
+        st.serial
             .write(offset as u8, v)
             .map_err(|e| Error::Runtime {
                 vdev: "ser8250".into(),
@@ -116,14 +205,23 @@ impl Device for Ser8250 {
         if offset == 0 && v == b'\n' {
             // Line-buffered output reaches the host promptly; a failed flush
             // shows up as an error on the next write.
-            let _ = self.serial.writer_mut().flush();
+            let _ = st.serial.writer_mut().flush();
         }
         Ok(Effect::None)
     }
 }
 
+fn poisoned() -> Error {
+    Error::Runtime {
+        vdev: "ser8250".into(),
+        msg: "the input thread failed".into(),
+    }
+}
+
 impl Drop for Ser8250 {
     fn drop(&mut self) {
-        let _ = self.serial.writer_mut().flush();
+        if let Ok(mut st) = self.inner.lock() {
+            let _ = st.serial.writer_mut().flush();
+        }
     }
 }

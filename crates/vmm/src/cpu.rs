@@ -1,16 +1,44 @@
 //! vCPU set-up: CPUID, MSRs, LAPIC, FPU and the entry registers of each boot
 //! protocol; a register dump for `unsupported ... abort`.
 
-use kvm_bindings::{CpuId, Msrs, kvm_fpu, kvm_msr_entry, kvm_regs, kvm_segment};
+use kvm_bindings::{
+    CpuId, KVM_CPUID_FLAG_SIGNIFCANT_INDEX, Msrs, kvm_cpuid_entry2, kvm_fpu, kvm_msr_entry,
+    kvm_regs, kvm_segment,
+};
 use kvm_ioctls::VcpuFd;
 
 use crate::boot::{Entry, GDT, Mode, PML4};
 use crate::{Error, kvm_err};
 
-/// CPUID for vCPU `id` of `count`: what KVM supports, with the APIC ID, the
-/// logical processor count and the hypervisor bit set.
+/// CPUID for vCPU `id` of `count`: what KVM supports, with the topology of
+/// the VM rather than the host's: one package of `count` cores, one thread
+/// each. APIC ID in leaf 1 EBX[31:24] and leaves 0xb/0x1f EDX, the logical
+/// processor count in leaf 1, the levels of leaves 0xb/0x1f (SMT: 1 thread;
+/// core: `count`), cores per package in leaf 4, and the hypervisor bit.
 pub fn set_cpuid(vcpu: &VcpuFd, base: &CpuId, id: u32, count: u32) -> Result<(), Error> {
     let mut cpuid = base.clone();
+    // Leaf 0xb needs its SMT, core and terminating levels, whatever the host reports.
+    if cpuid.as_slice().iter().any(|e| e.function == 0xb) {
+        for index in 0..3 {
+            if !cpuid
+                .as_slice()
+                .iter()
+                .any(|e| e.function == 0xb && e.index == index)
+            {
+                let e = kvm_cpuid_entry2 {
+                    function: 0xb,
+                    index,
+                    flags: KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+                    ..Default::default()
+                };
+                cpuid
+                    .push(e)
+                    .map_err(|e| Error::Host(format!("CPUID table full: {e:?}")))?;
+            }
+        }
+    }
+    // bits of the APIC ID that number the cores
+    let core_bits = 32 - count.saturating_sub(1).leading_zeros();
     for e in cpuid.as_mut_slice() {
         match e.function {
             1 => {
@@ -20,7 +48,31 @@ pub fn set_cpuid(vcpu: &VcpuFd, base: &CpuId, id: u32, count: u32) -> Result<(),
                     e.edx |= 1 << 28;
                 }
             }
-            0xb | 0x1f => e.edx = id,
+            4 => {
+                // EAX[31:26]: cores per package - 1; EAX[25:14]: threads sharing this cache - 1
+                let sharing = if (e.eax >> 5) & 7 >= 3 { count - 1 } else { 0 };
+                e.eax = (e.eax & 0x3fff) | ((count - 1).min(63) << 26) | (sharing.min(0xfff) << 14);
+            }
+            0xb | 0x1f => {
+                e.edx = id;
+                match e.index {
+                    0 => {
+                        e.eax = 0;
+                        e.ebx = 1;
+                        e.ecx = 1 << 8;
+                    }
+                    1 => {
+                        e.eax = core_bits;
+                        e.ebx = count;
+                        e.ecx = (2 << 8) | 1;
+                    }
+                    i => {
+                        e.eax = 0;
+                        e.ebx = 0;
+                        e.ecx = i;
+                    }
+                }
+            }
             _ => {}
         }
     }

@@ -85,6 +85,7 @@ pub fn spec_from_config(cfg: &VmConfig, cwd: &Path) -> Result<VmSpec, Error> {
         ));
     }
     spec.cpus = cfg.cpus.len().max(1) as u32;
+    spec.runmasks = cfg.cpus.iter().map(|c| c.runmask.clone()).collect();
     for l in &cfg.loads {
         let kind = match (l.kind, &l.detected) {
             (QLoadKind::Data, _) => LoadKind::Data,
@@ -179,7 +180,7 @@ pub fn spec_from_config(cfg: &VmConfig, cwd: &Path) -> Result<VmSpec, Error> {
                 };
                 d.hostdev = Some(match h.direction {
                     Some(Direction::Input) => format!("<{path}"),
-                    Some(Direction::Output) | None if h.is_stdio() => ">-".to_string(),
+                    Some(Direction::Output) if h.is_stdio() => ">-".to_string(),
                     Some(Direction::Output) => format!(">{path}"),
                     None => path,
                 });

@@ -21,6 +21,10 @@ pub struct VmSpec {
     /// Number of vCPUs (`cpu` lines; 0 means one).
     #[serde(default)]
     pub cpus: u32,
+    /// `cpu runmask n,n`: per vCPU (by index), the host CPUs its thread may
+    /// run on; missing or empty means any.
+    #[serde(default)]
+    pub runmasks: Vec<Vec<u32>>,
     /// `load` lines, in order.
     #[serde(default)]
     pub loads: Vec<Load>,
@@ -66,6 +70,7 @@ impl Default for VmSpec {
             name: default_name(),
             memory: Vec::new(),
             cpus: 0,
+            runmasks: Vec::new(),
             loads: Vec::new(),
             cmdline: None,
             vdevs: Vec::new(),

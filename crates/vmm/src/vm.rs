@@ -70,6 +70,18 @@ impl Vm {
         let vm = kvm.create_vm().map_err(kvm_err("create VM"))?;
         vm.set_tss_address(0xfffb_d000)
             .map_err(kvm_err("TSS address"))?;
+        let vm = Arc::new(vm);
+        let memory = Arc::new(memory);
+        // Memory slots are registered on another thread while the rest is
+        // assembled: each slot change waits for an SRCU grace period, which
+        // then overlaps with the irqchip's and the vCPUs' set-up.
+        let slots = {
+            let (vm, memory) = (vm.clone(), memory.clone());
+            std::thread::Builder::new()
+                .name("memslots".into())
+                .spawn(move || memory.register(&vm))
+                .map_err(|e| Error::Host(format!("cannot start a thread: {e}")))?
+        };
         vm.create_irq_chip().map_err(kvm_err("in-kernel irqchip"))?;
         logger.debug("VM and irqchip created");
 
@@ -102,7 +114,6 @@ impl Vm {
             };
             vm.create_pit2(cfg).map_err(kvm_err("in-kernel PIT"))?;
         }
-        let vm = Arc::new(vm);
         let mut io = Bus::default();
         let mut mmio = Bus::default();
         let mut irqfds = Vec::new();
@@ -154,8 +165,6 @@ impl Vm {
         }
 
         logger.debug("vdevs created");
-        memory.register(&vm)?;
-        logger.debug("memory registered");
         if logger.enabled(vdev::Level::Debug) {
             for (start, len, host) in memory.host_ranges() {
                 logger.debug(format_args!(
@@ -191,6 +200,10 @@ impl Vm {
             vcpus.push(vcpu);
         }
         logger.debug("vCPUs created");
+        slots
+            .join()
+            .map_err(|_| Error::Host("the memory-slot thread panicked".into()))??;
+        logger.debug("memory registered");
         Ok(Vm {
             vcpus,
             io: Arc::new(io),
@@ -200,7 +213,7 @@ impl Vm {
             _irqfds: irqfds,
             _vm: vm,
             _kvm: kvm,
-            memory: Arc::new(memory),
+            memory,
         })
     }
 }
@@ -228,6 +241,7 @@ struct VcpuCtx {
     logger: Logger,
     shared: Arc<Shared>,
     halt: Arc<AtomicU8>,
+    runmask: Vec<u32>,
     tx: Sender<Event>,
 }
 
@@ -331,7 +345,37 @@ fn inject_gp(vcpu: &VcpuFd) -> Result<(), kvm_ioctls::Error> {
     vcpu.set_vcpu_events(&ev)
 }
 
+/// Restrict the calling thread to `cpus` (host CPU numbers).
+fn set_affinity(cpus: &[u32]) -> std::io::Result<()> {
+    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET stays within it
+    // (numbers are checked against CPU_SETSIZE), and sched_setaffinity reads
+    // exactly size_of::<cpu_set_t>() bytes of it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &c in cpus {
+            if c as usize >= libc::CPU_SETSIZE as usize {
+                return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+            }
+            libc::CPU_SET(c as usize, &mut set);
+        }
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 fn vcpu_loop(mut vcpu: VcpuFd, ctx: VcpuCtx) {
+    if !ctx.runmask.is_empty()
+        && let Err(e) = set_affinity(&ctx.runmask)
+    {
+        let _ = ctx.tx.send(Event::End(done(
+            ExitCode::AfterStart,
+            format!("vCPU {}: runmask {:?}: {e}", ctx.id, ctx.runmask),
+        )));
+        let _ = ctx.tx.send(Event::Exited);
+        return;
+    }
     let end = loop {
         if ctx.shared.stop.load(Ordering::SeqCst) {
             break None;
@@ -484,6 +528,7 @@ impl Vm {
                 logger: logger.clone(),
                 shared: shared.clone(),
                 halt,
+                runmask: spec.runmasks.get(id).cloned().unwrap_or_default(),
                 tx: tx.clone(),
             };
             match std::thread::Builder::new()

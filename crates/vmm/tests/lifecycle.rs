@@ -194,7 +194,7 @@ fn two_vcpus_boot_with_the_second_waiting_for_sipi() {
     spec.cpus = 2;
     let r = run(&spec);
     assert_eq!(r.code, 0, "{}", r.err);
-    assert_eq!(r.ok("pit"), "10 irqs via ioapic pin 2");
+    r.pit_ok(2);
 }
 
 #[test]
@@ -338,4 +338,77 @@ fn the_second_vcpu_starts_on_init_sipi_with_its_apic_id() {
         "{}",
         r.out
     );
+}
+
+#[test]
+fn cpuid_shows_the_vm_topology() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec("cpuid");
+    spec.cpus = 3;
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(
+        r.ok("cpuid"),
+        "apic-id=0 logical=3 x2apic-id=0 smt=1 cores=3 level1=2"
+    );
+    let r = run(&probe_spec("cpuid"));
+    assert_eq!(
+        r.ok("cpuid"),
+        "apic-id=0 logical=1 x2apic-id=0 smt=1 cores=1 level1=2"
+    );
+}
+
+/// The `Cpus_allowed_list` of the thread named `name` in process `pid`.
+fn thread_cpus(pid: u32, name: &str) -> Option<String> {
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.trim() == name {
+            let status = std::fs::read_to_string(t.path().join("status")).ok()?;
+            return status
+                .lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                .map(|v| v.trim().to_string());
+        }
+    }
+    None
+}
+
+#[test]
+fn runmask_pins_the_vcpu_thread() {
+    if !kvm() {
+        return;
+    }
+    let host_cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let cpu = (host_cpus - 1) as u32;
+    let mut spec = probe_spec("spin");
+    spec.runmasks = vec![vec![cpu]];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = spawn(&spec, dir.path());
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let spinning = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("spin: spinning"));
+    std::thread::spawn(move || for _ in lines {});
+    let cpus = thread_cpus(child.id(), "vcpu0");
+    // SAFETY: sends a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGQUIT) };
+    let status = child.wait().expect("wait");
+    assert!(spinning, "the guest did not start");
+    assert_eq!(cpus, Some(cpu.to_string()), "vcpu0's allowed CPUs");
+    assert_eq!(status.code(), Some(3));
+
+    // a CPU the host cannot have stops the VM after start
+    spec.runmasks = vec![vec![100_000]];
+    let r = run(&spec);
+    assert_eq!(r.code, 96, "{}", r.err);
+    assert!(r.err.contains("runmask [100000]"), "{}", r.err);
 }

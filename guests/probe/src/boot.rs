@@ -53,8 +53,24 @@ _start_mb:
     mov $3, %edi
 common32:
     cli
-    /* 2 MiB pages identity-mapping the first 4 GiB */
-    mov $pd, %edx
+    /* identity-map the first 4 GiB: 1 GiB pages when the CPU has them
+       (fewer page-table pages to touch), else 2 MiB pages */
+    mov $0x80000001, %eax
+    cpuid
+    bt $26, %edx
+    jnc 6f
+    mov $pdpt, %edx
+    xor %ecx, %ecx
+7:  mov %ecx, %eax
+    shl $30, %eax
+    or $0x83, %eax
+    mov %eax, (%edx,%ecx,8)
+    movl $0, 4(%edx,%ecx,8)
+    inc %ecx
+    cmp $4, %ecx
+    jb 7b
+    jmp 8f
+6:  mov $pd, %edx
     xor %ecx, %ecx
 1:  mov %ecx, %eax
     shl $21, %eax
@@ -75,7 +91,7 @@ common32:
     inc %ecx
     cmp $4, %ecx
     jb 2b
-    mov $pdpt, %eax
+8:  mov $pdpt, %eax
     or $3, %eax
     mov %eax, pml4
     mov $pml4, %eax

@@ -6,7 +6,7 @@
 //! Words of the command line (numbers are hexadecimal, `0x` optional):
 //! `uart=PORT` report UART (default 3f8) · `progress=PORT` progress device
 //! (default ef0) · `ioapic=ADDR` (default fec00000) · `hello` · `progress` ·
-//! `rtc` · `smp=APICID` · `pit=PIN` · `uartirq=PIN` · `kbd` · `mem` · `initrd` ·
+//! `rtc` · `smp=APICID` · `cpuid` · `pit=PIN` · `uartirq=PIN` · `kbd` · `mem` · `initrd` ·
 //! `peek=ADDR` · `rx=PORT` · `iobench=N` (N port writes between milestones 10 and 11) · `bad=PORT` · `badmmio=ADDR` · `wait-power` ·
 //! `spin` · `reboot` · `off` · `halt`. Unknown words are reported and skipped.
 #![no_std]
@@ -75,6 +75,17 @@ fn rd64(addr: u64) -> u64 {
     // SAFETY: identity-mapped physical address given by the boot protocol.
     unsafe { core::ptr::read_volatile(addr as *const u64) }
 }
+fn cpuid(leaf: u32, sub: u32) -> (u32, u32, u32, u32) {
+    let (a, b, c, d): (u32, u32, u32, u32);
+    // SAFETY: cpuid has no side effects; rbx is saved around it (LLVM reserves it).
+    unsafe {
+        asm!("mov {t:r}, rbx", "cpuid", "xchg {t:r}, rbx",
+            t = out(reg) b, inout("eax") leaf => a, inout("ecx") sub => c, out("edx") d,
+            options(nomem, nostack, preserves_flags))
+    }
+    (a, b, c, d)
+}
+
 fn rdtsc() -> u64 {
     let (lo, hi): (u32, u32);
     // SAFETY: rdtsc has no side effects.
@@ -274,6 +285,16 @@ impl Probe {
             }
             b"rtc" => self.rtc(),
             b"smp" => self.smp(arg.unwrap_or(1)),
+            b"cpuid" => {
+                let (_, b1, _, _) = cpuid(1, 0);
+                let (_, b0, _, x2apic) = cpuid(0xb, 0);
+                let (_, cores, c1, _) = cpuid(0xb, 1);
+                let o = self.report("cpuid");
+                o.s("ok apic-id=").dec(u64::from(b1 >> 24), 1).s(" logical=").dec(u64::from((b1 >> 16) & 0xff), 1);
+                o.s(" x2apic-id=").dec(u64::from(x2apic), 1).s(" smt=").dec(u64::from(b0 & 0xffff), 1);
+                o.s(" cores=").dec(u64::from(cores & 0xffff), 1).s(" level1=").dec(u64::from((c1 >> 8) & 0xff), 1);
+                o.s("\n");
+            }
             b"iobench" => {
                 let n = arg.unwrap_or(0x1000);
                 outl(self.progress, 10);

@@ -156,6 +156,17 @@ impl Run {
         line.trim_start_matches("ok").trim().to_string()
     }
 
+    /// Asserts the `pit` check saw at least 10 timer interrupts through
+    /// IOAPIC pin `pin`. The guest reports the count when it has seen ten;
+    /// on a loaded host KVM may deliver one more before it reads it.
+    pub fn pit_ok(&self, pin: u64) {
+        let line = self.ok("pit");
+        let (n, rest) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+        let n: u32 = n.parse().unwrap_or(0);
+        assert!(n >= 10, "pit: {line}");
+        assert_eq!(rest, format!("irqs via ioapic pin {pin}"), "pit: {line}");
+    }
+
     pub fn done(&self) {
         assert!(
             self.out.contains("probe: done"),
@@ -176,6 +187,23 @@ pub fn spawn(spec: &VmSpec, dir: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_vmm-run"))
         .arg(&path)
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start vmm-run")
+}
+
+/// Like [`spawn`], with a pipe on the VMM's standard input.
+pub fn spawn_with_stdin(spec: &VmSpec, dir: &Path) -> Child {
+    let path = dir.join("spec.json");
+    std::fs::write(
+        &path,
+        serde_json::to_vec_pretty(spec).expect("spec serialises"),
+    )
+    .expect("write spec");
+    Command::new(env!("CARGO_BIN_EXE_vmm-run"))
+        .arg(&path)
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
