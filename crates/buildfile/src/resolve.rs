@@ -634,7 +634,7 @@ impl Resolver<'_> {
         let Some(parts) = &w.parts else {
             return Cow::Borrowed(&w.text);
         };
-        let mut out = String::new();
+        let mut out = String::with_capacity(w.text.len() + 64);
         for p in parts {
             match p {
                 lexer::Part::Lit(s) => out.push_str(s),
@@ -680,8 +680,15 @@ impl Resolver<'_> {
             );
             return false;
         }
+        // A value without `$` (the usual case) is appended without a copy.
+        if let Some(v) = self.vars.get(name).or_else(|| self.opts.env.get(name))
+            && memchr::memchr(b'$', v.as_bytes()).is_none()
+        {
+            out.push_str(v);
+            return true;
+        }
         let Some(value) = self.var(name) else {
-            if self.reported_unset.insert(name.to_string()) {
+            if !self.reported_unset.contains(name) && self.reported_unset.insert(name.to_string()) {
                 self.diags.push(
                     Diagnostic::new(&codes::B0207, format!("`${{{name}}}` is not set: it expands to nothing"))
                         .at(span, "first used here")
