@@ -708,7 +708,7 @@ fn is_cpp_directive(comment: &[u8]) -> bool {
 /// `@NAME@` or `__NAME__` with NAME in capitals, digits and `_`.
 fn has_placeholder(text: &[u8]) -> bool {
     // Words are short: a plain loop beats a SIMD search's setup.
-    if !text.iter().any(|&b| b == b'@' || b == b'_') {
+    if !text.contains(&b'@') && !text.windows(2).any(|w| w == b"__") {
         return false;
     }
     let is_name = |s: &[u8]| {
