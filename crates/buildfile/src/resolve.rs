@@ -303,7 +303,11 @@ struct Resolver<'a> {
     map: &'a mut SourceMap,
     opts: &'a Options,
     diags: Vec<Diagnostic>,
-    globals: State,
+    /// The attributes in force (shared with the entry being made: changed
+    /// copy-on-write, see [`Resolver::globals_mut`]).
+    globals: Rc<State>,
+    /// A default State to leave in `globals` while it is being changed.
+    spare: Rc<State>,
     img: ImageState,
     vars: FxHashMap<String, String>,
     reported_unset: HashSet<String>,
@@ -362,7 +366,8 @@ pub(crate) fn resolve_owned(
         map,
         opts,
         diags: Vec::new(),
-        globals: State::default(),
+        globals: Rc::new(State::default()),
+        spare: Rc::new(State::default()),
         img: ImageState::default(),
         vars: FxHashMap::default(),
         reported_unset: HashSet::new(),
@@ -388,9 +393,7 @@ pub(crate) fn resolve_owned(
         for item in &mut f.items {
             match item {
                 Item::Attrs(list) => {
-                    let mut g = std::mem::take(&mut r.globals);
-                    r.apply_list(&mut g, list, true);
-                    r.globals = g;
+                    r.apply_global_list(list);
                 }
                 Item::Entry(e) => r.entry_line(&src, e),
             }
@@ -403,6 +406,14 @@ pub(crate) fn resolve_owned(
 
 impl Resolver<'_> {
     // ----- attributes -------------------------------------------------------
+
+    /// An attribute-only line: changes the globals.
+    fn apply_global_list(&mut self, list: &AttrList) {
+        let mut g = std::mem::replace(&mut self.globals, self.spare.clone());
+        // Copied only if an entry still shares it.
+        self.apply_list(Rc::make_mut(&mut g), list, true);
+        self.globals = g;
+    }
 
     fn apply_list(&mut self, st: &mut State, list: &AttrList, global: bool) {
         for a in &list.attrs {
@@ -961,15 +972,14 @@ impl Resolver<'_> {
     /// Manifest): the line is not read again.
     fn entry_line(&mut self, src: &Arc<[u8]>, e: &mut EntryLine) {
         if e.attrs.is_none() && self.globals.modules.is_empty() && !self.globals.include {
-            // The globals as they are (the common case): borrowed, not
+            // The globals as they are (the common case): shared, not
             // copied. Nothing below reads or changes `self.globals` (only
             // `include` and the boot block do).
-            let g = std::mem::take(&mut self.globals);
+            let g = self.globals.clone();
             self.entry_with(src, e, &g);
-            self.globals = g;
             return;
         }
-        let mut st = self.globals.clone();
+        let mut st = State::clone(&self.globals);
         st.modules.clear();
         if let Some(list) = &e.attrs {
             let bad = self.bad_values;
@@ -1143,9 +1153,7 @@ impl Resolver<'_> {
         for item in &mut bf.items {
             match item {
                 Item::Attrs(list) => {
-                    let mut g = std::mem::take(&mut self.globals);
-                    self.apply_list(&mut g, list, true);
-                    self.globals = g;
+                    self.apply_global_list(list);
                 }
                 Item::Entry(inner) => self.entry_line(&src, inner),
             }
@@ -1964,13 +1972,13 @@ impl Resolver<'_> {
                             }
                         }
                     } else {
-                        let mut st = std::mem::take(&mut self.globals);
+                        let mut st = std::mem::replace(&mut self.globals, self.spare.clone());
                         let one = AttrList {
                             attrs: vec![a.clone()],
                             bootfile_args: Vec::new(),
                             span: list.span,
                         };
-                        self.apply_list(&mut st, &one, false);
+                        self.apply_list(Rc::make_mut(&mut st), &one, false);
                         self.globals = st;
                     }
                 }
