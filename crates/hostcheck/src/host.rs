@@ -90,32 +90,18 @@ pub struct QvmStart<'a> {
     pub configs: Vec<String>,
 }
 
-/// Programs that run another program given after their own options, and
-/// their options that take a value as the next word: `on -C 1 -p 20 qvm ...`,
-/// `nice -n 5 qvm ...`.
-const WRAPPERS: &[(&str, &[&str])] = &[
-    (
-        "on",
-        &["-C", "-p", "-R", "-t", "-u", "-W", "-X", "-A", "-n", "-s"],
-    ),
-    ("nice", &["-n"]),
-];
-
 /// The program a command really runs and its arguments: itself, or the
-/// program a wrapper (`on`, `nice`) runs.
+/// program its wrappers (`on`, `nice`, `nohup`, `exec`) run. Shells
+/// (`sh -c "..."`) are not looked into here: see [`crate::shell::commands_run`].
 pub fn real_command<'e>(program: &'e str, args: &'e [String]) -> (&'e str, &'e [String]) {
-    let Some((_, valued)) = WRAPPERS.iter().find(|(w, _)| *w == basename(program)) else {
-        return (program, args);
-    };
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_str();
-        if !a.starts_with('-') {
-            return (a, &args[i + 1..]);
+    let (mut p, mut a) = (program, args);
+    for _ in 0..8 {
+        match crate::shell::unwrap_once(p, a) {
+            Some((q, b)) => (p, a) = (q, b),
+            None => break,
         }
-        i += if valued.contains(&a) { 2 } else { 1 };
     }
-    (program, args)
+    (p, a)
 }
 
 impl QvmStart<'_> {

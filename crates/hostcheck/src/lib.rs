@@ -43,6 +43,7 @@ pub mod images;
 pub mod load;
 pub mod pass;
 pub mod safety;
+pub mod shell;
 pub mod vdevs;
 pub mod virt;
 
@@ -73,6 +74,10 @@ pub struct Report {
     pub safety_host: bool,
     /// Number of `qvm` commands in the boot script.
     pub qvm_starts: usize,
+    /// The kernel's `module=qvm` / `module=qvm-safety`, if any.
+    pub qvm_module: Option<String>,
+    /// The startup line's `-Q` value, if any.
+    pub startup_q: Option<String>,
     /// Every finding, in rule order.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -86,12 +91,38 @@ impl Report {
             SdpSource::NoStartupQ => "detected: the startup line has no -Q",
             SdpSource::NotBootable => "assumed: the image has no boot block",
         };
-        let rule = match (self.sdp, self.safety_host) {
-            (Sdp::V7, false) => "virtualization from module=qvm on the kernel",
-            (Sdp::V7, true) => "virtualization from module=qvm-safety on the kernel",
-            (Sdp::V8, _) => "virtualization enabled by startup -Q enable",
+        let rule = match (self.sdp, &self.qvm_module, &self.startup_q) {
+            (_, _, _) if self.sdp_source == SdpSource::NotBootable => {
+                "virtualization not enabled (no boot block)".to_string()
+            }
+            (Sdp::V7, Some(m), _) => format!("virtualization from module={m} on the kernel"),
+            (Sdp::V7, None, _) => {
+                "virtualization not enabled: the kernel has no module=qvm".to_string()
+            }
+            (Sdp::V8, _, Some(q)) if q.split(',').next() == Some("enable") => {
+                format!("virtualization enabled by startup -Q {q}")
+            }
+            (Sdp::V8, _, Some(q)) => {
+                format!("virtualization not enabled: the startup line has -Q {q}, not -Q enable")
+            }
+            (Sdp::V8, _, None) => {
+                "virtualization not enabled: the startup line has no -Q enable".to_string()
+            }
         };
         format!("SDP {} ({why}): {rule}", self.sdp.as_str())
+    }
+
+    /// True when the host enables virtualization the way of its generation
+    /// (no H0101).
+    pub fn virtualization_enabled(&self) -> bool {
+        match self.sdp {
+            _ if self.sdp_source == SdpSource::NotBootable => false,
+            Sdp::V7 => self.qvm_module.is_some(),
+            Sdp::V8 => self
+                .startup_q
+                .as_deref()
+                .is_some_and(|q| q.split(',').next() == Some("enable")),
+        }
     }
 }
 
@@ -164,6 +195,8 @@ pub fn check(manifest: &Manifest, vms: &[VmFacts], opts: &Options) -> Report {
         arch: cx.host.arch,
         safety_host: cx.host.is_safety_host(),
         qvm_starts: cx.host.qvm_starts.len(),
+        qvm_module: cx.host.qvm_module.map(|m| m.name.clone()),
+        startup_q: cx.host.startup_q().map(str::to_string),
         diagnostics: cx.diags,
     }
 }

@@ -9,7 +9,7 @@ use crate::facts::{
 use crate::host::{Arch, HostView, QvmStart, basename};
 use crate::{Options, codes};
 use buildfile::{DataSource, EntryKind, Manifest};
-use diag::{Diagnostic, SourceMap, Span};
+use diag::{Diagnostic, FileId, SourceMap, Span};
 use qvmconf::{Intr, Location, PciHost, Space, VmConfig};
 
 /// The VMs that could be read, and what was found while reading them.
@@ -17,7 +17,9 @@ use qvmconf::{Intr, Location, PciHost, Space, VmConfig};
 pub struct Loaded {
     /// One per `qvm` command whose configuration was read and is valid.
     pub vms: Vec<VmFacts>,
-    /// Diagnostics of the configuration files (each in its own file), and
+    /// Diagnostics of the configuration files (each in its own file; text
+    /// taken from the buildfile, an inline configuration or qvm's option
+    /// words in the boot script, at its place in the buildfile), and
     /// H0204/H0206 at the `qvm` lines.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -26,6 +28,8 @@ pub struct Loaded {
 struct Source {
     name: String,
     bytes: Vec<u8>,
+    /// For inline contents: the entry, whose buildfile text holds them.
+    inline_in: Option<Span>,
 }
 
 /// The bytes of the image entry at `target`: `Ok(None)` when the image has
@@ -54,6 +58,7 @@ fn source(host: &HostView, target: &str, at: Span) -> Result<Option<Source>, Box
             Ok(bytes) => Ok(Some(Source {
                 name: path.display().to_string(),
                 bytes,
+                inline_in: None,
             })),
             Err(err) => Err(unchecked(format!(
                 "`{}`: {}",
@@ -64,6 +69,7 @@ fn source(host: &HostView, target: &str, at: Span) -> Result<Option<Source>, Box
         DataSource::Inline { bytes } => Ok(Some(Source {
             name: target.to_string(),
             bytes: bytes.clone(),
+            inline_in: Some(e.span),
         })),
         DataSource::Assumed { name } => {
             let d = unchecked(format!("the host file `{name}` is not on this machine"));
@@ -132,12 +138,14 @@ pub fn load_vms(map: &mut SourceMap, manifest: &Manifest, opts: &Options) -> Loa
             continue; // H0207
         }
         let extra = s.args.iter().any(|a| !a.starts_with('@'));
-        let (cfg, diags, files) = if s.configs.len() > 1 || extra {
+        let (cfg, diags, files, remap) = if s.configs.len() > 1 || extra {
             // qvm's whole command line: each `@PATH` read from its host file.
             match command_line(&host, s) {
                 Ok(Some(words)) => {
+                    let first_new = map.files().count();
                     let (cfg, diags) = qvmconf::load(map, &words, &qopts);
-                    (cfg, diags, s.configs.join(", "))
+                    let remap = command_line_remap(map, first_new, s, &words);
+                    (cfg, remap.diags(diags), s.configs.join(", "), remap)
                 }
                 Ok(None) => continue,
                 Err(d) => {
@@ -155,8 +163,24 @@ pub fn load_vms(map: &mut SourceMap, manifest: &Manifest, opts: &Options) -> Loa
                     continue;
                 }
             };
-            let (cfg, diags) = qvmconf::load_source(map, &src.name, src.bytes, &qopts);
-            (cfg, diags, src.name)
+            match src.inline_in {
+                Some(entry) => {
+                    // Parsed under a name saying where the text is; every
+                    // span is then moved to the text in the buildfile.
+                    let origin = format!(
+                        "{config} (inline in {})",
+                        map.location(entry).rsplit_once(':').map_or("", |(l, _)| l)
+                    );
+                    let first_new = map.files().count();
+                    let (cfg, diags) = qvmconf::load_source(map, &origin, src.bytes, &qopts);
+                    let remap = inline_remap(map, first_new, entry);
+                    (cfg, remap.diags(diags), origin, remap)
+                }
+                None => {
+                    let (cfg, diags) = qvmconf::load_source(map, &src.name, src.bytes, &qopts);
+                    (cfg, diags, src.name, Remap::default())
+                }
+            }
         };
         let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.is_error()).collect();
         if let Some(first) = errors.first() {
@@ -178,7 +202,9 @@ pub fn load_vms(map: &mut SourceMap, manifest: &Manifest, opts: &Options) -> Loa
         }
         out.diagnostics.extend(diags);
         if let Some(cfg) = cfg {
-            out.vms.push(facts(&cfg, s, default, map));
+            let mut vm = facts(&cfg, s, default, map);
+            remap.facts(&mut vm);
+            out.vms.push(vm);
         }
     }
     out
@@ -331,5 +357,295 @@ fn io_reason(e: &std::io::Error) -> String {
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),
         None => s,
+    }
+}
+
+/// Moves spans in files that qvmconf registered for text taken from the
+/// buildfile (an inline configuration, qvm's option words in the boot
+/// script) to that text in the buildfile.
+#[derive(Default)]
+struct Remap {
+    /// `(file, buildfile, pieces)`: each piece maps `from..to` of the file to
+    /// `at..at_end` of the buildfile (offsets inside a piece move with it).
+    files: Vec<(FileId, FileId, Vec<Piece>)>,
+}
+
+/// A stretch of a registered file and the buildfile text it came from.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    from: usize,
+    to: usize,
+    at: usize,
+    at_end: usize,
+    /// Bytes before the text proper at `at` (an opening quote).
+    shift: usize,
+}
+
+impl Remap {
+    fn offset(pieces: &[Piece], o: usize, end: bool) -> usize {
+        // The piece holding `o` (a span's end may sit on a piece's end).
+        let p = pieces
+            .iter()
+            .find(|p| o >= p.from && (o < p.to || (end && o == p.to)))
+            .or_else(|| pieces.iter().rev().find(|p| p.to <= o))
+            .or_else(|| pieces.first());
+        match p {
+            Some(p) if end && o >= p.to => p.at_end,
+            Some(p) if !end && o <= p.from => p.at,
+            Some(p) => (p.at + p.shift + (o - p.from)).min(p.at_end),
+            None => o,
+        }
+    }
+
+    fn span(&self, sp: Span) -> Span {
+        match self.files.iter().find(|(f, _, _)| *f == sp.file) {
+            Some((_, to, pieces)) => {
+                let start = Self::offset(pieces, sp.start as usize, false);
+                let end = Self::offset(pieces, sp.end as usize, sp.end > sp.start);
+                Span::new(*to, start, end.max(start))
+            }
+            None => sp,
+        }
+    }
+
+    fn diags(&self, mut diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+        if self.files.is_empty() {
+            return diags;
+        }
+        for d in &mut diags {
+            for l in d.primary.iter_mut().chain(d.secondary.iter_mut()) {
+                l.span = self.span(l.span);
+            }
+        }
+        diags
+    }
+
+    fn facts(&self, vm: &mut VmFacts) {
+        if self.files.is_empty() {
+            return;
+        }
+        for v in &mut vm.vdevs {
+            v.span = self.span(v.span);
+            if let Some(s) = &mut v.safety {
+                s.span = self.span(s.span);
+            }
+        }
+        for p in &mut vm.pass {
+            p.span = self.span(p.span);
+        }
+        for p in &mut vm.partitions {
+            p.span = self.span(p.span);
+        }
+        for l in &mut vm.loads {
+            l.span = self.span(l.span);
+        }
+        if let Some(s) = &mut vm.last_safety {
+            s.span = self.span(s.span);
+        }
+        if let Some(a) = &mut vm.arch {
+            a.span = self.span(a.span);
+        }
+    }
+}
+
+/// Line start offsets of a text (the first is 0).
+fn line_starts(text: &[u8]) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(memchr_newlines(text).map(|i| i + 1))
+        .collect()
+}
+
+fn memchr_newlines(text: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    text.iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i)
+}
+
+/// The inline configuration registered as the one file added to `map`
+/// since `first_new`, mapped line by line to the body of the entry's
+/// `{ ... }` in the buildfile (the line after `{` onwards). Escapes (`\}`)
+/// may shift a column by one on their line; lines stay exact. When the
+/// buildfile text does not have the lines the contents have, nothing moves
+/// (the file's name still says where the text is).
+fn inline_remap(map: &SourceMap, first_new: usize, entry: Span) -> Remap {
+    let Some((id, file)) = map.files().nth(first_new) else {
+        return Remap::default();
+    };
+    let Some(build) = map.get(entry.file) else {
+        return Remap::default();
+    };
+    let text = build.bytes();
+    let from = (entry.start as usize).min(text.len());
+    let Some(open) = text[from..]
+        .iter()
+        .position(|&b| b == b'{')
+        .map(|i| from + i)
+    else {
+        return Remap::default();
+    };
+    let Some(body) = text[open..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|i| open + i + 1)
+    else {
+        return Remap::default();
+    };
+    let inner = line_starts(file.bytes());
+    let outer: Vec<usize> = line_starts(&text[body..])
+        .iter()
+        .map(|o| body + o)
+        .collect();
+    if outer.len() < inner.len() {
+        return Remap::default();
+    }
+    let len = file.bytes().len();
+    let pieces = inner
+        .iter()
+        .enumerate()
+        .map(|(i, &start)| {
+            let end = inner.get(i + 1).copied().unwrap_or(len);
+            let at = outer[i];
+            let at_end = outer.get(i + 1).copied().unwrap_or(text.len()).max(at);
+            Piece {
+                from: start,
+                to: end,
+                at,
+                at_end: at_end.min(at + (end - start)).max(at),
+                shift: 0,
+            }
+        })
+        .collect();
+    Remap {
+        files: vec![(id, entry.file, pieces)],
+    }
+}
+
+/// The `<command line>` file qvmconf registered for qvm's words (if any,
+/// since `first_new`), mapped word by word to the words of the script line
+/// (quotes included when a span covers a whole word).
+fn command_line_remap(map: &SourceMap, first_new: usize, s: &QvmStart, words: &[String]) -> Remap {
+    let Some((id, _)) = map
+        .files()
+        .skip(first_new)
+        .find(|(_, f)| f.name() == "<command line>")
+    else {
+        return Remap::default();
+    };
+    let line = s.span();
+    let Some(build) = map.get(line.file) else {
+        return Remap::default();
+    };
+    let text = build.bytes();
+    let (lo, hi) = (
+        (line.start as usize).min(text.len()),
+        (line.end as usize).min(text.len()),
+    );
+    let script_words = script_words(&text[lo..hi]);
+    // qvm's words are the last `words.len()` words of the line before `&`.
+    let script_words: Vec<(usize, usize)> = script_words
+        .into_iter()
+        .filter(|&(a, b)| &text[lo + a..lo + b] != b"&")
+        .map(|(a, b)| (lo + a, lo + b))
+        .collect();
+    if script_words.len() < words.len() {
+        return Remap::default();
+    }
+    let script_words = &script_words[script_words.len() - words.len()..];
+    let mut pieces = Vec::new();
+    let mut pos = 0;
+    for (w, &(a, b)) in words.iter().zip(script_words) {
+        pieces.push(Piece {
+            from: pos,
+            to: pos + w.len(),
+            at: a,
+            at_end: b,
+            shift: usize::from(
+                matches!(text.get(a), Some(b'"' | b'\'')) && !w.starts_with(['"', '\'']),
+            ),
+        });
+        pos += w.len() + 1;
+    }
+    Remap {
+        files: vec![(id, line.file, pieces)],
+    }
+}
+
+/// The words of a script line as `(start, end)` offsets, quotes included.
+fn script_words(text: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        if text[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < text.len() && !text[i].is_ascii_whitespace() {
+            if text[i] == b'"' || text[i] == b'\'' {
+                let q = text[i];
+                i += 1;
+                while i < text.len() && text[i] != q {
+                    if q == b'"' && text[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            i += 1;
+        }
+        out.push((start, i.min(text.len())));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_of_a_script_line() {
+        let t = br#"qvm @/a.qvmconf cmdline "hello off" x='a b' &"#;
+        let w: Vec<&str> = script_words(t)
+            .into_iter()
+            .map(|(a, b)| std::str::from_utf8(&t[a..b]).unwrap())
+            .collect();
+        assert_eq!(
+            w,
+            [
+                "qvm",
+                "@/a.qvmconf",
+                "cmdline",
+                "\"hello off\"",
+                "x='a b'",
+                "&"
+            ]
+        );
+    }
+
+    #[test]
+    fn spans_move_into_pieces() {
+        let pieces = [
+            Piece {
+                from: 0,
+                to: 7,
+                at: 100,
+                at_end: 107,
+                shift: 0,
+            },
+            Piece {
+                from: 8,
+                to: 17,
+                at: 108,
+                at_end: 119,
+                shift: 1,
+            },
+        ];
+        // A whole word, quotes included.
+        assert_eq!(Remap::offset(&pieces, 8, false), 108);
+        assert_eq!(Remap::offset(&pieces, 17, true), 119);
+        // Inside a quoted word: after the quote.
+        assert_eq!(Remap::offset(&pieces, 9, false), 110);
+        assert_eq!(Remap::offset(&pieces, 3, false), 103);
     }
 }

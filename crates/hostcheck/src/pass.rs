@@ -320,17 +320,18 @@ pub fn claims(arch: Arch, program: &str, args: &[String]) -> Vec<(Claim, String)
 /// naming a device), except `qvm` and `pci-server`.
 pub fn drivers(host: &HostView) -> Vec<Driver> {
     host.externals()
-        .map(|(index, c, e)| {
-            let (program, args) = crate::host::real_command(&e.program, &e.args);
-            (index, c, program, args)
+        .flat_map(|(index, c, e)| {
+            crate::shell::commands_run(&e.program, &e.args)
+                .into_iter()
+                .map(move |(program, args)| (index, c, program, args))
         })
         .filter(|(_, _, program, _)| !matches!(basename(program), "qvm" | "pci-server"))
         .filter_map(|(index, c, program, args)| {
-            let kind = driver_kind(program);
-            let mut claims = claims(host.arch, program, args);
+            let kind = driver_kind(&program);
+            let mut claims = claims(host.arch, &program, &args);
             let mut config = None;
-            if basename(program).starts_with("spi-") {
-                let path = spi_config(args);
+            if basename(&program).starts_with("spi-") {
+                let path = spi_config(&args);
                 if let Some(entry) = host.find_followed(&path)
                     && let Some(text) = file_text(entry)
                 {
@@ -344,7 +345,7 @@ pub fn drivers(host: &HostView) -> Vec<Driver> {
             (kind.is_some() || !claims.is_empty()).then(|| Driver {
                 index,
                 span: c.span,
-                program: basename(program).to_string(),
+                program: basename(&program).to_string(),
                 kind,
                 claims,
                 config,
@@ -416,6 +417,211 @@ fn passed(vms: &[VmFacts]) -> impl Iterator<Item = (&VmFacts, &PassFacts)> {
         .flat_map(|vm| vm.pass.iter().map(move |p| (vm, p)))
 }
 
+/// True when the script stops a driver (`slay NAME`, also behind wrappers
+/// and shells) after starting it and before the `qvm` at `start`: the
+/// driver no longer holds its device when the VM starts.
+pub fn slain_before(host: &HostView, drv: &Driver, start: Option<usize>) -> bool {
+    let Some(start) = start else { return false };
+    host.externals()
+        .filter(|(i, _, _)| *i > drv.index && *i < start)
+        .any(|(_, _, e)| {
+            crate::shell::commands_run(&e.program, &e.args)
+                .iter()
+                .any(|(p, args)| {
+                    basename(p) == "slay"
+                        && args
+                            .iter()
+                            .any(|a| !a.starts_with('-') && basename(a) == drv.program)
+                })
+        })
+}
+
+/// H0402 for two `pass` lines (`p` after `q`; `same_vm` when both are of one VM).
+fn passed_twice(
+    (vm, p): (&VmFacts, &PassFacts),
+    (other, q): (&VmFacts, &PassFacts),
+    same_vm: bool,
+) -> Option<Diagnostic> {
+    let loc = match (p.loc, q.loc) {
+        (Some(a), Some(b)) if same_device(&a, &b) => Some((a, b)),
+        _ => None,
+    };
+    let intr = match (p.intr, q.intr) {
+        (Some(a), Some(b)) if a == b => Some(a),
+        _ => None,
+    };
+    let with_intr = |s: String| match intr {
+        Some(n) => format!("{s}, with host interrupt {n}"),
+        None => s,
+    };
+    let (message, help) = match (loc, intr) {
+        (Some((a, b)), _) => {
+            let m = match (same_vm, a == b) {
+                (false, true) => format!(
+                    "{a} is passed through to VM `{}` and to VM `{}`",
+                    other.name, vm.name
+                ),
+                (false, false) => format!(
+                    "VM `{}` is given {b} and VM `{}` is given {a}, which overlap",
+                    other.name, vm.name
+                ),
+                (true, true) => format!("{a} is passed through twice to VM `{}`", vm.name),
+                (true, false) => format!("VM `{}` is given {b} and {a}, which overlap", vm.name),
+            };
+            (
+                with_intr(m),
+                if same_vm {
+                    "pass each host device to a VM once: one `pass` line per device"
+                } else {
+                    "a passed-through device belongs to one guest: give it to one VM only, and a virtual device (or shared memory) to the other"
+                },
+            )
+        }
+        (None, Some(n)) => (
+            if same_vm {
+                format!(
+                    "host interrupt {n} is passed through twice to VM `{}`",
+                    vm.name
+                )
+            } else {
+                format!(
+                    "host interrupt {n} is passed through to VM `{}` and to VM `{}`",
+                    other.name, vm.name
+                )
+            },
+            if same_vm {
+                "a host interrupt can be delivered to one guest interrupt only"
+            } else {
+                "a host interrupt can be passed through to one guest only"
+            },
+        ),
+        (None, None) => return None,
+    };
+    let what = |l: Option<HostLoc>, i: Option<u32>| match (loc.and(l), intr.and(i)) {
+        (Some(l), _) => format!("{l} "),
+        (None, Some(i)) => format!("interrupt {i} "),
+        (None, None) => String::new(),
+    };
+    Some(
+        Diagnostic::new(&codes::H0402, message)
+            .at(
+                p.span,
+                format!("{}passed to `{}` here", what(p.loc, p.intr), vm.name),
+            )
+            .with(
+                q.span,
+                format!(
+                    "{}already passed to `{}` here",
+                    what(q.loc, q.intr),
+                    other.name
+                ),
+            )
+            .help(help),
+    )
+}
+
+/// H0403: what of a VM's `pass` lines a driver still names.
+fn driver_claims(drv: &Driver, vm: &VmFacts) -> Option<Diagnostic> {
+    let mut hits: Vec<String> = Vec::new();
+    let mut given: Vec<String> = Vec::new();
+    let mut lines = Vec::new();
+    for p in &vm.pass {
+        let found: Vec<String> = drv
+            .claims
+            .iter()
+            .filter(|(c, _)| match c {
+                Claim::Loc(l) => p.loc.is_some_and(|pl| same_device(l, &pl)),
+                Claim::Irq(n) => p.intr == Some(*n),
+            })
+            .map(|(_, text)| format!("`{text}`"))
+            .collect();
+        if found.is_empty() {
+            continue;
+        }
+        let mut g = Vec::new();
+        if let Some(l) = p.loc {
+            g.push(l.to_string());
+        }
+        if let Some(i) = p.intr {
+            g.push(format!("interrupt {i}"));
+        }
+        let g = g.join(" with ");
+        if !given.contains(&g) {
+            given.push(g);
+        }
+        for h in found {
+            if !hits.contains(&h) {
+                hits.push(h);
+            }
+        }
+        lines.push(p.span);
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    let what = format!("{} ({})", given.join(" and "), hits.join(", "));
+    let mut d = Diagnostic::new(
+        &codes::H0403,
+        format!(
+            "host driver `{}` still claims {what}, which {} passed through to VM `{}`",
+            drv.program,
+            if given.len() == 1 { "is" } else { "are" },
+            vm.name
+        ),
+    )
+    .at(drv.span, "the host starts this driver");
+    for sp in lines {
+        d = d.with(sp, format!("passed through to `{}` here", vm.name));
+    }
+    if let Some(c) = drv.config {
+        d = d.with(c, format!("the configuration `{}` reads", drv.program));
+    }
+    Some(d.help(format!(
+        "a device passed through can no longer be used by the host: remove `{}` from the boot script (and from the image if nothing else uses it), or pass another device",
+        drv.program
+    )))
+}
+
+/// H0404: a driver of the kind of a VM's passed devices that names no device.
+fn driver_of_kind(arch: Arch, drv: &Driver, vm: &VmFacts) -> Option<Diagnostic> {
+    if drv.claims.iter().any(|(c, _)| matches!(c, Claim::Loc(_))) {
+        return None;
+    }
+    let kind = drv.kind?;
+    let same: Vec<(&PassFacts, HostLoc)> = vm
+        .pass
+        .iter()
+        .filter_map(|p| p.loc.map(|l| (p, l)))
+        .filter(|(_, l)| pass_kind(arch, l) == Some(kind))
+        .collect();
+    let locs: Vec<String> = same.iter().map(|(_, l)| l.to_string()).collect();
+    if same.is_empty() {
+        return None;
+    }
+    let mut d = Diagnostic::new(
+        &codes::H0404,
+        format!(
+            "host driver `{}` may drive the {} {} that {} passed through to VM `{}`",
+            drv.program,
+            kind.as_str(),
+            locs.join(" and "),
+            if locs.len() == 1 { "is" } else { "are" },
+            vm.name
+        ),
+    )
+    .at(
+        drv.span,
+        format!("a {} driver that names no device", kind.as_str()),
+    );
+    for (p, _) in &same {
+        d = d.with(p.span, format!("passed through to `{}` here", vm.name));
+    }
+    Some(d.help(format!(
+        "remove `{}` if the host does not need it, or name the device it should drive so the two can be told apart",
+        drv.program
+    )))
+}
+
 pub(crate) fn check(cx: &mut Ctx) {
     if cx.host.boot.is_none() {
         return;
@@ -442,7 +648,7 @@ pub(crate) fn check(cx: &mut Ctx) {
             out.push(cx.started_here(vm, d));
         }
     }
-    // A device passed to two VMs.
+    // A device passed to two VMs, or twice to one VM.
     let all: Vec<(usize, &VmFacts, &PassFacts)> = cx
         .vms
         .iter()
@@ -451,107 +657,24 @@ pub(crate) fn check(cx: &mut Ctx) {
         .collect();
     for (n, &(i, vm, p)) in all.iter().enumerate() {
         for &(j, other, q) in &all[..n] {
-            if i == j {
-                continue;
-            }
-            if let (Some(a), Some(b)) = (p.loc, q.loc)
-                && same_device(&a, &b)
-            {
-                let d = Diagnostic::new(
-                    &codes::H0402,
-                    format!(
-                        "{a} is passed through to VM `{}` and to VM `{}`",
-                        other.name, vm.name
-                    ),
-                )
-                .at(p.span, format!("passed to `{}` here", vm.name))
-                .with(q.span, format!("already passed to `{}` here", other.name))
-                .help("a passed-through device belongs to one guest: give it to one VM only, and a virtual device (or shared memory) to the other");
-                out.push(d);
-            } else if let (Some(a), Some(b)) = (p.intr, q.intr)
-                && a == b
-            {
-                let d = Diagnostic::new(
-                    &codes::H0402,
-                    format!(
-                        "host interrupt {a} is passed through to VM `{}` and to VM `{}`",
-                        other.name, vm.name
-                    ),
-                )
-                .at(p.span, format!("passed to `{}` here", vm.name))
-                .with(q.span, format!("already passed to `{}` here", other.name))
-                .help("a host interrupt can be passed through to one guest only");
+            if let Some(d) = passed_twice((vm, p), (other, q), i == j) {
                 out.push(d);
             }
         }
     }
-    // Host drivers that still claim a passed device.
+    // Host drivers that still claim a passed device: one finding per driver
+    // and VM, naming every `pass` of that VM the driver collides with.
     let drivers = drivers(&cx.host);
     for drv in &drivers {
-        for (vm, p) in passed(cx.vms) {
-            let mut hits: Vec<String> = drv
-                .claims
-                .iter()
-                .filter(|(c, _)| match c {
-                    Claim::Loc(l) => p.loc.is_some_and(|pl| same_device(l, &pl)),
-                    Claim::Irq(n) => p.intr == Some(*n),
-                })
-                .map(|(_, text)| format!("`{text}`"))
-                .collect();
-            let mut seen = std::collections::HashSet::new();
-            hits.retain(|h| seen.insert(h.clone()));
-            if !hits.is_empty() {
-                let mut given = Vec::new();
-                if let Some(l) = p.loc {
-                    given.push(l.to_string());
-                }
-                if let Some(i) = p.intr {
-                    given.push(format!("interrupt {i}"));
-                }
-                let what = format!("{} ({})", given.join(" with "), hits.join(", "));
-                let d = Diagnostic::new(
-                    &codes::H0403,
-                    format!(
-                        "host driver `{}` still claims {what}, which is passed through to VM `{}`",
-                        drv.program, vm.name
-                    ),
-                )
-                .at(drv.span, "the host starts this driver")
-                .with(p.span, format!("passed through to `{}` here", vm.name));
-                let d = match drv.config {
-                    Some(c) => d.with(c, format!("the configuration `{}` reads", drv.program)),
-                    None => d,
-                };
-                let d = d
-                .help(format!(
-                    "a device passed through can no longer be used by the host: remove `{}` from the boot script (and from the image if nothing else uses it), or pass another device",
-                    drv.program
-                ));
+        for vm in cx.vms {
+            if slain_before(&cx.host, drv, cx.start_of(vm).map(|s| s.index)) {
+                continue;
+            }
+            if let Some(d) = driver_claims(drv, vm) {
                 out.push(d);
                 continue;
             }
-            let Some(loc) = p.loc else { continue };
-            let Some(kind) = pass_kind(cx.host.arch, &loc) else {
-                continue;
-            };
-            let names_device = drv.claims.iter().any(|(c, _)| matches!(c, Claim::Loc(_)));
-            if drv.kind == Some(kind) && !names_device {
-                let d = Diagnostic::new(
-                    &codes::H0404,
-                    format!(
-                        "host driver `{}` may drive the {} {} that is passed through to VM `{}`",
-                        drv.program,
-                        kind.as_str(),
-                        loc,
-                        vm.name
-                    ),
-                )
-                .at(drv.span, format!("a {} driver that names no device", kind.as_str()))
-                .with(p.span, format!("passed through to `{}` here", vm.name))
-                .help(format!(
-                    "remove `{}` if the host does not need it, or name the device it should drive so the two can be told apart",
-                    drv.program
-                ));
+            if let Some(d) = driver_of_kind(cx.host.arch, drv, vm) {
                 out.push(d);
             }
         }

@@ -13,7 +13,7 @@
 use crate::facts::SafetyLevel;
 use crate::vdevs::{files_for, implicit, vdev_of_file};
 use crate::{Ctx, codes};
-use buildfile::Entry;
+use buildfile::{DataSource, Entry};
 use diag::Diagnostic;
 use std::collections::BTreeSet;
 
@@ -24,6 +24,35 @@ fn is_smmuman(e: &Entry) -> bool {
 fn safety_name(name: &str) -> bool {
     name.contains("-safety")
 }
+
+/// The name of the build machine's file a program or image file is taken
+/// from (a host file, or one assumed present under `--no-host-files`).
+pub fn source_name(src: &DataSource) -> Option<&str> {
+    match src {
+        DataSource::Host { path } => path.file_name().and_then(|n| n.to_str()),
+        DataSource::Assumed { name } => Some(crate::host::basename(name)),
+        DataSource::Inline { .. } | DataSource::Script => None,
+    }
+}
+
+/// The host file a `-safety` name is given to when that file is not itself
+/// named `-safety`: a normal variant renamed, which is not a safety variant
+/// (renaming a file is not enough).
+pub fn renamed_from<'a>(name: &str, src: &'a DataSource) -> Option<&'a str> {
+    source_name(src).filter(|from| safety_name(name) && !safety_name(from))
+}
+
+fn entry_renamed_from(e: &Entry) -> Option<&str> {
+    renamed_from(e.basename(), &e.file()?.source)
+}
+
+/// A safety variant: named `-safety` in the image, and taken from a file
+/// named `-safety`.
+fn entry_is_safety(e: &Entry) -> bool {
+    safety_name(e.basename()) && entry_renamed_from(e).is_none()
+}
+
+const RENAMED_NOTE: &str = "a file is a safety variant only if it is built as one: giving a normal variant a `-safety` name in the image is not enough";
 
 pub(crate) fn check(cx: &mut Ctx) {
     let Some(boot) = cx.host.boot else { return };
@@ -37,15 +66,31 @@ pub(crate) fn check(cx: &mut Ctx) {
             None => d,
         };
         for e in &cx.host.manifest.entries {
-            if let Some((name, false)) = vdev_of_file(e.basename()) {
-                out.push(with_why(
+            match (vdev_of_file(e.basename()), entry_renamed_from(e)) {
+                (Some((name, false)), _) => out.push(with_why(
                     Diagnostic::new(
                         &codes::H0501,
                         format!("`{}` is not a safety variant", cx.host.abs_path(e)),
                     )
                     .at(e.span, "vdev of the non-certified hypervisor")
                     .help(format!("use the safety variant: `vdev-{name}-safety.so`")),
-                ));
+                )),
+                (Some((name, true)), Some(from)) => out.push(with_why(
+                    Diagnostic::new(
+                        &codes::H0501,
+                        format!(
+                            "`{}` is not a safety variant: it is `{from}` renamed",
+                            cx.host.abs_path(e)
+                        ),
+                    )
+                    .at(e.span, format!("`{from}` given a safety name"))
+                    .note(RENAMED_NOTE)
+                    .help(format!(
+                        "take the file from the safety build: `{} = vdev-{name}-safety.so`",
+                        cx.host.abs_path(e)
+                    )),
+                )),
+                _ => {}
             }
             if is_smmuman(e) && !safety_name(e.basename()) {
                 out.push(with_why(
@@ -59,7 +104,38 @@ pub(crate) fn check(cx: &mut Ctx) {
                     .at(e.span, "not `-safety`")
                     .help("use the board's `smmuman-*-safety` files"),
                 ));
+            } else if is_smmuman(e)
+                && let Some(from) = entry_renamed_from(e)
+            {
+                out.push(with_why(
+                    Diagnostic::new(
+                        &codes::H0503,
+                        format!(
+                            "the SMMU manager `{}` is not a safety variant: it is `{from}` renamed",
+                            cx.host.abs_path(e)
+                        ),
+                    )
+                    .at(e.span, format!("`{from}` given a safety name"))
+                    .note(RENAMED_NOTE)
+                    .help("take the board's `smmuman-*-safety` files from the safety build"),
+                ));
             }
+        }
+        if let Some(k) = kernel
+            && let Some(from) = renamed_from(&k.name, &k.source)
+        {
+            out.push(with_why(
+                Diagnostic::new(
+                    &codes::H0502,
+                    format!(
+                        "the kernel `{}` is not a safety kernel: it is `{from}` renamed",
+                        k.name
+                    ),
+                )
+                .at(k.span, format!("`{from}` given a safety name"))
+                .note(RENAMED_NOTE)
+                .help("use the safety kernel of the certified OS (its name ends in `-safety`)"),
+            ));
         }
         if let Some(k) = kernel
             && !safety_name(&k.name)
@@ -93,11 +169,13 @@ pub(crate) fn check(cx: &mut Ctx) {
         };
         for e in &cx.host.manifest.entries {
             let is_vdev_safety = matches!(vdev_of_file(e.basename()), Some((_, true)));
-            if is_vdev_safety || (is_smmuman(e) && safety_name(e.basename())) {
+            if (is_vdev_safety || is_smmuman(e)) && entry_is_safety(e) {
                 variant(e.span, format!("`{}`", cx.host.abs_path(e)));
             }
         }
-        if let Some(k) = kernel.filter(|k| safety_name(&k.name)) {
+        if let Some(k) =
+            kernel.filter(|k| safety_name(&k.name) && renamed_from(&k.name, &k.source).is_none())
+        {
             variant(k.span, format!("the kernel `{}`", k.name));
         }
         if let Some(m) = cx.host.aps_module.filter(|m| m.name == "aps-safety") {
@@ -121,6 +199,11 @@ pub(crate) fn check(cx: &mut Ctx) {
             }
             let level = v.safety.map_or(default, |s| s.level);
             let (normal, safety) = files_for(cx, &v.name);
+            // A renamed normal variant is a normal variant.
+            let (normal, safety) = match safety {
+                Some(s) if !entry_is_safety(s) => (normal.or(Some(s)), None),
+                _ => (normal, safety),
+            };
             let (Some(normal), None) = (normal, safety) else {
                 continue;
             };
@@ -139,7 +222,13 @@ pub(crate) fn check(cx: &mut Ctx) {
                 ),
             )
             .at(v.span, format!("loads `{}`", normal.basename()))
-            .with(normal.span, "the only variant in the image");
+            .with(
+                normal.span,
+                match entry_renamed_from(normal) {
+                    Some(from) => format!("`{from}` renamed: not a safety variant"),
+                    None => "the only variant in the image".to_string(),
+                },
+            );
             d = match v.safety {
                 Some(s) => d.with(
                     s.span,
@@ -167,7 +256,9 @@ pub(crate) fn check(cx: &mut Ctx) {
             SafetyLevel::None => continue,
         };
         let mut globals: Vec<(String, diag::Span)> = Vec::new();
-        if let Some(k) = kernel.filter(|k| !safety_name(&k.name)) {
+        if let Some(k) =
+            kernel.filter(|k| !safety_name(&k.name) || renamed_from(&k.name, &k.source).is_some())
+        {
             globals.push((format!("the kernel `{}`", k.name), k.span));
         }
         for e in cx
@@ -175,7 +266,7 @@ pub(crate) fn check(cx: &mut Ctx) {
             .manifest
             .entries
             .iter()
-            .filter(|e| is_smmuman(e) && !safety_name(e.basename()))
+            .filter(|e| is_smmuman(e) && !entry_is_safety(e))
         {
             globals.push((
                 format!("the SMMU manager `{}`", cx.host.abs_path(e)),

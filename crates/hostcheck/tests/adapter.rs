@@ -62,23 +62,23 @@ fn facts_from_a_real_configuration() {
     assert_eq!(
         vdevs,
         [
-            ("ioapic", None, "/vm/a.qvmconf:8:1".to_string()),
+            ("ioapic", None, "host.build:17:1".to_string()),
             (
                 "ser8250",
                 Some(SafetyLevel::Warn),
-                "/vm/a.qvmconf:10:1".to_string()
+                "host.build:19:1".to_string()
             ),
             (
                 "timer8254",
                 Some(SafetyLevel::Required),
-                "/vm/a.qvmconf:12:1".to_string()
+                "host.build:21:1".to_string()
             ),
         ]
     );
     // The last `safety` line, and where it is.
     let last = vm.last_safety.expect("last safety");
     assert_eq!(last.level, SafetyLevel::Required);
-    assert_eq!(map.location(last.span), "/vm/a.qvmconf:11:1");
+    assert_eq!(map.location(last.span), "host.build:20:1");
     // Host sides of pass-through.
     let pass: Vec<(Option<HostLoc>, Option<u32>)> =
         vm.pass.iter().map(|p| (p.loc, p.intr)).collect();
@@ -116,10 +116,10 @@ fn facts_from_a_real_configuration() {
             ),
         ]
     );
-    assert_eq!(map.location(vm.pass[0].span), "/vm/a.qvmconf:13:1");
+    assert_eq!(map.location(vm.pass[0].span), "host.build:22:1");
     assert_eq!(vm.partitions.len(), 1);
     assert_eq!(vm.partitions[0].name, "guests");
-    assert_eq!(map.location(vm.partitions[0].span), "/vm/a.qvmconf:5:15");
+    assert_eq!(map.location(vm.partitions[0].span), "host.build:14:15");
     assert_eq!(vm.loads.len(), 1);
     assert_eq!(vm.loads[0].path, "/vm/images/guest.ifs");
     assert_eq!(
@@ -163,7 +163,8 @@ fn h0204_errors_in_the_configuration() {
     assert_eq!(f[0], "H0204 host.build:6:5");
     assert!(f[1..].iter().all(|s| s.starts_with('Q')), "{f:?}");
     assert!(
-        f[1..].iter().any(|s| s.ends_with("/vm/a.qvmconf:10:29")),
+        // In the inline text, at its line in the buildfile.
+        f[1..].iter().any(|s| s.ends_with(" host.build:19:29")),
         "{f:?}"
     );
 }
@@ -267,8 +268,9 @@ fn a_safety_line_after_the_last_vdev_still_governs_the_kernel() {
     let [vm] = l.vms.as_slice() else { panic!() };
     let last = vm.last_safety.expect("last safety");
     assert_eq!(last.level, SafetyLevel::Required);
-    assert_eq!(map.location(last.span), "/vm/a.qvmconf:6:1");
+    // The end of the inline text: the `}` line in the buildfile.
+    assert_eq!(map.location(last.span), "host.build:16:1");
     let r = hostcheck::check(&m, &l.vms, &hostcheck::Options::default());
     // The kernel is not a safety kernel; the vdev (before the line) is not judged.
-    assert_eq!(found(&map, &r.diagnostics), ["H0505 /vm/a.qvmconf:6:1"]);
+    assert_eq!(found(&map, &r.diagnostics), ["H0505 host.build:16:1"]);
 }

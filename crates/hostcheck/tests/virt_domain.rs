@@ -12,6 +12,7 @@ fn clean_sdp7_host() {
     assert_eq!(r.sdp_source, SdpSource::NoStartupQ);
     assert_eq!(r.qvm_starts, 1);
     assert!(r.generation_text().contains("no -Q"));
+    assert!(r.virtualization_enabled());
 }
 
 #[test]
@@ -28,12 +29,26 @@ fn h0101_sdp8_startup_without_q_enable() {
     assert_eq!(f, ["H0101 host.build:2:5", "H0102 host.build:3:6"]);
     assert!(r.diagnostics[0].notes[0].contains("--sdp"));
     let _ = map;
+    // The summary says what was found, not what the generation would need.
+    assert!(!r.virtualization_enabled());
+    assert_eq!(
+        r.generation_text(),
+        "SDP 8.0 (as given by --sdp): virtualization not enabled: the startup line has no -Q enable"
+    );
     // -Q with another value.
     let boot = "[virtual=x86_64,multiboot] boot = {\n    startup-x86 -Q disable\n    PATH=/proc/boot:/usr/bin procnto-smp-instr -v\n}\n";
     let (_, r, f) = check(&host(Some(boot), None, None), None);
     assert_eq!(r.sdp, Sdp::V8);
     assert_eq!(f, ["H0101 host.build:2:5"]);
     assert!(r.diagnostics[0].message.contains("-Q disable"));
+    assert!(!r.virtualization_enabled());
+    assert!(
+        r.generation_text().ends_with(
+            "virtualization not enabled: the startup line has -Q disable, not -Q enable"
+        ),
+        "{}",
+        r.generation_text()
+    );
 }
 
 #[test]

@@ -177,6 +177,11 @@ fn h0402_device_passed_to_two_vms() {
     };
     let (map, r, f) = run(0xe6e88f00, None);
     assert_eq!(f, ["H0402 b.qvmconf:2:1"]);
+    // Each VM's own range is named.
+    assert_eq!(
+        r.diagnostics[0].message,
+        "VM `a` is given mem:0xe6e88000,0x1000 and VM `b` is given mem:0xe6e88f00,0x100, which overlap"
+    );
     assert_eq!(
         map.location(r.diagnostics[0].secondary[0].span),
         "a.qvmconf:1:1"

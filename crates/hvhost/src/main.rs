@@ -1,6 +1,7 @@
 //! `hvhost`: build, check and run QNX-style hypervisor hosts on Linux.
 
 mod cmd;
+mod codes;
 mod input;
 mod output;
 

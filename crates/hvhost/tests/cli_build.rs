@@ -1,36 +1,11 @@
 //! `hvhost build`, run as a user runs it.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::*;
+
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn hvhost_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_hvhost"));
-    c.args(args)
-        .current_dir(dir)
-        .env_remove("QNX_TARGET")
-        .env_remove("MKIFS_PATH")
-        .env_remove("PROCESSOR")
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 const BUILD: &str = r#"[search=.]
 [uid=0 gid=0]
@@ -67,9 +42,9 @@ fn setup() -> tempfile::TempDir {
 #[test]
 fn build_then_dump_lists_every_entry() {
     let d = setup();
-    let o = hvhost_in(d.path(), &["build", "-nn", "host.build", "out.ifs"], &[]);
+    let o = hvhost_env(d.path(), &["build", "-nn", "host.build", "out.ifs"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let o = hvhost_in(d.path(), &["dump", "-vv", "out.ifs"], &[]);
+    let o = hvhost_env(d.path(), &["dump", "-vv", "out.ifs"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     for want in [
@@ -90,7 +65,7 @@ fn build_then_dump_lists_every_entry() {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
     // Extract and compare with the sources.
-    let o = hvhost_in(d.path(), &["dump", "-x", "-d", "x", "out.ifs"], &[]);
+    let o = hvhost_env(d.path(), &["dump", "-x", "-d", "x", "out.ifs"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let x = d.path().join("x");
     assert_eq!(
@@ -131,7 +106,7 @@ fn nn_and_source_date_epoch_give_identical_images() {
             }
             let mut a = args.clone();
             a.push(name);
-            let o = hvhost_in(d.path(), &a, &env);
+            let o = hvhost_env(d.path(), &a, &env);
             assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
             images.push(std::fs::read(d.path().join(name)).unwrap());
         }
@@ -142,16 +117,16 @@ fn nn_and_source_date_epoch_give_identical_images() {
 #[test]
 fn output_option_and_stdout() {
     let d = setup();
-    let o = hvhost_in(
+    let o = hvhost_env(
         d.path(),
         &["build", "-nn", "host.build", "-o", "o.ifs"],
         &[],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let o2 = hvhost_in(d.path(), &["build", "-nn", "host.build", "-"], &[]);
+    let o2 = hvhost_env(d.path(), &["build", "-nn", "host.build", "-"], &[]);
     assert_eq!(o2.status.code(), Some(0), "{}", text(&o2.stderr));
     assert_eq!(o2.stdout, std::fs::read(d.path().join("o.ifs")).unwrap());
-    let o3 = hvhost_in(d.path(), &["build", "host.build"], &[]);
+    let o3 = hvhost_env(d.path(), &["build", "host.build"], &[]);
     assert_eq!(o3.status.code(), Some(2));
     assert!(text(&o3.stderr).contains("no output file"));
 }
@@ -159,7 +134,7 @@ fn output_option_and_stdout() {
 #[test]
 fn verbose_prints_the_placement_table() {
     let d = setup();
-    let o = hvhost_in(
+    let o = hvhost_env(
         d.path(),
         &["build", "-nn", "-v", "host.build", "o.ifs"],
         &[],
@@ -193,7 +168,7 @@ fn a_failed_build_leaves_no_file_and_keeps_the_old_one() {
     )
     .unwrap();
     let before = dir_names(d.path());
-    let o = hvhost_in(
+    let o = hvhost_env(
         d.path(),
         &["build", "--no-host-files", "bad.build", "new.ifs"],
         &[],
@@ -205,7 +180,7 @@ fn a_failed_build_leaves_no_file_and_keeps_the_old_one() {
     assert_eq!(dir_names(d.path()), before, "a file was left behind");
 
     std::fs::write(d.path().join("old.ifs"), b"precious").unwrap();
-    let o = hvhost_in(
+    let o = hvhost_env(
         d.path(),
         &["build", "--no-host-files", "bad.build", "old.ifs"],
         &[],
@@ -221,7 +196,7 @@ fn a_failed_build_leaves_no_file_and_keeps_the_old_one() {
     assert_eq!(dir_names(d.path()), want);
 
     // An unwritable output directory: an error, nothing written.
-    let o = hvhost_in(d.path(), &["build", "host.build", "no/such/dir/x.ifs"], &[]);
+    let o = hvhost_env(d.path(), &["build", "host.build", "no/such/dir/x.ifs"], &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("I0108"), "{}", text(&o.stderr));
 }
@@ -230,7 +205,7 @@ fn a_failed_build_leaves_no_file_and_keeps_the_old_one() {
 fn the_example_host_without_its_files_is_a_clear_error() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("host.ifs");
-    let o = hvhost_in(
+    let o = hvhost_env(
         &root(),
         &[
             "build",
@@ -339,9 +314,15 @@ fn the_example_host_builds_against_a_stand_in_sdk() {
             Err(_) => std::fs::write(ex.join("vm").join(q), format!("# {q}\n")).unwrap(),
         }
     }
+    std::fs::create_dir_all(ex.join("vm/images")).unwrap();
+    std::fs::copy(
+        root().join("examples/x86_64-host/vm/images/probe.elf"),
+        ex.join("vm/images/probe.elf"),
+    )
+    .unwrap();
     let qt = p.join("target");
     let env = [("QNX_TARGET", qt.to_str().unwrap())];
-    let o = hvhost_in(
+    let o = hvhost_env(
         p,
         &[
             "build",
@@ -361,7 +342,7 @@ fn the_example_host_builds_against_a_stand_in_sdk() {
         "{table}"
     );
 
-    let o = hvhost_in(p, &["dump", "-vv", "host.ifs"], &[]);
+    let o = hvhost_env(p, &["dump", "-vv", "host.ifs"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let l = text(&o.stdout);
     for want in [
@@ -371,6 +352,7 @@ fn the_example_host_builds_against_a_stand_in_sdk() {
         "proc/boot/pci-server",
         "bin/sh -> /bin/ksh",
         "vm/images",
+        "vm/images/probe.elf",
         "    [sched_aps=guests] SYSNAME=nto TERM=qansi qvm @/vm/config/probe.qvmconf &",
         "    sched_aps guests 60 100",
         "    [+session] SYSNAME=nto TERM=qansi ksh &",
@@ -379,9 +361,9 @@ fn the_example_host_builds_against_a_stand_in_sdk() {
     ] {
         assert!(l.contains(want), "missing {want:?} in\n{l}");
     }
-    let o = hvhost_in(p, &["dump", "--verify", "host.ifs"], &[]);
+    let o = hvhost_env(p, &["dump", "--verify", "host.ifs"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let o = hvhost_in(p, &["dump", "-x", "-d", "out", "host.ifs"], &[]);
+    let o = hvhost_env(p, &["dump", "-x", "-d", "out", "host.ifs"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(
         std::fs::read(p.join("out/vm/config/probe.qvmconf")).unwrap(),
@@ -393,7 +375,7 @@ fn the_example_host_builds_against_a_stand_in_sdk() {
     );
     // The filter of multiboot.boot (mkifsf_elf) is not installed here: a
     // clear error, and no image.
-    let o = hvhost_in(
+    let o = hvhost_env(
         p,
         &["build", "examples/x86_64-host/host.build", "f.ifs"],
         &env,
@@ -431,7 +413,7 @@ fn a_flat_guest_binary_becomes_a_bootable_ifs() {
         "[image=0xfff00]\n[virtual=x86_64,raw] boot = {\n    ./guest.bin\n}\n",
     )
     .unwrap();
-    let o = hvhost_in(
+    let o = hvhost_env(
         p,
         &[
             "build",
@@ -460,7 +442,7 @@ fn a_flat_guest_binary_becomes_a_bootable_ifs() {
         "[virtual=x86_64,raw] boot = {\n    ./guest.bin\n}\n",
     )
     .unwrap();
-    let o = hvhost_in(
+    let o = hvhost_env(
         p,
         &["build", "--no-host-files", "noaddr.build", "x.ifs"],
         &[],
@@ -493,7 +475,7 @@ fn the_probe_packaged_as_an_ifs_boots_on_kvm() {
         ),
     )
     .unwrap();
-    let o = hvhost_in(
+    let o = hvhost_env(
         p,
         &[
             "build",
@@ -505,7 +487,7 @@ fn the_probe_packaged_as_an_ifs_boots_on_kvm() {
         &[],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let o = hvhost_in(p, &["dump", "-v", "probe.ifs"], &[]);
+    let o = hvhost_env(p, &["dump", "-v", "probe.ifs"], &[]);
     assert!(
         text(&o.stdout).contains(&format!(
             "startup_vaddr={:#x} image_paddr={:#x}",
@@ -525,8 +507,204 @@ fn the_probe_packaged_as_an_ifs_boots_on_kvm() {
          vdev 8259 loc 0x20\nvdev 8259 loc 0xa0\n",
     )
     .unwrap();
-    let o = hvhost_in(p, &["qvm", "@vm.qvmconf"], &[]);
+    let o = hvhost_env(p, &["qvm", "@vm.qvmconf"], &[]);
     let out = text(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{out}\n{}", text(&o.stderr));
     assert!(out.contains("probe: hello: ok boot=multiboot"), "{out}");
+}
+
+/// The permission bits of `p` (not following a link).
+fn mode_of(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn build_then_extract_round_trips_modes() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = setup();
+    std::fs::write(
+        d.path().join("modes.build"),
+        "[search=.]\n\
+         [type=dir dperms=0700] /emptydir\n\
+         [type=dir dperms=0500] /ro\n\
+         [type=dir dperms=0751] /ro/sub\n\
+         [perms=0600] /ro/secret = hosts\n\
+         [perms=0640] /ro/sub/f = hosts\n\
+         [perms=0755] /bin/run.sh = run.sh\n\
+         [perms=0444] /etc/hosts = hosts\n\
+         [type=link] /l = /ro/secret\n",
+    )
+    .unwrap();
+    let o = hvhost_env(d.path(), &["build", "modes.build", "m.ifs"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = hvhost_env(d.path(), &["dump", "-x", "-d", "x", "m.ifs"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = hvhost_env(d.path(), &["dump", "--format", "json", "m.ifs"], &[]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut seen = 0;
+    for e in v["entries"].as_array().unwrap() {
+        let path = e["path"].as_str().unwrap();
+        if path.is_empty() {
+            continue;
+        }
+        let mode = u32::from_str_radix(e["mode"].as_str().unwrap(), 8).unwrap();
+        let p = d.path().join("x").join(path);
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        // The file type, and the permission bits with the sticky bit
+        // (a symlink's own bits are always 0777 on Linux).
+        assert_eq!(m.permissions().mode() & 0o170000, mode & 0o170000, "{path}");
+        if m.file_type().is_symlink() {
+            assert_eq!(m.permissions().mode() & 0o777, 0o777, "{path}");
+        } else {
+            assert_eq!(mode_of(&p), mode & 0o1777, "{path}: image mode {mode:o}");
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 8);
+    assert_eq!(mode_of(&d.path().join("x/emptydir")), 0o700);
+    assert_eq!(mode_of(&d.path().join("x/ro")), 0o500);
+    assert_eq!(mode_of(&d.path().join("x/ro/sub")), 0o751);
+    assert_eq!(mode_of(&d.path().join("x/ro/secret")), 0o600);
+    // Extracting again over the read-only directory works.
+    let o = hvhost_env(d.path(), &["dump", "-x", "-d", "x", "m.ifs"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(mode_of(&d.path().join("x/ro")), 0o500);
+    // Let the temporary directory be removed.
+    for p in ["x/ro", "x/ro/sub", "x/emptydir"] {
+        std::fs::set_permissions(d.path().join(p), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+/// Runs `hvhost ARGS` under `umask MASK` (through the shell).
+fn hvhost_umask(dir: &Path, mask: &str, args: &str) -> Output {
+    let cmd = format!("umask {mask} && exec \"$HVHOST\" {args}");
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg(cmd)
+        .env("HVHOST", env!("CARGO_BIN_EXE_hvhost"))
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c.output().unwrap()
+}
+
+#[test]
+fn the_output_keeps_its_mode_and_a_new_one_follows_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = setup();
+    let p = d.path();
+    for (mask, want) in [("077", 0o600), ("022", 0o644), ("002", 0o664)] {
+        let name = format!("new{mask}.ifs");
+        let o = hvhost_umask(p, mask, &format!("build host.build {name}"));
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        assert_eq!(mode_of(&p.join(&name)), want, "umask {mask}");
+    }
+    // An existing output keeps its mode, whatever the umask.
+    for mode in [0o600, 0o640, 0o755] {
+        std::fs::write(p.join("old.ifs"), b"old").unwrap();
+        std::fs::set_permissions(p.join("old.ifs"), std::fs::Permissions::from_mode(mode)).unwrap();
+        let o = hvhost_umask(p, "022", "build host.build old.ifs");
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        assert_eq!(mode_of(&p.join("old.ifs")), mode);
+        assert_ne!(std::fs::read(p.join("old.ifs")).unwrap(), b"old");
+    }
+}
+
+#[test]
+fn a_symlinked_output_is_written_through_to_its_target() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = setup();
+    let p = d.path();
+    std::fs::create_dir(p.join("images")).unwrap();
+    std::fs::write(p.join("images/real.ifs"), b"old").unwrap();
+    std::fs::set_permissions(
+        p.join("images/real.ifs"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("images/real.ifs", p.join("link.ifs")).unwrap();
+    std::os::unix::fs::symlink("link.ifs", p.join("link2.ifs")).unwrap();
+    let o = hvhost_env(p, &["build", "-nn", "host.build", "link2.ifs"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    for l in ["link.ifs", "link2.ifs"] {
+        assert!(
+            std::fs::symlink_metadata(p.join(l))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+    }
+    assert_eq!(mode_of(&p.join("images/real.ifs")), 0o640);
+    let img = std::fs::read(p.join("images/real.ifs")).unwrap();
+    assert!(img.starts_with(b"imagefs"));
+    let o = hvhost_env(p, &["build", "-nn", "host.build", "plain.ifs"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read(p.join("plain.ifs")).unwrap(), img);
+    // No temporary file is left beside the link or the target.
+    assert_eq!(dir_names(&p.join("images")), ["real.ifs"]);
+    assert!(!dir_names(p).iter().any(|n| n.ends_with(".tmp")));
+    // A dangling link: the image is created at its target.
+    std::os::unix::fs::symlink("images/new.ifs", p.join("dangling.ifs")).unwrap();
+    let o = hvhost_env(p, &["build", "-nn", "host.build", "dangling.ifs"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read(p.join("images/new.ifs")).unwrap(), img);
+    assert!(
+        std::fs::symlink_metadata(p.join("dangling.ifs"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
+
+/// The bootfile's `filter=` failing: the error points at the bootfile's
+/// line and names the bootfile and the output as given.
+#[test]
+fn a_failing_bootfile_filter_points_at_the_bootfile() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let sys = p.join("qt/x86_64/boot/sys");
+    std::fs::create_dir_all(&sys).unwrap();
+    std::fs::write(
+        sys.join("fx.boot"),
+        "[\nlen=0x100\n+rsvd_vaddr\nfilter=\"hvhost-no-such-filter -x %a %s %i\"\n]\n",
+    )
+    .unwrap();
+    // A flat startup binary: hlt; jmp back.
+    std::fs::write(p.join("guest.bin"), [0xf4u8, 0xeb, 0xfd]).unwrap();
+    std::fs::write(
+        p.join("g.build"),
+        "[image=0x100000]\n[virtual=x86_64,fx] boot = {\n    ./guest.bin\n}\n",
+    )
+    .unwrap();
+    let target = p.join("qt");
+    let env = [
+        ("QNX_TARGET", target.to_str().unwrap()),
+        ("PROCESSOR", "x86_64"),
+    ];
+    std::fs::create_dir(p.join("out")).unwrap();
+    let o = hvhost_env(p, &["build", "g.build", "out/g.ifs"], &env);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    let bootfile = sys.join("fx.boot");
+    for want in [
+        "error[I0105]".to_string(),
+        format!("of the bootfile `{}`", bootfile.display()),
+        "on the image `out/g.ifs`".to_string(),
+        "`hvhost-no-such-filter` is not installed".to_string(),
+        format!("┌─ {}:4:1", bootfile.display()),
+        "the filter is set here".to_string(),
+        "┌─ g.build:2:".to_string(),
+        "the bootfile is named here".to_string(),
+    ] {
+        assert!(err.contains(&want), "missing {want:?} in\n{err}");
+    }
+    assert!(!err.contains("g.build:1:1"), "{err}");
+    assert!(dir_names(&p.join("out")).is_empty());
+    // --no-filter keeps the raw image.
+    let o = hvhost_env(p, &["build", "--no-filter", "g.build", "out/g.ifs"], &env);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(dir_names(&p.join("out")), ["g.ifs"]);
 }

@@ -277,3 +277,51 @@ fn corpus_hosts() {
         transcript(&o)
     );
 }
+
+/// The summary (text and JSON) says what was found: no "enabled" beside an H0101.
+#[test]
+fn summary_agrees_with_h0101() {
+    let dir = case_dir("h0101-sdp8-without-q");
+    let o = hvhost_in(
+        &dir,
+        &[
+            "check",
+            "--no-host-files",
+            "--sdp",
+            "8.0",
+            "--format",
+            "json",
+            "host.build",
+        ],
+    );
+    let t = transcript(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["virtualization_enabled"], false, "{t}");
+    let g = v["generation"].as_str().unwrap();
+    assert!(
+        g.contains("not enabled") && !g.contains("enabled by"),
+        "{g}"
+    );
+    let o = hvhost_in(
+        &case_dir("ok-x86-one-vm"),
+        &["check", "--no-host-files", "--format", "json", "host.build"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["virtualization_enabled"], true);
+}
+
+/// H0204 comes first, at the `qvm` line; the configuration's own errors follow it.
+#[test]
+fn h0204_before_the_configuration_errors() {
+    let o = hvhost_in(
+        &case_dir("h0204-qvmconf-invalid"),
+        &["check", "--no-host-files", "--format", "json", "host.build"],
+    );
+    let codes: Vec<String> = text(&o.stderr)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["code"].to_string())
+        .collect();
+    assert!(codes.len() >= 2, "{codes:?}");
+    assert_eq!(codes[0], "\"H0204\"", "{codes:?}");
+    assert!(codes[1..].iter().all(|c| c.starts_with("\"Q")), "{codes:?}");
+}

@@ -1,27 +1,14 @@
 //! `hvhost dump`, run as a user runs it: listing, verification, and safe
 //! extraction of hostile images.
 
+mod common;
+
+use common::*;
+
 use ifs::Endian;
 use ifs::format::{Dirent, DirentKind, ImageHeader, image_flags};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn hvhost_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hvhost"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("SOURCE_DATE_EPOCH")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use std::process::{Command, Stdio};
 
 enum K<'a> {
     File(&'a [u8]),
@@ -280,20 +267,6 @@ fn json_listing() {
     assert_eq!(ents[3]["target"], "t");
 }
 
-/// Compares with `tests/golden/<name>` byte for byte (`UPDATE_GOLDEN=1` rewrites it).
-fn golden(name: &str, got: &str) {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&p, got).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&p)
-        .unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1", p.display()));
-    assert_eq!(want, got, "golden {name} differs");
-}
-
 #[test]
 fn listings_of_the_golden_images() {
     let images = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ifs/tests/golden");
@@ -311,4 +284,158 @@ fn listings_of_the_golden_images() {
         assert_eq!(o.status.code(), Some(0), "{img}: {}", text(&o.stderr));
         golden(out, &text(&o.stdout).replace(p.to_str().unwrap(), img));
     }
+}
+
+#[test]
+fn basename_collisions_under_b_are_errors_naming_both() {
+    let d = tempfile::tempdir().unwrap();
+    let img = craft(&[
+        ("etc/a.txt", K::File(b"first")),
+        ("x/a.txt", K::File(b"second")),
+        ("x/b.txt", K::File(b"b")),
+    ]);
+    std::fs::write(d.path().join("h.ifs"), &img).unwrap();
+    let o = hvhost_in(d.path(), &["dump", "-x", "-b", "-d", "flat", "h.ifs"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("I0007") && err.contains("`etc/a.txt` and `x/a.txt` collide"),
+        "{err}"
+    );
+    // The first one is kept, the others are extracted.
+    assert_eq!(tree(&d.path().join("flat")), ["a.txt", "b.txt"]);
+    assert_eq!(
+        std::fs::read(d.path().join("flat/a.txt")).unwrap(),
+        b"first"
+    );
+    // The same path twice, without -b: reported too.
+    let img = craft(&[("a.txt", K::File(b"first")), ("a.txt", K::File(b"again"))]);
+    std::fs::write(d.path().join("dup.ifs"), &img).unwrap();
+    let o = hvhost_in(d.path(), &["dump", "-x", "-d", "dup", "dup.ifs"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("`a.txt` not extracted: an earlier entry has the same path"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(std::fs::read(d.path().join("dup/a.txt")).unwrap(), b"first");
+}
+
+#[test]
+fn an_entry_with_an_empty_path_is_reported() {
+    let d = tempfile::tempdir().unwrap();
+    let img = craft(&[("", K::File(b"nameless")), ("ok", K::File(b"ok"))]);
+    std::fs::write(d.path().join("h.ifs"), &img).unwrap();
+    let o = hvhost_in(d.path(), &["dump", "-x", "-d", "x", "h.ifs"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("I0003") && err.contains("(inode 0x2, mode 0100644) has an empty path"),
+        "{err}"
+    );
+    assert_eq!(tree(&d.path().join("x")), ["ok"]);
+}
+
+#[test]
+fn a_file_outside_the_image_is_reported_once() {
+    let d = tempfile::tempdir().unwrap();
+    let mut img = craft(&[("big", K::File(b"0123456789abcdef"))]);
+    // The size field sits just before the path.
+    let at = img.windows(4).position(|w| w == b"big\0").unwrap();
+    assert_eq!(img[at - 4..at], 16u32.to_le_bytes());
+    img[at - 4..at].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+    let n = img.len();
+    let ck = ifs::checksum::cksum(&img[..n - 4], Endian::Little);
+    img[n - 4..].copy_from_slice(&ck.to_le_bytes());
+    std::fs::write(d.path().join("h.ifs"), &img).unwrap();
+    for args in [
+        &["dump", "h.ifs"][..],
+        &["dump", "-x", "-d", "t", "h.ifs"],
+        &["dump", "-f", "big", "-d", "t", "h.ifs"],
+    ] {
+        let o = hvhost_in(d.path(), args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = text(&o.stderr);
+        assert_eq!(err.matches("error[I0003]").count(), 1, "{args:?}: {err}");
+        assert!(err.contains("lies outside the image"), "{err}");
+    }
+}
+
+/// A compressed image whose startup header's `imagefs_size` is patched
+/// (startup checksum fixed up, so only the field is wrong).
+#[test]
+fn a_wrong_imagefs_size_fails_verification() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("c.build"),
+        "[+compress]\n/etc/motd = {\nhello\n}\n/etc/b = {\nworld\n}\n",
+    )
+    .unwrap();
+    let o = hvhost_in(d.path(), &["build", "-nn", "c.build", "c.ifs"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let good = std::fs::read(d.path().join("c.ifs")).unwrap();
+    let o = hvhost_in(d.path(), &["dump", "--verify", "c.ifs"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let c = ifs::read::open(&good).unwrap();
+    let (at, h) = c.startup.clone().unwrap();
+    assert!(c.compression.is_some());
+    for wrong in [0xffff_ffffu32, h.imagefs_size + 4, h.imagefs_size - 4] {
+        let mut img = good.clone();
+        img[at + 44..at + 48].copy_from_slice(&wrong.to_le_bytes());
+        let end = at + h.startup_size as usize;
+        let ck = ifs::checksum::cksum(&img[at..end - 4], Endian::Little);
+        img[end - 4..end].copy_from_slice(&ck.to_le_bytes());
+        std::fs::write(d.path().join("bad.ifs"), &img).unwrap();
+        for args in [&["dump", "--verify", "bad.ifs"][..], &["dump", "bad.ifs"]] {
+            let o = hvhost_in(d.path(), args);
+            assert_eq!(o.status.code(), Some(1), "{wrong:#x} {args:?}");
+            let err = text(&o.stderr);
+            assert!(
+                err.contains("I0002") && err.contains(&format!("imagefs_size = {wrong:#x}")),
+                "{err}"
+            );
+            if wrong > h.imagefs_size {
+                let real = format!("the image is {:#x} bytes", h.imagefs_size);
+                assert!(err.contains(&real), "{err}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_fifo_or_directory_is_refused_without_blocking() {
+    let d = tempfile::tempdir().unwrap();
+    let st = Command::new("mkfifo")
+        .arg(d.path().join("p.ifs"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hvhost"))
+        .args(["dump", "p.ifs"])
+        .current_dir(d.path())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("`hvhost dump FIFO` blocked");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("`p.ifs`: it is a FIFO; an image must be a regular file"),
+        "{}",
+        text(&o.stderr)
+    );
+    std::fs::create_dir(d.path().join("dir.ifs")).unwrap();
+    let o = hvhost_in(d.path(), &["dump", "dir.ifs"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("it is a directory"));
 }

@@ -2,49 +2,9 @@
 //! VMs and of corpus files (golden, byte for byte; `UPDATE_GOLDEN=1`
 //! regenerates them), qvm's exit codes, host files.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn hvhost_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hvhost"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap()
-}
-
-fn hvhost(args: &[&str]) -> Output {
-    hvhost_in(&root(), args)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Compares with `tests/golden/<name>` byte for byte (`UPDATE_GOLDEN=1` rewrites it).
-fn golden(name: &str, got: &str) {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&p, got).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&p)
-        .unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1", p.display()));
-    assert_eq!(want, got, "golden {name} differs");
-}
+use common::*;
 
 #[test]
 fn probe_vm_plan() {
@@ -267,4 +227,37 @@ fn every_q_code_is_explained() {
     let o = hvhost(&["explain", "Q0205"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(text(&o.stdout).starts_with("# Q0205: one interrupt line is used twice"));
+}
+
+#[test]
+fn diagnostics_for_machines() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.qvmconf"),
+        "ram 0x80000000,128M\nvdev pl011 loc 0x1c090000 intr gic:37\nvdev pl011 loc 0x1c090000 intr gic:38\n",
+    )
+    .unwrap();
+    // JSON: one object per diagnostic on stderr, nothing on stdout.
+    let o = hvhost_in(
+        dir.path(),
+        &["qvm", "--format", "json", "@bad.qvmconf", "dryrun"],
+    );
+    assert_eq!(o.status.code(), Some(65));
+    assert_eq!(text(&o.stdout), "");
+    let lines: Vec<serde_json::Value> = text(&o.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["code"], "Q0201");
+    // SARIF: the log on stdout, with the rule.
+    let o = hvhost_in(
+        dir.path(),
+        &["qvm", "@bad.qvmconf", "--format=sarif", "dryrun"],
+    );
+    assert_eq!(o.status.code(), Some(65));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let results = v["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["ruleId"], "Q0201");
 }

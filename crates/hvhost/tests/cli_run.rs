@@ -1,31 +1,14 @@
 //! `hvhost run`: a VM of a host, started as the host's boot script starts
 //! it, with the files the image is built from; the probe guest on real KVM.
 
+mod common;
+
+use common::*;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn hvhost_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hvhost"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run hvhost")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn kvm() -> bool {
-    if Path::new("/dev/kvm").exists() {
-        true
-    } else {
-        eprintln!("skipped: /dev/kvm is absent");
-        false
-    }
-}
-
-/// A host whose script starts two VMs; the probe's configuration is inline,
+/// A host whose script starts two VMs (not a complete hypervisor host: no
+/// kernel, no qvm, no vdevs, so runs need `--no-check`); the probe's configuration is inline,
 /// the other's a host file; the probe guest is the one the workspace builds.
 fn host(dir: &Path, cmdline: &str) {
     let build = format!(
@@ -53,7 +36,7 @@ vdev 8259 loc 0xa0
 }}
 /vm/config/other.qvmconf = {other}
 /vm/images/probe.elf = {probe}
-/vm/images/current = /vm/images/probe.elf
+[type=link] /vm/images/current = /vm/images/probe.elf
 "#,
         probe = vmm::probe::ELF,
         other = dir.join("other.qvmconf").display()
@@ -73,7 +56,10 @@ fn the_probe_vm_of_a_host_runs_with_the_image_files() {
     }
     let d = tempfile::tempdir().unwrap();
     host(d.path(), "hello rtc progress off");
-    let o = hvhost_in(d.path(), &["run", "host.build", "--vm", "probe"]);
+    let o = hvhost_in(
+        d.path(),
+        &["run", "--no-check", "host.build", "--vm", "probe"],
+    );
     let (out, err) = (text(&o.stdout), text(&o.stderr));
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
     assert!(out.contains("probe: hello: ok"), "{out}");
@@ -86,7 +72,10 @@ fn a_vm_is_chosen_by_name_path_or_system_name() {
     let d = tempfile::tempdir().unwrap();
     host(d.path(), "hello");
     for name in ["probe", "probe.qvmconf", "/vm/config/probe.qvmconf"] {
-        let o = hvhost_in(d.path(), &["run", "host.build", "--vm", name, "--dryrun"]);
+        let o = hvhost_in(
+            d.path(),
+            &["run", "--no-check", "host.build", "--vm", name, "--dryrun"],
+        );
         assert_eq!(o.status.code(), Some(0), "{name}: {}", text(&o.stderr));
         let plan = text(&o.stdout);
         assert!(plan.starts_with("VM probe:"), "{name}: {plan}");
@@ -97,14 +86,22 @@ fn a_vm_is_chosen_by_name_path_or_system_name() {
     // the host image.
     let o = hvhost_in(
         d.path(),
-        &["run", "host.build", "--vm", "guest2", "--dryrun"],
+        &[
+            "run",
+            "--no-check",
+            "host.build",
+            "--vm",
+            "guest2",
+            "--dryrun",
+        ],
     );
     assert_eq!(o.status.code(), Some(64));
+    let e = text(&o.stderr);
     assert!(
-        text(&o.stderr).contains("`/vm/images/elsewhere.elf` is not in the image"),
-        "{}",
-        text(&o.stderr)
+        e.contains("error[R0103]: `/vm/images/elsewhere.elf` is not in the image"),
+        "{e}"
     );
+    assert!(e.contains("other.qvmconf:4:6"), "{e}");
 }
 
 #[test]
@@ -114,9 +111,13 @@ fn several_vms_need_a_choice_and_a_wrong_name_lists_them() {
     let o = hvhost_in(d.path(), &["run", "host.build"]);
     assert_eq!(o.status.code(), Some(64));
     let e = text(&o.stderr);
+    assert!(e.contains("error[R0102]"), "{e}");
     assert!(e.contains("starts 2 VMs"), "{e}");
     assert!(e.contains("--vm NAME"), "{e}");
-    let o = hvhost_in(d.path(), &["run", "host.build", "--vm", "nosuch"]);
+    let o = hvhost_in(
+        d.path(),
+        &["run", "--no-check", "host.build", "--vm", "nosuch"],
+    );
     assert_eq!(o.status.code(), Some(64));
     let e = text(&o.stderr);
     assert!(e.contains("no VM called `nosuch`"), "{e}");
@@ -133,5 +134,143 @@ fn a_host_without_qvm_has_nothing_to_run() {
         text(&o.stderr).contains("starts no `qvm`"),
         "{}",
         text(&o.stderr)
+    );
+}
+
+#[test]
+fn a_host_that_breaks_the_rules_does_not_run_its_vms() {
+    let d = tempfile::tempdir().unwrap();
+    host(d.path(), "hello");
+    // No boot block (so no kernel with module=qvm): `hvhost check` errors.
+    let o = hvhost_in(
+        d.path(),
+        &["run", "host.build", "--vm", "probe", "--dryrun"],
+    );
+    assert_eq!(o.status.code(), Some(65));
+    let e = text(&o.stderr);
+    assert!(e.contains("error[H0103]"), "{e}");
+    assert!(e.contains("error[R0104]"), "{e}");
+    assert_eq!(text(&o.stdout), "");
+}
+
+#[test]
+fn two_vms_with_one_system_name_are_not_guessed() {
+    let d = tempfile::tempdir().unwrap();
+    host(d.path(), "hello");
+    std::fs::write(
+        d.path().join("other.qvmconf"),
+        "system probe\nram 0,1m\ncpu\nload /vm/images/probe.elf\n",
+    )
+    .unwrap();
+    // `probe` is also the file name of the first: by file name it is that one.
+    let o = hvhost_in(
+        d.path(),
+        &[
+            "run",
+            "--no-check",
+            "host.build",
+            "--vm",
+            "probe",
+            "--dryrun",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    // Rename the first configuration: `probe` is now only a `system` name, twice.
+    let build = std::fs::read_to_string(d.path().join("host.build")).unwrap();
+    std::fs::write(
+        d.path().join("host.build"),
+        build.replace("config/probe.qvmconf", "config/first.qvmconf"),
+    )
+    .unwrap();
+    let o = hvhost_in(
+        d.path(),
+        &[
+            "run",
+            "--no-check",
+            "host.build",
+            "--vm",
+            "probe",
+            "--dryrun",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(64));
+    let e = text(&o.stderr);
+    assert!(e.contains("error[R0102]: `probe` names 2 VMs"), "{e}");
+}
+
+#[test]
+fn sarif_output_is_one_log() {
+    let d = tempfile::tempdir().unwrap();
+    host(d.path(), "hello");
+    let o = hvhost_in(
+        d.path(),
+        &[
+            "run",
+            "host.build",
+            "--vm",
+            "probe",
+            "--dryrun",
+            "--format",
+            "sarif",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(65));
+    let log: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    let results = log["runs"][0]["results"].as_array().expect("results");
+    let ids: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r["ruleId"].as_str())
+        .collect();
+    assert!(ids.contains(&"R0104"), "{ids:?}");
+    assert!(ids.contains(&"H0103"), "{ids:?}");
+}
+
+#[test]
+fn the_example_hosts_probe_vm_runs() {
+    if !kvm() {
+        return;
+    }
+    // The README's demonstration: no SDK, the probe guest from the image.
+    let o = hvhost_in(
+        &root(),
+        &[
+            "run",
+            "--no-host-files",
+            "examples/x86_64-host/host.build",
+            "--vm",
+            "probe",
+        ],
+    );
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    for check in ["hello", "rtc", "pit", "kbd", "progress"] {
+        assert!(
+            out.contains(&format!("probe: {check}: ok")),
+            "{check}: {out}"
+        );
+    }
+    assert!(out.contains("probe: off: powering off"), "{out}");
+    assert!(
+        err.contains("VM ended: powered off through progress (exit 0)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_example_probe_image_is_the_one_the_workspace_builds() {
+    // examples/x86_64-host/vm/images/probe.elf is checked in so that the
+    // example host runs on a fresh clone; it must stay the guest that
+    // guests/probe builds (`UPDATE_GOLDEN=1` copies a fresh build over it).
+    let checked_in = root().join("examples/x86_64-host/vm/images/probe.elf");
+    let built = std::fs::read(vmm::probe::ELF).expect("the probe guest was built");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&checked_in, &built).unwrap();
+    }
+    let have = std::fs::read(&checked_in).expect("the example's probe.elf");
+    assert!(
+        have == built,
+        "{} differs from the probe guest built from guests/probe ({}): rerun with UPDATE_GOLDEN=1",
+        checked_in.display(),
+        vmm::probe::ELF
     );
 }

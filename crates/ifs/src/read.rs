@@ -257,12 +257,47 @@ impl<'a> Container<'a> {
         match (self.compression, &self.startup) {
             (Some(m), Some((_, h))) => {
                 let stream = self.compressed_region()?.unwrap_or(&[]);
-                let out = compress::decompress(m, stream, h.imagefs_size as u64)
-                    .map_err(|e| ReadError::Decompress(e.to_string()))?;
+                let out = compress::decompress(m, stream, h.imagefs_size as u64).map_err(
+                    |e| match e {
+                        compress::Error::TooLarge { .. } => ReadError::BadHeader {
+                            what: "startup header",
+                            why: format!(
+                                "it says imagefs_size = {:#x}, but the compressed image decompresses to more than that; the two must be equal",
+                                h.imagefs_size
+                            ),
+                        },
+                        e => ReadError::Decompress(e.to_string()),
+                    },
+                )?;
                 Ok(Cow::Owned(out))
             }
             _ => Ok(Cow::Borrowed(&self.data[self.image_at..])),
         }
+    }
+
+    /// Checks the startup header's `imagefs_size` against the image region
+    /// that was read: it must equal the image header's `image_size` (the
+    /// uncompressed size, spec §2). Images without a startup header pass.
+    pub fn verify_sizes(&self, fs: &Ifs<'_>) -> Result<(), ReadError> {
+        let Some((at, h)) = &self.startup else {
+            return Ok(());
+        };
+        let real = fs.header.image_size;
+        if h.imagefs_size != real {
+            return Err(ReadError::BadHeader {
+                what: "startup header",
+                why: format!(
+                    "at offset {at:#x} it says imagefs_size = {:#x}, but the image is {real:#x} bytes{} (image_size of its image header); the two must be equal",
+                    h.imagefs_size,
+                    if self.compression.is_some() {
+                        " uncompressed"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Verifies the startup region's and compressed region's trailers.

@@ -85,6 +85,26 @@ pub enum WriteError {
         /// The buildfile line.
         span: Span,
     },
+    /// the bootfile's filter failed on the written image
+    #[error(
+        "the filter `{filter}` of the bootfile `{}` failed on the image `{}`: {why}",
+        bootfile.display(),
+        output.display()
+    )]
+    BootFilter {
+        /// The bootfile that sets the filter.
+        bootfile: PathBuf,
+        /// The image being written (as the user named it).
+        output: PathBuf,
+        /// The command template.
+        filter: String,
+        /// Why.
+        why: String,
+        /// The bootfile's `filter=` setting.
+        span: Span,
+        /// The buildfile line that names the bootfile.
+        named: Span,
+    },
     /// a boot program cannot be used
     #[error("{0}")]
     Boot(BootError),
@@ -121,7 +141,7 @@ impl WriteError {
             WriteError::HostFile { .. } => &I0102,
             WriteError::TooLarge { .. } => &I0103,
             WriteError::Script { .. } => &I0104,
-            WriteError::Filter { .. } => &I0105,
+            WriteError::Filter { .. } | WriteError::BootFilter { .. } => &I0105,
             WriteError::Boot(b) => b.code,
             WriteError::Output(_) => &I0108,
         }
@@ -137,6 +157,10 @@ impl WriteError {
             WriteError::HostFile { span, .. } => d.at(*span, "named here"),
             WriteError::Script { span, .. } => d.at(*span, "the script"),
             WriteError::Filter { span, .. } => d.at(*span, "filter set here"),
+            WriteError::BootFilter { span, named, .. } => d
+                .at(*span, "the filter is set here")
+                .with(*named, "the bootfile is named here")
+                .help("install the program, or build with --no-filter to keep the raw image"),
             WriteError::Boot(b) => {
                 let d = d.at(b.span, "here");
                 match &b.help {

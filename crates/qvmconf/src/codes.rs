@@ -59,3 +59,26 @@ diag::declare_codes! {
     /// Something qvm accepts but that probably does not do what was meant.
     Q0215 = "suspicious-config", Warning, "the configuration is valid but probably wrong";
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_code_is_explained_with_examples() {
+        for c in super::ALL {
+            let head = format!("# {}: {}\n", c.id, c.summary);
+            assert!(c.explanation.starts_with(&head), "{}: heading", c.id);
+            assert!(
+                c.explanation.contains("\nWrong:\n"),
+                "{}: wrong example",
+                c.id
+            );
+            assert!(
+                c.explanation.contains("\nRight:\n"),
+                "{}: right example",
+                c.id
+            );
+            assert!(c.id.starts_with('Q'), "{}", c.id);
+        }
+        assert_eq!(super::ALL.len(), 26);
+    }
+}

@@ -166,7 +166,8 @@ impl VdevKind {
             | VdevKind::Mc146818
             | VdevKind::Pckeyboard
             | VdevKind::Ser8250
-            | VdevKind::WdtIb700 => Space::Io,
+            | VdevKind::WdtIb700
+            | VdevKind::Progress => Space::Io,
             _ => Space::Mem,
         }
     }
@@ -188,7 +189,7 @@ impl VdevKind {
             | VdevKind::VirtioBlk
             | VdevKind::VirtioNet
             | VdevKind::VirtioEntropy => 0x200,
-            VdevKind::Progress => 4,
+            VdevKind::Progress => 16,
             VdevKind::PciDummy | VdevKind::VgpuGvtg => 0x1000,
         }
     }
@@ -201,6 +202,7 @@ impl VdevKind {
             VdevKind::Pckeyboard => Some((Space::Io, 0x60)),
             VdevKind::Ser8250 => Some((Space::Io, 0x3f8)),
             VdevKind::WdtIb700 => Some((Space::Io, 0x441)),
+            VdevKind::Progress => Some((Space::Io, 0xef0)),
             VdevKind::Ioapic => Some((Space::Mem, 0xfec0_0000)),
             VdevKind::Hpet => Some((Space::Mem, 0xfed0_0000)),
             VdevKind::Gic => None,

@@ -584,6 +584,34 @@ fn gic_interfaces_with_or_without_an_address() {
 }
 
 #[test]
+fn default_locations() {
+    let vm = ok(&format!(
+        "{X86}vdev progress\nvdev ser8250 intr myioapic:4\nvdev 8259\nvdev 8259\n"
+    ));
+    let at: Vec<(Space, u64, u64, bool)> = vm.vdevs[1..]
+        .iter()
+        .map(|v| match v.attach {
+            Attach::Region {
+                space,
+                start,
+                len,
+                explicit,
+            } => (space, start, len, explicit),
+            _ => panic!("{:?}", v.attach),
+        })
+        .collect();
+    assert_eq!(
+        at,
+        [
+            (Space::Io, 0xef0, 16, false),
+            (Space::Io, 0x3f8, 8, false),
+            (Space::Io, 0x20, 2, false),
+            (Space::Io, 0xa0, 2, false),
+        ]
+    );
+}
+
+#[test]
 fn vcpus_default_to_one() {
     let vm = ok(ARM);
     assert_eq!(vm.cpus.len(), 1);

@@ -72,6 +72,15 @@ pub fn run(args: &BuildArgs) -> i32 {
         ..Default::default()
     };
     let to_stdout = out_path.as_os_str() == "-";
+    let site = FilterSite::new(
+        &mut map,
+        &m,
+        if to_stdout {
+            Path::new("<stdout>")
+        } else {
+            &out_path
+        },
+    );
     let no_filter = args.no_filter;
     let result = ifs::prepare(&m, &opts).and_then(|mut prepared| {
         if no_filter {
@@ -87,7 +96,7 @@ pub fn run(args: &BuildArgs) -> i32 {
         } else if to_stdout {
             let dir = tempfile::tempdir().map_err(ifs::WriteError::Output)?;
             let p = dir.path().join("image");
-            let b = write_atomically(&p, |w| prepared.write_to(w))?;
+            let b = write_atomically(&p, &site, |w| prepared.write_to(w))?;
             let bytes = std::fs::read(&p).map_err(ifs::WriteError::Output)?;
             std::io::stdout()
                 .lock()
@@ -101,7 +110,7 @@ pub fn run(args: &BuildArgs) -> i32 {
                     .as_ref()
                     .map_or(0, |h| h.startup_size as u64)
                 + prepared.plan.image_size();
-            write_atomically(&out_path, |w| {
+            write_atomically(&out_path, &site, |w| {
                 if total >= PROGRESS_MIN && std::io::stderr().is_terminal() {
                     let mut p = Progress::new(w, total);
                     let r = prepared.write_to(&mut p);
@@ -190,48 +199,143 @@ impl Write for Progress<'_> {
     }
 }
 
-/// Writes through a temporary file beside `path`, renamed over it only when
-/// `f` succeeds; on failure the temporary file is removed and an existing
-/// `path` is left untouched.
+/// Follows `path` while it is a symbolic link (at most 40 links, as the
+/// kernel does), so that the image replaces the link's target, never the
+/// link. A path that does not exist (or a dangling link's target) is
+/// returned as it is: the image is created there.
+fn resolve_output(path: &Path) -> std::io::Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let t = std::fs::read_link(&p)?;
+                p = match p.parent() {
+                    Some(dir) if t.is_relative() => dir.join(t),
+                    _ => t,
+                };
+            }
+            _ => return Ok(p),
+        }
+    }
+    Err(std::io::Error::from_raw_os_error(libc::ELOOP))
+}
+
+/// Writes through a temporary file beside `path` (beside the target when
+/// `path` is a symbolic link), renamed over it only when `f` succeeds; on
+/// failure the temporary file is removed and an existing `path` is left
+/// untouched. An existing output keeps its permissions; a new one gets
+/// 0666 less the umask, as any file a Unix tool creates.
 fn write_atomically(
     path: &Path,
+    site: &FilterSite,
     f: impl FnOnce(&mut dyn Write) -> Result<ifs::Built, ifs::WriteError>,
 ) -> Result<ifs::Built, ifs::WriteError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "image".into());
+    use std::os::unix::fs::PermissionsExt;
     let out_err = |e: std::io::Error| {
         ifs::WriteError::Output(std::io::Error::new(
             e.kind(),
             format!("`{}`: {}", path.display(), io_reason(&e)),
         ))
     };
+    let target = resolve_output(path).map_err(out_err)?;
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".into());
+    let existing = std::fs::metadata(&target)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.permissions().mode() & 0o7777);
+    // Created with 0666: the kernel applies the umask.
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(&dir)
         .map_err(out_err)?;
+    let mode = match existing {
+        Some(m) => m,
+        None => {
+            tmp.as_file()
+                .metadata()
+                .map_err(out_err)?
+                .permissions()
+                .mode()
+                & 0o7777
+        }
+    };
     let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
     let v = f(&mut w)?;
     w.flush().map_err(out_err)?;
     drop(w);
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = tmp
-            .as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644));
-    }
     let tmp = match &v.postfilter {
         None => tmp,
-        Some(pf) => run_filter(pf, tmp, &dir, &name)?,
+        Some(pf) => run_filter(pf, tmp, &dir, site)?,
     };
-    tmp.persist(path).map_err(|e| out_err(e.error))?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(out_err)?;
+    tmp.persist(&target).map_err(|e| out_err(e.error))?;
     Ok(v)
+}
+
+/// Where the bootfile's filter comes from and what it runs on, for its
+/// diagnostics.
+struct FilterSite {
+    /// The bootfile.
+    bootfile: PathBuf,
+    /// The output as the user named it.
+    output: PathBuf,
+    /// The bootfile's `filter=` setting (the bootfile is added to the
+    /// source map), or the buildfile's boot line when it cannot be found.
+    span: diag::Span,
+    /// The buildfile line that names the bootfile.
+    named: diag::Span,
+}
+
+impl FilterSite {
+    fn new(map: &mut SourceMap, m: &buildfile::Manifest, output: &Path) -> FilterSite {
+        let boot = m.boot.as_ref();
+        let named = boot.map(|b| b.span).unwrap_or_default();
+        let bootfile = boot
+            .and_then(|b| b.bootfile.as_ref())
+            .map(|b| b.path.clone())
+            .unwrap_or_default();
+        let span = std::fs::read(&bootfile)
+            .ok()
+            .and_then(|bytes| {
+                let (start, end) = filter_setting(&bytes)?;
+                let file = map.add(bootfile.display().to_string(), bytes);
+                Some(diag::Span::new(file, start, end))
+            })
+            .unwrap_or(named);
+        FilterSite {
+            bootfile,
+            output: output.to_path_buf(),
+            span,
+            named,
+        }
+    }
+}
+
+/// The byte range of the `filter=` setting in a bootfile's header: from
+/// `filter=` (at the start of a word) to the end of its line.
+fn filter_setting(b: &[u8]) -> Option<(usize, usize)> {
+    let key = b"filter=";
+    let header_end = b.iter().position(|&c| c == b']').unwrap_or(b.len());
+    let start = (0..header_end).find(|&i| {
+        b[i..].starts_with(key)
+            && (i == 0 || matches!(b[i - 1], b' ' | b'\t' | b'\n' | b'\r' | b'['))
+    })?;
+    let end = b[start..]
+        .iter()
+        .position(|&c| c == b'\n' || c == b'\r')
+        .map_or(b.len(), |n| start + n);
+    Some((start, end))
 }
 
 /// Runs the bootfile's filter on the written image; returns the file that
@@ -240,13 +344,20 @@ fn run_filter(
     pf: &ifs::PostFilter,
     tmp: tempfile::NamedTempFile,
     dir: &Path,
-    name: &str,
+    site: &FilterSite,
 ) -> Result<tempfile::NamedTempFile, ifs::WriteError> {
-    let fail = |why: String| ifs::WriteError::Filter {
-        path: name.to_string(),
+    let name = site
+        .output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".into());
+    let fail = |why: String| ifs::WriteError::BootFilter {
+        bootfile: site.bootfile.clone(),
+        output: site.output.clone(),
         filter: pf.template.clone(),
         why,
-        span: diag::Span::default(),
+        span: site.span,
+        named: site.named,
     };
     let out = if pf.uses_intermediate() {
         Some(
@@ -263,9 +374,7 @@ fn run_filter(
     let cmd = pf.command(target, tmp.path());
     let prog = cmd.split_whitespace().next().unwrap_or("");
     if ifs::link::find_program(prog).is_none() {
-        return Err(fail(format!(
-            "the bootfile's post-processing program `{prog}` is not installed (use --no-filter to keep the raw image)"
-        )));
+        return Err(fail(format!("its program `{prog}` is not installed")));
     }
     let st = std::process::Command::new("sh")
         .arg("-c")

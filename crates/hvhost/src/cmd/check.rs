@@ -136,6 +136,7 @@ fn json_report(
         "checked": true,
         "sdp": r.sdp.as_str(),
         "generation": r.generation_text(),
+        "virtualization_enabled": r.virtualization_enabled(),
         "arch": r.arch.as_str(),
         "safety_host": r.safety_host,
         "qvm_started": r.qvm_starts,

@@ -7,6 +7,7 @@ use diag::{Diagnostic, SourceMap};
 use ifs::format::{Dirent, DirentKind, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use ifs::read::{Container, Ifs, ReadError};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -47,12 +48,12 @@ fn read_error(e: &ReadError, image: &Path) -> Diagnostic {
 /// could not be extracted), 2 the file could not be read.
 pub fn run(args: &DumpArgs) -> i32 {
     let map = SourceMap::new();
-    let data = match std::fs::read(&args.image) {
+    let data = match read_image(&args.image) {
         Ok(d) => d,
-        Err(e) => {
+        Err(why) => {
             let d = Diagnostic::new(
                 &diag::G0001,
-                format!("cannot read `{}`: {}", args.image.display(), io_reason(&e)),
+                format!("cannot read `{}`: {why}", args.image.display()),
             );
             emit(args.format, &map, &mut [d]);
             return 2;
@@ -62,6 +63,40 @@ pub fn run(args: &DumpArgs) -> i32 {
     let code = dump(args, &data, &mut diags);
     emit(args.format, &map, &mut diags);
     code
+}
+
+/// Reads the image file, refusing anything but a regular file: it is opened
+/// with `O_NONBLOCK` (so that opening a FIFO does not wait for a writer) and
+/// its type is checked on the open file before anything is read.
+fn read_image(p: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(p)
+        .map_err(|e| io_reason(&e))?;
+    let m = f.metadata().map_err(|e| io_reason(&e))?;
+    let t = m.file_type();
+    if !t.is_file() {
+        let what = if t.is_dir() {
+            "a directory"
+        } else if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_socket() {
+            "a socket"
+        } else if t.is_char_device() {
+            "a character device"
+        } else if t.is_block_device() {
+            "a block device"
+        } else {
+            "of an unknown type"
+        };
+        return Err(format!("it is {what}; an image must be a regular file"));
+    }
+    let mut v = Vec::with_capacity(m.len().min(1 << 30) as usize);
+    f.read_to_end(&mut v).map_err(|e| io_reason(&e))?;
+    Ok(v)
 }
 
 fn dump(args: &DumpArgs, data: &[u8], diags: &mut Vec<Diagnostic>) -> i32 {
@@ -91,6 +126,10 @@ fn dump(args: &DumpArgs, data: &[u8], diags: &mut Vec<Diagnostic>) -> i32 {
             return 1;
         }
     };
+    if let Err(e) = c.verify_sizes(&fs) {
+        diags.push(read_error(&e, &args.image));
+        bad = true;
+    }
     if let Err(e) = fs.verify() {
         diags.push(read_error(&e, &args.image));
         bad = true;
@@ -426,6 +465,11 @@ fn clear(p: &Path) -> Result<(), String> {
     }
 }
 
+/// The permission bits an extracted file or directory gets from its
+/// entry's mode: the permissions and the sticky bit; set-user-ID and
+/// set-group-ID are not restored (as `tar` does for an ordinary user).
+const MODE_BITS: u32 = 0o1777;
+
 fn extract_one(root: &Path, rel: &Path, d: &Dirent<'_>, data: &[u8]) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     make_parents(root, rel)?;
@@ -441,10 +485,28 @@ fn extract_one(root: &Path, rel: &Path, d: &Dirent<'_>, data: &[u8]) -> Result<(
                 .map_err(|e| format!("cannot create `{}`: {}", p.display(), io_reason(&e)))?;
             std::io::Write::write_all(&mut f, data)
                 .map_err(|e| format!("cannot write `{}`: {}", p.display(), io_reason(&e)))?;
-            let _ = f.set_permissions(std::fs::Permissions::from_mode(d.mode & 0o777));
+            f.set_permissions(std::fs::Permissions::from_mode(d.mode & MODE_BITS))
+                .map_err(|e| {
+                    format!(
+                        "cannot set the mode of `{}`: {}",
+                        p.display(),
+                        io_reason(&e)
+                    )
+                })?;
         }
         S_IFDIR => match std::fs::symlink_metadata(&p) {
-            Ok(m) if m.file_type().is_dir() => {}
+            // Its own mode is set once everything is extracted (a 0500
+            // directory can still be filled); until then it must be
+            // writable, also when an earlier extraction left it read-only.
+            Ok(m) if m.file_type().is_dir() => {
+                let mode = m.permissions().mode();
+                if mode & 0o700 != 0o700 {
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode | 0o700))
+                        .map_err(|e| {
+                            format!("cannot make `{}` writable: {}", p.display(), io_reason(&e))
+                        })?;
+                }
+            }
             Ok(_) => return Err(format!("`{}` exists and is not a directory", p.display())),
             Err(_) => std::fs::create_dir(&p)
                 .map_err(|e| format!("cannot create `{}`: {}", p.display(), io_reason(&e)))?,
@@ -489,8 +551,35 @@ fn extract(
             .any(|f| f.trim_start_matches('/') == n || *f == base)
     };
     let mut found = vec![false; args.files.len()];
-    for (_, d) in entries {
-        if d.path.is_empty() || !wanted(d) {
+    // Where each extracted entry went, to refuse a second entry that would
+    // replace it (two paths with the same basename under -b, or the same
+    // path twice).
+    let mut taken: HashMap<PathBuf, String> = HashMap::new();
+    // Directories extracted, with their modes: set at the end.
+    let mut dirs: Vec<(PathBuf, u32)> = Vec::new();
+    let mut seen_root = false;
+    for (at, d) in entries {
+        if d.path.is_empty() && d.mode & S_IFMT == S_IFDIR && !seen_root {
+            seen_root = true; // the root directory
+            continue;
+        }
+        if !wanted(d) {
+            continue;
+        }
+        if d.path.is_empty() {
+            diags.push(
+                Diagnostic::new(
+                    &ifs::codes::I0003,
+                    format!(
+                        "{}: the entry at image offset {at:#x} (inode {:#x}, mode 0{:o}) has an empty path: not extracted",
+                        args.image.display(),
+                        d.ino,
+                        d.mode
+                    ),
+                )
+                .help("only the root directory has an empty path; the image is malformed"),
+            );
+            ok = false;
             continue;
         }
         let n = name(d);
@@ -513,18 +602,64 @@ fn extract(
                 continue;
             }
         };
-        let data = match fs.data(d) {
-            Ok(b) => b,
-            Err(e) => {
-                diags.push(read_error(&e, &args.image));
-                ok = false;
-                continue;
-            }
+        let Ok(data) = fs.data(d) else {
+            // Already reported when the directory was checked.
+            ok = false;
+            continue;
         };
-        if let Err(why) = extract_one(dir, &rel, d, data) {
+        if let Some(first) = taken.get(&rel) {
+            let at = dir.join(&rel);
+            let msg = if *first == n {
+                format!(
+                    "`{n}` not extracted: an earlier entry has the same path (`{}` holds that one)",
+                    at.display()
+                )
+            } else {
+                format!(
+                    "`{n}` not extracted: `{first}` and `{n}` collide ({}both are extracted as `{}`, which holds `{first}`)",
+                    if args.basenames { "with -b " } else { "" },
+                    at.display()
+                )
+            };
+            diags.push(
+                Diagnostic::new(&ifs::codes::I0007, msg).help(if args.basenames {
+                    "extract without -b, or extract one of them with -f PATH"
+                } else {
+                    "the image holds two entries with the same path; the first one was kept"
+                }),
+            );
+            ok = false;
+            continue;
+        }
+        match extract_one(dir, &rel, d, data) {
+            Ok(()) => {
+                if d.mode & S_IFMT == S_IFDIR {
+                    dirs.push((dir.join(&rel), d.mode & MODE_BITS));
+                }
+                taken.insert(rel, n);
+            }
+            Err(why) => {
+                diags.push(Diagnostic::new(
+                    &ifs::codes::I0007,
+                    format!("`{n}` not extracted: {why}"),
+                ));
+                ok = false;
+            }
+        }
+    }
+    // Deepest first, so that a parent without write or search permission
+    // is set after its children.
+    dirs.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
+    for (p, mode) in dirs {
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(e) = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)) {
             diags.push(Diagnostic::new(
                 &ifs::codes::I0007,
-                format!("`{n}` not extracted: {why}"),
+                format!(
+                    "cannot set the mode of `{}`: {}",
+                    p.display(),
+                    io_reason(&e)
+                ),
             ));
             ok = false;
         }

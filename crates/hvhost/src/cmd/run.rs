@@ -4,14 +4,17 @@
 //! The boot script's `qvm @PATH ...` command gives the VM's words; `PATH` and
 //! every file the configuration loads are paths inside the image, which the
 //! Manifest maps to the host files (or inline contents) they are built from.
-//! The VM then runs as under `hvhost qvm`, with qvm's exit codes.
+//! The host's rules (`hvhost check`) are applied first: a host that would not
+//! start the VM does not start it here either. The VM then runs as under
+//! `hvhost qvm`, with qvm's exit codes.
 
 use crate::cmd::qvm::{EXIT_BEFORE_START, EXIT_CONFIG, plan_json, plan_text, run_vm};
+use crate::codes;
 use crate::input::{BuildfileInput, Unreadable};
 use crate::output::{Format, emit};
 use buildfile::{DataSource, EntryKind, Manifest, Times};
 use clap::Args;
-use diag::{Diagnostic, SourceMap};
+use diag::{Diagnostic, SourceMap, Span};
 use hostcheck::{HostView, QvmStart};
 use std::path::PathBuf;
 
@@ -28,6 +31,9 @@ pub struct RunArgs {
     /// Print the VM that would be assembled (as `qvm ... dryrun`) and stop.
     #[arg(long)]
     dryrun: bool,
+    /// Run even when the host breaks hypervisor-host rules (`hvhost check` errors).
+    #[arg(long)]
+    no_check: bool,
     /// Output format of the dry-run plan and of diagnostics.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -56,29 +62,49 @@ impl Staged {
     }
 }
 
-/// Where the bytes of the image entry at `target` are on this machine.
-fn host_file(host: &HostView, target: &str, staged: &mut Staged) -> Result<PathBuf, String> {
+/// Where the bytes of the image entry at `target`, named at `at`, are on
+/// this machine.
+fn host_file(
+    host: &HostView,
+    target: &str,
+    at: Span,
+    staged: &mut Staged,
+) -> Result<PathBuf, Box<Diagnostic>> {
+    let unavailable =
+        |msg: String| Box::new(Diagnostic::new(&codes::R0103, msg).at(at, "needed by the VM"));
     let Some(e) = host.find_followed(target) else {
-        return Err(format!(
-            "`{target}` is not in the image: qvm would read it from a filesystem mounted at run time, which `hvhost run` does not have (put it in the image, or run the configuration with `hvhost qvm`)"
+        return Err(Box::new(
+            unavailable(format!("`{target}` is not in the image"))
+                .note("on the target it might come from a filesystem mounted at run time, which `hvhost run` does not have")
+                .help("put the file in the image, or run the configuration with `hvhost qvm @FILE`"),
         ));
     };
+    let in_image = |d: Box<Diagnostic>| Box::new(d.with(e.span, "its entry in the image"));
     let EntryKind::File(f) = &e.kind else {
-        return Err(format!("`{target}` is not a regular file in the image"));
+        return Err(in_image(unavailable(format!(
+            "`{target}` is not a regular file in the image"
+        ))));
     };
     match &f.source {
         DataSource::Host { path } => Ok(path.clone()),
-        DataSource::Inline { bytes } => staged
-            .write(target, bytes)
-            .map_err(|err| format!("`{target}`: cannot stage its inline contents: {err}")),
-        DataSource::Assumed { name } => Err(format!(
-            "`{target}` comes from the host file `{name}`, which is not on this machine"
-        )),
-        DataSource::Script => Err(format!("`{target}` is the boot script")),
+        DataSource::Inline { bytes } => staged.write(target, bytes).map_err(|err| {
+            in_image(unavailable(format!(
+                "`{target}`: its inline contents cannot be staged: {err}"
+            )))
+        }),
+        DataSource::Assumed { name } => Err(in_image(Box::new(
+            unavailable(format!(
+                "`{target}` comes from the host file `{name}`, which is not on this machine"
+            ))
+            .help("run where the file exists (set QNX_TARGET or MKIFS_PATH as for mkifs)"),
+        ))),
+        DataSource::Script => Err(in_image(unavailable(format!(
+            "`{target}` is the boot script"
+        )))),
     }
 }
 
-/// The names a VM answers to in `--vm`.
+/// The names a VM answers to in `--vm`, besides its `system` name.
 fn names(s: &QvmStart) -> Vec<String> {
     let mut v = Vec::new();
     for c in &s.configs {
@@ -106,96 +132,192 @@ pub fn run(args: &RunArgs) -> i32 {
         emit(args.format, &map, &mut diags);
         return EXIT_CONFIG;
     };
+    let planned = plan(args, &mut map, &m, &mut diags);
+    // Every diagnostic is printed once, before the plan or the VM's output.
     emit(args.format, &map, &mut diags);
-    match run_in(args, &mut map, &m) {
-        Ok(code) => code,
-        Err(msg) => {
-            eprintln!("error: hvhost run: {msg}");
-            EXIT_BEFORE_START
+    let vm = match planned {
+        Ok(vm) => vm,
+        Err(code) => return code,
+    };
+    if args.dryrun {
+        match args.format {
+            Format::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&plan_json(&vm.config, &map)).unwrap_or_default()
+            ),
+            Format::Sarif => {}
+            Format::Text => print!("{}", plan_text(&vm.config, &map)),
         }
+        return 0;
     }
+    let code = run_vm(&map, &vm.config, &[]);
+    drop(vm.staged);
+    code
 }
 
-fn run_in(args: &RunArgs, map: &mut SourceMap, m: &Manifest) -> Result<i32, String> {
+/// A VM ready to run: its configuration with host paths, and the files
+/// staged for it.
+struct Planned {
+    config: qvmconf::VmConfig,
+    staged: Staged,
+}
+
+/// Chooses the VM, applies the host rules, reads its configuration and maps
+/// its image paths to host files. Diagnostics go to `diags`; `Err` is the
+/// exit code when the VM cannot run.
+fn plan(
+    args: &RunArgs,
+    map: &mut SourceMap,
+    m: &Manifest,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<Planned, i32> {
     let host = HostView::new(m, None);
     let name = args.input.display_name();
     let starts: Vec<&QvmStart> = host.qvm_starts.iter().collect();
     if starts.is_empty() {
-        return Err(format!(
-            "{name}: the boot script starts no `qvm`: there is no VM to run"
-        ));
+        let mut d = Diagnostic::new(
+            &codes::R0101,
+            format!("{name}: the boot script starts no `qvm`: there is no VM to run"),
+        )
+        .help("`hvhost run` runs the VMs a host's boot script starts; run a configuration on its own with `hvhost qvm @FILE`");
+        if let Some(s) = m.script.first() {
+            d = d.at(s.span, "the boot script");
+        }
+        diags.push(d);
+        return Err(EXIT_BEFORE_START);
     }
-    let list = || {
+    let start = choose(args, &host, &starts, &name, diags)?;
+
+    // The host's own rules: a host that would not start the VM does not
+    // start it here either.
+    let opts = hostcheck::Options { sdp: None };
+    let loaded = hostcheck::load_vms(map, m, &opts);
+    let report = hostcheck::check(m, &loaded.vms, &opts);
+    let host_errors: Vec<Diagnostic> = loaded
+        .diagnostics
+        .into_iter()
+        .chain(report.diagnostics)
+        .filter(Diagnostic::is_error)
+        .collect();
+    if !host_errors.is_empty() && !args.no_check {
+        let n = host_errors.len();
+        diags.extend(host_errors);
+        diags.push(
+            Diagnostic::new(
+                &codes::R0104,
+                format!(
+                    "{name} breaks {n} hypervisor-host rule{}: its VMs are not run",
+                    if n == 1 { "" } else { "s" }
+                ),
+            )
+            .at(start.span(), "this VM")
+            .help("fix the errors above (`hvhost check` shows them with warnings too), or give --no-check to run anyway"),
+        );
+        return Err(EXIT_CONFIG);
+    }
+
+    let mut staged = Staged::default();
+    let (config, vm_diags) = match load_vm(&host, start, map, &mut staged) {
+        Ok(r) => r,
+        Err(d) => {
+            diags.push(*d);
+            return Err(EXIT_BEFORE_START);
+        }
+    };
+    let has_errors = vm_diags.iter().any(Diagnostic::is_error);
+    diags.extend(vm_diags);
+    let Some(mut config) = config.filter(|_| !has_errors) else {
+        return Err(EXIT_CONFIG);
+    };
+    // The files the VM loads are paths inside the image.
+    let mut missing = false;
+    for load in &mut config.loads {
+        match host_file(&host, &load.path.value, load.path.span, &mut staged) {
+            Ok(path) => load.path.value = path.display().to_string(),
+            Err(d) => {
+                diags.push(*d);
+                missing = true;
+            }
+        }
+    }
+    if missing {
+        return Err(EXIT_BEFORE_START);
+    }
+    Ok(Planned { config, staged })
+}
+
+/// The `qvm` command of the VM `--vm` names (or the only one).
+fn choose<'s, 'a>(
+    args: &RunArgs,
+    host: &HostView,
+    starts: &[&'s QvmStart<'a>],
+    name: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<&'s QvmStart<'a>, i32> {
+    let listed = || {
         starts
             .iter()
             .map(|s| s.configs.join(" "))
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let chosen: Vec<&QvmStart> = match &args.vm {
-        None if starts.len() == 1 => starts.clone(),
-        None => {
-            return Err(format!(
+    let refuse = |msg: String, help: &str, with: &[&QvmStart]| {
+        let mut d = Diagnostic::new(&codes::R0102, msg).help(help.to_string());
+        for s in with {
+            d = d.with(s.span(), "a VM of this host");
+        }
+        d
+    };
+    let Some(want) = &args.vm else {
+        if let [one] = starts {
+            return Ok(*one);
+        }
+        diags.push(refuse(
+            format!(
                 "{name} starts {} VMs ({}): choose one with `--vm NAME`",
                 starts.len(),
-                list()
-            ));
-        }
-        Some(want) => starts
-            .iter()
-            .copied()
-            .filter(|s| names(s).iter().any(|n| n == want))
-            .collect(),
-    };
-    let start = match chosen.as_slice() {
-        [one] => *one,
-        [] => {
-            // Perhaps a `system` name: read each configuration to find it.
-            let want = args.vm.as_deref().unwrap_or_default();
-            let mut found = None;
-            for s in &starts {
-                let mut scratch = SourceMap::new();
-                if let Ok((Some(vm), _)) = load_vm(&host, s, &mut scratch, &mut Staged::default())
-                    && vm.system.as_ref().is_some_and(|n| n.value == want)
-                {
-                    found = Some(*s);
-                    break;
-                }
-            }
-            found.ok_or_else(|| {
-                format!("{name} starts no VM called `{want}` (its VMs: {})", list())
-            })?
-        }
-        _ => {
-            return Err(format!(
-                "`{}` names more than one VM of {name}: give the configuration's path in the image",
-                args.vm.as_deref().unwrap_or_default()
-            ));
-        }
-    };
-    let mut staged = Staged::default();
-    let (vm, mut diags) = load_vm(&host, start, map, &mut staged)?;
-    let (errors, _) = emit(args.format, map, &mut diags);
-    let Some(mut vm) = vm.filter(|_| errors == 0) else {
-        return Ok(EXIT_CONFIG);
-    };
-    // The files the VM loads are paths inside the image.
-    for load in &mut vm.loads {
-        let target = load.path.value.clone();
-        let path = host_file(&host, &target, &mut staged)?;
-        load.path.value = path.display().to_string();
-    }
-    if args.dryrun {
-        match args.format {
-            Format::Json => println!(
-                "{}",
-                serde_json::to_string_pretty(&plan_json(&vm, map)).unwrap_or_default()
+                listed()
             ),
-            _ => print!("{}", plan_text(&vm, map)),
+            "NAME is the configuration's path in the image, its file name (with or without `.qvmconf`) or its `system` name",
+            starts,
+        ));
+        return Err(EXIT_BEFORE_START);
+    };
+    // By path or file name, else by `system` name.
+    let mut hits: Vec<&QvmStart> = starts
+        .iter()
+        .copied()
+        .filter(|s| names(s).iter().any(|n| n == want))
+        .collect();
+    if hits.is_empty() {
+        for s in starts {
+            let mut scratch = SourceMap::new();
+            if let Ok((Some(vm), _)) = load_vm(host, s, &mut scratch, &mut Staged::default())
+                && vm.system.as_ref().is_some_and(|n| &n.value == want)
+            {
+                hits.push(*s);
+            }
         }
-        return Ok(0);
     }
-    Ok(run_vm(map, &vm, &[]))
+    match hits.as_slice() {
+        [one] => Ok(*one),
+        [] => {
+            diags.push(refuse(
+                format!("{name} starts no VM called `{want}` (its VMs: {})", listed()),
+                "NAME is the configuration's path in the image, its file name (with or without `.qvmconf`) or its `system` name",
+                starts,
+            ));
+            Err(EXIT_BEFORE_START)
+        }
+        several => {
+            diags.push(refuse(
+                format!("`{want}` names {} VMs of {name}", several.len()),
+                "give the configuration's path in the image instead",
+                several,
+            ));
+            Err(EXIT_BEFORE_START)
+        }
+    }
 }
 
 /// Reads the configuration a `qvm` command starts, with its `@PATH`s
@@ -205,13 +327,14 @@ fn load_vm(
     start: &QvmStart,
     map: &mut SourceMap,
     staged: &mut Staged,
-) -> Result<(Option<qvmconf::VmConfig>, Vec<Diagnostic>), String> {
+) -> Result<(Option<qvmconf::VmConfig>, Vec<Diagnostic>), Box<Diagnostic>> {
     let mut words = Vec::with_capacity(start.external.args.len());
     for a in &start.external.args {
         match a.strip_prefix('@') {
             Some(p) => {
                 let target = hostcheck::host::absolute(p);
-                words.push(format!("@{}", host_file(host, &target, staged)?.display()));
+                let file = host_file(host, &target, start.span(), staged)?;
+                words.push(format!("@{}", file.display()));
             }
             None => words.push(a.clone()),
         }

@@ -1,0 +1,100 @@
+//! What every `hvhost` CLI test needs: running the binary in a clean
+//! environment, golden files, and whether KVM is here.
+
+#![allow(dead_code)] // each test file uses its own part
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The repository root (the example hosts' host paths are relative to it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the repository root")
+}
+
+/// Runs `hvhost ARGS` in `dir` with `env` added to an environment without
+/// the SDK's variables (`QNX_TARGET`, `MKIFS_PATH`, `PROCESSOR`) or
+/// `SOURCE_DATE_EPOCH`, without colours, with `stdin` as its input.
+pub fn hvhost_with(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hvhost"));
+    c.args(args)
+        .current_dir(dir)
+        .env_remove("QNX_TARGET")
+        .env_remove("MKIFS_PATH")
+        .env_remove("PROCESSOR")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("NO_COLOR", "1")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().expect("run hvhost");
+    if let Some(s) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(s.as_bytes())
+            .expect("write stdin");
+    }
+    child.wait_with_output().expect("wait for hvhost")
+}
+
+/// `hvhost ARGS` in `dir`.
+pub fn hvhost_in(dir: &Path, args: &[&str]) -> Output {
+    hvhost_with(dir, args, &[], None)
+}
+
+/// `hvhost ARGS` in `dir` with `env` added.
+pub fn hvhost_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    hvhost_with(dir, args, env, None)
+}
+
+/// `hvhost ARGS` at the repository root.
+pub fn hvhost(args: &[&str]) -> Output {
+    hvhost_in(&root(), args)
+}
+
+/// `hvhost ARGS` at the repository root, reading `stdin`.
+pub fn hvhost_stdin(args: &[&str], stdin: Option<&str>) -> Output {
+    hvhost_with(&root(), args, &[], stdin)
+}
+
+/// Output bytes as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Compares `got` with `tests/golden/<name>` byte for byte;
+/// `UPDATE_GOLDEN=1` rewrites the file instead (review the diff).
+pub fn golden(name: &str, got: &str) {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&p, got).expect("write golden file");
+        return;
+    }
+    let want = std::fs::read_to_string(&p)
+        .unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1", p.display()));
+    assert_eq!(want, got, "golden {name} differs");
+}
+
+/// Whether `/dev/kvm` is here; says why a KVM test is skipped when not.
+pub fn kvm() -> bool {
+    if Path::new("/dev/kvm").exists() {
+        true
+    } else {
+        eprintln!("skipped: /dev/kvm is absent");
+        false
+    }
+}
