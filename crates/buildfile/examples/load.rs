@@ -3,15 +3,39 @@
 //! (`valgrind --tool=callgrind`, `perf record`).
 //!
 //! `cargo run --release -p buildfile --example load -- FILE [REPEAT]`
+//!
+//! `load --write-generated FILE` writes the generated buildfile of the
+//! `parse_resolve` bench (120,000 lines, 3.7 MB) to FILE instead.
 
 use std::process::ExitCode;
+
+#[path = "../benches/common/mod.rs"]
+mod common;
 
 fn main() -> ExitCode {
     let mut args = std::env::args_os().skip(1);
     let Some(path) = args.next() else {
-        eprintln!("usage: load FILE [REPEAT]");
+        eprintln!("usage: load FILE [REPEAT] | load --write-generated FILE");
         return ExitCode::from(2);
     };
+    if path == "--write-generated" {
+        let Some(out) = args.next() else {
+            eprintln!("usage: load --write-generated FILE");
+            return ExitCode::from(2);
+        };
+        // Written whole to a temporary file, then renamed into place.
+        let mut tmp = out.clone();
+        tmp.push(".tmp");
+        let written =
+            std::fs::write(&tmp, common::generate()).and_then(|()| std::fs::rename(&tmp, &out));
+        return match written {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{}: {e}", out.to_string_lossy());
+                ExitCode::from(2)
+            }
+        };
+    }
     let repeat: usize = args
         .next()
         .and_then(|r| r.to_str().and_then(|r| r.parse().ok()))

@@ -163,6 +163,11 @@ pub enum Lookup<T> {
 
 /// Looks `text` up in `table`: an exact name, or a unique prefix.
 pub fn lookup<T: Copy>(table: &[(T, &'static str, Kind)], text: &str) -> Lookup<T> {
+    // The tables are sorted by spelling: an exact name is found by halving.
+    if let Ok(i) = table.binary_search_by(|(_, s, _)| short_cmp(s.as_bytes(), text.as_bytes())) {
+        return Lookup::Found(table[i].0);
+    }
+    // (A table that is not sorted still works, more slowly.)
     if let Some(&(n, _, _)) = table.iter().find(|(_, s, _)| *s == text) {
         return Lookup::Found(n);
     }
@@ -175,6 +180,17 @@ pub fn lookup<T: Copy>(table: &[(T, &'static str, Kind)], text: &str) -> Lookup<
         0 => Lookup::Unknown(closest(table.iter().map(|(_, s, _)| *s), text)),
         _ => Lookup::Ambiguous(matches.iter().map(|(_, s, _)| *s).collect()),
     }
+}
+
+/// `a.cmp(b)` by a plain loop: for names of a few bytes, cheaper than a
+/// call to `memcmp`.
+fn short_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 /// The candidate closest to `text` by edit distance, if it is close enough
@@ -240,13 +256,48 @@ pub struct RawAttr {
 /// Splits `+name`, `-name`, `?+name`, `name=value`, `?name=value`. `None` when
 /// the word has no name (`+`, `=x`, `?`).
 pub fn split_attr(word: &Word) -> Option<RawAttr> {
+    let sp = split(word)?;
+    let setting = match sp.setting {
+        SplitSetting::On => Setting::On,
+        SplitSetting::Off => Setting::Off,
+        SplitSetting::Value(off, span) => Setting::Value(value_word(word, off, span)),
+    };
+    Some(RawAttr {
+        conditional: sp.conditional,
+        name: word.text[sp.name].to_string(),
+        name_span: sp.name_span,
+        setting,
+        span: word.span,
+    })
+}
+
+/// An attribute word split without copying: offsets into its text.
+#[derive(Debug, Clone)]
+pub(crate) struct Split {
+    /// `?` given.
+    pub conditional: bool,
+    /// Where the name is in the word's text.
+    pub name: std::ops::Range<usize>,
+    /// The span of the name.
+    pub name_span: Span,
+    /// On, off, or where the value starts (and its span).
+    pub setting: SplitSetting,
+}
+
+/// The sign of a [`Split`] attribute word.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SplitSetting {
+    On,
+    Off,
+    Value(usize, Span),
+}
+
+/// [`split_attr`] without allocating.
+pub(crate) fn split(word: &Word) -> Option<Split> {
     let text = word.text.as_str();
-    let mut off = 0usize;
     let conditional = text.starts_with('?');
-    if conditional {
-        off = 1;
-    }
-    let rest = &text[off..];
+    let off = usize::from(conditional);
+    let rest = &text.as_bytes()[off..];
     let sp = word.span;
     // Offsets in the text match offsets in the file for the name part (names
     // never hold quotes or escapes in practice); spans are clamped to the word.
@@ -255,33 +306,48 @@ pub fn split_attr(word: &Word) -> Option<RawAttr> {
         let e = (sp.start as usize + b).min(sp.end as usize);
         Span::new(sp.file, s, e)
     };
-    if let Some(name) = rest.strip_prefix('+').or_else(|| rest.strip_prefix('-')) {
-        if name.is_empty() || name.contains('=') {
+    if let Some(&sign @ (b'+' | b'-')) = rest.first() {
+        let name = &rest[1..];
+        if name.is_empty() || name.contains(&b'=') {
             return None;
         }
-        let on = rest.starts_with('+');
-        return Some(RawAttr {
+        return Some(Split {
             conditional,
-            name: name.to_string(),
+            name: off + 1..text.len(),
             name_span: at(off + 1, off + 1 + name.len()),
-            setting: if on { Setting::On } else { Setting::Off },
-            span: sp,
+            setting: if sign == b'+' {
+                SplitSetting::On
+            } else {
+                SplitSetting::Off
+            },
         });
     }
-    let eq = rest.find('=')?;
+    let eq = rest.iter().position(|&b| b == b'=')?;
     if eq == 0 {
         return None;
     }
-    let name = &rest[..eq];
     let value_off = off + eq + 1;
-    let value = value_word(word, value_off, at(value_off, text.len()));
-    Some(RawAttr {
+    Some(Split {
         conditional,
-        name: name.to_string(),
+        name: off..off + eq,
         name_span: at(off, off + eq),
-        setting: Setting::Value(value),
-        span: sp,
+        setting: SplitSetting::Value(value_off, at(value_off, text.len())),
     })
+}
+
+/// The value part of `name=value` taken out of the word: its text is reused.
+pub(crate) fn into_value(word: Word, off: usize, span: Span) -> Word {
+    if word.parts.is_some() {
+        return value_word(&word, off, span);
+    }
+    let mut text = word.text;
+    text.drain(..off);
+    Word {
+        text,
+        parts: None,
+        quoted: word.quoted,
+        span,
+    }
 }
 
 /// The value part of `name=value`: the text after byte `off`, keeping `${}` parts.
@@ -545,6 +611,12 @@ mod tests {
             quoted: false,
             span: Span::new(FileId(0), 10, 10 + text.len()),
         }
+    }
+
+    #[test]
+    fn name_tables_are_sorted_for_lookup() {
+        assert!(AttrName::ALL.windows(2).all(|w| w[0].1 < w[1].1));
+        assert!(ModName::ALL.windows(2).all(|w| w[0].1 < w[1].1));
     }
 
     #[test]

@@ -299,6 +299,46 @@ impl<'a> Lexer<'a> {
     /// Reads one word. The caller has checked that the next byte starts one.
     fn word(&mut self, mode: WordMode) -> Word {
         let start = self.pos;
+        // Fast path: a word of plain bytes only (most words), made into its
+        // `String` with one allocation of the right size.
+        let table = &CLASS[mode as usize];
+        let rest = &self.src[start..self.end];
+        let mut seen = 0u8;
+        let run = rest
+            .iter()
+            .position(|&c| {
+                let k = table[c as usize];
+                seen |= k;
+                k & PLAIN == 0
+            })
+            .unwrap_or(rest.len());
+        let ends_word = match rest.get(run) {
+            None => true,
+            Some(&c) => !matches!(c, b'"' | b'\\' | b'$'),
+        };
+        if run > 0 && ends_word {
+            let bytes = &rest[..run];
+            // `seen` also holds the class of the stopping byte, which is
+            // ASCII.
+            let text = if seen & NON_ASCII == 0 {
+                // SAFETY: every byte of `bytes` is below 0x80 (their OR is),
+                // so the slice is valid ASCII and thus valid UTF-8.
+                unsafe { std::str::from_utf8_unchecked(bytes) }.to_owned()
+            } else {
+                lossy(bytes)
+            };
+            self.pos = start + run;
+            let span = self.span(start, self.pos);
+            if seen & MARK != 0 && has_placeholder(text.as_bytes()) {
+                self.marks.push(TemplateMark::Placeholder(span));
+            }
+            return Word {
+                text,
+                parts: None,
+                quoted: false,
+                span,
+            };
+        }
         let mut text = Vec::new();
         let mut parts: Option<Vec<Part>> = None;
         let mut quoted = false;
@@ -379,7 +419,7 @@ impl<'a> Lexer<'a> {
                     // A run of ordinary bytes, copied at once.
                     let run = self.src[self.pos..self.end]
                         .iter()
-                        .position(|&c| !is_plain(c, mode))
+                        .position(|&c| table[c as usize] & PLAIN == 0)
                         .unwrap_or(self.end - self.pos)
                         .max(1);
                     text.extend_from_slice(&self.src[self.pos..self.pos + run]);
@@ -566,14 +606,50 @@ enum WordMode {
 
 /// Whether `b` is an ordinary byte of a word in `mode`: one that [`Lexer::word`]
 /// copies as it is.
-fn is_plain(b: u8, mode: WordMode) -> bool {
+const fn is_plain(b: u8, mode: WordMode) -> bool {
     match b {
         b'\n' | b'"' | b'\\' | b'$' => false,
-        b'=' => mode != WordMode::TopLevel,
-        b']' => mode != WordMode::Attr,
-        _ => !is_space(b),
+        b'=' => !matches!(mode, WordMode::TopLevel),
+        b']' => !matches!(mode, WordMode::Attr),
+        b' ' | b'\t' | b'\r' | 0x0c | 0x0b => false,
+        _ => true,
     }
 }
+
+/// Byte class: [`is_plain`].
+const PLAIN: u8 = 1;
+/// Byte class: `@` or `_`, which a template placeholder needs.
+const MARK: u8 = 2;
+/// Byte class: not ASCII.
+const NON_ASCII: u8 = 4;
+
+const fn class_table(mode: WordMode) -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut k = 0;
+        if is_plain(b, mode) {
+            k |= PLAIN;
+        }
+        if b == b'@' || b == b'_' {
+            k |= MARK;
+        }
+        if b >= 0x80 {
+            k |= NON_ASCII;
+        }
+        t[i] = k;
+        i += 1;
+    }
+    t
+}
+
+/// The class bits of every byte, per [`WordMode`] (indexed by `mode as usize`).
+static CLASS: [[u8; 256]; 3] = [
+    class_table(WordMode::TopLevel),
+    class_table(WordMode::Attr),
+    class_table(WordMode::Script),
+];
 
 /// `b` as a String, without a copy when it is valid UTF-8.
 fn into_string(b: Vec<u8>) -> String {
@@ -632,7 +708,7 @@ fn is_cpp_directive(comment: &[u8]) -> bool {
 /// `@NAME@` or `__NAME__` with NAME in capitals, digits and `_`.
 fn has_placeholder(text: &[u8]) -> bool {
     // Words are short: a plain loop beats a SIMD search's setup.
-    if !text.iter().any(|&b| b == b'@' || b == b'_') {
+    if !text.contains(&b'@') && !text.windows(2).any(|w| w == b"__") {
         return false;
     }
     let is_name = |s: &[u8]| {

@@ -72,7 +72,7 @@ pub fn load(
         return (None, diags);
     }
     files.push(b);
-    let (m, d) = resolve(map, &files, opts);
+    let (m, d) = resolve::resolve_owned(map, files, opts);
     diags.extend(d);
     let ok = !diags.iter().any(Diagnostic::is_error);
     (m.filter(|_| ok), diags)

@@ -3,7 +3,7 @@
 //! The parser recovers from every error at the next line, so one run reports
 //! every mistake in the file.
 
-use crate::attrs::{self, AttrName, Kind, Lookup, RawAttr, Setting};
+use crate::attrs::{self, AttrName, Kind, Lookup, Setting, Split, SplitSetting};
 use crate::codes;
 use crate::lexer::{AttrTok, LexError, Lexer, TemplateMark, Tok, Word};
 use diag::{Diagnostic, FileId, SourceMap, Span};
@@ -106,8 +106,15 @@ pub fn parse_range(
     let mut p = Parser {
         lx: Lexer::new(src, file, start, end),
         diags: Vec::new(),
-        items: Vec::new(),
+        // About one item per line: reserved at once rather than grown
+        // (and copied) a dozen times.
+        items: Vec::with_capacity(
+            memchr::memchr_iter(b'\n', src.get(start..end.min(src.len())).unwrap_or(&[])).count()
+                / 2
+                + 1,
+        ),
         other_tool: None,
+        scratch: Scratch::default(),
     };
     p.run();
     let Parser {
@@ -115,6 +122,7 @@ pub fn parse_range(
         mut diags,
         items,
         other_tool,
+        ..
     } = p;
     for e in &lx.errors {
         diags.push(match e {
@@ -214,6 +222,16 @@ struct Parser<'a> {
     diags: Vec<Diagnostic>,
     items: Vec<Item>,
     other_tool: Option<Span>,
+    scratch: Scratch,
+}
+
+/// The vectors of one line, kept from line to line (empty between lines)
+/// so that their memory is allocated once.
+#[derive(Default)]
+struct Scratch {
+    lists: Vec<AttrList>,
+    names: Vec<Word>,
+    eqs: Vec<Span>,
 }
 
 impl Parser<'_> {
@@ -228,10 +246,18 @@ impl Parser<'_> {
 
     /// Parses one line; returns how it ended.
     fn line(&mut self) -> LineEnd {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let end = self.line_in(&mut scratch);
+        scratch.lists.clear();
+        scratch.names.clear();
+        scratch.eqs.clear();
+        self.scratch = scratch;
+        end
+    }
+
+    fn line_in(&mut self, scratch: &mut Scratch) -> LineEnd {
+        let Scratch { lists, names, eqs } = scratch;
         let lex_errors = self.lx.errors.len();
-        let mut lists: Vec<AttrList> = Vec::new();
-        let mut names: Vec<Word> = Vec::new();
-        let mut eqs: Vec<Span> = Vec::new();
         let mut inline = None;
         let end;
         loop {
@@ -317,9 +343,9 @@ impl Parser<'_> {
 
     fn finish_line(
         &mut self,
-        mut lists: Vec<AttrList>,
-        mut names: Vec<Word>,
-        eqs: Vec<Span>,
+        lists: &mut Vec<AttrList>,
+        names: &mut Vec<Word>,
+        eqs: &[Span],
         inline: Option<Inline>,
         line_end: Span,
     ) {
@@ -465,7 +491,7 @@ pub(crate) fn attr_word(
     other_tool: &mut Option<Span>,
 ) {
     let boot_seen = list.boot_attr().is_some();
-    let Some(raw) = attrs::split_attr(&w) else {
+    let Some(raw) = attrs::split(&w) else {
         if boot_seen {
             list.bootfile_args.push(w);
             return;
@@ -477,23 +503,27 @@ pub(crate) fn attr_word(
         );
         return;
     };
-    if attrs::OTHER_TOOL_ATTRS.contains(&raw.name.as_str()) {
+    let name = &w.text[raw.name.clone()];
+    let found = attrs::lookup(AttrName::ALL, name);
+    // (No name of another tool is an mkifs attribute or abbreviates one, so
+    // they are looked for only among the names not found.)
+    if !matches!(found, Lookup::Found(_)) && attrs::OTHER_TOOL_ATTRS.contains(&name) {
         other_tool.get_or_insert(raw.name_span);
         return;
     }
-    match attrs::lookup(AttrName::ALL, &raw.name) {
+    match found {
         Lookup::Found(name) => check_kind(list, name, raw, w, boot_seen, diags),
         _ if boot_seen => list.bootfile_args.push(w),
         Lookup::Ambiguous(c) => diags.push(
             Diagnostic::new(
                 &codes::B0105,
-                format!("`{}` is an ambiguous abbreviation", raw.name),
+                format!("`{name}` is an ambiguous abbreviation"),
             )
             .at(raw.name_span, format!("could be {}", c.join(", ")))
             .help(format!("write the name in full, e.g. `{}`", c[0])),
         ),
         Lookup::Unknown(sugg) => {
-            let mut d = Diagnostic::new(&codes::B0104, format!("unknown attribute `{}`", raw.name))
+            let mut d = Diagnostic::new(&codes::B0104, format!("unknown attribute `{name}`"))
                 .at(raw.name_span, "not an mkifs attribute");
             d = match sugg {
                 Some(s) => d.help(format!("did you mean `{s}`?")),
@@ -507,15 +537,18 @@ pub(crate) fn attr_word(
 fn check_kind(
     list: &mut AttrList,
     name: AttrName,
-    raw: RawAttr,
+    raw: Split,
     w: Word,
     boot_seen: bool,
     diags: &mut Vec<Diagnostic>,
 ) {
     let ok = matches!(
         (&raw.setting, name.kind()),
-        (Setting::Value(_), Kind::Value | Kind::Both)
-            | (Setting::On | Setting::Off, Kind::Bool | Kind::Both)
+        (SplitSetting::Value(..), Kind::Value | Kind::Both)
+            | (
+                SplitSetting::On | SplitSetting::Off,
+                Kind::Bool | Kind::Both
+            )
     );
     if !ok {
         if boot_seen {
@@ -538,16 +571,22 @@ fn check_kind(
         };
         diags.push(
             Diagnostic::new(&codes::B0106, msg)
-                .at(raw.span, "wrong form")
+                .at(w.span, "wrong form")
                 .help(help),
         );
         return;
     }
+    let span = w.span;
+    let setting = match raw.setting {
+        SplitSetting::On => Setting::On,
+        SplitSetting::Off => Setting::Off,
+        SplitSetting::Value(off, vspan) => Setting::Value(attrs::into_value(w, off, vspan)),
+    };
     list.attrs.push(Attr {
         name,
         conditional: raw.conditional,
-        setting: raw.setting,
-        span: raw.span,
+        setting,
+        span,
     });
 }
 

@@ -12,7 +12,9 @@ use crate::script::{self, env_var, is_assignment};
 use crate::*;
 use diag::{Diagnostic, FileId, SourceMap, Span};
 use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -231,6 +233,64 @@ enum Found {
     Missing,
 }
 
+/// Appends the components of `path` to `out` (components joined by `/`):
+/// empty ones and `.` are skipped, `..` removes the last one. False when a
+/// `..` finds nothing to remove.
+fn normalise_into(out: &mut String, path: &str) -> bool {
+    let bytes = path.as_bytes();
+    if is_normal(path) {
+        if !out.is_empty() {
+            out.push('/');
+        }
+        out.push_str(&path[usize::from(bytes.first() == Some(&b'/'))..]);
+        return true;
+    }
+    let mut start = 0;
+    while start <= bytes.len() {
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'/')
+            .map_or(bytes.len(), |i| start + i);
+        match &path[start..end] {
+            "" | "." => {}
+            ".." => {
+                if out.is_empty() {
+                    return false;
+                }
+                out.truncate(out.bytes().rposition(|b| b == b'/').unwrap_or(0));
+            }
+            c => {
+                if !out.is_empty() {
+                    out.push('/');
+                }
+                out.push_str(c);
+            }
+        }
+        start = end + 1;
+    }
+    true
+}
+
+/// True when `path` is in normal form but for one leading `/`: not empty,
+/// no `//`, no component starting with `.`, no trailing `/`.
+fn is_normal(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let body = bytes.strip_prefix(b"/").unwrap_or(bytes);
+    let mut prev = b'/';
+    body.iter().all(|&b| {
+        let ok = !(prev == b'/' && (b == b'/' || b == b'.'));
+        prev = b;
+        ok
+    }) && prev != b'/'
+}
+
+/// The hash of an image path, for [`Resolver::push_entry`].
+fn path_hash(path: &str) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(path.as_bytes());
+    h.finish()
+}
+
 /// Maximum depth of `${VAR}` expansion.
 pub const MAX_EXPANSION_DEPTH: usize = 20;
 
@@ -243,7 +303,11 @@ struct Resolver<'a> {
     map: &'a mut SourceMap,
     opts: &'a Options,
     diags: Vec<Diagnostic>,
-    globals: State,
+    /// The attributes in force (shared with the entry being made: changed
+    /// copy-on-write, see [`Resolver::globals_mut`]).
+    globals: Rc<State>,
+    /// A default State to leave in `globals` while it is being changed.
+    spare: Rc<State>,
     img: ImageState,
     vars: FxHashMap<String, String>,
     reported_unset: HashSet<String>,
@@ -252,7 +316,11 @@ struct Resolver<'a> {
     /// The default search path and the `PROCESSOR` it was built for.
     default_search_cache: Option<(String, Rc<SearchPath>)>,
     entries: Vec<Entry>,
-    by_path: FxHashMap<String, usize>,
+    /// Entries by the hash of their path: the last entry with that hash;
+    /// `same_hash[i]` is the entry before `i` with the same hash (a chain,
+    /// so that a path is stored once, in its entry).
+    by_path: FxHashMap<u64, usize>,
+    same_hash: Vec<usize>,
     script: Vec<ScriptCommand>,
     script_entry: Option<usize>,
     partitions: Vec<(String, u8)>,
@@ -275,6 +343,21 @@ pub fn resolve(
     files: &[Buildfile],
     opts: &Options,
 ) -> (Option<Manifest>, Vec<Diagnostic>) {
+    resolve_owned(map, files.to_vec(), opts)
+}
+
+/// [`resolve`] taking the syntax trees, whose names become the Manifest's
+/// without a copy.
+pub(crate) fn resolve_owned(
+    map: &mut SourceMap,
+    mut files: Vec<Buildfile>,
+    opts: &Options,
+) -> (Option<Manifest>, Vec<Diagnostic>) {
+    let entry_count = files
+        .iter()
+        .map(|f| f.items.len())
+        .sum::<usize>()
+        .min(1 << 20);
     let bootable = files.iter().flat_map(|f| &f.items).any(|i| match i {
         Item::Entry(e) => e.attrs.as_ref().is_some_and(|a| a.boot_attr().is_some()),
         Item::Attrs(_) => false,
@@ -283,15 +366,17 @@ pub fn resolve(
         map,
         opts,
         diags: Vec::new(),
-        globals: State::default(),
+        globals: Rc::new(State::default()),
+        spare: Rc::new(State::default()),
         img: ImageState::default(),
         vars: FxHashMap::default(),
         reported_unset: HashSet::new(),
         fs: HostFs::new(),
         search_cache: FxHashMap::default(),
         default_search_cache: None,
-        entries: Vec::new(),
-        by_path: FxHashMap::default(),
+        entries: Vec::with_capacity(entry_count),
+        by_path: FxHashMap::with_capacity_and_hasher(entry_count, Default::default()),
+        same_hash: Vec::with_capacity(entry_count),
         script: Vec::new(),
         script_entry: None,
         partitions: Vec::new(),
@@ -303,14 +388,12 @@ pub fn resolve(
         bad_values: 0,
         lost_block: None,
     };
-    for f in files {
+    for f in &mut files {
         let src = r.map.file(f.file).shared_bytes();
-        for item in &f.items {
+        for item in &mut f.items {
             match item {
                 Item::Attrs(list) => {
-                    let mut g = std::mem::take(&mut r.globals);
-                    r.apply_list(&mut g, list, true);
-                    r.globals = g;
+                    r.apply_global_list(list);
                 }
                 Item::Entry(e) => r.entry_line(&src, e),
             }
@@ -323,6 +406,14 @@ pub fn resolve(
 
 impl Resolver<'_> {
     // ----- attributes -------------------------------------------------------
+
+    /// An attribute-only line: changes the globals.
+    fn apply_global_list(&mut self, list: &AttrList) {
+        let mut g = std::mem::replace(&mut self.globals, self.spare.clone());
+        // Copied only if an entry still shares it.
+        self.apply_list(Rc::make_mut(&mut g), list, true);
+        self.globals = g;
+    }
 
     fn apply_list(&mut self, st: &mut State, list: &AttrList, global: bool) {
         for a in &list.attrs {
@@ -348,7 +439,7 @@ impl Resolver<'_> {
             Setting::Value(w) => Some((self.expand(w), w.span)),
             _ => None,
         };
-        let v = value.as_ref().map(|(t, _)| t.as_str()).unwrap_or("");
+        let v = value.as_ref().map(|(t, _)| &**t).unwrap_or("");
         let vspan = value.as_ref().map(|(_, s)| *s).unwrap_or(a.span);
         match a.name {
             AttrName::Autolink => st.autolink = on,
@@ -550,11 +641,11 @@ impl Resolver<'_> {
 
     /// Expands the `${...}` parts of a word. A loop or a runaway expansion
     /// is reported once (B0208) and the word keeps what was expanded so far.
-    fn expand(&mut self, w: &Word) -> String {
+    fn expand<'w>(&mut self, w: &'w Word) -> Cow<'w, str> {
         let Some(parts) = &w.parts else {
-            return w.text.clone();
+            return Cow::Borrowed(&w.text);
         };
-        let mut out = String::new();
+        let mut out = String::with_capacity(w.text.len() + 64);
         for p in parts {
             match p {
                 lexer::Part::Lit(s) => out.push_str(s),
@@ -565,7 +656,16 @@ impl Resolver<'_> {
                 }
             }
         }
-        out
+        Cow::Owned(out)
+    }
+
+    /// [`Self::expand`] giving a `String`: the word's own when it has no
+    /// `${...}` (the word is left empty).
+    fn expand_owned(&mut self, w: &mut Word) -> String {
+        if w.parts.is_none() {
+            return std::mem::take(&mut w.text);
+        }
+        self.expand(w).into_owned()
     }
 
     /// Appends the value of `name` to `out`, expanding the `${...}` it holds.
@@ -591,8 +691,15 @@ impl Resolver<'_> {
             );
             return false;
         }
+        // A value without `$` (the usual case) is appended without a copy.
+        if let Some(v) = self.vars.get(name).or_else(|| self.opts.env.get(name))
+            && memchr::memchr(b'$', v.as_bytes()).is_none()
+        {
+            out.push_str(v);
+            return true;
+        }
         let Some(value) = self.var(name) else {
-            if self.reported_unset.insert(name.to_string()) {
+            if !self.reported_unset.contains(name) && self.reported_unset.insert(name.to_string()) {
                 self.diags.push(
                     Diagnostic::new(&codes::B0207, format!("`${{{name}}}` is not set: it expands to nothing"))
                         .at(span, "first used here")
@@ -733,10 +840,12 @@ impl Resolver<'_> {
         let candidate = if path.is_absolute() {
             self.fs.exists(path).then(|| path.to_path_buf())
         } else {
-            let base = self.base_dir(st);
-            let direct = base.join(name);
-            if name.contains('/') && self.fs.exists(&direct) {
-                Some(direct)
+            let direct = name
+                .contains('/')
+                .then(|| self.base_dir(st).join(name))
+                .filter(|d| self.fs.exists(d));
+            if direct.is_some() {
+                direct
             } else {
                 let dirs = self.search_dirs(st);
                 dirs.find(&mut self.fs, name)
@@ -755,6 +864,20 @@ impl Resolver<'_> {
 
     // ----- entries ----------------------------------------------------------------
 
+    /// [`Self::target_path`] reusing `target`'s memory when it is already
+    /// a path in normal form that needs no prefix.
+    fn target_path_owned(&mut self, target: String, st: &State, span: Span) -> Option<String> {
+        let absolute = target.starts_with('/');
+        if (absolute || (st.prefix.is_none() && !self.bootable)) && is_normal(&target) {
+            let mut t = target;
+            if absolute {
+                t.remove(0);
+            }
+            return Some(t);
+        }
+        self.target_path(&target, st, span)
+    }
+
     fn target_path(&mut self, target: &str, st: &State, span: Span) -> Option<String> {
         let prefix = match (target.starts_with('/'), &st.prefix) {
             (true, _) => "",
@@ -765,30 +888,13 @@ impl Resolver<'_> {
         // Normalised in place: `out` holds the components so far, joined by
         // `/`; `..` truncates to the previous separator.
         let mut out = String::with_capacity(prefix.len() + target.len() + 1);
-        for c in prefix.split('/').chain(target.split('/')) {
-            match c {
-                "" | "." => {}
-                ".." => {
-                    if out.is_empty() {
-                        self.diags.push(
-                            Diagnostic::new(
-                                &codes::B0216,
-                                format!("`{target}` leaves the image's root"),
-                            )
-                            .at(span, "too many `..`")
-                            .help("a path in the image cannot go above `/`"),
-                        );
-                        return None;
-                    }
-                    out.truncate(out.rfind('/').unwrap_or(0));
-                }
-                c => {
-                    if !out.is_empty() {
-                        out.push('/');
-                    }
-                    out.push_str(c);
-                }
-            }
+        if !normalise_into(&mut out, prefix) || !normalise_into(&mut out, target) {
+            self.diags.push(
+                Diagnostic::new(&codes::B0216, format!("`{target}` leaves the image's root"))
+                    .at(span, "too many `..`")
+                    .help("a path in the image cannot go above `/`"),
+            );
+            return None;
         }
         Some(out)
     }
@@ -824,7 +930,15 @@ impl Resolver<'_> {
             }
             return None;
         }
-        if let Some(&i) = self.by_path.get(&e.path) {
+        let hash = path_hash(&e.path);
+        let mut found = self.by_path.get(&hash).copied();
+        while let Some(i) = found {
+            if self.entries[i].path == e.path {
+                break;
+            }
+            found = Some(self.same_hash[i]).filter(|&j| j != usize::MAX);
+        }
+        if let Some(i) = found {
             if !st.dupignore {
                 let first = self.entries[i].span;
                 self.diags.push(
@@ -836,7 +950,8 @@ impl Resolver<'_> {
             }
             return None;
         }
-        self.by_path.insert(e.path.clone(), self.entries.len());
+        let before = self.by_path.insert(hash, self.entries.len());
+        self.same_hash.push(before.unwrap_or(usize::MAX));
         self.entries.push(e);
         Some(self.entries.len() - 1)
     }
@@ -853,8 +968,18 @@ impl Resolver<'_> {
         S_IFREG | perms | sticky
     }
 
-    fn entry_line(&mut self, src: &Arc<[u8]>, e: &EntryLine) {
-        let mut st = self.globals.clone();
+    /// An entry line. Its names are taken out of `e` (moved into the
+    /// Manifest): the line is not read again.
+    fn entry_line(&mut self, src: &Arc<[u8]>, e: &mut EntryLine) {
+        if e.attrs.is_none() && self.globals.modules.is_empty() && !self.globals.include {
+            // The globals as they are (the common case): shared, not
+            // copied. Nothing below reads or changes `self.globals` (only
+            // `include` and the boot block do).
+            let g = self.globals.clone();
+            self.entry_with(src, e, &g);
+            return;
+        }
+        let mut st = State::clone(&self.globals);
         st.modules.clear();
         if let Some(list) = &e.attrs {
             let bad = self.bad_values;
@@ -868,16 +993,26 @@ impl Resolver<'_> {
                 return;
             }
         }
+        self.entry_with(src, e, &st);
+    }
+
+    /// An entry line with `st` the attributes in force for it.
+    fn entry_with(&mut self, src: &Arc<[u8]>, e: &mut EntryLine, st: &State) {
         if self.alone_boot.is_some() && self.boot.is_none() && e.inline.is_some() {
             self.lost_block.get_or_insert(e.span);
         }
-        let target_text = self.expand(&e.target);
+        let target_text = self.expand_owned(&mut e.target);
         if st.include {
-            self.include(e, &target_text, &st);
+            self.include(e, &target_text, st);
             return;
         }
+        let host_text = match &mut e.host {
+            Some(h) if h.text.is_empty() => Some(String::new()),
+            Some(h) => Some(self.expand_owned(h)),
+            None => None,
+        };
+        let e = &*e;
         let host_word = e.host.as_ref();
-        let host_text = host_word.map(|h| self.expand(h));
         match st.ftype {
             FileType::Link => {
                 let Some(link) = host_text else {
@@ -893,7 +1028,7 @@ impl Resolver<'_> {
                     );
                     return;
                 };
-                let Some(path) = self.target_path(&target_text, &st, e.target.span) else {
+                let Some(path) = self.target_path(&target_text, st, e.target.span) else {
                     return;
                 };
                 let perms = match &st.perms {
@@ -911,10 +1046,10 @@ impl Resolver<'_> {
                     attrs: st.file_attrs(),
                     span: e.span,
                 };
-                self.push_entry(entry, &st);
+                self.push_entry(entry, st);
             }
             FileType::Dir | FileType::Fifo => {
-                let Some(path) = self.target_path(&target_text, &st, e.target.span) else {
+                let Some(path) = self.target_path(&target_text, st, e.target.span) else {
                     return;
                 };
                 let (kind, mode) = if st.ftype == FileType::Dir {
@@ -937,26 +1072,25 @@ impl Resolver<'_> {
                     attrs: st.file_attrs(),
                     span: e.span,
                 };
-                self.push_entry(entry, &st);
+                self.push_entry(entry, st);
             }
             FileType::File => {
                 if let Some(inline) = &e.inline {
-                    self.inline_entry(src, e, inline, &target_text, &st);
+                    self.inline_entry(src, e, inline, &target_text, st);
                 } else {
                     // `name` alone: host = name, target = basename(name).
                     let (target, host) = match host_text {
                         Some(h) => (target_text, h),
                         None => {
                             let base = target_text
-                                .rsplit('/')
-                                .next()
-                                .unwrap_or(&target_text)
-                                .to_string();
-                            (base, target_text)
+                                .bytes()
+                                .rposition(|b| b == b'/')
+                                .map_or(0, |i| i + 1);
+                            (target_text[base..].to_string(), target_text)
                         }
                     };
                     let host_span = host_word.map(|h| h.span).unwrap_or(e.target.span);
-                    self.host_entry(e, &target, &host, host_span, &st);
+                    self.host_entry(e, target, host, host_span, st);
                 }
             }
         }
@@ -1009,19 +1143,17 @@ impl Resolver<'_> {
             }
         };
         let id = self.map.add(path.display().to_string(), bytes);
-        let (bf, diags) = parser::parse(self.map, id);
+        let (mut bf, diags) = parser::parse(self.map, id);
         self.diags.extend(diags);
         if bf.foreign {
             return;
         }
         let src = self.map.file(id).shared_bytes();
         self.include_depth += 1;
-        for item in &bf.items {
+        for item in &mut bf.items {
             match item {
                 Item::Attrs(list) => {
-                    let mut g = std::mem::take(&mut self.globals);
-                    self.apply_list(&mut g, list, true);
-                    self.globals = g;
+                    self.apply_global_list(list);
                 }
                 Item::Entry(inner) => self.entry_line(&src, inner),
             }
@@ -1122,34 +1254,41 @@ impl Resolver<'_> {
         }
     }
 
-    fn host_entry(&mut self, e: &EntryLine, target: &str, host: &str, host_span: Span, st: &State) {
+    fn host_entry(
+        &mut self,
+        e: &EntryLine,
+        target: String,
+        host: String,
+        host_span: Span,
+        st: &State,
+    ) {
         if host.is_empty() {
             // `name=${UNSET}`.
             if self.opts.no_host_files {
                 let raw = e.host.as_ref().map(|h| h.text.clone()).unwrap_or_default();
-                self.assumed_entry(e, target, &raw, st);
+                self.assumed_entry(e, target, raw, st);
             } else {
-                self.missing(host, host_span, e.span, st);
+                self.missing(&host, host_span, e.span, st);
             }
             return;
         }
-        match self.find(host, st) {
+        match self.find(&host, st) {
             Found::Missing => {
                 if self.opts.no_host_files {
                     self.assumed_entry(e, target, host, st);
                 } else {
-                    self.missing(host, host_span, e.span, st);
+                    self.missing(&host, host_span, e.span, st);
                 }
             }
             Found::Dir(dir) => {
-                let Some(path) = self.target_path(target, st, e.target.span) else {
+                let Some(path) = self.target_path(&target, st, e.target.span) else {
                     return;
                 };
                 let mut seen = HashSet::new();
                 self.include_dir(&dir, &path, e.span, st, &mut seen);
             }
             Found::File(p, meta) => {
-                let Some(path) = self.target_path(target, st, e.target.span) else {
+                let Some(path) = self.target_path(&target, st, e.target.span) else {
                     return;
                 };
                 if st.script {
@@ -1161,17 +1300,15 @@ impl Resolver<'_> {
         }
     }
 
-    fn assumed_entry(&mut self, e: &EntryLine, target: &str, host: &str, st: &State) {
-        let Some(path) = self.target_path(target, st, e.target.span) else {
+    fn assumed_entry(&mut self, e: &EntryLine, target: String, host: String, st: &State) {
+        let Some(path) = self.target_path_owned(target, st, e.target.span) else {
             return;
         };
         let mode = self.file_mode(st, 0o755, None);
         let entry = Entry {
             path,
             kind: EntryKind::File(FileData {
-                source: DataSource::Assumed {
-                    name: host.to_string(),
-                },
+                source: DataSource::Assumed { name: host },
                 size: None,
                 elf: None,
                 role: if st.script {
@@ -1830,18 +1967,18 @@ impl Resolver<'_> {
                                 std::iter::once(&mut boot.startup).chain(boot.bootstrap.iter_mut())
                             {
                                 if p.attrs.linker.is_none() || !a.conditional {
-                                    p.attrs.linker = Some(linker.clone());
+                                    p.attrs.linker = Some(linker.to_string());
                                 }
                             }
                         }
                     } else {
-                        let mut st = std::mem::take(&mut self.globals);
+                        let mut st = std::mem::replace(&mut self.globals, self.spare.clone());
                         let one = AttrList {
                             attrs: vec![a.clone()],
                             bootfile_args: Vec::new(),
                             span: list.span,
                         };
-                        self.apply_list(&mut st, &one, false);
+                        self.apply_list(Rc::make_mut(&mut st), &one, false);
                         self.globals = st;
                     }
                 }
