@@ -372,7 +372,7 @@ impl<'a> Parser<'a> {
         } else if !candidates.is_empty() {
             d = d.help(format!("{what} is one of: {}", candidates.join(", ")));
         } else {
-            d = d.help("see `../shared/reference/qvmconf-language.md` §2 for the options");
+            d = d.help("check the spelling against the options of qvmconf files (`hvhost explain Q0102` says how options are read)");
         }
         self.err(d);
         self.skip_unknown();

@@ -519,15 +519,17 @@ fn overlaps(cfg: &VmConfig, diags: &mut Vec<Diagnostic>) {
             let q = &regions[j];
             if q.space == r.space && r.start < q.end {
                 let (lo, hi) = (r.start, r.end.min(q.end));
-                let unit = if r.space == Space::Io {
-                    "port"
-                } else {
-                    "address"
+                let several = hi - lo > 1;
+                let unit = match (r.space == Space::Io, several) {
+                    (true, true) => "ports",
+                    (true, false) => "port",
+                    (false, true) => "addresses",
+                    (false, false) => "address",
                 };
                 diags.push(
                     Diagnostic::new(
                         &codes::Q0201,
-                        format!("{} overlaps {} at {unit}{} {lo:#x}-{:#x}", r.what, q.what, if hi - lo > 1 { "es" } else { "" }, hi - 1),
+                        format!("{} overlaps {} at {unit} {lo:#x}-{:#x}", r.what, q.what, hi - 1),
                     )
                     .at(r.span, format!("{} {:#x}-{:#x}", r.what, r.start, r.end - 1))
                     .with(q.span, format!("{} {:#x}-{:#x}", q.what, q.start, q.end - 1))

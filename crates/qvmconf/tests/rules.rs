@@ -666,3 +666,25 @@ fn command_line_words_follow_the_files_in_order() {
     assert_eq!(map.file(vm.vdevs[0].span.file).name(), "a.qvmconf");
     assert_eq!(vm.cpus[0].sched.as_ref().unwrap().value.priority, 30);
 }
+
+#[test]
+fn q0201_names_the_overlap_in_ports_or_addresses() {
+    let base = "system t\nram 0,1m\ncpu\n";
+    let (_, _, d) = run(&format!(
+        "{base}vdev ser8250 loc 0x3f8\nvdev ser8250 loc 0x3fc\n"
+    ));
+    let d = d.iter().find(|d| d.code.id == "Q0201").expect("Q0201");
+    assert!(d.message.ends_with("at ports 0x3fc-0x3ff"), "{}", d.message);
+    let (_, _, d) = run(&format!(
+        "{base}vdev ser8250 loc 0x3f8\nvdev progress loc io:0x3ff,1\n"
+    ));
+    let d = d.iter().find(|d| d.code.id == "Q0201").expect("Q0201");
+    assert!(d.message.ends_with("at port 0x3ff-0x3ff"), "{}", d.message);
+    let (_, _, d) = run(&format!("{base}reserve loc 0x80000,0x100000\n"));
+    let d = d.iter().find(|d| d.code.id == "Q0201").expect("Q0201");
+    assert!(
+        d.message.contains("at addresses 0x80000-0xfffff"),
+        "{}",
+        d.message
+    );
+}
