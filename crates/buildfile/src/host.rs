@@ -101,10 +101,26 @@ impl SearchPath {
     }
 }
 
+/// Reads a whole host file that must be a regular file: a FIFO, device or
+/// directory is an error, never a read that blocks or never ends.
+pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, device or directory)",
+        ));
+    }
+    std::fs::read(path)
+}
+
 /// Reads the ELF identity of a file: `Ok(None)` when it is not ELF (or is
-/// an ELF file too damaged to read). Only the header, the program headers and
-/// the dynamic segment are read.
+/// an ELF file too damaged to read, or not a regular file: a FIFO is never
+/// opened). Only the header, the program headers and the dynamic segment are
+/// read.
 pub fn elf_info(path: &Path) -> std::io::Result<Option<ElfInfo>> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Ok(None);
+    }
     let mut f = File::open(path)?;
     let mut ident = [0u8; 6];
     let mut n = 0;

@@ -1119,7 +1119,7 @@ impl Resolver<'_> {
             return;
         }
         let read = if self.opts.host_access {
-            std::fs::read(&path)
+            host::read_regular(&path)
         } else {
             Err(std::io::ErrorKind::NotFound.into())
         };
@@ -1328,7 +1328,7 @@ impl Resolver<'_> {
     }
 
     fn script_from_host(&mut self, p: &Path, path: String, span: Span, st: &State) {
-        match std::fs::read(p) {
+        match host::read_regular(p) {
             Ok(bytes) => {
                 let len = bytes.len();
                 let id: FileId = self.map.add(p.display().to_string(), bytes);
@@ -1798,7 +1798,7 @@ impl Resolver<'_> {
     fn load_bootfile(&mut self, spec: &BootSpec, st: &State) -> Option<Bootfile> {
         let name = format!("{}.boot", spec.bootfile);
         match self.find(&name, st) {
-            Found::File(p, _) => match std::fs::read(&p) {
+            Found::File(p, _) => match host::read_regular(&p) {
                 Ok(bytes) => match parse_bootfile(p.clone(), &bytes) {
                     Ok(b) => Some(b),
                     Err(e) => {

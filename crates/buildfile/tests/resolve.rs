@@ -607,3 +607,29 @@ fn compress_with_ram_is_an_error_naming_both() {
     assert_eq!(map.location(d[0].span().unwrap()), "t.build:2:2");
     assert_eq!(map.location(d[0].secondary[0].span), "t.build:1:2");
 }
+
+/// A FIFO named as a host file is never read (reading one blocks until a
+/// writer comes): an entry from it is listed without its bytes, and an
+/// `[+include]` or a `+script` file from it is B0210.
+#[test]
+fn a_fifo_host_file_never_blocks() {
+    let sdp = Sdp::new();
+    std::fs::create_dir_all(sdp.path("work")).unwrap();
+    let fifo = sdp.path("work/pipe");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(st.success());
+    let f = fifo.display();
+    let m = ok(sdp.load(&format!("/etc/f = {f}\n"), &sdp.opts()));
+    assert!(m.entries.iter().any(|e| e.path == "etc/f"));
+    for src in [
+        format!("[+include] {f}\n"),
+        format!("[+script] .script = {f}\n"),
+    ] {
+        let (_, d, _) = sdp.load(&src, &sdp.opts());
+        let d = d.iter().find(|d| d.code.id == "B0210").expect("B0210");
+        assert!(d.message.contains("not a regular file"), "{}", d.message);
+    }
+}
