@@ -3,35 +3,12 @@
 //! diagnostics in its `expected.txt` (byte for byte; `UPDATE_GOLDEN=1`
 //! rewrites them).
 
+mod common;
+
+use common::*;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn hvhost_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hvhost"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("QNX_TARGET")
-        .env_remove("MKIFS_PATH")
-        .env_remove("PROCESSOR")
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use std::process::Output;
 
 fn transcript(o: &Output) -> String {
     format!(

@@ -1,32 +1,12 @@
-//! `hvhost qvm` and `hvhost run` refuse, before anything runs and in a dry
-//! run too, what this KVM VMM cannot run (vmm::preflight, V codes), located
-//! in the configuration; `hvhost check` (for QNX qvm) does not.
+//! `hvhost qvm` and `hvhost run` refuse, before anything runs, what this KVM
+//! VMM cannot run (vmm::preflight, V codes), located in the configuration; a
+//! dry run shows the same as warnings; `hvhost check` (for QNX qvm) does not.
+
+mod common;
+
+use common::*;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn hvhost_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hvhost"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run hvhost")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn kvm() -> bool {
-    if Path::new("/dev/kvm").exists() {
-        true
-    } else {
-        eprintln!("skipped: /dev/kvm is absent");
-        false
-    }
-}
 
 /// The probe VM of docs/vmm.md (14 lines) with `extra` as line 15.
 fn probe_vm(dir: &Path, extra: &str) -> String {

@@ -1,18 +1,13 @@
 //! `hvhost qvm`: the probe guest from a qvmconf file, on real KVM.
 
+mod common;
+
+use common::*;
+
 use std::process::Command;
 
 fn hvhost() -> Command {
     Command::new(env!("CARGO_BIN_EXE_hvhost"))
-}
-
-fn kvm() -> bool {
-    if std::path::Path::new("/dev/kvm").exists() {
-        true
-    } else {
-        eprintln!("skipped: /dev/kvm is absent");
-        false
-    }
 }
 
 fn probe_qvmconf(dir: &std::path::Path, cmdline: &str) -> std::path::PathBuf {

@@ -178,23 +178,16 @@ impl Run {
 }
 
 pub fn spawn(spec: &VmSpec, dir: &Path) -> Child {
-    let path = dir.join("spec.json");
-    std::fs::write(
-        &path,
-        serde_json::to_vec_pretty(spec).expect("spec serialises"),
-    )
-    .expect("write spec");
-    Command::new(env!("CARGO_BIN_EXE_vmm-run"))
-        .arg(&path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start vmm-run")
+    spawn_stdin(spec, dir, Stdio::null())
 }
 
 /// Like [`spawn`], with a pipe on the VMM's standard input.
 pub fn spawn_with_stdin(spec: &VmSpec, dir: &Path) -> Child {
+    spawn_stdin(spec, dir, Stdio::piped())
+}
+
+/// Writes `spec` as JSON in `dir` and starts `vmm-run` on it, its output piped.
+fn spawn_stdin(spec: &VmSpec, dir: &Path, stdin: Stdio) -> Child {
     let path = dir.join("spec.json");
     std::fs::write(
         &path,
@@ -203,7 +196,7 @@ pub fn spawn_with_stdin(spec: &VmSpec, dir: &Path) -> Child {
     .expect("write spec");
     Command::new(env!("CARGO_BIN_EXE_vmm-run"))
         .arg(&path)
-        .stdin(Stdio::piped())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
