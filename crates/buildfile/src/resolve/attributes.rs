@@ -1,0 +1,255 @@
+//! Attributes: applying `[...]` lists to the attributes in force, and the
+//! bootfile's `attr=` lines.
+
+use super::*;
+
+impl Resolver<'_> {
+    /// An attribute-only line: changes the globals.
+    pub(super) fn apply_global_list(&mut self, list: &AttrList) {
+        let mut g = std::mem::replace(&mut self.globals, self.spare.clone());
+        // Copied only if an entry still shares it.
+        self.apply_list(Rc::make_mut(&mut g), list, true);
+        self.globals = g;
+    }
+
+    pub(super) fn apply_list(&mut self, st: &mut State, list: &AttrList, global: bool) {
+        for a in &list.attrs {
+            self.apply(st, a, list, global);
+        }
+    }
+
+    pub(super) fn bad_value(&mut self, span: Span, msg: String, help: &str) {
+        self.bad_values += 1;
+        self.diags.push(
+            Diagnostic::new(&codes::B0205, msg)
+                .at(span, "not a valid value here")
+                .help(help.to_string()),
+        );
+    }
+
+    pub(super) fn apply(&mut self, st: &mut State, a: &Attr, list: &AttrList, global: bool) {
+        if a.conditional && (st.set.contains(a.name) || self.img.set.contains(a.name)) {
+            return;
+        }
+        let on = matches!(a.setting, Setting::On);
+        let value = match &a.setting {
+            Setting::Value(w) => Some((self.expand(w), w.span)),
+            _ => None,
+        };
+        let v = value.as_ref().map(|(t, _)| &**t).unwrap_or("");
+        let vspan = value.as_ref().map(|(_, s)| *s).unwrap_or(a.span);
+        match a.name {
+            AttrName::Autolink => st.autolink = on,
+            AttrName::Autoso => {
+                if attrs::choose(v, &["list", "add"]).is_none() {
+                    self.bad_value(vspan, format!("`autoso={v}` is neither `list` nor `add`"), "write `autoso=list` or `autoso=add`");
+                }
+            }
+            AttrName::Bigendian => {
+                st.bigendian = Some(on);
+                self.img.bigendian = Some(on);
+            }
+            AttrName::Cd => st.cd = Some(v.into()),
+            AttrName::Chain => match attrs::parse_u64(v) {
+                Some(n) => self.img.chain = Some(n),
+                None => self.bad_value(vspan, format!("`chain={v}` is not an address"), "write an address such as `chain=0x200000`"),
+            },
+            AttrName::Code | AttrName::Data => {
+                let copy = match attrs::choose(v, &["uip", "copy"]) {
+                    Some("copy") => true,
+                    Some(_) => false,
+                    None => {
+                        self.bad_value(vspan, format!("`{}={v}` is neither `uip` nor `copy`", a.name.as_str()), "write `uip` (used in place) or `copy`");
+                        return;
+                    }
+                };
+                if a.name == AttrName::Code {
+                    st.code_copy = copy;
+                } else {
+                    st.data_copy = copy;
+                }
+            }
+            AttrName::Compress => {
+                let c = match &a.setting {
+                    Setting::On => Some(3),
+                    Setting::Off => None,
+                    Setting::Value(_) => match v {
+                        "1" | "2" | "3" => v.parse::<u8>().ok(),
+                        "0" => None,
+                        _ => {
+                            self.bad_value(vspan, format!("`compress={v}` is not a compression method"), "1 is zlib, 2 LZO, 3 UCL (the default of `+compress`)");
+                            return;
+                        }
+                    },
+                };
+                st.compress = c.map(|c| (c, a.span));
+                self.img.compress = st.compress;
+            }
+            AttrName::Dperms | AttrName::Perms => match attrs::parse_perms(v) {
+                Ok(p) => {
+                    if a.name == AttrName::Perms {
+                        st.perms = p;
+                    } else {
+                        st.dperms = Some(p);
+                    }
+                }
+                Err(e) => self.bad_value(vspan, e, "write an octal mode (`0755`), `*` for the host file's, or symbolic changes (`a+x`)"),
+            },
+            AttrName::Dupignore => st.dupignore = on,
+            AttrName::Filter => st.filter = Some(v.into()),
+            AttrName::Followlink => st.followlink = on,
+            AttrName::Gid | AttrName::Uid => {
+                let id = if v == "*" {
+                    None
+                } else {
+                    match attrs::parse_u64(v).and_then(|n| u32::try_from(n).ok()) {
+                        Some(n) => Some(n),
+                        None => {
+                            self.bad_value(vspan, format!("`{}={v}` is not a user or group id", a.name.as_str()), "write a number, or `*` for the host file's owner");
+                            return;
+                        }
+                    }
+                };
+                if a.name == AttrName::Uid {
+                    st.uid = id;
+                } else {
+                    st.gid = id;
+                }
+            }
+            AttrName::Image | AttrName::Ram => match attrs::parse_range(v) {
+                Ok(r) => {
+                    if a.name == AttrName::Image {
+                        self.img.image = Some(r);
+                    } else {
+                        self.img.ram = Some((r, a.span));
+                    }
+                }
+                Err(e) => self.bad_value(vspan, format!("`{}={v}`: {e}", a.name.as_str()), "write `addr[-end][,max][=total][%align]`, e.g. `image=0x80000`"),
+            },
+            AttrName::Include => st.include = on,
+            AttrName::Keeplinked => st.keeplinked = on,
+            AttrName::Keepsection => {
+                st.keepsection = v.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+            }
+            AttrName::Linker => st.linker = Some(v.into()),
+            AttrName::Module => {
+                if v.is_empty() {
+                    self.bad_value(vspan, "`module=` names no module".into(), "write `module=NAME`, e.g. `module=qvm`");
+                } else {
+                    st.modules.push(Module {
+                        name: v.to_string(),
+                        span: a.span,
+                    });
+                }
+            }
+            AttrName::Mount => self.img.mount = Some(v.to_string()),
+            AttrName::Optional => st.optional = on,
+            AttrName::PageAlign => st.page_align = on,
+            AttrName::PhysAlign => match attrs::parse_u64(v) {
+                Some(n) if n.is_power_of_two() => st.phys_align = Some(n),
+                _ => self.bad_value(vspan, format!("`phys_align={v}` is not a power of two"), "write a power of two, e.g. `phys_align=64k`"),
+            },
+            AttrName::Prefix => st.prefix = Some(v.trim_matches('/').into()),
+            AttrName::Raw => st.raw = on,
+            AttrName::Relocs => st.relocs = on,
+            AttrName::Script => st.script = on,
+            AttrName::Search => st.search = Some(v.into()),
+            AttrName::Type => {
+                st.ftype = match attrs::choose(v, &["file", "dir", "link", "fifo"]) {
+                    Some("file") => FileType::File,
+                    Some("dir") => FileType::Dir,
+                    Some("link") => FileType::Link,
+                    Some("fifo") => FileType::Fifo,
+                    _ => {
+                        self.bad_value(vspan, format!("`type={v}` is not an entry type"), "the types are `file`, `dir`, `link` and `fifo`");
+                        return;
+                    }
+                }
+            }
+            AttrName::Virtual | AttrName::Physical => {
+                let mut words = v.split_whitespace();
+                let first = words.next().unwrap_or("");
+                let (cpu, bootfile) = match first.split_once(',') {
+                    Some((c, b)) => (Some(c.to_string()), b.to_string()),
+                    None => (None, first.to_string()),
+                };
+                if bootfile.is_empty() {
+                    self.bad_value(vspan, format!("`{}={v}` names no bootfile", a.name.as_str()), "write `[cpu,]bootfile`, e.g. `virtual=x86_64,multiboot`");
+                    return;
+                }
+                let mut args: Vec<String> = words.map(str::to_owned).collect();
+                args.extend(list.bootfile_args.iter().map(|w| w.text.clone()));
+                if let Some(c) = &cpu {
+                    self.vars.insert("PROCESSOR".into(), c.clone());
+                    self.vars.insert("CPU_BASE".into(), cpu_base(c));
+                }
+                st.boot = Some(BootSpec {
+                    mode: if a.name == AttrName::Virtual {
+                        BootMode::Virtual
+                    } else {
+                        BootMode::Physical
+                    },
+                    cpu,
+                    bootfile,
+                    args,
+                    span: a.span,
+                });
+                if global {
+                    self.alone_boot.get_or_insert(a.span);
+                }
+            }
+        }
+        st.set.insert(a.name);
+        if matches!(
+            a.name,
+            AttrName::Image
+                | AttrName::Ram
+                | AttrName::Chain
+                | AttrName::Mount
+                | AttrName::Compress
+                | AttrName::Bigendian
+        ) {
+            self.img.set.insert(a.name);
+        }
+    }
+
+    pub(super) fn apply_bootfile_attrs(&mut self, b: &Bootfile) {
+        for (i, text) in b.attr.iter().enumerate() {
+            let name = format!("{} (attr {})", b.path.display(), i + 1);
+            let id = self.map.add(name, format!("[{text}]"));
+            let bytes = self.map.file(id).shared_bytes();
+            let (bf, diags) = parser::parse_range(&bytes, id, 0, bytes.len());
+            self.diags.extend(diags);
+            for item in &bf.items {
+                let Item::Attrs(list) = item else { continue };
+                for a in &list.attrs {
+                    if a.name == AttrName::Linker {
+                        // The linker of the boot programs (`?linker=` only where none is set).
+                        let Setting::Value(w) = &a.setting else {
+                            continue;
+                        };
+                        let linker = self.expand(w);
+                        if let Some(boot) = &mut self.boot {
+                            for p in
+                                std::iter::once(&mut boot.startup).chain(boot.bootstrap.iter_mut())
+                            {
+                                if p.attrs.linker.is_none() || !a.conditional {
+                                    p.attrs.linker = Some(linker.to_string());
+                                }
+                            }
+                        }
+                    } else {
+                        let mut st = std::mem::replace(&mut self.globals, self.spare.clone());
+                        let one = AttrList {
+                            attrs: vec![a.clone()],
+                            bootfile_args: Vec::new(),
+                            span: list.span,
+                        };
+                        self.apply_list(Rc::make_mut(&mut st), &one, false);
+                        self.globals = st;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Inline files and boot scripts (inline or from a host file).
+
+use super::*;
+
+impl Resolver<'_> {
+    pub(super) fn inline_entry(
+        &mut self,
+        src: &Arc<[u8]>,
+        e: &EntryLine,
+        inline: &parser::Inline,
+        target: &str,
+        st: &State,
+    ) {
+        let Some(path) = self.target_path(target, st, e.target.span) else {
+            return;
+        };
+        let body = &src[inline.body.start as usize..inline.body.end as usize];
+        if st.script {
+            let cmds =
+                script::parse_script(src, inline.body, &mut self.partitions, &mut self.diags);
+            self.add_script(path, cmds, e.span, st);
+            return;
+        }
+        let bytes = lexer::unescape_inline(body);
+        let base = 0o666;
+        let mode = self.file_mode(st, base, None);
+        let entry = Entry {
+            path,
+            kind: EntryKind::File(FileData {
+                size: Some(bytes.len() as u64),
+                source: DataSource::Inline { bytes },
+                elf: None,
+                role: FileRole::Plain,
+            }),
+            mode,
+            uid: st.uid.unwrap_or(0),
+            gid: st.gid.unwrap_or(0),
+            mtime: self.mtime_generated(),
+            attrs: st.file_attrs(),
+            span: e.span,
+        };
+        self.push_entry(entry, st);
+    }
+
+    pub(super) fn add_script(
+        &mut self,
+        path: String,
+        cmds: Vec<ScriptCommand>,
+        span: Span,
+        st: &State,
+    ) {
+        if let Some(i) = self.script_entry {
+            let first = self.entries[i].span;
+            self.diags.push(
+                Diagnostic::new(
+                    &codes::B0217,
+                    format!(
+                        "a second boot script: its commands run after those of `/{}`",
+                        self.entries[i].path
+                    ),
+                )
+                .at(span, "joined to the first script")
+                .with(first, "the first script"),
+            );
+            self.script.extend(cmds);
+            return;
+        }
+        self.script.extend(cmds);
+        let mode = self.file_mode(st, 0o666, None);
+        let entry = Entry {
+            path,
+            kind: EntryKind::File(FileData {
+                source: DataSource::Script,
+                size: None,
+                elf: None,
+                role: FileRole::Script,
+            }),
+            mode,
+            uid: st.uid.unwrap_or(0),
+            gid: st.gid.unwrap_or(0),
+            mtime: self.mtime_generated(),
+            attrs: st.file_attrs(),
+            span,
+        };
+        self.script_entry = self.push_entry(entry, st);
+    }
+
+    pub(super) fn script_from_host(&mut self, p: &Path, path: String, span: Span, st: &State) {
+        match host::read_regular(p) {
+            Ok(bytes) => {
+                let len = bytes.len();
+                let id: FileId = self.map.add(p.display().to_string(), bytes);
+                let src = self.map.file(id).shared_bytes();
+                let cmds = script::parse_script(
+                    &src,
+                    Span::new(id, 0, len),
+                    &mut self.partitions,
+                    &mut self.diags,
+                );
+                self.add_script(path, cmds, span, st);
+            }
+            Err(err) => self.diags.push(
+                Diagnostic::new(
+                    &codes::B0210,
+                    format!("cannot read `{}`: {err}", p.display()),
+                )
+                .at(span, "named here")
+                .help("check the file's permissions"),
+            ),
+        }
+    }
+}
