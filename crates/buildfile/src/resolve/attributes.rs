@@ -38,29 +38,124 @@ impl Resolver<'_> {
         };
         let v = value.as_ref().map(|(t, _)| &**t).unwrap_or("");
         let vspan = value.as_ref().map(|(_, s)| *s).unwrap_or(a.span);
+        let applied = match a.name {
+            AttrName::Virtual | AttrName::Physical => self.set_boot(st, a, list, global, v, vspan),
+            AttrName::Code
+            | AttrName::Data
+            | AttrName::Compress
+            | AttrName::Gid
+            | AttrName::Uid
+            | AttrName::Type => self.set_choice(st, a, v, vspan),
+            AttrName::Autoso
+            | AttrName::Chain
+            | AttrName::Dperms
+            | AttrName::Perms
+            | AttrName::Image
+            | AttrName::Ram
+            | AttrName::Module
+            | AttrName::PhysAlign => self.set_number(st, a, v, vspan),
+            _ => {
+                self.set_plain(st, a, v, on);
+                true
+            }
+        };
+        if !applied {
+            return;
+        }
+        st.set.insert(a.name);
+        if matches!(
+            a.name,
+            AttrName::Image
+                | AttrName::Ram
+                | AttrName::Chain
+                | AttrName::Mount
+                | AttrName::Compress
+                | AttrName::Bigendian
+        ) {
+            self.img.set.insert(a.name);
+        }
+    }
+
+    /// The attributes that take any value, or none.
+    fn set_plain(&mut self, st: &mut State, a: &Attr, v: &str, on: bool) {
         match a.name {
-            AttrName::Autolink => st.autolink = on,
-            AttrName::Autoso => {
-                if attrs::choose(v, &["list", "add"]).is_none() {
-                    self.bad_value(vspan, format!("`autoso={v}` is neither `list` nor `add`"), "write `autoso=list` or `autoso=add`");
-                }
+            AttrName::Autolink => {
+                st.autolink = on;
             }
             AttrName::Bigendian => {
                 st.bigendian = Some(on);
                 self.img.bigendian = Some(on);
             }
-            AttrName::Cd => st.cd = Some(v.into()),
-            AttrName::Chain => match attrs::parse_u64(v) {
-                Some(n) => self.img.chain = Some(n),
-                None => self.bad_value(vspan, format!("`chain={v}` is not an address"), "write an address such as `chain=0x200000`"),
-            },
+            AttrName::Cd => {
+                st.cd = Some(v.into());
+            }
+            AttrName::Dupignore => {
+                st.dupignore = on;
+            }
+            AttrName::Filter => {
+                st.filter = Some(v.into());
+            }
+            AttrName::Followlink => {
+                st.followlink = on;
+            }
+            AttrName::Include => {
+                st.include = on;
+            }
+            AttrName::Keeplinked => {
+                st.keeplinked = on;
+            }
+            AttrName::Keepsection => {
+                st.keepsection = v
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+            }
+            AttrName::Linker => {
+                st.linker = Some(v.into());
+            }
+            AttrName::Mount => {
+                self.img.mount = Some(v.to_string());
+            }
+            AttrName::Optional => {
+                st.optional = on;
+            }
+            AttrName::PageAlign => {
+                st.page_align = on;
+            }
+            AttrName::Prefix => {
+                st.prefix = Some(v.trim_matches('/').into());
+            }
+            AttrName::Raw => {
+                st.raw = on;
+            }
+            AttrName::Relocs => {
+                st.relocs = on;
+            }
+            AttrName::Script => {
+                st.script = on;
+            }
+            AttrName::Search => {
+                st.search = Some(v.into());
+            }
+            _ => unreachable!("not an attribute of this group"),
+        }
+    }
+
+    /// The attributes whose value is one of a few words; false when it is not.
+    fn set_choice(&mut self, st: &mut State, a: &Attr, v: &str, vspan: Span) -> bool {
+        match a.name {
             AttrName::Code | AttrName::Data => {
                 let copy = match attrs::choose(v, &["uip", "copy"]) {
                     Some("copy") => true,
                     Some(_) => false,
                     None => {
-                        self.bad_value(vspan, format!("`{}={v}` is neither `uip` nor `copy`", a.name.as_str()), "write `uip` (used in place) or `copy`");
-                        return;
+                        self.bad_value(
+                            vspan,
+                            format!("`{}={v}` is neither `uip` nor `copy`", a.name.as_str()),
+                            "write `uip` (used in place) or `copy`",
+                        );
+                        return false;
                     }
                 };
                 if a.name == AttrName::Code {
@@ -77,14 +172,73 @@ impl Resolver<'_> {
                         "1" | "2" | "3" => v.parse::<u8>().ok(),
                         "0" => None,
                         _ => {
-                            self.bad_value(vspan, format!("`compress={v}` is not a compression method"), "1 is zlib, 2 LZO, 3 UCL (the default of `+compress`)");
-                            return;
+                            self.bad_value(
+                                vspan,
+                                format!("`compress={v}` is not a compression method"),
+                                "1 is zlib, 2 LZO, 3 UCL (the default of `+compress`)",
+                            );
+                            return false;
                         }
                     },
                 };
                 st.compress = c.map(|c| (c, a.span));
                 self.img.compress = st.compress;
             }
+            AttrName::Gid | AttrName::Uid => {
+                let id = if v == "*" {
+                    None
+                } else {
+                    match attrs::parse_u64(v).and_then(|n| u32::try_from(n).ok()) {
+                        Some(n) => Some(n),
+                        None => {
+                            self.bad_value(
+                                vspan,
+                                format!("`{}={v}` is not a user or group id", a.name.as_str()),
+                                "write a number, or `*` for the host file's owner",
+                            );
+                            return false;
+                        }
+                    }
+                };
+                if a.name == AttrName::Uid {
+                    st.uid = id;
+                } else {
+                    st.gid = id;
+                }
+            }
+            AttrName::Type => {
+                st.ftype = match attrs::choose(v, &["file", "dir", "link", "fifo"]) {
+                    Some("file") => FileType::File,
+                    Some("dir") => FileType::Dir,
+                    Some("link") => FileType::Link,
+                    Some("fifo") => FileType::Fifo,
+                    _ => {
+                        self.bad_value(
+                            vspan,
+                            format!("`type={v}` is not an entry type"),
+                            "the types are `file`, `dir`, `link` and `fifo`",
+                        );
+                        return false;
+                    }
+                }
+            }
+            _ => unreachable!("not an attribute of this group"),
+        }
+        true
+    }
+
+    /// The attributes whose value is a number, a mode or a name; false when it is not valid.
+    fn set_number(&mut self, st: &mut State, a: &Attr, v: &str, vspan: Span) -> bool {
+        match a.name {
+            AttrName::Autoso => {
+                if attrs::choose(v, &["list", "add"]).is_none() {
+                    self.bad_value(vspan, format!("`autoso={v}` is neither `list` nor `add`"), "write `autoso=list` or `autoso=add`");
+                }
+            }
+            AttrName::Chain => match attrs::parse_u64(v) {
+                Some(n) => self.img.chain = Some(n),
+                None => self.bad_value(vspan, format!("`chain={v}` is not an address"), "write an address such as `chain=0x200000`"),
+            },
             AttrName::Dperms | AttrName::Perms => match attrs::parse_perms(v) {
                 Ok(p) => {
                     if a.name == AttrName::Perms {
@@ -95,27 +249,6 @@ impl Resolver<'_> {
                 }
                 Err(e) => self.bad_value(vspan, e, "write an octal mode (`0755`), `*` for the host file's, or symbolic changes (`a+x`)"),
             },
-            AttrName::Dupignore => st.dupignore = on,
-            AttrName::Filter => st.filter = Some(v.into()),
-            AttrName::Followlink => st.followlink = on,
-            AttrName::Gid | AttrName::Uid => {
-                let id = if v == "*" {
-                    None
-                } else {
-                    match attrs::parse_u64(v).and_then(|n| u32::try_from(n).ok()) {
-                        Some(n) => Some(n),
-                        None => {
-                            self.bad_value(vspan, format!("`{}={v}` is not a user or group id", a.name.as_str()), "write a number, or `*` for the host file's owner");
-                            return;
-                        }
-                    }
-                };
-                if a.name == AttrName::Uid {
-                    st.uid = id;
-                } else {
-                    st.gid = id;
-                }
-            }
             AttrName::Image | AttrName::Ram => match attrs::parse_range(v) {
                 Ok(r) => {
                     if a.name == AttrName::Image {
@@ -126,12 +259,6 @@ impl Resolver<'_> {
                 }
                 Err(e) => self.bad_value(vspan, format!("`{}={v}`: {e}", a.name.as_str()), "write `addr[-end][,max][=total][%align]`, e.g. `image=0x80000`"),
             },
-            AttrName::Include => st.include = on,
-            AttrName::Keeplinked => st.keeplinked = on,
-            AttrName::Keepsection => {
-                st.keepsection = v.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()
-            }
-            AttrName::Linker => st.linker = Some(v.into()),
             AttrName::Module => {
                 if v.is_empty() {
                     self.bad_value(vspan, "`module=` names no module".into(), "write `module=NAME`, e.g. `module=qvm`");
@@ -142,75 +269,60 @@ impl Resolver<'_> {
                     });
                 }
             }
-            AttrName::Mount => self.img.mount = Some(v.to_string()),
-            AttrName::Optional => st.optional = on,
-            AttrName::PageAlign => st.page_align = on,
             AttrName::PhysAlign => match attrs::parse_u64(v) {
                 Some(n) if n.is_power_of_two() => st.phys_align = Some(n),
                 _ => self.bad_value(vspan, format!("`phys_align={v}` is not a power of two"), "write a power of two, e.g. `phys_align=64k`"),
             },
-            AttrName::Prefix => st.prefix = Some(v.trim_matches('/').into()),
-            AttrName::Raw => st.raw = on,
-            AttrName::Relocs => st.relocs = on,
-            AttrName::Script => st.script = on,
-            AttrName::Search => st.search = Some(v.into()),
-            AttrName::Type => {
-                st.ftype = match attrs::choose(v, &["file", "dir", "link", "fifo"]) {
-                    Some("file") => FileType::File,
-                    Some("dir") => FileType::Dir,
-                    Some("link") => FileType::Link,
-                    Some("fifo") => FileType::Fifo,
-                    _ => {
-                        self.bad_value(vspan, format!("`type={v}` is not an entry type"), "the types are `file`, `dir`, `link` and `fifo`");
-                        return;
-                    }
-                }
-            }
-            AttrName::Virtual | AttrName::Physical => {
-                let mut words = v.split_whitespace();
-                let first = words.next().unwrap_or("");
-                let (cpu, bootfile) = match first.split_once(',') {
-                    Some((c, b)) => (Some(c.to_string()), b.to_string()),
-                    None => (None, first.to_string()),
-                };
-                if bootfile.is_empty() {
-                    self.bad_value(vspan, format!("`{}={v}` names no bootfile", a.name.as_str()), "write `[cpu,]bootfile`, e.g. `virtual=x86_64,multiboot`");
-                    return;
-                }
-                let mut args: Vec<String> = words.map(str::to_owned).collect();
-                args.extend(list.bootfile_args.iter().map(|w| w.text.clone()));
-                if let Some(c) = &cpu {
-                    self.vars.insert("PROCESSOR".into(), c.clone());
-                    self.vars.insert("CPU_BASE".into(), cpu_base(c));
-                }
-                st.boot = Some(BootSpec {
-                    mode: if a.name == AttrName::Virtual {
-                        BootMode::Virtual
-                    } else {
-                        BootMode::Physical
-                    },
-                    cpu,
-                    bootfile,
-                    args,
-                    span: a.span,
-                });
-                if global {
-                    self.alone_boot.get_or_insert(a.span);
-                }
-            }
+            _ => unreachable!("not an attribute of this group"),
         }
-        st.set.insert(a.name);
-        if matches!(
-            a.name,
-            AttrName::Image
-                | AttrName::Ram
-                | AttrName::Chain
-                | AttrName::Mount
-                | AttrName::Compress
-                | AttrName::Bigendian
-        ) {
-            self.img.set.insert(a.name);
+        true
+    }
+
+    /// `virtual=` / `physical=`; false when the value names no bootfile.
+    fn set_boot(
+        &mut self,
+        st: &mut State,
+        a: &Attr,
+        list: &AttrList,
+        global: bool,
+        v: &str,
+        vspan: Span,
+    ) -> bool {
+        let mut words = v.split_whitespace();
+        let first = words.next().unwrap_or("");
+        let (cpu, bootfile) = match first.split_once(',') {
+            Some((c, b)) => (Some(c.to_string()), b.to_string()),
+            None => (None, first.to_string()),
+        };
+        if bootfile.is_empty() {
+            self.bad_value(
+                vspan,
+                format!("`{}={v}` names no bootfile", a.name.as_str()),
+                "write `[cpu,]bootfile`, e.g. `virtual=x86_64,multiboot`",
+            );
+            return false;
         }
+        let mut args: Vec<String> = words.map(str::to_owned).collect();
+        args.extend(list.bootfile_args.iter().map(|w| w.text.clone()));
+        if let Some(c) = &cpu {
+            self.vars.insert("PROCESSOR".into(), c.clone());
+            self.vars.insert("CPU_BASE".into(), cpu_base(c));
+        }
+        st.boot = Some(BootSpec {
+            mode: if a.name == AttrName::Virtual {
+                BootMode::Virtual
+            } else {
+                BootMode::Physical
+            },
+            cpu,
+            bootfile,
+            args,
+            span: a.span,
+        });
+        if global {
+            self.alone_boot.get_or_insert(a.span);
+        }
+        true
     }
 
     pub(super) fn apply_bootfile_attrs(&mut self, b: &Bootfile) {
