@@ -580,23 +580,34 @@ pub fn parse_priority(text: &str) -> Option<(u8, crate::Policy)> {
     Some((n, policy))
 }
 
-/// A timeout `secs[.tenths]` as a number of 100 ms checks.
-pub fn parse_timeout(text: &str) -> Option<u16> {
-    let (secs, tenths) = match text.split_once('.') {
-        Some((s, t)) => (s, t),
-        None => (text, ""),
-    };
-    let s: u32 = if secs.is_empty() {
-        0
+/// A timeout `secs[.fraction]` as a number of 100 ms checks, and whether
+/// that is exact. As mkifs: a finer fraction is rounded to tenths (half up),
+/// and a timeout beyond the 16-bit field is clamped to 0xffff checks.
+pub fn parse_timeout(text: &str) -> Option<(u16, bool)> {
+    let (secs, frac) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(secs) || !digits(frac) || (secs.is_empty() && frac.is_empty()) {
+        return None;
+    }
+    let secs = secs.trim_start_matches('0');
+    let digit = |i: usize| u64::from(frac.as_bytes().get(i).map_or(0, |b| b - b'0'));
+    let mut exact = frac.bytes().skip(1).all(|b| b == b'0');
+    // More than 6 digits of seconds is beyond any clamp.
+    let checks = if secs.len() > 6 {
+        u64::MAX
     } else {
-        secs.parse().ok()?
+        let s: u64 = if secs.is_empty() {
+            0
+        } else {
+            secs.parse().ok()?
+        };
+        s * 10 + digit(0) + u64::from(digit(1) >= 5)
     };
-    let t: u32 = match tenths.len() {
-        0 => 0,
-        1 => tenths.parse().ok()?,
-        _ => return None,
-    };
-    u16::try_from(s.checked_mul(10)?.checked_add(t)?).ok()
+    let stored = u16::try_from(checks).unwrap_or_else(|_| {
+        exact = false;
+        u16::MAX
+    });
+    Some((stored, exact))
 }
 
 #[cfg(test)]
@@ -749,11 +760,19 @@ mod tests {
         assert_eq!(parse_priority("25"), Some((25, crate::Policy::Unchanged)));
         assert_eq!(parse_priority("10o"), Some((10, crate::Policy::Other)));
         assert_eq!(parse_priority("x"), None);
-        assert_eq!(parse_timeout("4"), Some(40));
-        assert_eq!(parse_timeout("0.5"), Some(5));
-        assert_eq!(parse_timeout("3000"), Some(30000));
-        assert_eq!(parse_timeout("1.25"), None);
-        assert_eq!(parse_timeout("99999"), None);
+        assert_eq!(parse_timeout("4"), Some((40, true)));
+        assert_eq!(parse_timeout("0.5"), Some((5, true)));
+        assert_eq!(parse_timeout("3000"), Some((30000, true)));
+        assert_eq!(parse_timeout("6553.5"), Some((0xffff, true)));
+        assert_eq!(parse_timeout("1.50"), Some((15, true)));
+        // As mkifs: rounded to tenths, clamped to the field.
+        assert_eq!(parse_timeout("1.25"), Some((13, false)));
+        assert_eq!(parse_timeout("1.24"), Some((12, false)));
+        assert_eq!(parse_timeout("7000"), Some((0xffff, false)));
+        assert_eq!(parse_timeout("99999999999"), Some((0xffff, false)));
+        assert_eq!(parse_timeout("x"), None);
+        assert_eq!(parse_timeout("."), None);
+        assert_eq!(parse_timeout("-1"), None);
     }
 
     #[test]

@@ -54,7 +54,7 @@ diag::declare_codes! {
     /// `${A}` that expands to itself.
     B0208 = "variable-loop", Error, "variable expansion does not end";
     /// Two entries with the same target path.
-    B0209 = "duplicate-target", Warning, "two entries have the same path in the image: the first is kept";
+    B0209 = "duplicate-target", Warning, "two entries have the same path in the image: both are written, as mkifs does";
     /// A host file that exists but cannot be read.
     B0210 = "host-file-unreadable", Error, "a host file cannot be read";
     /// The `.boot` file cannot be found or read.
@@ -73,6 +73,10 @@ diag::declare_codes! {
     B0217 = "several-scripts", Info, "several boot scripts are joined into one";
     /// `[+include]` nested too deep.
     B0218 = "include-loop", Error, "buildfiles include each other without end";
+    /// `ram=`: a split image, which the writer does not build yet.
+    B0219 = "split-image-unsupported", Error, "split images (ram=) are not supported yet";
+    /// A followed symbolic link inside a host directory points nowhere.
+    B0220 = "dangling-link", Error, "a symbolic link in a host directory points nowhere";
 
     /// A boot block with no program.
     B0301 = "no-startup-program", Error, "a boot block without a startup program";
@@ -92,4 +96,6 @@ diag::declare_codes! {
     B0308 = "boot-line-incomplete", Error, "a boot block line is not followed by a program";
     /// Modifiers and environment with no command.
     B0309 = "script-line-incomplete", Warning, "a script line has a trailing `&` or modifiers but no command";
+    /// A `waitfor`/`reopen` timeout that is stored rounded or clamped.
+    B0310 = "timeout-rounded", Warning, "a waitfor or reopen timeout is stored rounded to tenths or clamped";
 }

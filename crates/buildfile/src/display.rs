@@ -2,6 +2,15 @@
 //! and the form a compiled script decodes back to.
 
 use crate::{External, Policy, ScriptCommand, ScriptKind};
+
+/// A count of 100 ms checks as seconds (`40` → `4`, `5` → `0.5`).
+pub fn tenths_text(checks: u16) -> String {
+    if checks.is_multiple_of(10) {
+        format!("{}", checks / 10)
+    } else {
+        format!("{}.{}", checks / 10, checks % 10)
+    }
+}
 use std::fmt;
 
 /// Quotes a word when the boot script would otherwise split or misread it.
@@ -68,13 +77,6 @@ impl External {
 
 impl fmt::Display for ScriptKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tenths = |c: u16| {
-            if c.is_multiple_of(10) {
-                format!("{}", c / 10)
-            } else {
-                format!("{}.{}", c / 10, c % 10)
-            }
-        };
         match self {
             ScriptKind::External(e) => {
                 let mut parts = Vec::new();
@@ -102,10 +104,10 @@ impl fmt::Display for ScriptKind {
                     .join(" "),
             ),
             ScriptKind::Waitfor { path, checks } => {
-                write!(f, "waitfor {} {}", quote(path), tenths(*checks))
+                write!(f, "waitfor {} {}", quote(path), tenths_text(*checks))
             }
             ScriptKind::Reopen { path, checks } => {
-                write!(f, "reopen {} {}", quote(path), tenths(*checks))
+                write!(f, "reopen {} {}", quote(path), tenths_text(*checks))
             }
             ScriptKind::DisplayMsg { text } => {
                 if text.is_empty() {

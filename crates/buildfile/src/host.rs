@@ -167,6 +167,7 @@ where
         _ => ElfKind::Other,
     };
     let mut has_interp = false;
+    let mut writable = false;
     let mut loads: Vec<(u64, u64, u64)> = Vec::new();
     let mut dynamic = None;
     if let Ok(phdrs) = h.program_headers(endian, data) {
@@ -175,6 +176,7 @@ where
             if t == elf::PT_INTERP {
                 has_interp = true;
             } else if t == elf::PT_LOAD {
+                writable |= ph.p_flags(endian).0 & elf::PF_W.0 != 0;
                 loads.push((
                     ph.p_vaddr(endian).into(),
                     ph.p_offset(endian).into(),
@@ -221,6 +223,7 @@ where
         has_interp,
         soname,
         entry: h.e_entry(endian).into(),
+        writable,
     })
 }
 

@@ -668,7 +668,9 @@ pub(crate) fn lossy(b: &[u8]) -> String {
     }
 }
 
-/// Removes the escapes of inline contents: `\}` → `}`, `\\` → `\`.
+/// Removes the escapes of inline contents as mkifs does: a backslash before
+/// any character is dropped and the character kept (`\}` → `}`, `\\` → `\`,
+/// `\"` → `"`, `\n` → `n`).
 pub fn unescape_inline(body: &[u8]) -> Vec<u8> {
     if memchr::memchr(b'\\', body).is_none() {
         return body.to_vec();
@@ -676,7 +678,7 @@ pub fn unescape_inline(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len());
     let mut i = 0;
     while i < body.len() {
-        if body[i] == b'\\' && i + 1 < body.len() && (body[i + 1] == b'}' || body[i + 1] == b'\\') {
+        if body[i] == b'\\' && i + 1 < body.len() {
             out.push(body[i + 1]);
             i += 2;
         } else {

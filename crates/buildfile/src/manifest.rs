@@ -26,7 +26,7 @@ pub mod mode {
 }
 
 /// The target byte order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ByteOrder {
     /// Little-endian (x86, x86_64, aarch64le, armle-v7).
@@ -34,6 +34,56 @@ pub enum ByteOrder {
     Little,
     /// Big-endian (`*be` targets, or `+bigendian`).
     Big,
+}
+
+impl ByteOrder {
+    /// Reads a u16 from the first two bytes of `b` (which must hold them).
+    pub fn u16(self, b: [u8; 2]) -> u16 {
+        match self {
+            ByteOrder::Little => u16::from_le_bytes(b),
+            ByteOrder::Big => u16::from_be_bytes(b),
+        }
+    }
+
+    /// Reads a u32.
+    pub fn u32(self, b: [u8; 4]) -> u32 {
+        match self {
+            ByteOrder::Little => u32::from_le_bytes(b),
+            ByteOrder::Big => u32::from_be_bytes(b),
+        }
+    }
+
+    /// Reads a u64.
+    pub fn u64(self, b: [u8; 8]) -> u64 {
+        match self {
+            ByteOrder::Little => u64::from_le_bytes(b),
+            ByteOrder::Big => u64::from_be_bytes(b),
+        }
+    }
+
+    /// The bytes of a u16.
+    pub fn put_u16(self, v: u16) -> [u8; 2] {
+        match self {
+            ByteOrder::Little => v.to_le_bytes(),
+            ByteOrder::Big => v.to_be_bytes(),
+        }
+    }
+
+    /// The bytes of a u32.
+    pub fn put_u32(self, v: u32) -> [u8; 4] {
+        match self {
+            ByteOrder::Little => v.to_le_bytes(),
+            ByteOrder::Big => v.to_be_bytes(),
+        }
+    }
+
+    /// The bytes of a u64.
+    pub fn put_u64(self, v: u64) -> [u8; 8] {
+        match self {
+            ByteOrder::Little => v.to_le_bytes(),
+            ByteOrder::Big => v.to_be_bytes(),
+        }
+    }
 }
 
 /// Image compression (`compress=N`).
@@ -99,6 +149,9 @@ pub struct ElfInfo {
     pub soname: Option<String>,
     /// Entry point.
     pub entry: u64,
+    /// A loadable segment is writable (`PF_W`): its data, used in place,
+    /// can serve one run only.
+    pub writable: bool,
 }
 
 /// `e_type` of an ELF file.
@@ -199,6 +252,12 @@ impl FileData {
     pub fn is_elf_program(&self) -> bool {
         self.elf.as_ref().is_some_and(ElfInfo::is_program)
     }
+
+    /// True for an ELF executable or shared object: what mkifs processes
+    /// (and flags in the inode) unless it is `+raw`.
+    pub fn is_elf_image(&self) -> bool {
+        self.elf.as_ref().is_some_and(ElfInfo::is_image)
+    }
 }
 
 impl ElfInfo {
@@ -214,6 +273,11 @@ impl ElfInfo {
     /// True for a shared object: `ET_DYN` with a `DT_SONAME`, or without `PT_INTERP`.
     pub fn is_shared_object(&self) -> bool {
         self.kind == ElfKind::Shared && (self.soname.is_some() || !self.has_interp)
+    }
+
+    /// True for an executable or a shared object.
+    pub fn is_image(&self) -> bool {
+        self.is_program() || self.is_shared_object()
     }
 }
 
@@ -259,13 +323,14 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// True when the entry is an ELF executable that mkifs processes with its
-    /// data used in place (`data=uip`, the default): such a program can run
-    /// only once, its inode carries the run-once flag, and it gets no sticky
-    /// bit. Shared objects, `+raw` files and `data=copy` executables are not.
+    /// True when the entry is an ELF executable or shared object with a
+    /// writable segment that mkifs uses in place (`data=uip`, the default):
+    /// it can run only once, its inode carries the run-once flag, and it
+    /// gets no sticky bit. Files without a writable segment, `+raw` files
+    /// and `data=copy` files are not.
     pub fn runs_once(&self) -> bool {
         self.file()
-            .is_some_and(|f| f.is_elf_program() && !self.attrs.raw && !self.attrs.data_copy)
+            .is_some_and(|f| runs_once(f.elf.as_ref(), self.attrs.raw, self.attrs.data_copy))
     }
 
     /// The file data, for regular files.
@@ -543,4 +608,9 @@ impl Manifest {
     pub fn is_bootable(&self) -> bool {
         self.boot.is_some()
     }
+}
+
+/// The rule of [`Entry::runs_once`], for an entry still being made.
+pub fn runs_once(elf: Option<&ElfInfo>, raw: bool, data_copy: bool) -> bool {
+    elf.is_some_and(|e| e.is_image() && e.writable) && !raw && !data_copy
 }

@@ -8,6 +8,7 @@
 
 use crate::attrs::{self, Lookup, ModName, Setting};
 use crate::codes;
+use crate::display::tenths_text;
 use crate::lexer::{Lexer, LineTok, Word};
 use crate::{EnvVar, External, Policy, ScriptCommand, ScriptKind};
 use diag::{Diagnostic, Span};
@@ -213,7 +214,26 @@ fn wait_like(
     let checks = match args.get(1) {
         None => DEFAULT_CHECKS,
         Some(t) => match attrs::parse_timeout(&t.text) {
-            Some(c) => c,
+            Some((c, exact)) => {
+                if !exact {
+                    diags.push(
+                        Diagnostic::new(
+                            &codes::B0310,
+                            format!(
+                                "timeout `{}` is stored as {} seconds",
+                                t.text,
+                                tenths_text(c)
+                            ),
+                        )
+                        .at(t.span, "rounded to tenths, at most 6553.5 seconds")
+                        .help(format!(
+                            "write `{}`, the value the image holds",
+                            tenths_text(c)
+                        )),
+                    );
+                }
+                c
+            }
             None => {
                 diags.push(
                     Diagnostic::new(&codes::B0303, format!("`{}` is not a timeout", t.text))

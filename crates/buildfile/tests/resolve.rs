@@ -533,15 +533,25 @@ fn script_entries_and_several_scripts() {
 }
 
 #[test]
-fn duplicates_keep_the_first_and_dupignore_silences() {
+fn duplicates_are_all_kept_in_order_and_dupignore_leaves_one_out() {
     let s = Sdp::new();
     let (m, d, map) = s.load(
         "/a = {\n1\n}\n/a = {\n2\n}\n[+dupignore] /a = {\n3\n}\n",
         &s.opts(),
     );
     let m = m.unwrap();
-    assert_eq!(m.entries.len(), 1);
-    assert_eq!(m.entries[0].file().unwrap().size, Some(2));
+    // As mkifs: both `/a` lines are written, in buildfile order; the one
+    // under `+dupignore` is left out.
+    let sizes: Vec<_> = m
+        .entries
+        .iter()
+        .map(|e| (e.path.as_str(), e.file().unwrap().size))
+        .collect();
+    assert_eq!(sizes, [("a", Some(2)), ("a", Some(2))]);
+    let DataSource::Inline { bytes } = &m.entries[1].file().unwrap().source else {
+        panic!("inline")
+    };
+    assert_eq!(bytes, b"2\n");
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].code.id, "B0209");
     assert_eq!(map.location(d[0].span().unwrap()), "t.build:4:1");

@@ -1,76 +1,7 @@
 //! Byte order of an image: every multi-byte field is in the target's order.
 
-use serde::Serialize;
-
-/// The byte order of an image's fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Endian {
-    /// Little-endian (x86, x86_64, aarch64le, armle-v7).
-    #[default]
-    Little,
-    /// Big-endian (`*be` targets).
-    Big,
-}
-
-impl Endian {
-    /// Reads a u16 from the first two bytes of `b` (which must hold them).
-    pub fn u16(self, b: [u8; 2]) -> u16 {
-        match self {
-            Endian::Little => u16::from_le_bytes(b),
-            Endian::Big => u16::from_be_bytes(b),
-        }
-    }
-
-    /// Reads a u32.
-    pub fn u32(self, b: [u8; 4]) -> u32 {
-        match self {
-            Endian::Little => u32::from_le_bytes(b),
-            Endian::Big => u32::from_be_bytes(b),
-        }
-    }
-
-    /// Reads a u64.
-    pub fn u64(self, b: [u8; 8]) -> u64 {
-        match self {
-            Endian::Little => u64::from_le_bytes(b),
-            Endian::Big => u64::from_be_bytes(b),
-        }
-    }
-
-    /// The bytes of a u16.
-    pub fn put_u16(self, v: u16) -> [u8; 2] {
-        match self {
-            Endian::Little => v.to_le_bytes(),
-            Endian::Big => v.to_be_bytes(),
-        }
-    }
-
-    /// The bytes of a u32.
-    pub fn put_u32(self, v: u32) -> [u8; 4] {
-        match self {
-            Endian::Little => v.to_le_bytes(),
-            Endian::Big => v.to_be_bytes(),
-        }
-    }
-
-    /// The bytes of a u64.
-    pub fn put_u64(self, v: u64) -> [u8; 8] {
-        match self {
-            Endian::Little => v.to_le_bytes(),
-            Endian::Big => v.to_be_bytes(),
-        }
-    }
-}
-
-impl From<buildfile::ByteOrder> for Endian {
-    fn from(b: buildfile::ByteOrder) -> Endian {
-        match b {
-            buildfile::ByteOrder::Little => Endian::Little,
-            buildfile::ByteOrder::Big => Endian::Big,
-        }
-    }
-}
+/// The byte order of an image's fields: the Manifest's target byte order.
+pub use buildfile::ByteOrder as Endian;
 
 /// Bounds-checked field access on a byte slice: every read returns `None`
 /// when the field does not lie wholly inside the slice.

@@ -282,6 +282,75 @@ fn argv_env(p: &BootProgram, boot_env: &[buildfile::EnvVar]) -> (Vec<String>, Ve
     (argv, env)
 }
 
+/// The boot program `e` is for, when `e` is a bootstrap program's entry.
+fn bootstrap_of<'m>(m: &'m Manifest, e: &Entry) -> Option<&'m BootProgram> {
+    match e.file()?.role {
+        FileRole::Bootstrap(k) => m.boot.as_ref()?.bootstrap.get(k),
+        _ => None,
+    }
+}
+
+/// Fills the argument block of a flat (non-ELF) bootstrap program, as mkifs
+/// does wherever the program holds its marker; other entries are unchanged.
+fn flat_bootargs(
+    m: &Manifest,
+    e: &Entry,
+    data: Data,
+    startup_paddr: u32,
+) -> Result<Data, WriteError> {
+    let Some(p) = bootstrap_of(m, e) else {
+        return Ok(data);
+    };
+    if e.attrs.raw || e.file().is_some_and(|f| f.elf.is_some()) {
+        return Ok(data);
+    }
+    let mut bytes = match entry_bytes(e, data)? {
+        Ok(b) => b,
+        Err(d) => return Ok(d),
+    };
+    fill_bootargs(m, p, &mut bytes, m.image.byte_order, startup_paddr)?;
+    Ok(Data::Mem(bytes))
+}
+
+/// The bytes of `data` in memory (a host file is read); `Err` gives back
+/// data that has no bytes to change.
+fn entry_bytes(e: &Entry, data: Data) -> Result<Result<Vec<u8>, Data>, WriteError> {
+    match data {
+        Data::Host(path, _) => std::fs::read(&path)
+            .map(Ok)
+            .map_err(|x| WriteError::HostFile {
+                path: e.path.clone(),
+                host: path.clone(),
+                why: write::io_reason(&x),
+                span: e.span,
+            }),
+        Data::Mem(v) => Ok(Ok(v)),
+        d @ (Data::None | Data::Patched(..)) => Ok(Err(d)),
+    }
+}
+
+/// Fills bootstrap program `p`'s argument block in `bytes`.
+fn fill_bootargs(
+    m: &Manifest,
+    p: &BootProgram,
+    bytes: &mut [u8],
+    e: Endian,
+    startup_paddr: u32,
+) -> Result<(), WriteError> {
+    let boot_env = m.boot.as_ref().map(|b| b.env.as_slice()).unwrap_or(&[]);
+    let (argv, env) = argv_env(p, boot_env);
+    patch_bootargs(bytes, e, &argv, &env, startup_paddr)
+        .map(|_| ())
+        .map_err(|w| {
+            boot_err(
+                &crate::codes::I0107,
+                p.span,
+                format!("`{}`: {w}", p.name),
+                None,
+            )
+        })
+}
+
 /// Processes an ELF entry for its place at `addr`: links a relocatable
 /// bootstrap program, sets every `PT_LOAD`'s `p_paddr` to where its bytes
 /// are, and patches a bootstrap program's argument block.
@@ -294,29 +363,23 @@ fn process_elf(
     startup_paddr: u32,
 ) -> Result<Data, WriteError> {
     let Some(f) = e.file() else { return Ok(data) };
-    if f.elf.is_none() || e.attrs.raw {
+    if e.attrs.raw {
         return Ok(data);
+    }
+    if f.elf.is_none() {
+        return flat_bootargs(m, e, data, startup_paddr);
     }
     let host = match &data {
         Data::Host(p, n) => Some((p.clone(), *n)),
         _ => None,
     };
-    let mut bytes = match data {
-        Data::Host(p, _) => std::fs::read(&p).map_err(|x| WriteError::HostFile {
-            path: e.path.clone(),
-            host: p.clone(),
-            why: write::io_reason(&x),
-            span: e.span,
-        })?,
-        Data::Mem(v) => v,
-        d @ (Data::None | Data::Patched(..)) => return Ok(d),
+    let mut bytes = match entry_bytes(e, data)? {
+        Ok(b) => b,
+        Err(d) => return Ok(d),
     };
     let original = host.as_ref().map(|_| bytes.clone());
     let mut linked = false;
-    let prog = match f.role {
-        FileRole::Bootstrap(k) => m.boot.as_ref().and_then(|b| b.bootstrap.get(k)),
-        _ => None,
-    };
+    let prog = bootstrap_of(m, e);
     let bad = |why: String| {
         boot_err(
             &crate::codes::I0107,
@@ -339,16 +402,7 @@ fn process_elf(
         elf.set_paddr(&mut bytes, s.header_at, addr.wrapping_add(s.offset));
     }
     if let Some(p) = prog {
-        let boot_env = m.boot.as_ref().map(|b| b.env.as_slice()).unwrap_or(&[]);
-        let (argv, env) = argv_env(p, boot_env);
-        patch_bootargs(&mut bytes, elf.endian, &argv, &env, startup_paddr).map_err(|w| {
-            boot_err(
-                &crate::codes::I0107,
-                p.span,
-                format!("`{}`: {w}", p.name),
-                None,
-            )
-        })?;
+        fill_bootargs(m, p, &mut bytes, elf.endian, startup_paddr)?;
     }
     // An unlinked host file is streamed at write time with its changes.
     if let (false, Some((path, size)), Some(orig)) = (linked, host, original)
@@ -379,7 +433,7 @@ fn machine_of(cpu: &str) -> u16 {
 
 /// Plans the whole image of `m`.
 pub fn prepare(m: &Manifest, opts: &WriteOptions) -> Result<Prepared, WriteError> {
-    let endian: Endian = m.image.byte_order.into();
+    let endian: Endian = m.image.byte_order;
     let tl = if opts.trailer_v2 {
         TRAILER_V2
     } else {
@@ -407,6 +461,7 @@ pub fn prepare(m: &Manifest, opts: &WriteOptions) -> Result<Prepared, WriteError
         let pp = PlaceParams {
             header_paddr,
             page: m.image.page_size,
+            prefix: 0,
         };
         let plan = write::plan_with(m, opts, pp, |i, e, addr| {
             let d = write::entry_data(m, i, e)?;
@@ -415,6 +470,7 @@ pub fn prepare(m: &Manifest, opts: &WriteOptions) -> Result<Prepared, WriteError
                 None => Ok(d),
             }
         })?;
+        // As mkifs: a compressed image without a boot block says no RAM size.
         let startup = compression.map(|_| StartupHeader {
             endian,
             version: 1,
@@ -422,7 +478,7 @@ pub fn prepare(m: &Manifest, opts: &WriteOptions) -> Result<Prepared, WriteError
             header_size: STARTUP_HEADER_SIZE as u16,
             image_paddr: base as u32,
             ram_paddr: base as u32,
-            ram_size: startup_size + plan.header.image_size,
+            ram_size: 0,
             startup_size,
             stored_size: startup_size + plan.header.image_size,
             imagefs_size: plan.header.image_size,
@@ -536,6 +592,7 @@ pub fn prepare(m: &Manifest, opts: &WriteOptions) -> Result<Prepared, WriteError
     let pp = PlaceParams {
         header_paddr,
         page: m.image.page_size,
+        prefix: plen + startup_size,
     };
     let plan = write::plan_with(m, opts, pp, |i, e, addr| {
         let d = write::entry_data(m, i, e)?;
@@ -547,7 +604,7 @@ pub fn prepare(m: &Manifest, opts: &WriteOptions) -> Result<Prepared, WriteError
                 };
                 process_elf(m, e, d, a, va, image_paddr as u32)
             }
-            None => Ok(d),
+            None => flat_bootargs(m, e, d, image_paddr as u32),
         }
     })?;
     let isz = plan.header.image_size as u64;

@@ -2,6 +2,7 @@
 //! commands into records, [`decode`] turns records back into commands, and
 //! [`Record::to_line`] prints one as a buildfile script line.
 
+use buildfile::display::tenths_text;
 use buildfile::{EnvVar, Policy, ScriptCommand, ScriptKind};
 use serde::Serialize;
 
@@ -415,14 +416,6 @@ fn quote(s: &str) -> String {
     }
 }
 
-fn checks_text(checks: u16) -> String {
-    if checks.is_multiple_of(10) {
-        format!("{}", checks / 10)
-    } else {
-        format!("{}.{}", checks / 10, checks % 10)
-    }
-}
-
 impl Record {
     /// The record as a line of buildfile script syntax. `partitions` maps
     /// partition ids to names (see [`partition_names`]).
@@ -490,10 +483,10 @@ impl Record {
                 words.join(" ")
             }
             Record::Waitfor { path, checks } => {
-                format!("waitfor {} {}", quote(path), checks_text(*checks))
+                format!("waitfor {} {}", quote(path), tenths_text(*checks))
             }
             Record::Reopen { path, checks } => {
-                format!("reopen {} {}", quote(path), checks_text(*checks))
+                format!("reopen {} {}", quote(path), tenths_text(*checks))
             }
             Record::DisplayMsg { text } => {
                 // Words joined by single spaces print as they are; anything

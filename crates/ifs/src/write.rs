@@ -376,18 +376,22 @@ fn run_filter(e: &Entry, f: &buildfile::FileData, filter: &str) -> Result<Vec<u8
 /// shared objects used in place, bootstrap programs, `+page_align` files.
 pub fn is_aligned(e: &Entry) -> bool {
     let Some(f) = e.file() else { return false };
-    if e.attrs.page_align || (matches!(f.role, FileRole::Bootstrap(_)) && !e.attrs.raw) {
+    // A flat (non-ELF) bootstrap program is placed as a data file is, as
+    // in mkifs, unless `+page_align` says otherwise.
+    if e.attrs.page_align
+        || (matches!(f.role, FileRole::Bootstrap(_)) && !e.attrs.raw && f.elf.is_some())
+    {
         return true;
     }
     let Some(elf) = &f.elf else { return false };
-    !e.attrs.raw && !e.attrs.code_copy && (elf.is_program() || elf.is_shared_object())
+    !e.attrs.raw && !e.attrs.code_copy && elf.is_image()
 }
 
 /// The inode flag bits of entry `e`.
 fn ino_flag_bits(e: &Entry) -> u32 {
     let Some(f) = e.file() else { return 0 };
     let mut bits = 0;
-    if is_aligned(e) && f.elf.is_some() {
+    if f.is_elf_image() && !e.attrs.raw {
         bits |= ino_flags::PROCESSED_ELF;
     }
     if e.runs_once() {
@@ -406,6 +410,9 @@ pub struct PlaceParams {
     pub header_paddr: u64,
     /// Page size.
     pub page: u64,
+    /// Bytes of the file before the image header (preboot and startup of a
+    /// bootable image): `image=…%align` rounds the whole file, as mkifs does.
+    pub prefix: u64,
 }
 
 /// Plans the image region of `m`.
@@ -422,7 +429,7 @@ pub fn plan_with(
     pp: PlaceParams,
     mut data_of: impl FnMut(usize, &Entry, Option<u64>) -> Result<Data, WriteError>,
 ) -> Result<Plan, WriteError> {
-    let endian: Endian = m.image.byte_order.into();
+    let endian: Endian = m.image.byte_order;
     let mut flags = image_flags::INO_BITS;
     if endian == Endian::Big {
         flags |= image_flags::BIGENDIAN;
@@ -550,8 +557,9 @@ pub fn plan_with(
     } else {
         TRAILER_V1
     } as u64;
-    let body_end = round_up(end, align);
-    let mut image_size = body_end + tl;
+    // As mkifs: the whole file, trailer included, is a multiple of the
+    // alignment (the padding goes before the trailer).
+    let mut image_size = round_up(pp.prefix + end + tl, align) - pp.prefix;
     if let Some(total) = m.image.image.total
         && total > image_size
     {

@@ -252,10 +252,11 @@ fn image_limits_are_enforced() {
     assert_eq!(e.code().id, "I0103", "{e}");
     let m = manifest(d.path(), "[image=0x100000-0x1fffff]\n/data/big = big.bin\n");
     assert!(ifs::build_to_vec(&m, &WriteOptions::default()).is_ok());
-    // `%align` pads the image; `=total` pads it further.
+    // `%align` pads the whole file, trailer included (as mkifs); `=total`
+    // pads it further.
     let m = manifest(d.path(), "[image=0x100000%4096]\n/data/small = small.txt\n");
     let img = ifs::build_to_vec(&m, &WriteOptions::default()).unwrap();
-    assert_eq!(img.len(), 4096 + 4);
+    assert_eq!(img.len(), 4096);
     let m = manifest(
         d.path(),
         "[image=0x100000=0x3000]\n/data/small = small.txt\n",

@@ -61,21 +61,9 @@ impl Resolver<'_> {
             let Ok(lmeta) = std::fs::symlink_metadata(&host) else {
                 continue;
             };
-            if lmeta.file_type().is_symlink() && !st.followlink {
-                let link = std::fs::read_link(&host)
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let e = Entry {
-                    path: child,
-                    kind: EntryKind::Symlink { target: link },
-                    mode: S_IFLNK | 0o777 | S_ISVTX,
-                    uid: st.uid.unwrap_or(lmeta.uid()),
-                    gid: st.gid.unwrap_or(lmeta.gid()),
-                    mtime: self.mtime_host(&lmeta),
-                    attrs: FileAttrs::default(),
-                    span,
-                };
-                self.push_entry(e, st);
+            let is_link = lmeta.file_type().is_symlink();
+            if is_link && !st.followlink {
+                self.link_entry(child, &host, &lmeta, span, st);
                 continue;
             }
             match std::fs::metadata(&host) {
@@ -83,8 +71,52 @@ impl Resolver<'_> {
                 Ok(m) if m.is_file() => {
                     self.file_entry(child, host, &m, span, st, FileRole::Plain);
                 }
-                _ => {} // dangling links, sockets, devices: not image content
+                Ok(_) => {} // sockets, devices: not image content
+                Err(err) if is_link => self.dangling(&host, &err, span),
+                Err(_) => {}
             }
         }
+    }
+
+    /// A symbolic link stored as a link (`[-followlink]`).
+    pub(super) fn link_entry(
+        &mut self,
+        path: String,
+        host: &Path,
+        lmeta: &std::fs::Metadata,
+        span: Span,
+        st: &State,
+    ) {
+        use std::os::unix::fs::MetadataExt;
+        let link = std::fs::read_link(host)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let e = Entry {
+            path,
+            kind: EntryKind::Symlink { target: link },
+            mode: S_IFLNK | 0o777 | S_ISVTX,
+            uid: st.uid.unwrap_or(lmeta.uid()),
+            gid: st.gid.unwrap_or(lmeta.gid()),
+            mtime: self.mtime_host(lmeta),
+            attrs: FileAttrs::default(),
+            span,
+        };
+        self.push_entry(e, st);
+    }
+
+    /// A followed link inside a host directory that points nowhere: an
+    /// error, as in mkifs.
+    fn dangling(&mut self, host: &Path, err: &std::io::Error, span: Span) {
+        let target = std::fs::read_link(host)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        self.diags.push(
+            Diagnostic::new(
+                &codes::B0220,
+                format!("`{}` is a link to `{target}`, which cannot be followed: {err}", host.display()),
+            )
+            .at(span, "the directory holding it is named here")
+            .help("fix or remove the link on the host, or write `[-followlink]` on the line to store links as links"),
+        );
     }
 }

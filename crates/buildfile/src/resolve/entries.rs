@@ -67,16 +67,17 @@ impl Resolver<'_> {
             found = Some(self.same_hash[i]).filter(|&j| j != usize::MAX);
         }
         if let Some(i) = found {
-            if !st.dupignore {
-                let first = self.entries[i].span;
-                self.diags.push(
-                    Diagnostic::new(&codes::B0209, format!("`/{}` is already in the image", e.path))
-                        .at(e.span, "named again here")
-                        .with(first, "first named here")
-                        .help("remove one of the two lines, or add `+dupignore` to keep the first silently"),
-                );
+            if st.dupignore {
+                return None;
             }
-            return None;
+            // As mkifs: both entries are written, in buildfile order.
+            let first = self.entries[i].span;
+            self.diags.push(
+                Diagnostic::new(&codes::B0209, format!("`/{}` is already in the image", e.path))
+                    .at(e.span, "named again here")
+                    .with(first, "first named here")
+                    .help("both entries are written, as mkifs does; remove one of the two lines, or add `+dupignore` to leave this one out silently"),
+            );
         }
         let before = self.by_path.insert(hash, self.entries.len());
         self.same_hash.push(before.unwrap_or(usize::MAX));
@@ -86,14 +87,12 @@ impl Resolver<'_> {
 
     pub(super) fn file_mode(&self, st: &State, base: u32, elf: Option<&ElfInfo>) -> u32 {
         let perms = st.perms.apply(base);
-        let program = elf.is_some_and(ElfInfo::is_program) && !st.raw;
-        let runs_once = program && !st.data_copy;
-        let sticky = if (perms & 0o111 != 0 || program) && !runs_once {
-            S_ISVTX
+        let program = !st.raw && elf.is_some_and(ElfInfo::is_program);
+        if (perms & 0o111 != 0 || program) && !runs_once(elf, st.raw, st.data_copy) {
+            S_IFREG | perms | S_ISVTX
         } else {
-            0
-        };
-        S_IFREG | perms | sticky
+            S_IFREG | perms
+        }
     }
 
     /// An entry line. Its names are taken out of `e` (moved into the
@@ -163,11 +162,10 @@ impl Resolver<'_> {
                     Perms::Host => 0o777,
                     p => p.apply(0o777),
                 };
-                let sticky = if perms & 0o111 != 0 { S_ISVTX } else { 0 };
                 let entry = Entry {
                     path,
                     kind: EntryKind::Symlink { target: link },
-                    mode: S_IFLNK | perms | sticky,
+                    mode: S_IFLNK | perms | sticky(perms),
                     uid: st.uid.unwrap_or(0),
                     gid: st.gid.unwrap_or(0),
                     mtime: self.mtime_generated(),
@@ -180,15 +178,21 @@ impl Resolver<'_> {
                 let Some(path) = self.target_path(&target_text, st, e.target.span) else {
                     return;
                 };
-                let (kind, mode) = if st.ftype == FileType::Dir {
+                // As mkifs: a `type=dir` entry has time 0 whatever `-n` says;
+                // a FIFO with an execute bit is sticky, as a file would be.
+                let (kind, mode, mtime) = if st.ftype == FileType::Dir {
                     let p = st.dperms.as_ref().map(|p| p.apply(0o755)).unwrap_or(0o755);
-                    (EntryKind::Dir, S_IFDIR | p)
+                    (EntryKind::Dir, S_IFDIR | p, 0)
                 } else {
                     let p = match &st.perms {
                         Perms::Host => 0o666,
                         p => p.apply(0o666),
                     };
-                    (EntryKind::Fifo, S_IFIFO | p)
+                    (
+                        EntryKind::Fifo,
+                        S_IFIFO | p | sticky(p),
+                        self.mtime_generated(),
+                    )
                 };
                 let entry = Entry {
                     path,
@@ -196,7 +200,7 @@ impl Resolver<'_> {
                     mode,
                     uid: st.uid.unwrap_or(0),
                     gid: st.gid.unwrap_or(0),
-                    mtime: self.mtime_generated(),
+                    mtime,
                     attrs: st.file_attrs(),
                     span: e.span,
                 };
@@ -307,6 +311,16 @@ impl Resolver<'_> {
             }
             return;
         }
+        if !st.followlink
+            && let Some((p, lmeta)) = self.find_link(&host, st)
+        {
+            // As mkifs: `[-followlink]` stores a link named as a host file
+            // as a link, as it does for links inside a host directory.
+            if let Some(path) = self.target_path(&target, st, e.target.span) {
+                self.link_entry(path, &p, &lmeta, e.span, st);
+            }
+            return;
+        }
         match self.find(&host, st) {
             Found::Missing => {
                 if self.opts.no_host_files {
@@ -327,7 +341,7 @@ impl Resolver<'_> {
                     return;
                 };
                 if st.script {
-                    self.script_from_host(&p, path, e.span, st);
+                    self.script_from_host(&p, &meta, path, e.span, st);
                     return;
                 }
                 self.file_entry(path, p, &meta, e.span, st, FileRole::Plain);
@@ -448,4 +462,9 @@ impl Resolver<'_> {
         }
         idx
     }
+}
+
+/// The sticky bit mkifs gives a link, FIFO or file whose mode has an execute bit.
+fn sticky(perms: u32) -> u32 {
+    if perms & 0o111 != 0 { S_ISVTX } else { 0 }
 }

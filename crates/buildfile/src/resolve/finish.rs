@@ -47,6 +47,13 @@ impl Resolver<'_> {
                 }
             }),
         };
+        if let (None, Some((_, rspan))) = (self.img.compress, self.img.ram) {
+            self.diags.push(
+                Diagnostic::new(&codes::B0219, "split images (`ram=`) are not supported yet")
+                    .at(rspan, "split image asked for here")
+                    .help("remove `ram=` to build an ordinary image that runs where it is loaded; mkifs builds the split image"),
+            );
+        }
         if let (Some((_, cspan)), Some((_, rspan))) = (self.img.compress, self.img.ram) {
             self.diags.push(
                 Diagnostic::new(&codes::B0206, "a split image (`ram=`) cannot be compressed")

@@ -16,9 +16,15 @@ impl Resolver<'_> {
         };
         let body = &src[inline.body.start as usize..inline.body.end as usize];
         if st.script {
-            let cmds =
-                script::parse_script(src, inline.body, &mut self.partitions, &mut self.diags);
-            self.add_script(path, cmds, e.span, st);
+            let cmds = if memchr::memchr(b'\\', body).is_some() {
+                // As mkifs, the script is read from the unescaped text
+                // (`\"` is a plain `"` to the script).
+                let name = format!("{} (inline script)", self.map.file(inline.body.file).name());
+                self.parse_script_text(name, lexer::unescape_inline(body))
+            } else {
+                script::parse_script(src, inline.body, &mut self.partitions, &mut self.diags)
+            };
+            self.add_script(path, cmds, e.span, st, 0o666);
             return;
         }
         let bytes = lexer::unescape_inline(body);
@@ -48,6 +54,7 @@ impl Resolver<'_> {
         cmds: Vec<ScriptCommand>,
         span: Span,
         st: &State,
+        base: u32,
     ) {
         if let Some(i) = self.script_entry {
             let first = self.entries[i].span;
@@ -66,7 +73,7 @@ impl Resolver<'_> {
             return;
         }
         self.script.extend(cmds);
-        let mode = self.file_mode(st, 0o666, None);
+        let mode = self.file_mode(st, base, None);
         let entry = Entry {
             path,
             kind: EntryKind::File(FileData {
@@ -85,19 +92,21 @@ impl Resolver<'_> {
         self.script_entry = self.push_entry(entry, st);
     }
 
-    pub(super) fn script_from_host(&mut self, p: &Path, path: String, span: Span, st: &State) {
+    /// A boot script from a host file: the entry keeps the file's mode, as
+    /// in mkifs.
+    pub(super) fn script_from_host(
+        &mut self,
+        p: &Path,
+        meta: &std::fs::Metadata,
+        path: String,
+        span: Span,
+        st: &State,
+    ) {
+        use std::os::unix::fs::MetadataExt;
         match host::read_regular(p) {
             Ok(bytes) => {
-                let len = bytes.len();
-                let id: FileId = self.map.add(p.display().to_string(), bytes);
-                let src = self.map.file(id).shared_bytes();
-                let cmds = script::parse_script(
-                    &src,
-                    Span::new(id, 0, len),
-                    &mut self.partitions,
-                    &mut self.diags,
-                );
-                self.add_script(path, cmds, span, st);
+                let cmds = self.parse_script_text(p.display().to_string(), bytes);
+                self.add_script(path, cmds, span, st, meta.mode() & 0o7777);
             }
             Err(err) => self.diags.push(
                 Diagnostic::new(
@@ -108,5 +117,18 @@ impl Resolver<'_> {
                 .help("check the file's permissions"),
             ),
         }
+    }
+
+    /// Parses script text kept in the source map as `name`.
+    fn parse_script_text(&mut self, name: String, bytes: Vec<u8>) -> Vec<ScriptCommand> {
+        let len = bytes.len();
+        let id: FileId = self.map.add(name, bytes);
+        let src = self.map.file(id).shared_bytes();
+        script::parse_script(
+            &src,
+            Span::new(id, 0, len),
+            &mut self.partitions,
+            &mut self.diags,
+        )
     }
 }

@@ -103,26 +103,29 @@ impl Resolver<'_> {
         dirs
     }
 
-    pub(super) fn find(&mut self, name: &str, st: &State) -> Found {
+    /// Where a host name is found: the path along the search path (a link
+    /// is not followed).
+    fn locate(&mut self, name: &str, st: &State) -> Option<PathBuf> {
         if !self.opts.host_access {
-            return Found::Missing;
+            return None;
         }
         let path = Path::new(name);
-        let candidate = if path.is_absolute() {
-            self.fs.exists(path).then(|| path.to_path_buf())
-        } else {
-            let direct = name
-                .contains('/')
-                .then(|| self.base_dir(st).join(name))
-                .filter(|d| self.fs.exists(d));
-            if direct.is_some() {
-                direct
-            } else {
-                let dirs = self.search_dirs(st);
-                dirs.find(&mut self.fs, name)
-            }
-        };
-        match candidate {
+        if path.is_absolute() {
+            return self.fs.exists(path).then(|| path.to_path_buf());
+        }
+        let direct = name
+            .contains('/')
+            .then(|| self.base_dir(st).join(name))
+            .filter(|d| self.fs.exists(d));
+        if direct.is_some() {
+            return direct;
+        }
+        let dirs = self.search_dirs(st);
+        dirs.find(&mut self.fs, name)
+    }
+
+    pub(super) fn find(&mut self, name: &str, st: &State) -> Found {
+        match self.locate(name, st) {
             None => Found::Missing,
             Some(p) => match std::fs::metadata(&p) {
                 Ok(m) if m.is_dir() => Found::Dir(p),
@@ -131,6 +134,18 @@ impl Resolver<'_> {
                 Err(_) => Found::Missing,
             },
         }
+    }
+
+    /// The symbolic link a host name is found as, with the link's own
+    /// metadata; None when it is found as something else, or not found.
+    pub(super) fn find_link(
+        &mut self,
+        name: &str,
+        st: &State,
+    ) -> Option<(PathBuf, std::fs::Metadata)> {
+        let p = self.locate(name, st)?;
+        let m = std::fs::symlink_metadata(&p).ok()?;
+        m.file_type().is_symlink().then_some((p, m))
     }
 
     pub(super) fn missing(&mut self, host: &str, span: Span, line: Span, st: &State) {
