@@ -4,7 +4,10 @@
 //! buildfile and times are zeroed (`-nn`), so the bytes do not depend on
 //! the machine. The ELF programs are assembled by hand for the same reason.
 
+mod common;
+
 use buildfile::{Options, Times};
+use common::golden;
 use ifs::WriteOptions;
 use std::path::Path;
 
@@ -106,26 +109,6 @@ fn build(dir: &Path, src: &str, opts: &WriteOptions) -> Vec<u8> {
     let (m, d) = buildfile::load(&mut map, &[], "golden.build", src.into_bytes(), &o);
     assert!(d.iter().all(|d| !d.is_error()), "{d:?}");
     ifs::build_to_vec(&m.unwrap(), opts).unwrap()
-}
-
-fn golden(name: &str, got: &[u8]) {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&p, got).unwrap();
-        return;
-    }
-    let want = std::fs::read(&p)
-        .unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1", p.display()));
-    if want != got {
-        let at = want.iter().zip(got).position(|(a, b)| a != b);
-        panic!(
-            "golden {name} differs: {} bytes expected, {} written, first difference at {at:?}",
-            want.len(),
-            got.len()
-        );
-    }
 }
 
 #[test]
