@@ -296,11 +296,11 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    /// Reads one word. The caller has checked that the next byte starts one.
-    fn word(&mut self, mode: WordMode) -> Word {
+    /// A word of plain bytes only (most words), made into its `String` with
+    /// one allocation of the right size; None when the word has quotes,
+    /// escapes or variables.
+    fn plain_word(&mut self, mode: WordMode) -> Option<Word> {
         let start = self.pos;
-        // Fast path: a word of plain bytes only (most words), made into its
-        // `String` with one allocation of the right size.
         let table = &CLASS[mode as usize];
         let rest = &self.src[start..self.end];
         let mut seen = 0u8;
@@ -316,29 +316,70 @@ impl<'a> Lexer<'a> {
             None => true,
             Some(&c) => !matches!(c, b'"' | b'\\' | b'$'),
         };
-        if run > 0 && ends_word {
-            let bytes = &rest[..run];
-            // `seen` also holds the class of the stopping byte, which is
-            // ASCII.
-            let text = if seen & NON_ASCII == 0 {
-                // SAFETY: every byte of `bytes` is below 0x80 (their OR is),
-                // so the slice is valid ASCII and thus valid UTF-8.
-                unsafe { std::str::from_utf8_unchecked(bytes) }.to_owned()
-            } else {
-                lossy(bytes)
-            };
-            self.pos = start + run;
-            let span = self.span(start, self.pos);
-            if seen & MARK != 0 && has_placeholder(text.as_bytes()) {
-                self.marks.push(TemplateMark::Placeholder(span));
-            }
-            return Word {
-                text,
-                parts: None,
-                quoted: false,
-                span,
-            };
+        if run == 0 || !ends_word {
+            return None;
         }
+        let bytes = &rest[..run];
+        // `seen` also holds the class of the stopping byte, which is
+        // ASCII.
+        let text = if seen & NON_ASCII == 0 {
+            // SAFETY: every byte of `bytes` is below 0x80 (their OR is),
+            // so the slice is valid ASCII and thus valid UTF-8.
+            unsafe { std::str::from_utf8_unchecked(bytes) }.to_owned()
+        } else {
+            lossy(bytes)
+        };
+        self.pos = start + run;
+        let span = self.span(start, self.pos);
+        if seen & MARK != 0 && has_placeholder(text.as_bytes()) {
+            self.marks.push(TemplateMark::Placeholder(span));
+        }
+        Some(Word {
+            text,
+            parts: None,
+            quoted: false,
+            span,
+        })
+    }
+
+    /// Reads a `"..."` part of a word (from its opening quote) into `text`.
+    fn quoted_part(&mut self, mode: WordMode, text: &mut Vec<u8>) {
+        let qstart = self.pos;
+        self.pos += 1;
+        let mut closed = false;
+        while let Some(c) = self.peek() {
+            if c == b'\n' {
+                // A quote ends with its line: an unclosed one
+                // must not swallow the rest of the file.
+                break;
+            }
+            if c == b'"' {
+                self.pos += 1;
+                closed = true;
+                break;
+            }
+            if c == b'\\' {
+                if let Some(n) = self.escape(mode) {
+                    text.extend_from_slice(n);
+                }
+                continue;
+            }
+            text.push(c);
+            self.pos += 1;
+        }
+        if !closed {
+            self.errors
+                .push(LexError::UnterminatedQuote(self.span(qstart, qstart + 1)));
+        }
+    }
+
+    /// Reads one word. The caller has checked that the next byte starts one.
+    fn word(&mut self, mode: WordMode) -> Word {
+        let start = self.pos;
+        if let Some(w) = self.plain_word(mode) {
+            return w;
+        }
+        let table = &CLASS[mode as usize];
         let mut text = Vec::new();
         let mut parts: Option<Vec<Part>> = None;
         let mut quoted = false;
@@ -351,33 +392,7 @@ impl<'a> Lexer<'a> {
                 b']' if mode == WordMode::Attr => break,
                 b'"' => {
                     quoted = true;
-                    let qstart = self.pos;
-                    self.pos += 1;
-                    let mut closed = false;
-                    while let Some(c) = self.peek() {
-                        if c == b'\n' {
-                            // A quote ends with its line: an unclosed one
-                            // must not swallow the rest of the file.
-                            break;
-                        }
-                        if c == b'"' {
-                            self.pos += 1;
-                            closed = true;
-                            break;
-                        }
-                        if c == b'\\' {
-                            if let Some(n) = self.escape(mode) {
-                                text.extend_from_slice(n);
-                            }
-                            continue;
-                        }
-                        text.push(c);
-                        self.pos += 1;
-                    }
-                    if !closed {
-                        self.errors
-                            .push(LexError::UnterminatedQuote(self.span(qstart, qstart + 1)));
-                    }
+                    self.quoted_part(mode, &mut text);
                 }
                 b'\\' => {
                     if let Some(n) = self.escape(mode) {

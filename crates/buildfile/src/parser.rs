@@ -96,6 +96,57 @@ pub fn parse(map: &SourceMap, file: FileId) -> (Buildfile, Vec<Diagnostic>) {
     parse_range(src, file, 0, src.len())
 }
 
+/// The diagnostics of a template (placeholders, preprocessor directives);
+/// true when the file is one.
+fn template_diagnostics(marks: &[TemplateMark], diags: &mut Vec<Diagnostic>) -> bool {
+    let mut foreign = false;
+    let cpp: Vec<Span> = marks
+        .iter()
+        .filter_map(|m| match m {
+            TemplateMark::Cpp(s) => Some(*s),
+            _ => None,
+        })
+        .collect();
+    let placeholders: Vec<Span> = marks
+        .iter()
+        .filter_map(|m| match m {
+            TemplateMark::Placeholder(s) => Some(*s),
+            _ => None,
+        })
+        .collect();
+    if let Some(&first) = placeholders.first() {
+        foreign = true;
+        let mut d = Diagnostic::new(
+            &codes::B0113,
+            format!(
+                "this buildfile is a template: it holds {} placeholder{} for another tool to fill in",
+                placeholders.len(),
+                if placeholders.len() == 1 { "" } else { "s" }
+            ),
+        )
+        .at(first, "a placeholder, not a value mkifs understands")
+        .help("run the tool that fills in the placeholders (BitBake, configure, a build script) and check its output instead");
+        for &s in placeholders.iter().skip(1).take(3) {
+            d = d.with(s, "another placeholder");
+        }
+        diags.push(d);
+    }
+    if let Some(&first) = cpp.first() {
+        foreign = true;
+        let mut d = Diagnostic::new(
+            &codes::B0114,
+            "this buildfile is a C-preprocessor template: mkifs would read these directives as comments",
+        )
+        .at(first, "a preprocessor directive")
+        .help("run it through the preprocessor first (for example `cpp -P -undef file.build`) and check the result");
+        for &s in cpp.iter().skip(1).take(3) {
+            d = d.with(s, "another directive");
+        }
+        diags.push(d);
+    }
+    foreign
+}
+
 /// Parses `src[start..end]` (whose offsets are those of `file`).
 pub fn parse_range(
     src: &[u8],
@@ -139,53 +190,7 @@ pub fn parse_range(
             }
         });
     }
-    let mut foreign = false;
-    let cpp: Vec<Span> = lx
-        .marks
-        .iter()
-        .filter_map(|m| match m {
-            TemplateMark::Cpp(s) => Some(*s),
-            _ => None,
-        })
-        .collect();
-    let placeholders: Vec<Span> = lx
-        .marks
-        .iter()
-        .filter_map(|m| match m {
-            TemplateMark::Placeholder(s) => Some(*s),
-            _ => None,
-        })
-        .collect();
-    if let Some(&first) = placeholders.first() {
-        foreign = true;
-        let mut d = Diagnostic::new(
-            &codes::B0113,
-            format!(
-                "this buildfile is a template: it holds {} placeholder{} for another tool to fill in",
-                placeholders.len(),
-                if placeholders.len() == 1 { "" } else { "s" }
-            ),
-        )
-        .at(first, "a placeholder, not a value mkifs understands")
-        .help("run the tool that fills in the placeholders (BitBake, configure, a build script) and check its output instead");
-        for &s in placeholders.iter().skip(1).take(3) {
-            d = d.with(s, "another placeholder");
-        }
-        diags.push(d);
-    }
-    if let Some(&first) = cpp.first() {
-        foreign = true;
-        let mut d = Diagnostic::new(
-            &codes::B0114,
-            "this buildfile is a C-preprocessor template: mkifs would read these directives as comments",
-        )
-        .at(first, "a preprocessor directive")
-        .help("run it through the preprocessor first (for example `cpp -P -undef file.build`) and check the result");
-        for &s in cpp.iter().skip(1).take(3) {
-            d = d.with(s, "another directive");
-        }
-        diags.push(d);
-    }
+    let mut foreign = template_diagnostics(&lx.marks, &mut diags);
     if let Some(s) = other_tool {
         foreign = true;
         diags.push(

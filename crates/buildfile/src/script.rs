@@ -103,57 +103,69 @@ pub fn parse_script(
             });
             continue;
         }
-        let program = &rest[0];
-        let args = &rest[1..];
-        let builtin = !m.external && !program.quoted;
-        let kind = match program.text.as_str() {
-            "display_msg" if builtin => Some(ScriptKind::DisplayMsg {
-                text: args
-                    .iter()
-                    .map(|w| w.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            }),
-            "waitfor" if builtin => wait_like(program, args, true, diags)
-                .map(|(path, checks)| ScriptKind::Waitfor { path, checks }),
-            "reopen" if builtin => wait_like(program, args, false, diags)
-                .map(|(path, checks)| ScriptKind::Reopen { path, checks }),
-            "procmgr_symlink" if builtin => {
-                if args.len() != 2 {
-                    diags.push(arg_count(
-                        program,
-                        args,
-                        "procmgr_symlink target linkpath",
-                        "two arguments: what the link points to, then the link's path",
-                    ));
-                    None
-                } else {
-                    Some(ScriptKind::ProcmgrSymlink {
-                        target: args[0].text.clone(),
-                        link: args[1].text.clone(),
-                    })
-                }
-            }
-            "sched_aps" if builtin => sched_aps(program, args, partitions, diags),
-            _ => Some(ScriptKind::External(External {
-                program: program.text.clone(),
-                argv0: m.argv0.clone(),
-                args: args.iter().map(|w| w.text.clone()).collect(),
-                env,
-                background,
-                session: m.session,
-                debug: m.debug,
-                external: m.external,
-                cpu: m.cpu,
-                priority: m.pri,
-                sched_aps: m.sched_aps.clone(),
-            })),
-        };
+        let kind = command_kind(&m, rest, env, background, partitions, diags);
         if let Some(kind) = kind {
             out.push(ScriptCommand { kind, span });
         }
     }
     out
+}
+
+/// The command a script line runs: a built-in, or an external program.
+fn command_kind(
+    m: &Modifiers,
+    rest: &[Word],
+    env: Vec<EnvVar>,
+    background: bool,
+    partitions: &mut Vec<(String, u8)>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<ScriptKind> {
+    let program = &rest[0];
+    let args = &rest[1..];
+    let builtin = !m.external && !program.quoted;
+    match program.text.as_str() {
+        "display_msg" if builtin => Some(ScriptKind::DisplayMsg {
+            text: args
+                .iter()
+                .map(|w| w.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        }),
+        "waitfor" if builtin => wait_like(program, args, true, diags)
+            .map(|(path, checks)| ScriptKind::Waitfor { path, checks }),
+        "reopen" if builtin => wait_like(program, args, false, diags)
+            .map(|(path, checks)| ScriptKind::Reopen { path, checks }),
+        "procmgr_symlink" if builtin => {
+            if args.len() != 2 {
+                diags.push(arg_count(
+                    program,
+                    args,
+                    "procmgr_symlink target linkpath",
+                    "two arguments: what the link points to, then the link's path",
+                ));
+                None
+            } else {
+                Some(ScriptKind::ProcmgrSymlink {
+                    target: args[0].text.clone(),
+                    link: args[1].text.clone(),
+                })
+            }
+        }
+        "sched_aps" if builtin => sched_aps(program, args, partitions, diags),
+        _ => Some(ScriptKind::External(External {
+            program: program.text.clone(),
+            argv0: m.argv0.clone(),
+            args: args.iter().map(|w| w.text.clone()).collect(),
+            env,
+            background,
+            session: m.session,
+            debug: m.debug,
+            external: m.external,
+            cpu: m.cpu,
+            priority: m.pri,
+            sched_aps: m.sched_aps.clone(),
+        })),
+    }
 }
 
 /// `NAME=value` with a name that can be an environment variable.
@@ -250,22 +262,8 @@ fn wait_like(
     Some((path, checks))
 }
 
-fn sched_aps(
-    program: &Word,
-    args: &[Word],
-    partitions: &mut Vec<(String, u8)>,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<ScriptKind> {
-    if args.len() < 2 || args.len() > 3 {
-        diags.push(arg_count(
-            program,
-            args,
-            "sched_aps name budget% [critical_ms]",
-            "a partition name, a budget in percent and an optional critical budget in ms",
-        ));
-        return None;
-    }
-    let name = &args[0];
+/// Checks a new partition's name: short enough, not taken.
+fn aps_name_ok(name: &Word, partitions: &[(String, u8)], diags: &mut Vec<Diagnostic>) -> bool {
     let mut ok = true;
     if name.text.is_empty() || name.text.len() > MAX_APS_NAME {
         diags.push(
@@ -293,6 +291,11 @@ fn sched_aps(
         );
         ok = false;
     }
+    ok
+}
+
+/// The budget (percent) and critical budget (ms) of `sched_aps`.
+fn aps_numbers(args: &[Word], diags: &mut Vec<Diagnostic>) -> Option<(u8, u16)> {
     let budget_text = args[1].text.trim_end_matches('%');
     let budget = match budget_text.parse::<u8>() {
         Ok(b) if b <= 100 => Some(b),
@@ -325,7 +328,27 @@ fn sched_aps(
             }
         },
     };
-    let (budget, critical) = (budget?, critical?);
+    Some((budget?, critical?))
+}
+
+fn sched_aps(
+    program: &Word,
+    args: &[Word],
+    partitions: &mut Vec<(String, u8)>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<ScriptKind> {
+    if args.len() < 2 || args.len() > 3 {
+        diags.push(arg_count(
+            program,
+            args,
+            "sched_aps name budget% [critical_ms]",
+            "a partition name, a budget in percent and an optional critical budget in ms",
+        ));
+        return None;
+    }
+    let name = &args[0];
+    let mut ok = aps_name_ok(name, partitions, diags);
+    let (budget, critical) = aps_numbers(args, diags)?;
     let used: u32 = partitions.iter().map(|(_, b)| u32::from(*b)).sum();
     if used + u32::from(budget) > 100 {
         diags.push(

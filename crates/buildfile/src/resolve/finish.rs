@@ -30,23 +30,7 @@ impl Resolver<'_> {
         {
             image = r;
         }
-        let byte_order = match self.img.bigendian {
-            Some(true) => ByteOrder::Big,
-            Some(false) => ByteOrder::Little,
-            None => self.first_elf_order().unwrap_or_else(|| {
-                let cpu = self
-                    .boot
-                    .as_ref()
-                    .and_then(|b| b.cpu.clone())
-                    .or_else(|| self.vars.get("PROCESSOR").cloned())
-                    .unwrap_or_default();
-                if cpu.ends_with("be") || cpu.contains("be-") {
-                    ByteOrder::Big
-                } else {
-                    ByteOrder::Little
-                }
-            }),
-        };
+        let byte_order = self.byte_order();
         if let (None, Some((_, rspan))) = (self.img.compress, self.img.ram) {
             self.diags.push(
                 Diagnostic::new(&codes::B0219, "split images (`ram=`) are not supported yet")
@@ -105,6 +89,27 @@ impl Resolver<'_> {
             root,
             entries: std::mem::take(&mut self.entries),
             script: std::mem::take(&mut self.script),
+        }
+    }
+
+    /// `bigendian` if set, else the first ELF file's, else the CPU name's.
+    fn byte_order(&self) -> ByteOrder {
+        match self.img.bigendian {
+            Some(true) => ByteOrder::Big,
+            Some(false) => ByteOrder::Little,
+            None => self.first_elf_order().unwrap_or_else(|| {
+                let cpu = self
+                    .boot
+                    .as_ref()
+                    .and_then(|b| b.cpu.clone())
+                    .or_else(|| self.vars.get("PROCESSOR").cloned())
+                    .unwrap_or_default();
+                if cpu.ends_with("be") || cpu.contains("be-") {
+                    ByteOrder::Big
+                } else {
+                    ByteOrder::Little
+                }
+            }),
         }
     }
 
