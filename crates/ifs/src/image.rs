@@ -431,70 +431,61 @@ fn machine_of(cpu: &str) -> u16 {
     }
 }
 
-/// Plans the whole image of `m`.
-pub fn prepare(m: &Manifest, opts: &WriteOptions) -> Result<Prepared, WriteError> {
-    let endian: Endian = m.image.byte_order;
-    let tl = if opts.trailer_v2 {
-        TRAILER_V2
-    } else {
-        TRAILER_V1
-    } as u64;
+/// Plans an image without a boot block (with a startup header only when
+/// it is compressed).
+fn prepare_plain(
+    m: &Manifest,
+    opts: &WriteOptions,
+    flags1: u8,
+    tl: u64,
+) -> Result<Prepared, WriteError> {
+    let endian = m.image.byte_order;
     let compression = m.image.compression.map(method);
-    let mut flags1 = 0u8;
-    if endian == Endian::Big {
-        flags1 |= startup_flags::BIGENDIAN;
-    }
-    if let Some(c) = compression {
-        flags1 |= c.flags1_bits();
-    }
-    if opts.trailer_v2 {
-        flags1 |= startup_flags::TRAILER_V2;
-    }
-    let Some(boot) = &m.boot else {
-        let base = m.image.image.start.unwrap_or(0);
-        let startup_size = (STARTUP_HEADER_SIZE as u64 + tl) as u32;
-        let header_paddr = if compression.is_some() {
-            base + startup_size as u64
-        } else {
-            base
-        };
-        let pp = PlaceParams {
-            header_paddr,
-            page: m.image.page_size,
-            prefix: 0,
-        };
-        let plan = write::plan_with(m, opts, pp, |i, e, addr| {
-            let d = write::entry_data(m, i, e)?;
-            match addr {
-                Some(a) => process_elf(m, e, d, a, a, base as u32),
-                None => Ok(d),
-            }
-        })?;
-        // As mkifs: a compressed image without a boot block says no RAM size.
-        let startup = compression.map(|_| StartupHeader {
-            endian,
-            version: 1,
-            flags1,
-            header_size: STARTUP_HEADER_SIZE as u16,
-            image_paddr: base as u32,
-            ram_paddr: base as u32,
-            ram_size: 0,
-            startup_size,
-            stored_size: startup_size + plan.header.image_size,
-            imagefs_size: plan.header.image_size,
-            ..StartupHeader::default()
-        });
-        return Ok(Prepared {
-            plan,
-            preboot: Vec::new(),
-            startup,
-            startup_code: Vec::new(),
-            postfilter: None,
-        });
+    let base = m.image.image.start.unwrap_or(0);
+    let startup_size = (STARTUP_HEADER_SIZE as u64 + tl) as u32;
+    let header_paddr = if compression.is_some() {
+        base + startup_size as u64
+    } else {
+        base
     };
-    if boot.mode == BootMode::Virtual {
-        flags1 |= startup_flags::VIRTUAL;
-    }
+    let pp = PlaceParams {
+        header_paddr,
+        page: m.image.page_size,
+        prefix: 0,
+    };
+    let plan = write::plan_with(m, opts, pp, |i, e, addr| {
+        let d = write::entry_data(m, i, e)?;
+        match addr {
+            Some(a) => process_elf(m, e, d, a, a, base as u32),
+            None => Ok(d),
+        }
+    })?;
+    // As mkifs: a compressed image without a boot block says no RAM size.
+    let startup = compression.map(|_| StartupHeader {
+        endian,
+        version: 1,
+        flags1,
+        header_size: STARTUP_HEADER_SIZE as u16,
+        image_paddr: base as u32,
+        ram_paddr: base as u32,
+        ram_size: 0,
+        startup_size,
+        stored_size: startup_size + plan.header.image_size,
+        imagefs_size: plan.header.image_size,
+        ..StartupHeader::default()
+    });
+    Ok(Prepared {
+        plan,
+        preboot: Vec::new(),
+        startup,
+        startup_code: Vec::new(),
+        postfilter: None,
+    })
+}
+
+/// The preboot area: the bootfile's bytes after its `boot` marker, padded
+/// to `len=` and to a multiple of 4; and its size.
+fn preboot_area(boot: &buildfile::Boot) -> Result<(Vec<u8>, u64), WriteError> {
     let bootfile = boot.bootfile.as_ref();
     let mut preboot = bootfile.map(|b| b.preboot.clone()).unwrap_or_default();
     let min = bootfile.and_then(|b| b.len).unwrap_or(0);
@@ -508,23 +499,33 @@ pub fn prepare(m: &Manifest, opts: &WriteOptions) -> Result<Prepared, WriteError
         ));
     }
     preboot.resize(plen as usize, 0);
-    let bias = bootfile.and_then(|b| b.paddr_bias).unwrap_or(0);
-    let vboot = bootfile.and_then(|b| b.vboot);
+    Ok((preboot, plen))
+}
 
-    // The startup program: linked for, or already linked at, image_paddr + 256.
+/// An error of the startup program.
+fn startup_err(sp: &BootProgram, why: String) -> WriteError {
+    boot_err(
+        &crate::codes::I0107,
+        sp.span,
+        format!("the startup program `{}` cannot be used: {why}", sp.name),
+        None,
+    )
+}
+
+/// The startup program's code, loaded (and linked when relocatable):
+/// `(machine, entry, code base, byte order, code)`.
+fn startup_program(
+    m: &Manifest,
+    boot: &buildfile::Boot,
+    plen: u64,
+    bias: i64,
+) -> Result<(u16, u64, u64, Endian, Vec<u8>), WriteError> {
     let sp = &boot.startup;
     let mut sbytes = program_bytes(sp)?;
-    let sbad = |why: String| {
-        boot_err(
-            &crate::codes::I0107,
-            sp.span,
-            format!("the startup program `{}` cannot be used: {why}", sp.name),
-            None,
-        )
-    };
+    let sbad = |why: String| startup_err(sp, why);
     let given_base = m.image.image.start;
     let flat = !sbytes.starts_with(b"\x7fELF");
-    let (machine, entry, code_base, code_endian, mut code) = if flat {
+    Ok(if flat {
         // A flat binary: its bytes are the code, entered at their first byte.
         let Some(b) = given_base else {
             return Err(boot_err(
@@ -541,7 +542,7 @@ pub fn prepare(m: &Manifest, opts: &WriteOptions) -> Result<Prepared, WriteError
         };
         let at = (b as i64 + plen as i64 + bias) as u64 + STARTUP_HEADER_SIZE as u64;
         let machine = boot.cpu.as_deref().map_or(0, machine_of);
-        (machine, at, at, endian, sbytes)
+        (machine, at, at, m.image.byte_order, sbytes)
     } else {
         let selx = Elf::parse(&sbytes).map_err(sbad)?;
         if selx.e_type == ET_REL {
@@ -551,8 +552,20 @@ pub fn prepare(m: &Manifest, opts: &WriteOptions) -> Result<Prepared, WriteError
         }
         let (selx, code_base, code) = elf::load(&sbytes).map_err(sbad)?;
         (selx.machine, selx.entry, code_base, selx.endian, code)
-    };
-    let image_paddr = match given_base {
+    })
+}
+
+/// The image's physical address: from `image=` (which must agree with
+/// where the startup code is linked), else from the code's address.
+fn startup_paddr(
+    sp: &BootProgram,
+    given_base: Option<u64>,
+    plen: u64,
+    bias: i64,
+    code_base: u64,
+) -> Result<u64, WriteError> {
+    let sbad = |why: String| startup_err(sp, why);
+    Ok(match given_base {
         Some(b) => {
             let p = (b as i64 + plen as i64 + bias) as u64;
             if code_base != p + STARTUP_HEADER_SIZE as u64 {
@@ -576,7 +589,49 @@ pub fn prepare(m: &Manifest, opts: &WriteOptions) -> Result<Prepared, WriteError
         None => code_base.checked_sub(STARTUP_HEADER_SIZE as u64).ok_or_else(|| {
             sbad(format!("it is linked at {code_base:#x}, leaving no room for the startup header before it"))
         })?,
+    })
+}
+
+/// The startup header's `flags1` but for the virtual bit.
+fn startup_flags1(m: &Manifest, opts: &WriteOptions) -> u8 {
+    let mut flags1 = 0u8;
+    if m.image.byte_order == Endian::Big {
+        flags1 |= startup_flags::BIGENDIAN;
+    }
+    if let Some(c) = m.image.compression.map(method) {
+        flags1 |= c.flags1_bits();
+    }
+    if opts.trailer_v2 {
+        flags1 |= startup_flags::TRAILER_V2;
+    }
+    flags1
+}
+
+/// Plans the whole image of `m`.
+pub fn prepare(m: &Manifest, opts: &WriteOptions) -> Result<Prepared, WriteError> {
+    let endian: Endian = m.image.byte_order;
+    let tl = if opts.trailer_v2 {
+        TRAILER_V2
+    } else {
+        TRAILER_V1
+    } as u64;
+    let mut flags1 = startup_flags1(m, opts);
+    let Some(boot) = &m.boot else {
+        return prepare_plain(m, opts, flags1, tl);
     };
+    if boot.mode == BootMode::Virtual {
+        flags1 |= startup_flags::VIRTUAL;
+    }
+    let bootfile = boot.bootfile.as_ref();
+    let (preboot, plen) = preboot_area(boot)?;
+    let bias = bootfile.and_then(|b| b.paddr_bias).unwrap_or(0);
+    let vboot = bootfile.and_then(|b| b.vboot);
+
+    // The startup program: linked for, or already linked at, image_paddr + 256.
+    let sp = &boot.startup;
+    let sbad = |why: String| startup_err(sp, why);
+    let (machine, entry, code_base, code_endian, mut code) = startup_program(m, boot, plen, bias)?;
+    let image_paddr = startup_paddr(sp, m.image.image.start, plen, bias, code_base)?;
     if image_paddr > u32::MAX as u64 || entry > u32::MAX as u64 {
         return Err(sbad(format!(
             "it loads at {image_paddr:#x} / enters at {entry:#x}; the startup header holds 32-bit addresses"

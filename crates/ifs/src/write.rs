@@ -427,7 +427,7 @@ pub fn plan_with(
     m: &Manifest,
     opts: &WriteOptions,
     pp: PlaceParams,
-    mut data_of: impl FnMut(usize, &Entry, Option<u64>) -> Result<Data, WriteError>,
+    data_of: impl FnMut(usize, &Entry, Option<u64>) -> Result<Data, WriteError>,
 ) -> Result<Plan, WriteError> {
     let endian: Endian = m.image.byte_order;
     let mut flags = image_flags::INO_BITS;
@@ -451,7 +451,63 @@ pub fn plan_with(
     };
     let hsize = header.size() as u64;
     header.dir_offset = hsize as u32;
+    let Directory {
+        mut paths,
+        targets,
+        mut attrs,
+        inos,
+        size: mut dir_size,
+    } = directory(m, &mut header)?;
+    attrs.push(entry_attrs(&m.root));
+    // The root (empty path, 28 bytes) and the end record.
+    dir_size += 28 + 4;
+    let data_start = hsize + dir_size;
 
+    let (order, end) = place(m, pp, data_start, &inos, data_of)?;
+    let image_size = image_size(m, opts, pp, end)?;
+    header.image_size = image_size as u32;
+    header.hdr_dir_size = data_start as u32;
+
+    let root = Placed {
+        index: None,
+        ino: ROOT_INO,
+        offset: 0,
+        size: 0,
+        aligned: false,
+        data: Data::None,
+    };
+    let mut dirents = Vec::with_capacity(order.len() + 1);
+    dirents.push(root);
+    dirents.extend(order);
+    paths.push(Vec::new());
+    Ok(Plan {
+        endian,
+        header,
+        dirents,
+        paths,
+        targets,
+        attrs,
+        compression: m.image.compression.map(|c| match c {
+            buildfile::Compression::Zlib => compress::Method::Zlib,
+            buildfile::Compression::Lzo => compress::Method::Lzo,
+            buildfile::Compression::Ucl => compress::Method::Ucl,
+        }),
+        options: *opts,
+    })
+}
+
+/// The directory's parts, entry by entry (the root not included).
+struct Directory {
+    paths: Vec<Vec<u8>>,
+    targets: Vec<Vec<u8>>,
+    attrs: Vec<(u32, u32, u32, u32)>,
+    inos: Vec<u32>,
+    /// Encoded size of the entries' dirents.
+    size: u64,
+}
+
+/// The dirents of `m`'s entries; sets the header's script and boot inodes.
+fn directory(m: &Manifest, header: &mut ImageHeader) -> Result<Directory, WriteError> {
     let mut paths: Vec<Vec<u8>> = Vec::with_capacity(m.entries.len() + 1);
     let mut targets: Vec<Vec<u8>> = Vec::with_capacity(m.entries.len());
     let mut attrs = Vec::with_capacity(m.entries.len() + 1);
@@ -498,11 +554,24 @@ pub fn plan_with(
         targets.push(target);
         attrs.push(entry_attrs(e));
     }
-    attrs.push(entry_attrs(&m.root));
-    // The root (empty path, 28 bytes) and the end record.
-    dir_size += 28 + 4;
-    let data_start = hsize + dir_size;
+    Ok(Directory {
+        paths,
+        targets,
+        attrs,
+        inos,
+        size: dir_size,
+    })
+}
 
+/// Places every entry's data from `data_start`: returns the entries in
+/// image order and where the data ends.
+fn place(
+    m: &Manifest,
+    pp: PlaceParams,
+    data_start: u64,
+    inos: &[u32],
+    mut data_of: impl FnMut(usize, &Entry, Option<u64>) -> Result<Data, WriteError>,
+) -> Result<(Vec<Placed>, u64), WriteError> {
     // 1. Page-aligned entries, one after another, in buildfile order.
     let mut order: Vec<Placed> = Vec::with_capacity(m.entries.len());
     let mut end = data_start;
@@ -551,6 +620,17 @@ pub fn plan_with(
             }
         }
     }
+    Ok((order, end))
+}
+
+/// The image size: the data's end, the trailer and the padding of
+/// `image=`, checked against its limits.
+fn image_size(
+    m: &Manifest,
+    opts: &WriteOptions,
+    pp: PlaceParams,
+    end: u64,
+) -> Result<u64, WriteError> {
     let align = m.image.image.align.unwrap_or(4).max(4);
     let tl = if opts.trailer_v2 {
         TRAILER_V2
@@ -587,35 +667,7 @@ pub fn plan_with(
             ),
         });
     }
-    header.image_size = image_size as u32;
-    header.hdr_dir_size = data_start as u32;
-
-    let root = Placed {
-        index: None,
-        ino: ROOT_INO,
-        offset: 0,
-        size: 0,
-        aligned: false,
-        data: Data::None,
-    };
-    let mut dirents = Vec::with_capacity(order.len() + 1);
-    dirents.push(root);
-    dirents.extend(order);
-    paths.push(Vec::new());
-    Ok(Plan {
-        endian,
-        header,
-        dirents,
-        paths,
-        targets,
-        attrs,
-        compression: m.image.compression.map(|c| match c {
-            buildfile::Compression::Zlib => compress::Method::Zlib,
-            buildfile::Compression::Lzo => compress::Method::Lzo,
-            buildfile::Compression::Ucl => compress::Method::Ucl,
-        }),
-        options: *opts,
-    })
+    Ok(image_size)
 }
 
 /// A writer that counts, sums and (optionally) hashes what passes through.
