@@ -6,9 +6,8 @@ use crate::format::*;
 use crate::read::{Container, Ifs, ReadError};
 use crate::script::{self, Record};
 use buildfile::{
-    AddrRange, Boot, BootMode, BootProgram, ByteOrder, DataSource, Entry, EntryKind, EnvVar,
-    External, FileAttrs, FileData, FileRole, ImageSettings, Manifest, Policy, ScriptCommand,
-    ScriptKind,
+    AddrRange, Boot, BootMode, BootProgram, DataSource, Entry, EntryKind, EnvVar, External,
+    FileAttrs, FileData, FileRole, ImageSettings, Manifest, Policy, ScriptCommand, ScriptKind,
 };
 use diag::Span;
 
@@ -181,6 +180,87 @@ fn entry_of(d: &Dirent<'_>, data: &[u8]) -> Entry {
     }
 }
 
+/// The boot block of an image with startup code: the startup program and
+/// the bootstrap programs (`entries[i]` has inode `inos[i]`), with the
+/// arguments found in their argument blocks.
+fn boot_of(
+    c: &Container<'_>,
+    s: &StartupHeader,
+    h: &ImageHeader,
+    entries: &mut [Entry],
+    inos: &[u32],
+    big: bool,
+) -> Boot {
+    let code = c.startup_region().unwrap_or(&[]);
+    let (name, args, env) = match find_bootargs(code, s.endian, s.image_paddr, None) {
+        Some((mut a, e)) => (a.remove(0), a, e),
+        None => ("startup".to_string(), Vec::new(), Vec::new()),
+    };
+    let mut bootstrap = Vec::new();
+    for (k, ino) in h.boot_ino.iter().enumerate() {
+        let Some(i) = (*ino != 0)
+            .then(|| inos.iter().position(|&i| i == *ino & !ino_flags::MASK))
+            .flatten()
+        else {
+            continue;
+        };
+        let e = &mut entries[i];
+        let name = e.basename().to_string();
+        let mut prog = BootProgram {
+            name: name.clone(),
+            source: DataSource::Inline { bytes: Vec::new() },
+            size: None,
+            elf: None,
+            args: Vec::new(),
+            env: Vec::new(),
+            modules: Vec::new(),
+            attrs: FileAttrs::default(),
+            entry: Some(i),
+            span: Span::default(),
+        };
+        if let EntryKind::File(f) = &mut e.kind {
+            f.role = FileRole::Bootstrap(k);
+            prog.size = f.size;
+            prog.elf = f.elf.clone();
+            if let DataSource::Inline { bytes } = &f.source
+                && let Some((a, env)) = find_bootargs(bytes, s.endian, s.image_paddr, Some(&name))
+            {
+                prog.args = a.into_iter().skip(1).collect();
+                prog.env = env.iter().map(|v| env_var(v)).collect();
+            }
+        }
+        bootstrap.push(prog);
+    }
+    Boot {
+        mode: if s.flags1 & startup_flags::VIRTUAL != 0 {
+            BootMode::Virtual
+        } else {
+            BootMode::Physical
+        },
+        cpu: cpu_of(s.machine, big),
+        bootfile_name: String::new(),
+        bootfile_args: Vec::new(),
+        bootfile: None,
+        startup: BootProgram {
+            name,
+            source: DataSource::Inline {
+                bytes: code.to_vec(),
+            },
+            size: Some(code.len() as u64),
+            elf: None,
+            args,
+            env: env.iter().map(|v| env_var(v)).collect(),
+            modules: Vec::new(),
+            attrs: FileAttrs::default(),
+            entry: None,
+            span: Span::default(),
+        },
+        bootstrap,
+        env: Vec::new(),
+        span: Span::default(),
+    }
+}
+
 /// The Manifest of an image: entries in inode order (so entry `i` has
 /// inode `i + 2` when the image was written by mkifs or hvhost), the boot
 /// block (startup and bootstrap programs with the arguments found in their
@@ -230,74 +310,7 @@ pub fn to_manifest(c: &Container<'_>, fs: &Ifs<'_>) -> Result<Manifest, ReadErro
     let startup = c.startup.as_ref().map(|(_, s)| s);
     let boot = startup
         .filter(|s| s.startup_size as usize > STARTUP_HEADER_SIZE + s.trailer_size())
-        .map(|s| {
-            let code = c.startup_region().unwrap_or(&[]);
-            let (name, args, env) = match find_bootargs(code, s.endian, s.image_paddr, None) {
-                Some((mut a, e)) => (a.remove(0), a, e),
-                None => ("startup".to_string(), Vec::new(), Vec::new()),
-            };
-            let mut bootstrap = Vec::new();
-            for (k, ino) in h.boot_ino.iter().enumerate() {
-                let Some(i) = (*ino != 0).then(|| index_of(*ino)).flatten() else {
-                    continue;
-                };
-                let e = &mut entries[i];
-                let name = e.basename().to_string();
-                let mut prog = BootProgram {
-                    name: name.clone(),
-                    source: DataSource::Inline { bytes: Vec::new() },
-                    size: None,
-                    elf: None,
-                    args: Vec::new(),
-                    env: Vec::new(),
-                    modules: Vec::new(),
-                    attrs: FileAttrs::default(),
-                    entry: Some(i),
-                    span: Span::default(),
-                };
-                if let EntryKind::File(f) = &mut e.kind {
-                    f.role = FileRole::Bootstrap(k);
-                    prog.size = f.size;
-                    prog.elf = f.elf.clone();
-                    if let DataSource::Inline { bytes } = &f.source
-                        && let Some((a, env)) =
-                            find_bootargs(bytes, s.endian, s.image_paddr, Some(&name))
-                    {
-                        prog.args = a.into_iter().skip(1).collect();
-                        prog.env = env.iter().map(|v| env_var(v)).collect();
-                    }
-                }
-                bootstrap.push(prog);
-            }
-            Boot {
-                mode: if s.flags1 & startup_flags::VIRTUAL != 0 {
-                    BootMode::Virtual
-                } else {
-                    BootMode::Physical
-                },
-                cpu: cpu_of(s.machine, big),
-                bootfile_name: String::new(),
-                bootfile_args: Vec::new(),
-                bootfile: None,
-                startup: BootProgram {
-                    name,
-                    source: DataSource::Inline {
-                        bytes: code.to_vec(),
-                    },
-                    size: Some(code.len() as u64),
-                    elf: None,
-                    args,
-                    env: env.iter().map(|v| env_var(v)).collect(),
-                    modules: Vec::new(),
-                    attrs: FileAttrs::default(),
-                    entry: None,
-                    span: Span::default(),
-                },
-                bootstrap,
-                env: Vec::new(),
-                span: Span::default(),
-            }
-        });
+        .map(|s| boot_of(c, s, h, &mut entries, &inos, big));
     let root = root.unwrap_or_else(|| Entry {
         path: String::new(),
         kind: EntryKind::Dir,
@@ -311,11 +324,7 @@ pub fn to_manifest(c: &Container<'_>, fs: &Ifs<'_>) -> Result<Manifest, ReadErro
     Ok(Manifest {
         boot,
         image: ImageSettings {
-            byte_order: if big {
-                ByteOrder::Big
-            } else {
-                ByteOrder::Little
-            },
+            byte_order: fs.endian(),
             image: AddrRange {
                 start: startup
                     .map(|s| (s.image_paddr as u64).saturating_sub(s.preboot_size as u64)),

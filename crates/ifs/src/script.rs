@@ -3,7 +3,7 @@
 //! [`Record::to_line`] prints one as a buildfile script line.
 
 use buildfile::display::tenths_text;
-use buildfile::{EnvVar, Policy, ScriptCommand, ScriptKind};
+use buildfile::{EnvVar, External, Policy, ScriptCommand, ScriptKind};
 use serde::Serialize;
 
 /// Record types.
@@ -97,65 +97,7 @@ pub fn compile(cmds: &[ScriptCommand], boot_env: &[EnvVar]) -> Result<Vec<u8>, C
                 continue;
             }
             ScriptKind::External(x) => {
-                let mut fl = 0u8;
-                let part = match &x.sched_aps {
-                    Some(p) => {
-                        fl |= flags::EXTSCHED;
-                        partitions.iter().position(|n| n == p).unwrap_or(0) as u8
-                    }
-                    None => 0,
-                };
-                if x.session {
-                    fl |= flags::SESSION;
-                }
-                let (pri, pol) = match x.priority {
-                    Some((p, pol)) => {
-                        fl |= flags::SCHED_SET;
-                        (p, policy_code(pol))
-                    }
-                    None => (0, 0),
-                };
-                let cpu = match x.cpu {
-                    Some(c) => {
-                        fl |= flags::CPU_SET;
-                        c
-                    }
-                    None => 0,
-                };
-                if x.background {
-                    fl |= flags::BACKGROUND;
-                }
-                if x.debug {
-                    fl |= flags::KDEBUG;
-                }
-                let argc = 1 + x.args.len();
-                let mut cenv = env.clone();
-                for v in &x.env {
-                    set_env(&mut cenv, &v.name, &v.value);
-                }
-                if argc > 255 {
-                    return Err(CompileError::TooMany {
-                        index,
-                        what: "argument",
-                        count: argc,
-                    });
-                }
-                if cenv.len() > 255 {
-                    return Err(CompileError::TooMany {
-                        index,
-                        what: "environment variable",
-                        count: cenv.len(),
-                    });
-                }
-                body.extend_from_slice(&[cpu, fl, part, 0, pol, pri, argc as u8, cenv.len() as u8]);
-                push_cstr(&mut body, &x.program);
-                push_cstr(&mut body, x.argv0());
-                for a in &x.args {
-                    push_cstr(&mut body, a);
-                }
-                for (n, v) in &cenv {
-                    push_cstr(&mut body, &format!("{n}={v}"));
-                }
+                external(x, &env, &partitions, index, &mut body)?;
                 kind::EXTERNAL
             }
             ScriptKind::Waitfor { path, checks } | ScriptKind::Reopen { path, checks } => {
@@ -208,6 +150,76 @@ pub fn compile(cmds: &[ScriptCommand], boot_env: &[EnvVar]) -> Result<Vec<u8>, C
     }
     out.extend_from_slice(&[0; 4]);
     Ok(out)
+}
+
+/// The body of an external command's record (command `index`).
+fn external(
+    x: &External,
+    env: &[(String, String)],
+    partitions: &[String],
+    index: usize,
+    body: &mut Vec<u8>,
+) -> Result<(), CompileError> {
+    let mut fl = 0u8;
+    let part = match &x.sched_aps {
+        Some(p) => {
+            fl |= flags::EXTSCHED;
+            partitions.iter().position(|n| n == p).unwrap_or(0) as u8
+        }
+        None => 0,
+    };
+    if x.session {
+        fl |= flags::SESSION;
+    }
+    let (pri, pol) = match x.priority {
+        Some((p, pol)) => {
+            fl |= flags::SCHED_SET;
+            (p, policy_code(pol))
+        }
+        None => (0, 0),
+    };
+    let cpu = match x.cpu {
+        Some(c) => {
+            fl |= flags::CPU_SET;
+            c
+        }
+        None => 0,
+    };
+    if x.background {
+        fl |= flags::BACKGROUND;
+    }
+    if x.debug {
+        fl |= flags::KDEBUG;
+    }
+    let argc = 1 + x.args.len();
+    let mut cenv = env.to_vec();
+    for v in &x.env {
+        set_env(&mut cenv, &v.name, &v.value);
+    }
+    if argc > 255 {
+        return Err(CompileError::TooMany {
+            index,
+            what: "argument",
+            count: argc,
+        });
+    }
+    if cenv.len() > 255 {
+        return Err(CompileError::TooMany {
+            index,
+            what: "environment variable",
+            count: cenv.len(),
+        });
+    }
+    body.extend_from_slice(&[cpu, fl, part, 0, pol, pri, argc as u8, cenv.len() as u8]);
+    push_cstr(body, &x.program);
+    push_cstr(body, x.argv0());
+    for a in &x.args {
+        push_cstr(body, a);
+    }
+    for (n, v) in &cenv {
+        push_cstr(body, &format!("{n}={v}"));
+    }
+    Ok(())
 }
 
 fn set_env(env: &mut Vec<(String, String)>, name: &str, value: &str) {
