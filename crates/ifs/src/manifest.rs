@@ -4,10 +4,10 @@
 
 use crate::format::*;
 use crate::read::{Container, Ifs, ReadError};
-use crate::script::{self, Record};
+use crate::script::{self, env_var};
 use buildfile::{
-    AddrRange, Boot, BootMode, BootProgram, DataSource, Entry, EntryKind, EnvVar, External,
-    FileAttrs, FileData, FileRole, ImageSettings, Manifest, Policy, ScriptCommand, ScriptKind,
+    AddrRange, Boot, BootMode, BootProgram, DataSource, Entry, EntryKind, FileAttrs, FileData,
+    FileRole, ImageSettings, Manifest, ScriptCommand,
 };
 use diag::Span;
 
@@ -32,80 +32,6 @@ fn cpu_of(machine: u16, big: bool) -> Option<String> {
         _ => return None,
     };
     Some(s.to_string())
-}
-
-fn env_var(s: &str) -> EnvVar {
-    let (name, value) = s.split_once('=').unwrap_or((s, ""));
-    EnvVar {
-        name: name.to_string(),
-        value: value.to_string(),
-        span: Span::default(),
-    }
-}
-
-fn command(r: &Record, partitions: &[String]) -> Option<ScriptKind> {
-    Some(match r {
-        Record::External {
-            cpu,
-            flags: fl,
-            partition,
-            policy,
-            priority,
-            path,
-            argv,
-            env,
-        } => {
-            let base = path.rsplit('/').next().unwrap_or(path);
-            let argv0 = argv.first().filter(|a| a.as_str() != base).cloned();
-            ScriptKind::External(External {
-                program: path.clone(),
-                argv0,
-                args: argv.iter().skip(1).cloned().collect(),
-                env: env.iter().map(|e| env_var(e)).collect(),
-                background: fl & script::flags::BACKGROUND != 0,
-                session: fl & script::flags::SESSION != 0,
-                debug: fl & script::flags::KDEBUG != 0,
-                external: script::BUILTINS.contains(&path.as_str()),
-                cpu: (fl & script::flags::CPU_SET != 0).then_some(*cpu),
-                priority: (fl & script::flags::SCHED_SET != 0).then(|| {
-                    let p = match policy {
-                        1 => Policy::Fifo,
-                        2 => Policy::RoundRobin,
-                        3 => Policy::Other,
-                        _ => Policy::Unchanged,
-                    };
-                    (*priority, p)
-                }),
-                sched_aps: (fl & script::flags::EXTSCHED != 0)
-                    .then(|| partitions.get(*partition as usize).cloned())
-                    .flatten(),
-            })
-        }
-        Record::Waitfor { path, checks } => ScriptKind::Waitfor {
-            path: path.clone(),
-            checks: *checks,
-        },
-        Record::Reopen { path, checks } => ScriptKind::Reopen {
-            path: path.clone(),
-            checks: *checks,
-        },
-        Record::DisplayMsg { text } => ScriptKind::DisplayMsg { text: text.clone() },
-        Record::ProcmgrSymlink { target, link } => ScriptKind::ProcmgrSymlink {
-            target: target.clone(),
-            link: link.clone(),
-        },
-        Record::SchedAps {
-            budget,
-            critical_ms,
-            name,
-            ..
-        } => ScriptKind::SchedAps {
-            name: name.clone(),
-            budget: *budget,
-            critical_ms: *critical_ms,
-        },
-        Record::Unknown { .. } => return None,
-    })
 }
 
 /// Finds a bootstrap argument block (§8) in `b`: a header whose physical
@@ -297,7 +223,7 @@ pub fn to_manifest(c: &Container<'_>, fs: &Ifs<'_>) -> Result<Manifest, ReadErro
             let parts = script::partition_names(&recs);
             script_cmds = recs
                 .iter()
-                .filter_map(|r| command(r, &parts))
+                .filter_map(|r| r.to_command(&parts))
                 .map(|kind| ScriptCommand {
                     kind,
                     span: Span::default(),

@@ -2,8 +2,8 @@
 //! commands into records, [`decode`] turns records back into commands, and
 //! [`Record::to_line`] prints one as a buildfile script line.
 
-use buildfile::display::tenths_text;
 use buildfile::{EnvVar, External, Policy, ScriptCommand, ScriptKind};
+use diag::Span;
 use serde::Serialize;
 
 /// Record types.
@@ -416,23 +416,12 @@ fn decode_record(ty: u8, size: u16, body: &[u8]) -> Option<Record> {
     })
 }
 
-fn quote(s: &str) -> String {
-    if !s.is_empty()
-        && !s.bytes().any(|c| {
-            c.is_ascii_whitespace() || matches!(c, b'"' | b'[' | b']' | b'{' | b'}' | b'#')
-        })
-    {
-        s.to_string()
-    } else {
-        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-    }
-}
-
 impl Record {
-    /// The record as a line of buildfile script syntax. `partitions` maps
-    /// partition ids to names (see [`partition_names`]).
-    pub fn to_line(&self, partitions: &[String]) -> String {
-        match self {
+    /// The record as a boot script command (None for an unknown record).
+    /// `partitions` maps partition ids to names (see [`partition_names`]);
+    /// an id without a name is `#id`.
+    pub fn to_command(&self, partitions: &[String]) -> Option<ScriptKind> {
+        Some(match self {
             Record::External {
                 cpu,
                 flags: fl,
@@ -443,83 +432,88 @@ impl Record {
                 argv,
                 env,
             } => {
-                let mut mods = Vec::new();
                 let base = path.rsplit('/').next().unwrap_or(path);
-                if let Some(a0) = argv.first()
-                    && a0 != base
-                {
-                    mods.push(format!("argv0={}", quote(a0)));
-                }
-                if fl & flags::CPU_SET != 0 {
-                    mods.push(format!("cpu={cpu}"));
-                }
-                if fl & flags::SCHED_SET != 0 {
-                    let p = match policy {
-                        1 => "f",
-                        2 => "r",
-                        3 => "o",
-                        _ => "",
-                    };
-                    mods.push(format!("pri={priority}{p}"));
-                }
-                if fl & flags::EXTSCHED != 0 {
-                    let name = partitions
-                        .get(*partition as usize)
-                        .cloned()
-                        .unwrap_or_else(|| format!("#{partition}"));
-                    mods.push(format!("sched_aps={}", quote(&name)));
-                }
-                if fl & flags::SESSION != 0 {
-                    mods.push("+session".into());
-                }
-                if BUILTINS.contains(&path.as_str()) {
-                    // A program with a built-in's name.
-                    mods.push("+external".into());
-                }
-                if fl & flags::KDEBUG != 0 {
-                    mods.push("+debug".into());
-                }
-                if fl & flags::CRITICAL != 0 {
-                    mods.push("+critical".into());
-                }
-                let mut words = Vec::new();
-                if !mods.is_empty() {
-                    words.push(format!("[{}]", mods.join(" ")));
-                }
-                words.extend(env.iter().map(|e| quote(e)));
-                words.push(quote(path));
-                words.extend(argv.iter().skip(1).map(|a| quote(a)));
-                if fl & flags::BACKGROUND != 0 {
-                    words.push("&".into());
-                }
-                words.join(" ")
+                let argv0 = argv.first().filter(|a| a.as_str() != base).cloned();
+                ScriptKind::External(External {
+                    program: path.clone(),
+                    argv0,
+                    args: argv.iter().skip(1).cloned().collect(),
+                    env: env.iter().map(|e| env_var(e)).collect(),
+                    background: fl & flags::BACKGROUND != 0,
+                    session: fl & flags::SESSION != 0,
+                    debug: fl & flags::KDEBUG != 0,
+                    external: BUILTINS.contains(&path.as_str()),
+                    cpu: (fl & flags::CPU_SET != 0).then_some(*cpu),
+                    priority: (fl & flags::SCHED_SET != 0).then(|| {
+                        let p = match policy {
+                            1 => Policy::Fifo,
+                            2 => Policy::RoundRobin,
+                            3 => Policy::Other,
+                            _ => Policy::Unchanged,
+                        };
+                        (*priority, p)
+                    }),
+                    sched_aps: (fl & flags::EXTSCHED != 0).then(|| {
+                        partitions
+                            .get(*partition as usize)
+                            .cloned()
+                            .unwrap_or_else(|| format!("#{partition}"))
+                    }),
+                })
             }
-            Record::Waitfor { path, checks } => {
-                format!("waitfor {} {}", quote(path), tenths_text(*checks))
-            }
-            Record::Reopen { path, checks } => {
-                format!("reopen {} {}", quote(path), tenths_text(*checks))
-            }
-            Record::DisplayMsg { text } => {
-                // Words joined by single spaces print as they are; anything
-                // else is quoted so that it reads back the same.
-                if text.split(' ').all(|w| !w.is_empty() && quote(w) == *w) {
-                    format!("display_msg {text}")
-                } else {
-                    format!("display_msg {}", quote(text))
-                }
-            }
-            Record::ProcmgrSymlink { target, link } => {
-                format!("procmgr_symlink {} {}", quote(target), quote(link))
-            }
+            Record::Waitfor { path, checks } => ScriptKind::Waitfor {
+                path: path.clone(),
+                checks: *checks,
+            },
+            Record::Reopen { path, checks } => ScriptKind::Reopen {
+                path: path.clone(),
+                checks: *checks,
+            },
+            Record::DisplayMsg { text } => ScriptKind::DisplayMsg { text: text.clone() },
+            Record::ProcmgrSymlink { target, link } => ScriptKind::ProcmgrSymlink {
+                target: target.clone(),
+                link: link.clone(),
+            },
             Record::SchedAps {
                 budget,
                 critical_ms,
                 name,
                 ..
-            } => format!("sched_aps {} {budget} {critical_ms}", quote(name)),
-            Record::Unknown { ty, size } => format!("# unknown record type {ty}, {size} bytes"),
+            } => ScriptKind::SchedAps {
+                name: name.clone(),
+                budget: *budget,
+                critical_ms: *critical_ms,
+            },
+            Record::Unknown { .. } => return None,
+        })
+    }
+
+    /// The record as a line of buildfile script syntax, printed as
+    /// `hvhost manifest` prints the commands of a buildfile.
+    pub fn to_line(&self, partitions: &[String]) -> String {
+        let Some(kind) = self.to_command(partitions) else {
+            return match self {
+                Record::Unknown { ty, size } => format!("# unknown record type {ty}, {size} bytes"),
+                _ => String::new(),
+            };
+        };
+        match self {
+            // No buildfile modifier sets it: said in a comment.
+            Record::External { flags: fl, .. } if fl & flags::CRITICAL != 0 => {
+                format!("{kind} # critical (flag 0x80)")
+            }
+            _ => kind.to_string(),
         }
+    }
+}
+
+/// A `NAME=value` string as an environment variable.
+pub(crate) fn env_var(s: &str) -> EnvVar {
+    let (name, value) = s.split_once('=').unwrap_or((s, ""));
+    EnvVar {
+        name: name.to_string(),
+        value: value.to_string(),
+        span: Span::default(),
     }
 }
 

@@ -142,7 +142,7 @@ fn every_shape_round_trips_in_both_byte_orders() {
                  procmgr_symlink ../../proc/boot/libc.so /usr/lib/ldqnx-64.so.2\n\
                  [cpu=1 pri=10f] PATH=/proc/boot devc-ser8250 -e -b115200 &\n\
                  sched_aps guests 60 100\n\
-                 [sched_aps=guests +session] PATH=/proc/boot ksh &\n"
+                 [+session sched_aps=guests] PATH=/proc/boot ksh &\n"
             );
         }
     }
@@ -321,7 +321,7 @@ fn decoded_scripts_compile_back_to_the_same_bytes() {
         "{text}"
     );
     assert!(
-        text.contains("[sched_aps=drivers +session +debug]"),
+        text.contains("[+debug +session sched_aps=drivers]"),
         "{text}"
     );
     let again = build(
@@ -355,4 +355,28 @@ fn an_image_read_back_as_a_manifest_rebuilds_the_same_bytes() {
         let again = ifs::build_to_vec(&m, &WriteOptions::default()).unwrap();
         assert_eq!(first, again, "{attr:?}");
     }
+}
+
+/// A decoded command is printed as `hvhost manifest` prints a buildfile's
+/// (one renderer); what no modifier says (the critical flag) is a comment,
+/// and a partition id without a name is `#id`.
+#[test]
+fn records_print_as_buildfile_commands() {
+    use ifs::script::{Record, flags};
+    let r = Record::External {
+        cpu: 0,
+        flags: flags::CRITICAL | flags::EXTSCHED | flags::BACKGROUND,
+        partition: 3,
+        policy: 0,
+        priority: 0,
+        path: "/bin/x".into(),
+        argv: vec!["x".into(), "a b".into()],
+        env: vec!["A=1".into()],
+    };
+    assert_eq!(
+        r.to_line(&["System".into()]),
+        "[sched_aps=#3] A=1 /bin/x \"a b\" & # critical (flag 0x80)"
+    );
+    let u = Record::Unknown { ty: 9, size: 12 };
+    assert_eq!(u.to_line(&[]), "# unknown record type 9, 12 bytes");
 }
