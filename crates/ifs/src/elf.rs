@@ -1,8 +1,11 @@
-//! Just enough ELF for mkifs's processing: the header, the program headers,
-//! loading the loadable segments, and rewriting `p_paddr`. Every offset is
-//! checked against the file.
+//! Just enough ELF for mkifs's processing: the header and the program
+//! headers (read with the `object` crate, which checks every offset against
+//! the file), loading the loadable segments, and rewriting `p_paddr`.
 
-use crate::endian::{Endian, Fields};
+use crate::endian::Endian;
+use object::Endianness;
+use object::elf::{FileHeader32, FileHeader64};
+use object::read::elf::{FileHeader, ProgramHeader};
 
 /// `PT_LOAD`.
 pub const PT_LOAD: u32 = 1;
@@ -54,88 +57,20 @@ impl Elf {
         if !b.starts_with(b"\x7fELF") {
             return Err("not an ELF file".into());
         }
-        let is64 = match b.u8_at(4) {
-            Some(1) => false,
-            Some(2) => true,
-            _ => return Err("unknown ELF class".into()),
-        };
-        let endian = match b.u8_at(5) {
-            Some(1) => Endian::Little,
-            Some(2) => Endian::Big,
-            _ => return Err("unknown ELF byte order".into()),
-        };
-        let short = || "the ELF header is truncated".to_string();
-        let e = endian;
-        let (entry, phoff, phentsize, phnum) = if is64 {
-            (
-                word(b, e, 24, true).ok_or_else(short)?,
-                word(b, e, 32, true).ok_or_else(short)?,
-                b.u16_at(e, 54).ok_or_else(short)?,
-                b.u16_at(e, 56).ok_or_else(short)?,
-            )
-        } else {
-            (
-                word(b, e, 24, false).ok_or_else(short)?,
-                word(b, e, 28, false).ok_or_else(short)?,
-                b.u16_at(e, 42).ok_or_else(short)?,
-                b.u16_at(e, 44).ok_or_else(short)?,
-            )
-        };
-        Ok(Elf {
-            is64,
-            endian,
-            e_type: b.u16_at(e, 16).ok_or_else(short)?,
-            machine: b.u16_at(e, 18).ok_or_else(short)?,
-            entry,
-            phoff,
-            phentsize,
-            phnum,
-        })
+        match b.get(4) {
+            Some(1) => header::<FileHeader32<Endianness>>(b),
+            Some(2) => header::<FileHeader64<Endianness>>(b),
+            _ => Err("unknown ELF class".into()),
+        }
     }
 
     /// The program headers.
     pub fn segments(&self, b: &[u8]) -> Result<Vec<Segment>, String> {
-        let min = if self.is64 { 56 } else { 32 };
-        if self.phnum > 0 && (self.phentsize as usize) < min {
-            return Err(format!(
-                "program header size {} is too small",
-                self.phentsize
-            ));
+        if self.is64 {
+            segments::<FileHeader64<Endianness>>(self, b)
+        } else {
+            segments::<FileHeader32<Endianness>>(self, b)
         }
-        let mut out = Vec::with_capacity(self.phnum as usize);
-        for i in 0..self.phnum as u64 {
-            let at = self
-                .phoff
-                .checked_add(i * self.phentsize as u64)
-                .and_then(|a| usize::try_from(a).ok())
-                .ok_or("program header offset overflows")?;
-            let bad = || format!("program header {i} lies outside the file");
-            let h = b.get(at..).ok_or_else(bad)?;
-            let e = self.endian;
-            let s = if self.is64 {
-                Segment {
-                    p_type: h.u32_at(e, 0).ok_or_else(bad)?,
-                    offset: word(h, e, 8, true).ok_or_else(bad)?,
-                    vaddr: word(h, e, 16, true).ok_or_else(bad)?,
-                    paddr: word(h, e, 24, true).ok_or_else(bad)?,
-                    filesz: word(h, e, 32, true).ok_or_else(bad)?,
-                    memsz: word(h, e, 40, true).ok_or_else(bad)?,
-                    header_at: at,
-                }
-            } else {
-                Segment {
-                    p_type: h.u32_at(e, 0).ok_or_else(bad)?,
-                    offset: word(h, e, 4, false).ok_or_else(bad)?,
-                    vaddr: word(h, e, 8, false).ok_or_else(bad)?,
-                    paddr: word(h, e, 12, false).ok_or_else(bad)?,
-                    filesz: word(h, e, 16, false).ok_or_else(bad)?,
-                    memsz: word(h, e, 20, false).ok_or_else(bad)?,
-                    header_at: at,
-                }
-            };
-            out.push(s);
-        }
-        Ok(out)
     }
 
     /// Rewrites the `p_paddr` of the program header at `header_at`.
@@ -152,14 +87,59 @@ impl Elf {
     }
 }
 
-fn word(b: &[u8], e: Endian, off: usize, is64: bool) -> Option<u64> {
-    if is64 {
-        b.bytes_at(off, 8)
-            .and_then(|x| x.try_into().ok())
-            .map(|x| e.u64(x))
-    } else {
-        b.u32_at(e, off).map(u64::from)
+/// The header fields of an ELF file of class `H`.
+fn header<H: FileHeader<Endian = Endianness>>(b: &[u8]) -> Result<Elf, String> {
+    let h = H::parse(b).map_err(|_| "the ELF header is truncated".to_string())?;
+    let e = h
+        .endian()
+        .map_err(|_| "unknown ELF byte order".to_string())?;
+    Ok(Elf {
+        is64: h.is_class_64(),
+        endian: if h.is_little_endian() {
+            Endian::Little
+        } else {
+            Endian::Big
+        },
+        e_type: h.e_type(e).0,
+        machine: h.e_machine(e).0,
+        entry: h.e_entry(e).into(),
+        phoff: h.e_phoff(e).into(),
+        phentsize: h.e_phentsize(e),
+        phnum: h.e_phnum(e),
+    })
+}
+
+/// The program headers of an ELF file of class `H` whose header is `elf`.
+fn segments<H: FileHeader<Endian = Endianness>>(
+    elf: &Elf,
+    b: &[u8],
+) -> Result<Vec<Segment>, String> {
+    let h = H::parse(b).map_err(|_| "the ELF header is truncated".to_string())?;
+    let e = h
+        .endian()
+        .map_err(|_| "unknown ELF byte order".to_string())?;
+    let phdrs = h
+        .program_headers(e, b)
+        .map_err(|err| format!("the program headers cannot be read: {err}"))?;
+    let size = u64::from(elf.phentsize);
+    let mut out = Vec::with_capacity(phdrs.len());
+    for (i, ph) in phdrs.iter().enumerate() {
+        let at = elf
+            .phoff
+            .checked_add(i as u64 * size)
+            .and_then(|a| usize::try_from(a).ok())
+            .ok_or("program header offset overflows")?;
+        out.push(Segment {
+            p_type: ph.p_type(e).0,
+            offset: ph.p_offset(e).into(),
+            vaddr: ph.p_vaddr(e).into(),
+            paddr: ph.p_paddr(e).into(),
+            filesz: ph.p_filesz(e).into(),
+            memsz: ph.p_memsz(e).into(),
+            header_at: at,
+        });
     }
+    Ok(out)
 }
 
 /// The most memory a loaded startup program may span (256 MiB).
