@@ -691,17 +691,35 @@ pub fn unescape_inline(body: &[u8]) -> Vec<u8> {
         return body.to_vec();
     }
     let mut out = Vec::with_capacity(body.len());
+    unescape_each(body, |b, _| out.push(b));
+    out
+}
+
+/// [`unescape_inline`], with the offset in `body` of every byte of the
+/// result (and one more entry, `body.len()`, for the end).
+pub fn unescape_inline_mapped(body: &[u8]) -> (Vec<u8>, Vec<u32>) {
+    let mut out = Vec::with_capacity(body.len());
+    let mut origin = Vec::with_capacity(body.len() + 1);
+    unescape_each(body, |b, at| {
+        out.push(b);
+        origin.push(at as u32);
+    });
+    origin.push(body.len() as u32);
+    (out, origin)
+}
+
+/// Calls `f` with every byte of the unescaped `body` and its offset there.
+fn unescape_each(body: &[u8], mut f: impl FnMut(u8, usize)) {
     let mut i = 0;
     while i < body.len() {
         if body[i] == b'\\' && i + 1 < body.len() {
-            out.push(body[i + 1]);
+            f(body[i + 1], i + 1);
             i += 2;
         } else {
-            out.push(body[i]);
+            f(body[i], i);
             i += 1;
         }
     }
-    out
 }
 
 fn is_cpp_directive(comment: &[u8]) -> bool {

@@ -17,10 +17,7 @@ impl Resolver<'_> {
         let body = &src[inline.body.start as usize..inline.body.end as usize];
         if st.script {
             let cmds = if memchr::memchr(b'\\', body).is_some() {
-                // As mkifs, the script is read from the unescaped text
-                // (`\"` is a plain `"` to the script).
-                let name = format!("{} (inline script)", self.map.file(inline.body.file).name());
-                self.parse_script_text(name, lexer::unescape_inline(body))
+                self.unescaped_script(body, inline.body)
             } else {
                 script::parse_script(src, inline.body, &mut self.partitions, &mut self.diags)
             };
@@ -105,7 +102,7 @@ impl Resolver<'_> {
         use std::os::unix::fs::MetadataExt;
         match host::read_regular(p) {
             Ok(bytes) => {
-                let cmds = self.parse_script_text(p.display().to_string(), bytes);
+                let (_, cmds) = self.parse_script_text(p.display().to_string(), bytes);
                 self.add_script(path, cmds, span, st, meta.mode() & 0o7777);
             }
             Err(err) => self.diags.push(
@@ -119,16 +116,53 @@ impl Resolver<'_> {
         }
     }
 
-    /// Parses script text kept in the source map as `name`.
-    fn parse_script_text(&mut self, name: String, bytes: Vec<u8>) -> Vec<ScriptCommand> {
+    /// Parses script text kept in the source map as `name` (the file's id).
+    fn parse_script_text(&mut self, name: String, bytes: Vec<u8>) -> (FileId, Vec<ScriptCommand>) {
         let len = bytes.len();
         let id: FileId = self.map.add(name, bytes);
         let src = self.map.file(id).shared_bytes();
-        script::parse_script(
+        let cmds = script::parse_script(
             &src,
             Span::new(id, 0, len),
             &mut self.partitions,
             &mut self.diags,
-        )
+        );
+        (id, cmds)
+    }
+
+    /// An inline script holding backslashes: read, as mkifs reads it, from
+    /// its unescaped text (`\"` is a plain `"` to the script), with every
+    /// span of its commands and diagnostics mapped back to the buildfile.
+    fn unescaped_script(&mut self, raw: &[u8], body: Span) -> Vec<ScriptCommand> {
+        let (text, origin) = lexer::unescape_inline_mapped(raw);
+        let name = format!("{} (inline script)", self.map.file(body.file).name());
+        let first = self.diags.len();
+        let (id, mut cmds) = self.parse_script_text(name, text);
+        let back = |s: &mut Span| {
+            if s.file == id {
+                let at = |o: u32| body.start + origin.get(o as usize).copied().unwrap_or(0);
+                *s = Span {
+                    file: body.file,
+                    start: at(s.start),
+                    end: at(s.end),
+                };
+            }
+        };
+        for d in &mut self.diags[first..] {
+            d.primary
+                .iter_mut()
+                .chain(&mut d.secondary)
+                .for_each(|l| back(&mut l.span));
+        }
+        for c in &mut cmds {
+            back(&mut c.span);
+            let vars = match &mut c.kind {
+                ScriptKind::External(x) => &mut x.env,
+                ScriptKind::GlobalEnv { vars } => vars,
+                _ => continue,
+            };
+            vars.iter_mut().for_each(|v| back(&mut v.span));
+        }
+        cmds
     }
 }
