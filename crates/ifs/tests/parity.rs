@@ -49,6 +49,32 @@ fn elf64(e_type: u16, p_flags: u32, vaddr: u64, code: &[u8]) -> Vec<u8> {
     b
 }
 
+/// The same as [`elf64`] for ELF32 x86 (program header at 52, code at 84).
+fn elf32(e_type: u16, p_flags: u32, vaddr: u32, code: &[u8]) -> Vec<u8> {
+    let mut b = b"\x7fELF\x01\x01\x01\0\0\0\0\0\0\0\0\0".to_vec();
+    for (v, n) in [
+        (u32::from(e_type), 2),
+        (3, 2),
+        (1, 4),
+        (vaddr, 4),
+        (52, 4),
+        (0, 4),
+        (0, 4),
+    ] {
+        b.extend_from_slice(&v.to_le_bytes()[..n]);
+    }
+    for v in [52u16, 32, 1, 0, 0, 0] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    let len = code.len() as u32;
+    for v in [1, 84, vaddr, vaddr, len, len + 64, p_flags, 16] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    assert_eq!(b.len(), 84);
+    b.extend_from_slice(code);
+    b
+}
+
 const PF_RX: u32 = 5;
 const PF_RW: u32 = 6;
 
@@ -76,6 +102,13 @@ fn inputs() -> tempfile::TempDir {
         0o755,
     );
     write(dir, "libw.so", &elf64(3, PF_RW, 0, &[0; 64]), 0o644);
+    write(
+        dir,
+        "ro32",
+        &elf32(2, PF_RX, 0x0804_8000, &[0xc3; 64]),
+        0o755,
+    );
+    write(dir, "libw32.so", &elf32(3, PF_RW, 0, &[0; 64]), 0o644);
     let mut s = vec![0xf4, 0xeb, 0xfd];
     s.extend_from_slice(BOOTARGS_MARKER);
     s.resize(160, 0);
@@ -170,7 +203,7 @@ fn elf_inode_flags_follow_the_writable_segment() {
     let d = inputs();
     let src = "/bin/ro = ro-prog\n/bin/rw = rw-prog\n/lib/libw.so = libw.so\n\
                [code=copy] /bin/cc = ro-prog\n[data=copy] /bin/dc = rw-prog\n\
-               /etc/small = small.txt\n";
+               /etc/small = small.txt\n/bin/ro32 = ro32\n/lib/libw32.so = libw32.so\n";
     let img = build(d.path(), src);
     golden("parity-elf-flags.ifs", &img);
     let (_, r) = rows(&img);
@@ -187,6 +220,10 @@ fn elf_inode_flags_follow_the_writable_segment() {
     assert_eq!(flags("bin/dc"), elf);
     assert_eq!(mode("bin/dc"), S_IFREG | 0o755 | 0o1000);
     assert_eq!(flags("etc/small"), 0);
+    // ELF32 the same.
+    assert_eq!(flags("bin/ro32"), elf);
+    assert_eq!(mode("bin/ro32"), S_IFREG | 0o755 | 0o1000);
+    assert_eq!(flags("lib/libw32.so"), elf | once);
 }
 
 /// Item 3: `%align` rounds the whole file, trailer included; for a bootable
