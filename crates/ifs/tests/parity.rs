@@ -14,65 +14,53 @@ use ifs::{WriteOptions, build_to_vec};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-/// A static ELF64 x86_64 file of type `e_type` with one PT_LOAD of flags
-/// `p_flags` holding `code` at `vaddr` (file offset 0x78).
-fn elf64(e_type: u16, p_flags: u32, vaddr: u64, code: &[u8]) -> Vec<u8> {
-    let mut b = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0".to_vec();
-    for (v, n) in [
-        (e_type as u64, 2),
-        (62, 2),
-        (1, 4),
-        (vaddr, 8),
-        (64, 8),
-        (0, 8),
-    ] {
+/// Appends little-endian fields: (value, size in bytes).
+fn fields(b: &mut Vec<u8>, f: &[(u64, usize)]) {
+    for &(v, n) in f {
         b.extend_from_slice(&v.to_le_bytes()[..n]);
     }
-    for (v, n) in [(0u64, 4), (64, 2), (56, 2), (1, 2), (0, 6)] {
-        b.extend_from_slice(&v.to_le_bytes()[..n]);
+}
+
+/// A static ELF file (64-bit x86_64 or 32-bit x86) of type `e_type` with
+/// one PT_LOAD of flags `p_flags` holding `code` at `vaddr`, right after
+/// the headers.
+fn elf(is64: bool, e_type: u16, p_flags: u32, vaddr: u64, code: &[u8]) -> Vec<u8> {
+    let (w, ehsize, phsize) = if is64 { (8, 64, 56) } else { (4, 52, 32) };
+    let mut b = b"\x7fELF\0\x01\x01\0\0\0\0\0\0\0\0\0".to_vec();
+    b[4] = if is64 { 2 } else { 1 };
+    let machine = if is64 { 62 } else { 3 };
+    fields(
+        &mut b,
+        &[
+            (e_type.into(), 2),
+            (machine, 2),
+            (1, 4),
+            (vaddr, w),
+            (ehsize, w),
+            (0, w),
+        ],
+    );
+    fields(&mut b, &[(0, 4), (ehsize, 2), (phsize, 2), (1, 2), (0, 6)]);
+    let (len, at) = (code.len() as u64, ehsize + phsize);
+    let flags = (u64::from(p_flags), 4);
+    if is64 {
+        fields(&mut b, &[(1, 4), flags, (at, 8), (vaddr, 8), (vaddr, 8)]);
+        fields(&mut b, &[(len, 8), (len + 64, 8), (16, 8)]);
+    } else {
+        fields(&mut b, &[(1, 4), (at, 4), (vaddr, 4), (vaddr, 4)]);
+        fields(&mut b, &[(len, 4), (len + 64, 4), flags, (16, 4)]);
     }
-    let len = code.len() as u64;
-    for (v, n) in [
-        (1u64, 4),
-        (p_flags as u64, 4),
-        (0x78, 8),
-        (vaddr, 8),
-        (vaddr, 8),
-    ] {
-        b.extend_from_slice(&v.to_le_bytes()[..n]);
-    }
-    for v in [len, len + 64, 16] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    assert_eq!(b.len(), 0x78);
+    assert_eq!(b.len() as u64, at);
     b.extend_from_slice(code);
     b
 }
 
-/// The same as [`elf64`] for ELF32 x86 (program header at 52, code at 84).
+fn elf64(e_type: u16, p_flags: u32, vaddr: u64, code: &[u8]) -> Vec<u8> {
+    elf(true, e_type, p_flags, vaddr, code)
+}
+
 fn elf32(e_type: u16, p_flags: u32, vaddr: u32, code: &[u8]) -> Vec<u8> {
-    let mut b = b"\x7fELF\x01\x01\x01\0\0\0\0\0\0\0\0\0".to_vec();
-    for (v, n) in [
-        (u32::from(e_type), 2),
-        (3, 2),
-        (1, 4),
-        (vaddr, 4),
-        (52, 4),
-        (0, 4),
-        (0, 4),
-    ] {
-        b.extend_from_slice(&v.to_le_bytes()[..n]);
-    }
-    for v in [52u16, 32, 1, 0, 0, 0] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    let len = code.len() as u32;
-    for v in [1, 84, vaddr, vaddr, len, len + 64, p_flags, 16] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    assert_eq!(b.len(), 84);
-    b.extend_from_slice(code);
-    b
+    elf(false, e_type, p_flags, vaddr.into(), code)
 }
 
 const PF_RX: u32 = 5;
