@@ -13,6 +13,7 @@
 
 mod catalogue;
 mod diagnostic;
+pub mod io;
 pub mod render;
 mod source;
 
