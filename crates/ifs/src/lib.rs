@@ -17,10 +17,12 @@
 //! # Ok::<(), ifs::WriteError>(())
 //! ```
 
+pub mod atomic;
 pub mod checksum;
 pub mod codes;
 pub mod elf;
 pub mod endian;
+pub mod extract;
 pub mod format;
 mod image;
 pub mod link;
