@@ -63,7 +63,7 @@ fn source(host: &HostView, target: &str, at: Span) -> Result<Option<Source>, Box
             Err(err) => Err(unchecked(format!(
                 "`{}`: {}",
                 path.display(),
-                io_reason(&err)
+                diag::io::reason(&err)
             ))),
         },
         DataSource::Inline { bytes } => Ok(Some(Source {
@@ -73,9 +73,7 @@ fn source(host: &HostView, target: &str, at: Span) -> Result<Option<Source>, Box
         })),
         DataSource::Assumed { name } => {
             let d = unchecked(format!("the host file `{name}` is not on this machine"));
-            Err(Box::new(d.help(
-                "run where the file exists, or without --no-host-files to make a missing file an error",
-            )))
+            Err(Box::new(d.help(missing_help(name))))
         }
         DataSource::Script => Err(unchecked("it is the boot script".into())),
     }
@@ -407,11 +405,18 @@ pub fn facts(cfg: &VmConfig, start: &QvmStart, default: SafetyLevel, map: &Sourc
     }
 }
 
-fn io_reason(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
+/// How a host file that is not here is found: a path relative to the
+/// current directory, or a bare name along the search path.
+fn missing_help(name: &str) -> String {
+    let check = "or check without --no-host-files, which makes a missing file an error";
+    if name.contains('/') {
+        format!(
+            "`{name}` is relative to the current directory: run from the directory the buildfile's paths are relative to, {check}"
+        )
+    } else {
+        format!(
+            "a bare name is looked for along the search path only (MKIFS_PATH, or the defaults under -r and QNX_TARGET), never in the current directory, as mkifs does: write `./{name}` for a file here, or add its directory to MKIFS_PATH or `[search=DIR]`, {check}"
+        )
     }
 }
 
