@@ -49,7 +49,7 @@ impl BuildfileInput {
             Unreadable(Box::new(
                 Diagnostic::new(
                     &diag::G0001,
-                    format!("cannot read `{}`: {}", self.display_name(), io_reason(&e)),
+                    diag::io::cannot("read", std::path::Path::new(&self.display_name()), &e),
                 )
                 .help("check the path; `-` reads the buildfile from standard input"),
             ))
@@ -79,14 +79,5 @@ impl BuildfileInput {
             bytes,
             &self.options(times),
         ))
-    }
-}
-
-/// The operating system's reason, without Rust's "(os error N)".
-pub fn io_reason(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
     }
 }

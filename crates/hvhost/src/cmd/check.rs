@@ -1,6 +1,7 @@
 //! `hvhost check BUILDFILE`: the host's composition rules, applied to the
 //! buildfile and every VM configuration its boot script starts.
 
+use crate::codes::Exit;
 use crate::input::{BuildfileInput, Unreadable};
 use crate::output::{Format, emit};
 use buildfile::Times;
@@ -38,13 +39,13 @@ fn parse_sdp(s: &str) -> Result<Sdp, String> {
 
 /// Runs the subcommand; returns the exit code: 0 clean, 1 errors (or
 /// warnings under `--deny warnings`), 2 the buildfile could not be read.
-pub fn run(args: &CheckArgs) -> i32 {
+pub fn run(args: &CheckArgs) -> Exit {
     let mut map = SourceMap::new();
     let (manifest, mut diags) = match args.input.load(&mut map, Times::ZeroAll) {
         Ok(r) => r,
         Err(Unreadable(d)) => {
             emit(args.format, &map, &mut [*d]);
-            return 2;
+            return Exit::Unreadable;
         }
     };
     let name = args.input.display_name();
@@ -58,7 +59,7 @@ pub fn run(args: &CheckArgs) -> i32 {
             ),
             Format::Sarif => {}
         }
-        return 1;
+        return Exit::Failed;
     };
     let opts = Options { sdp: args.sdp };
     let loaded = hostcheck::load_vms(&mut map, &m, &opts);
@@ -87,11 +88,7 @@ pub fn run(args: &CheckArgs) -> i32 {
         Format::Sarif => {}
     }
     let deny_warnings = args.deny.contains(&Deny::Warnings);
-    if errors > 0 || (deny_warnings && warnings > 0) {
-        1
-    } else {
-        0
-    }
+    Exit::failed_if(errors > 0 || (deny_warnings && warnings > 0))
 }
 
 fn summary(name: &str, r: &Report, vms: &[VmFacts], errors: usize, warnings: usize) -> String {

@@ -1,5 +1,6 @@
 //! `hvhost manifest BUILDFILE`: the resolved image, as mkifs would build it.
 
+use crate::codes::Exit;
 use crate::input::{BuildfileInput, Unreadable};
 use crate::output::{Format, emit};
 use buildfile::{DataSource, EntryKind, FileRole, Manifest, Times};
@@ -23,7 +24,7 @@ pub struct ManifestArgs {
 
 /// Runs the subcommand; returns the exit code: 0 resolved, 1 errors in the
 /// buildfile, 2 the buildfile could not be read.
-pub fn run(args: &ManifestArgs) -> i32 {
+pub fn run(args: &ManifestArgs) -> Exit {
     let times = match args.zero_times {
         0 => Times::Host,
         1 => Times::ZeroGenerated,
@@ -34,12 +35,12 @@ pub fn run(args: &ManifestArgs) -> i32 {
         Ok(r) => r,
         Err(Unreadable(d)) => {
             emit(args.format, &map, &mut [*d]);
-            return 2;
+            return Exit::Unreadable;
         }
     };
     let (errors, _) = emit(args.format, &map, &mut diags);
     let Some(m) = manifest.filter(|_| errors == 0) else {
-        return 1;
+        return Exit::Failed;
     };
     match args.format {
         Format::Text => print!("{}", text(&m, &map, &args.input.display_name())),
@@ -49,7 +50,7 @@ pub fn run(args: &ManifestArgs) -> i32 {
         ),
         Format::Sarif => {}
     }
-    0
+    Exit::Ok
 }
 
 fn kind_name(k: &EntryKind) -> &'static str {
