@@ -147,10 +147,9 @@ pub(crate) fn check(cx: &mut Ctx) {
         }
     }
     // A VM of the other architecture.
-    let arch = cx.host.arch;
-    if arch == crate::host::Arch::Unknown {
+    let Some(arch) = cx.host.arch else {
         return;
-    }
+    };
     let mut out = Vec::new();
     for vm in cx.vms {
         if let Some(a) = &vm.arch

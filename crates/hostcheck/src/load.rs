@@ -6,7 +6,7 @@
 use crate::facts::{
     ArchFacts, HostLoc, LoadFacts, PartitionUse, PassFacts, Safety, SafetyLevel, VdevUse, VmFacts,
 };
-use crate::host::{Arch, HostView, QvmStart, basename};
+use crate::host::{HostView, QvmStart, basename};
 use crate::{Options, codes};
 use buildfile::{DataSource, EntryKind, Manifest};
 use diag::{Diagnostic, FileId, SourceMap, Span};
@@ -263,14 +263,6 @@ pub fn load_vms(map: &mut SourceMap, manifest: &Manifest, opts: &Options) -> Loa
     out
 }
 
-fn level(l: qvmconf::SafetyLevel) -> SafetyLevel {
-    match l {
-        qvmconf::SafetyLevel::None => SafetyLevel::None,
-        qvmconf::SafetyLevel::Warn => SafetyLevel::Warn,
-        qvmconf::SafetyLevel::Required => SafetyLevel::Required,
-    }
-}
-
 /// The host side of a pass-through location.
 pub fn host_loc(l: &Location) -> HostLoc {
     match *l {
@@ -324,7 +316,7 @@ pub fn facts(cfg: &VmConfig, start: &QvmStart, default: SafetyLevel, map: &Sourc
             name: v.kind.name().to_string(),
             span: v.span,
             safety: v.safety_span.map(|span| Safety {
-                level: level(v.safety),
+                level: v.safety,
                 span,
             }),
         })
@@ -333,7 +325,7 @@ pub fn facts(cfg: &VmConfig, start: &QvmStart, default: SafetyLevel, map: &Sourc
     // line in force for it. When the last level differs from the last
     // vdev's, the line comes after every vdev: its exact place is not
     // recorded, so the end of the (last) configuration file stands for it.
-    let last_level = level(cfg.safety);
+    let last_level = cfg.safety;
     let last_vdev_line = vdevs
         .iter()
         .filter_map(|v| v.safety)
@@ -395,10 +387,7 @@ pub fn facts(cfg: &VmConfig, start: &QvmStart, default: SafetyLevel, map: &Sourc
             .collect(),
         last_safety,
         arch: cfg.arch.as_ref().map(|a| ArchFacts {
-            arch: match a.arch {
-                qvmconf::Arch::X86_64 => Arch::X86_64,
-                qvmconf::Arch::Aarch64 => Arch::Aarch64,
-            },
+            arch: a.arch,
             reason: a.reason.clone(),
             span: a.span,
         }),

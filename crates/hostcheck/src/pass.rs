@@ -110,8 +110,8 @@ pub fn driver_kind(program: &str) -> Option<Kind> {
 /// | x86_64 | `pci:0:2.0` (Intel integrated graphics) | graphics |
 ///
 /// Anything else (every AArch64 region: board-specific) has no known kind.
-pub fn pass_kind(arch: Arch, loc: &HostLoc) -> Option<Kind> {
-    if arch == Arch::Aarch64 {
+pub fn pass_kind(arch: Option<Arch>, loc: &HostLoc) -> Option<Kind> {
+    if arch == Some(Arch::Aarch64) {
         return None;
     }
     match *loc {
@@ -253,10 +253,10 @@ pub fn config_claims(text: &str, path: &str) -> Vec<(Claim, String)> {
 /// - `devc-ser*`: positional `addr[^shift][,irq]` (I/O ports for
 ///   `devc-ser8250` on x86_64, memory otherwise);
 /// - `i2c-*`: `-p addr` (memory) and `-i irq`.
-pub fn claims(arch: Arch, program: &str, args: &[String]) -> Vec<(Claim, String)> {
+pub fn claims(arch: Option<Arch>, program: &str, args: &[String]) -> Vec<(Claim, String)> {
     let p = basename(program);
     let mut out = Vec::new();
-    let io_serial = p == "devc-ser8250" && arch != Arch::Aarch64;
+    let io_serial = p == "devc-ser8250" && arch != Some(Arch::Aarch64);
     let mut skip_next = false;
     for (i, a) in args.iter().enumerate() {
         if skip_next {
@@ -583,7 +583,7 @@ fn driver_claims(drv: &Driver, vm: &VmFacts) -> Option<Diagnostic> {
 }
 
 /// H0404: a driver of the kind of a VM's passed devices that names no device.
-fn driver_of_kind(arch: Arch, drv: &Driver, vm: &VmFacts) -> Option<Diagnostic> {
+fn driver_of_kind(arch: Option<Arch>, drv: &Driver, vm: &VmFacts) -> Option<Diagnostic> {
     if drv.claims.iter().any(|(c, _)| matches!(c, Claim::Loc(_))) {
         return None;
     }
@@ -693,7 +693,7 @@ mod tests {
     #[test]
     fn serial_claims() {
         let c = claims(
-            Arch::X86_64,
+            Some(Arch::X86_64),
             "devc-ser8250",
             &s(&["-e", "-b", "115200", "0x2f8,3", "0x3f8^0"]),
         );
@@ -711,7 +711,11 @@ mod tests {
                 }),
             ]
         );
-        let c = claims(Arch::Aarch64, "devc-serpl011", &s(&["-e", "0x1c090000,37"]));
+        let c = claims(
+            Some(Arch::Aarch64),
+            "devc-serpl011",
+            &s(&["-e", "0x1c090000,37"]),
+        );
         assert_eq!(
             c[0].0,
             Claim::Loc(HostLoc::Mem {
@@ -725,7 +729,7 @@ mod tests {
     #[test]
     fn generic_and_i2c_claims() {
         let c = claims(
-            Arch::Aarch64,
+            Some(Arch::Aarch64),
             "spi-master",
             &s(&["-d", "mx51ecspi", "base=0x2008000,irq=63"]),
         );
@@ -738,7 +742,7 @@ mod tests {
         );
         assert_eq!(c[1].0, Claim::Irq(63));
         let c = claims(
-            Arch::X86_64,
+            Some(Arch::X86_64),
             "io-pkt-v6-hc",
             &s(&["-d", "e1000", "vid=0x8086,did=0x10d3"]),
         );
@@ -749,7 +753,11 @@ mod tests {
                 device: 0x10d3
             })
         );
-        let c = claims(Arch::Aarch64, "i2c-imx", &s(&["-p", "0x30a20000", "-i67"]));
+        let c = claims(
+            Some(Arch::Aarch64),
+            "i2c-imx",
+            &s(&["-p", "0x30a20000", "-i67"]),
+        );
         assert_eq!(
             c[0].0,
             Claim::Loc(HostLoc::Mem {
@@ -758,7 +766,7 @@ mod tests {
             })
         );
         assert_eq!(c[1].0, Claim::Irq(67));
-        assert!(claims(Arch::X86_64, "ksh", &s(&["-i"])).is_empty());
+        assert!(claims(Some(Arch::X86_64), "ksh", &s(&["-i"])).is_empty());
     }
 
     #[test]
@@ -789,7 +797,7 @@ mod tests {
         assert_eq!(driver_kind("devb-umass"), None);
         assert_eq!(
             pass_kind(
-                Arch::X86_64,
+                Some(Arch::X86_64),
                 &HostLoc::PciAddr {
                     bus: 0,
                     dev: 20,
@@ -800,7 +808,7 @@ mod tests {
         );
         assert_eq!(
             pass_kind(
-                Arch::Aarch64,
+                Some(Arch::Aarch64),
                 &HostLoc::Io {
                     start: 0x3f8,
                     len: 8

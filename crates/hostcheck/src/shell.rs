@@ -8,7 +8,7 @@
 //! dropped with their target, and leading `VAR=value` assignments are
 //! skipped. Expansions (`$x`, `` `cmd` ``, `$(cmd)`) are kept as written.
 
-use crate::host::basename;
+use crate::paths::basename;
 
 /// Programs that run another program given after their own options, and
 /// their options that take a value as the next word: `on -C 1 -p 20 qvm ...`,
@@ -221,6 +221,20 @@ pub fn split(text: &str) -> Vec<Vec<String>> {
     }
     o.end_command();
     o.commands
+}
+
+/// The program a command really runs and its arguments: itself, or the
+/// program its wrappers (`on`, `nice`, `nohup`, `exec`) run. Shells
+/// (`sh -c "..."`) are not looked into here: see [`commands_run`].
+pub fn real_command<'e>(program: &'e str, args: &'e [String]) -> (&'e str, &'e [String]) {
+    let (mut p, mut a) = (program, args);
+    for _ in 0..8 {
+        match unwrap_once(p, a) {
+            Some((q, b)) => (p, a) = (q, b),
+            None => break,
+        }
+    }
+    (p, a)
 }
 
 #[cfg(test)]

@@ -114,7 +114,7 @@ fn summary(name: &str, r: &Report, vms: &[VmFacts], errors: usize, warnings: usi
     };
     format!(
         "{name}: {} {}host, {}; {vms_text}: {verdict}",
-        r.arch.as_str(),
+        r.arch.map_or("unknown", hostcheck::Arch::as_str),
         if r.safety_host { "safety " } else { "" },
         r.generation_text(),
     )
@@ -134,7 +134,7 @@ fn json_report(
         "sdp": r.sdp.as_str(),
         "generation": r.generation_text(),
         "virtualization_enabled": r.virtualization_enabled(),
-        "arch": r.arch.as_str(),
+        "arch": r.arch.map_or("unknown", hostcheck::Arch::as_str),
         "safety_host": r.safety_host,
         "qvm_started": r.qvm_starts,
         "vms": vms.iter().map(|v| json!({
