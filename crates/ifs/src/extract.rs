@@ -25,6 +25,52 @@ pub struct Options {
     pub basenames: bool,
     /// The image's name, for messages.
     pub image: String,
+    /// The offset in the image file of the image header (of the compressed
+    /// stream for a compressed image), to locate problems in the file.
+    pub image_at: u64,
+    /// The image filesystem is compressed: its entries are not at a place
+    /// in the file; problems are located at the stream's start.
+    pub compressed: bool,
+}
+
+impl Options {
+    /// Every entry of the image `c` named `image` (for messages).
+    pub fn for_image(c: &Container<'_>, image: &str) -> Options {
+        Options {
+            image: image.to_string(),
+            image_at: c.image_at as u64,
+            compressed: c.compression.is_some(),
+            ..Options::default()
+        }
+    }
+}
+
+/// The offset in the image file of `image_offset` (from the image header);
+/// `None` for a compressed image, whose image filesystem is not in the file
+/// as it is.
+pub fn file_offset(c: &Container<'_>, image_offset: u64) -> Option<u64> {
+    c.compression
+        .is_none()
+        .then(|| c.image_at as u64 + image_offset)
+}
+
+/// Where in the image file `e` is: the structure or entry it is about, or
+/// the start of the region it concerns (the compressed stream for a place
+/// inside a compressed image).
+pub fn error_offset(c: &Container<'_>, e: &ReadError) -> u64 {
+    let image = c.image_at as u64;
+    match e {
+        ReadError::BadDirent { offset, .. } | ReadError::DataOutOfBounds { offset, .. } => {
+            file_offset(c, *offset).unwrap_or(image)
+        }
+        ReadError::Checksum { region, .. } | ReadError::Sha512 { region, .. }
+            if region.starts_with("startup") =>
+        {
+            c.startup.as_ref().map_or(0, |(at, _)| *at as u64)
+        }
+        ReadError::NotAnImage => 0,
+        _ => image,
+    }
 }
 
 /// An entry's path as text (lossy for bytes that are not UTF-8).
@@ -44,12 +90,20 @@ pub fn is_chosen(names: &[String], d: &Dirent<'_>) -> bool {
     names.is_empty() || names.iter().any(|n| is_named(&p, n))
 }
 
-/// The names of `names` that no entry answers to, each an I0003 error.
-pub fn missing(names: &[String], entries: &[(usize, Dirent<'_>)]) -> Vec<Diagnostic> {
+/// The names of `names` that no entry answers to, each an I0003 error
+/// located at the image (`opts`).
+pub fn missing(
+    names: &[String],
+    entries: &[(usize, Dirent<'_>)],
+    opts: &Options,
+) -> Vec<Diagnostic> {
     names
         .iter()
         .filter(|n| !entries.iter().any(|(_, d)| is_named(&path_text(d), n)))
-        .map(|n| Diagnostic::new(&crate::codes::I0003, format!("`{n}` is not in the image")))
+        .map(|n| {
+            Diagnostic::new(&crate::codes::I0003, format!("`{n}` is not in the image"))
+                .at_byte(&opts.image, opts.image_at)
+        })
         .collect()
 }
 
@@ -217,11 +271,20 @@ struct Run<'o> {
     diags: Vec<Diagnostic>,
     /// An entry was left out without a diagnostic of its own.
     incomplete: bool,
+    /// The offset (from the image header) of the entry being extracted.
+    at: u64,
 }
 
 impl Run<'_> {
+    /// Where the entry being extracted is in the image file.
+    fn here(&self) -> u64 {
+        let o = self.opts;
+        o.image_at + if o.compressed { 0 } else { self.at }
+    }
+
     fn refuse(&mut self, n: &str, why: String, help: Option<&str>) {
-        let d = Diagnostic::new(&crate::codes::I0007, format!("`{n}` not extracted: {why}"));
+        let d = Diagnostic::new(&crate::codes::I0007, format!("`{n}` not extracted: {why}"))
+            .at_byte(&self.opts.image, self.here());
         self.diags.push(match help {
             Some(h) => d.help(h.to_string()),
             None => d,
@@ -237,7 +300,8 @@ impl Run<'_> {
                     self.opts.image, d.ino, d.mode
                 ),
             )
-            .help("only the root directory has an empty path; the image is malformed"),
+            .help("only the root directory has an empty path; the image is malformed")
+            .at_byte(&self.opts.image, self.here()),
         );
     }
 
@@ -266,6 +330,7 @@ impl Run<'_> {
     }
 
     fn entry(&mut self, fs: &Ifs<'_>, at: usize, d: &Dirent<'_>) {
+        self.at = at as u64;
         if d.path.is_empty() {
             return self.empty_path(at, d);
         }
@@ -303,10 +368,10 @@ impl Run<'_> {
             .sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
         for (p, mode) in std::mem::take(&mut self.dirs) {
             if let Err(e) = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)) {
-                self.diags.push(Diagnostic::new(
-                    &crate::codes::I0007,
-                    cannot("set the mode of", &p, &e),
-                ));
+                self.diags.push(
+                    Diagnostic::new(&crate::codes::I0007, cannot("set the mode of", &p, &e))
+                        .at_byte(&self.opts.image, self.opts.image_at),
+                );
             }
         }
         Extracted {
@@ -336,10 +401,10 @@ pub fn extract(
 ) -> Extracted {
     if let Err(e) = std::fs::create_dir_all(dir) {
         return Extracted {
-            problems: vec![Diagnostic::new(
-                &crate::codes::I0007,
-                cannot("create", dir, &e),
-            )],
+            problems: vec![
+                Diagnostic::new(&crate::codes::I0007, cannot("create", dir, &e))
+                    .at_byte(&opts.image, opts.image_at),
+            ],
             complete: false,
         };
     }
@@ -350,6 +415,7 @@ pub fn extract(
         dirs: Vec::new(),
         diags: Vec::new(),
         incomplete: false,
+        at: 0,
     };
     let mut seen_root = false;
     for (at, d) in entries {
@@ -362,7 +428,7 @@ pub fn extract(
         }
     }
     let mut done = run.finish();
-    let missing = missing(&opts.names, entries);
+    let missing = missing(&opts.names, entries, opts);
     done.complete &= missing.is_empty();
     done.problems.extend(missing);
     done

@@ -51,8 +51,11 @@ pub struct DumpArgs {
     format: Format,
 }
 
-fn read_error(e: &ReadError, image: &str) -> Diagnostic {
-    Diagnostic::new(e.code(), format!("{image}: {e}"))
+/// A read error, located in the image file (see
+/// [`ifs::extract::error_offset`]; 0 before the image is found).
+fn read_error(e: &ReadError, image: &str, c: Option<&Container<'_>>) -> Diagnostic {
+    let at = c.map_or(0, |c| ifs::extract::error_offset(c, e));
+    Diagnostic::new(e.code(), format!("{image}: {e}")).at_byte(image, at)
 }
 
 impl DumpArgs {
@@ -145,14 +148,14 @@ fn read_image(p: &Path) -> Result<Vec<u8>, String> {
 
 fn dump(args: &DumpArgs, data: &[u8], diags: &mut Vec<Diagnostic>) -> Exit {
     let image = args.image_name();
-    let mut fail = |e: ReadError| diags.push(read_error(&e, &image));
     let c = match ifs::read::open(data) {
         Ok(c) => c,
         Err(e) => {
-            fail(e);
+            diags.push(read_error(&e, &image, None));
             return Exit::Failed;
         }
     };
+    let mut fail = |e: ReadError| diags.push(read_error(&e, &image, Some(&c)));
     let outer = c.verify_outer();
     let bad_outer = outer.is_err();
     if let Err(e) = outer {
@@ -204,12 +207,13 @@ fn dump(args: &DumpArgs, data: &[u8], diags: &mut Vec<Diagnostic>) -> Exit {
             bad = true;
         }
     }
+    let located = ifs::extract::Options::for_image(&c, &image);
     match args.to_extract() {
         Some(names) => {
             let opts = ifs::extract::Options {
                 names,
                 basenames: args.basenames,
-                image,
+                ..located
             };
             let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
             let done = ifs::extract::extract(&fs, &entries, &dir, &opts);
@@ -217,7 +221,7 @@ fn dump(args: &DumpArgs, data: &[u8], diags: &mut Vec<Diagnostic>) -> Exit {
             diags.extend(done.problems);
         }
         None => {
-            let missing = ifs::extract::missing(&args.names, &entries);
+            let missing = ifs::extract::missing(&args.names, &entries, &located);
             bad |= !missing.is_empty();
             diags.extend(missing);
         }
@@ -431,12 +435,14 @@ fn json_listing(
     ok: bool,
 ) -> Value {
     let h = &fs.header;
+    let in_file = |image_offset: u64| ifs::extract::file_offset(c, image_offset);
     let ents: Vec<Value> = entries
         .iter()
         .map(|(at, d)| {
             let mut v = json!({
-                "path": name(d),
-                "dirent_offset": at,
+                "path": diag::bytes::escape(d.path),
+                "dirent_image_offset": at,
+                "dirent_file_offset": in_file(*at as u64),
                 "ino": d.ino,
                 "mode": format!("{:o}", d.mode),
                 "uid": d.uid,
@@ -446,7 +452,8 @@ fn json_listing(
             match d.kind {
                 DirentKind::File { offset, size } => {
                     v["type"] = json!("file");
-                    v["offset"] = json!(offset);
+                    v["data_image_offset"] = json!(offset);
+                    v["data_file_offset"] = json!(in_file(offset as u64));
                     v["size"] = json!(size);
                     if args.md5 {
                         v["md5"] = json!(md5_of(fs, d));
@@ -455,7 +462,7 @@ fn json_listing(
                 DirentKind::Dir => v["type"] = json!("dir"),
                 DirentKind::Symlink { target } => {
                     v["type"] = json!("symlink");
-                    v["target"] = json!(String::from_utf8_lossy(target));
+                    v["target"] = json!(diag::bytes::escape(target));
                 }
                 DirentKind::Device { dev, rdev } => {
                     v["type"] = json!(if d.mode & S_IFMT == 0o010000 {
@@ -470,14 +477,16 @@ fn json_listing(
             v
         })
         .collect();
+    let mut header = serde_json::to_value(h).unwrap_or(Value::Null);
+    header["mountpoint"] = json!(diag::bytes::escape(&h.mountpoint));
     json!({
         "ok": ok,
         "endian": fs.endian(),
         "preboot_size": c.preboot().len(),
-        "startup": c.startup.as_ref().map(|(at, s)| json!({"offset": at, "header": s})),
+        "startup": c.startup.as_ref().map(|(at, s)| json!({"file_offset": at, "header": s})),
         "compression": c.compression.map(|m| m.to_string()),
-        "image_offset": c.image_at,
-        "image_header": h,
+        "image_file_offset": c.image_at,
+        "image_header": header,
         "entries": ents,
         "script": script.and_then(|s| s.as_ref().ok()),
     })
