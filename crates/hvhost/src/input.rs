@@ -65,6 +65,23 @@ impl BuildfileInput {
         o
     }
 
+    /// Reads and resolves the buildfile; when it cannot be read, prints why
+    /// (for `format`) and returns `None` (exit status 2).
+    pub fn load_or_report(
+        &self,
+        map: &mut SourceMap,
+        times: Times,
+        format: crate::output::Format,
+    ) -> Option<(Option<Manifest>, Vec<Diagnostic>)> {
+        match self.load(map, times) {
+            Ok(r) => Some(r),
+            Err(Unreadable(d)) => {
+                crate::output::emit(format, map, &mut [*d]);
+                None
+            }
+        }
+    }
+
     /// Reads and resolves the buildfile.
     pub fn load(
         &self,
@@ -79,5 +96,14 @@ impl BuildfileInput {
             bytes,
             &self.options(times),
         ))
+    }
+}
+
+/// The times `-n` (1) or `-nn` (2 or more) zero, as mkifs.
+pub fn times(zero: u8) -> Times {
+    match zero {
+        0 => Times::Host,
+        1 => Times::ZeroGenerated,
+        _ => Times::ZeroAll,
     }
 }

@@ -1,9 +1,8 @@
 //! `hvhost build BUILDFILE [OUTPUT]`: build an IFS image, as mkifs does.
 
 use crate::codes::Exit;
-use crate::input::{BuildfileInput, Unreadable};
+use crate::input::BuildfileInput;
 use crate::output::{Format, emit};
-use buildfile::Times;
 use clap::Args;
 use diag::{Diagnostic, SourceMap};
 use ifs::WriteError;
@@ -46,11 +45,7 @@ pub struct BuildArgs {
 
 /// Runs the subcommand: 0 built, 1 errors, 2 unreadable input.
 pub fn run(args: &BuildArgs) -> Exit {
-    let times = match args.zero_times {
-        0 => Times::Host,
-        1 => Times::ZeroGenerated,
-        _ => Times::ZeroAll,
-    };
+    let times = crate::input::times(args.zero_times);
     let mut map = SourceMap::new();
     let Some(out_path) = args.output_opt.clone().or_else(|| args.output.clone()) else {
         let d = Diagnostic::new(&diag::G0001, "no output file given").help(
@@ -59,12 +54,9 @@ pub fn run(args: &BuildArgs) -> Exit {
         emit(args.format, &map, &mut [d]);
         return Exit::Unreadable;
     };
-    let (manifest, mut diags) = match args.input.load(&mut map, times) {
-        Ok(r) => r,
-        Err(Unreadable(d)) => {
-            emit(args.format, &map, &mut [*d]);
-            return Exit::Unreadable;
-        }
+    let Some((manifest, mut diags)) = args.input.load_or_report(&mut map, times, args.format)
+    else {
+        return Exit::Unreadable;
     };
     let (errors, _) = emit(args.format, &map, &mut diags);
     let left_out = diags

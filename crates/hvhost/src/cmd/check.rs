@@ -2,7 +2,7 @@
 //! buildfile and every VM configuration its boot script starts.
 
 use crate::codes::Exit;
-use crate::input::{BuildfileInput, Unreadable};
+use crate::input::BuildfileInput;
 use crate::output::{Format, emit};
 use buildfile::Times;
 use clap::{Args, ValueEnum};
@@ -41,12 +41,11 @@ fn parse_sdp(s: &str) -> Result<Sdp, String> {
 /// warnings under `--deny warnings`), 2 the buildfile could not be read.
 pub fn run(args: &CheckArgs) -> Exit {
     let mut map = SourceMap::new();
-    let (manifest, mut diags) = match args.input.load(&mut map, Times::ZeroAll) {
-        Ok(r) => r,
-        Err(Unreadable(d)) => {
-            emit(args.format, &map, &mut [*d]);
-            return Exit::Unreadable;
-        }
+    let Some((manifest, mut diags)) =
+        args.input
+            .load_or_report(&mut map, Times::ZeroAll, args.format)
+    else {
+        return Exit::Unreadable;
     };
     let name = args.input.display_name();
     let Some(m) = manifest.filter(|_| !diags.iter().any(Diagnostic::is_error)) else {

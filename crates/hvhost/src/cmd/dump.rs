@@ -282,31 +282,26 @@ fn md5_of(fs: &Ifs<'_>, d: &Dirent<'_>) -> Option<String> {
     }
 }
 
-fn listing(
-    args: &DumpArgs,
-    c: &Container<'_>,
-    fs: &Ifs<'_>,
-    entries: &[(usize, Dirent<'_>)],
-    script: Option<&Result<String, String>>,
-) -> String {
-    let mut o = String::new();
-    let _ = writeln!(o, "   Offset     Size  Name");
-    let row = |o: &mut String, off: Option<u64>, size: Option<u64>, name: &str| {
-        let off = off
-            .map(|v| format!("{v:x}"))
-            .unwrap_or_else(|| "----".into());
-        let size = size
-            .map(|v| format!("{v:x}"))
-            .unwrap_or_else(|| "----".into());
-        let _ = writeln!(o, "{off:>9} {size:>8}  {name}");
-    };
+/// One `Offset Size Name` row (`----` for what is not there).
+fn row(o: &mut String, off: Option<u64>, size: Option<u64>, name: &str) {
+    let off = off
+        .map(|v| format!("{v:x}"))
+        .unwrap_or_else(|| "----".into());
+    let size = size
+        .map(|v| format!("{v:x}"))
+        .unwrap_or_else(|| "----".into());
+    let _ = writeln!(o, "{off:>9} {size:>8}  {name}");
+}
+
+/// The rows of the preboot and startup parts, if any.
+fn startup_rows(o: &mut String, args: &DumpArgs, c: &Container<'_>) {
     let pre = c.preboot();
     if let Some((at, h)) = &c.startup {
         if !pre.is_empty() {
-            row(&mut o, Some(0), Some(pre.len() as u64), "*.boot");
+            row(o, Some(0), Some(pre.len() as u64), "*.boot");
         }
         row(
-            &mut o,
+            o,
             Some(*at as u64),
             Some(256),
             &format!(
@@ -316,13 +311,13 @@ fn listing(
         );
         let tl = h.trailer_size() as u64;
         row(
-            &mut o,
+            o,
             Some(*at as u64 + 256),
             Some((h.startup_size as u64).saturating_sub(256 + tl)),
             "startup.*",
         );
         row(
-            &mut o,
+            o,
             Some(*at as u64 + h.startup_size as u64 - tl),
             Some(tl),
             "Startup-trailer",
@@ -350,6 +345,18 @@ fn listing(
             );
         }
     }
+}
+
+fn listing(
+    args: &DumpArgs,
+    c: &Container<'_>,
+    fs: &Ifs<'_>,
+    entries: &[(usize, Dirent<'_>)],
+    script: Option<&Result<String, String>>,
+) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "   Offset     Size  Name");
+    startup_rows(&mut o, args, c);
     // Offsets shown in the file for an uncompressed image.
     let base = if c.compression.is_some() {
         0
