@@ -231,14 +231,10 @@ fn sh(dir: &Path, cmd: &str) {
     assert!(st.success(), "{cmd}");
 }
 
-/// The example host against a stand-in SDK: every program and library it
-/// names is made here (static executables and shared objects from the
-/// system's `cc`/`ld`), the bootfile is the SDK's multiboot.boot from the
-/// corpus, and the image is built, listed, verified and extracted.
-#[test]
-fn the_example_host_builds_against_a_stand_in_sdk() {
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path();
+/// A stand-in SDK under `p/target`: every program and library the example
+/// host names (static executables and shared objects from the system's
+/// `cc`/`ld`), and the SDK's multiboot.boot from the corpus.
+fn stand_in_sdk(p: &Path) {
     let sys = p.join("target/x86_64/boot/sys");
     std::fs::create_dir_all(sys.join("pci")).unwrap();
     std::fs::copy(
@@ -299,6 +295,11 @@ fn the_example_host_builds_against_a_stand_in_sdk() {
     ] {
         std::fs::copy(p.join("lib.so"), sys.join(lib)).unwrap();
     }
+}
+
+/// The example host's own files under `p`, as they are relative to the
+/// repository root; returns their directory.
+fn example_files(p: &Path) -> std::path::PathBuf {
     // The example's own files, relative to the repository root.
     let ex = p.join("examples/x86_64-host");
     std::fs::create_dir_all(ex.join("vm")).unwrap();
@@ -320,6 +321,19 @@ fn the_example_host_builds_against_a_stand_in_sdk() {
         ex.join("vm/images/probe.elf"),
     )
     .unwrap();
+    ex
+}
+
+/// The example host against a stand-in SDK: every program and library it
+/// names is made here (static executables and shared objects from the
+/// system's `cc`/`ld`), the bootfile is the SDK's multiboot.boot from the
+/// corpus, and the image is built, listed, verified and extracted.
+#[test]
+fn the_example_host_builds_against_a_stand_in_sdk() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    stand_in_sdk(p);
+    let ex = example_files(p);
     let qt = p.join("target");
     let env = [("QNX_TARGET", qt.to_str().unwrap())];
     let o = hvhost_env(
