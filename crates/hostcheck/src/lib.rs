@@ -18,8 +18,8 @@
 //! | 1 | [`paths`], [`codes`], [`facts`] | image paths as text; the H codes; [`VmFacts`], the thin view of a VM the rules use |
 //! | 2 | [`shell`] | the programs a script command runs (wrappers, `sh -c`) |
 //! | 3 | [`host`] | [`HostView`]: the image as the rules see it |
-//! | 4 | [`load`] | reading the VMs' qvmconf files into facts |
-//! | 5 | the rule families (below) | the rules, each on a [`HostView`] and the facts; [`vdevs`] uses [`pass`]'s support-module name, [`safety`] [`vdevs`]'s tables |
+//! | 4 | [`load`], [`drivers`] | reading the VMs' qvmconf files into facts; the host's drivers and the devices they claim |
+//! | 5 | the rule families (below) | the rules, each on a [`HostView`] and the facts; [`safety`] uses [`vdevs`]'s tables |
 //! | 6 | this file | [`check`]: every rule family, in order |
 //!
 //! One module per rule family:
@@ -50,6 +50,7 @@
 pub mod aps;
 pub mod codes;
 pub mod domain;
+pub mod drivers;
 pub mod facts;
 pub mod host;
 pub mod images;

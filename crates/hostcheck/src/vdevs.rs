@@ -128,7 +128,7 @@ pub(crate) fn check(cx: &mut Ctx) {
         .iter()
         .any(|v| v.pass.iter().any(|p| p.loc.is_some_and(|l| l.is_pci())));
     if !pci_pass {
-        for e in cx.host.by_basename(crate::pass::PCI_SUPPORT) {
+        for e in cx.host.by_basename(crate::drivers::PCI_SUPPORT) {
             cx.diags.push(
                 Diagnostic::new(
                     &codes::H0303,
