@@ -42,6 +42,16 @@ pub struct Label {
     pub message: String,
 }
 
+/// A place in a binary file (an image): the file and a byte offset from
+/// the file's start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ByteLocation {
+    /// The file, as the user named it.
+    pub file: String,
+    /// Bytes from the start of the file.
+    pub file_offset: u64,
+}
+
 /// One finding: a code, a message, where it is, and how to fix it.
 #[derive(Debug, Clone)]
 pub struct Diagnostic {
@@ -55,6 +65,8 @@ pub struct Diagnostic {
     pub primary: Option<Label>,
     /// Other places involved (possibly in other files).
     pub secondary: Vec<Label>,
+    /// Where it is in a binary file, for a finding without a text location.
+    pub byte_at: Option<ByteLocation>,
     /// Extra facts.
     pub notes: Vec<String>,
     /// How to fix it.
@@ -70,6 +82,7 @@ impl Diagnostic {
             message: message.into(),
             primary: None,
             secondary: Vec::new(),
+            byte_at: None,
             notes: Vec::new(),
             help: None,
         }
@@ -89,6 +102,16 @@ impl Diagnostic {
         self.secondary.push(Label {
             span,
             message: label.into(),
+        });
+        self
+    }
+
+    /// Sets the place in a binary file (shown by the JSON and SARIF
+    /// renderers; the message of such a finding names it for people).
+    pub fn at_byte(mut self, file: impl Into<String>, file_offset: u64) -> Diagnostic {
+        self.byte_at = Some(ByteLocation {
+            file: file.into(),
+            file_offset,
         });
         self
     }

@@ -11,13 +11,15 @@
 //! has a long explanation in `explain/<CODE>.md` beside the crate, shown by
 //! `hvhost explain CODE`.
 
+pub mod bytes;
 mod catalogue;
 mod diagnostic;
+pub mod io;
 pub mod render;
 mod source;
 
 pub use catalogue::{Catalogue, Code};
-pub use diagnostic::{Diagnostic, Label, Severity};
+pub use diagnostic::{ByteLocation, Diagnostic, Label, Severity};
 pub use source::{FileId, LineCol, SourceFile, SourceMap, Span};
 
 declare_codes! {

@@ -109,3 +109,40 @@ fn sarif_with_a_broken_document_is_rejected_by_the_schema() {
     let bad = serde_json::json!({"version": "2.1.0", "runs": [{"results": []}]});
     assert!(!validator.is_valid(&bad));
 }
+
+/// SARIF lists only the rules its results use, and a place in a binary
+/// file (an image) is a location with a byte offset, in JSON too.
+#[test]
+fn sarif_lists_the_rules_used_and_binary_locations() {
+    let map = SourceMap::new();
+    let diags = vec![
+        Diagnostic::new(&diag::G0002, "bad bytes").at_byte("out/x.ifs", 0x1234),
+        Diagnostic::new(&diag::G0002, "more bad bytes"),
+    ];
+    let mut cat = Catalogue::new();
+    cat.extend(diag::ALL);
+    let log = render::sarif(&cat, &map, &diags, "0.1.0");
+    let errors: Vec<String> = sarif_validator()
+        .iter_errors(&log)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let driver = &log["runs"][0]["tool"]["driver"];
+    let ids: Vec<&str> = driver["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["G0002"]);
+    assert!(driver.get("informationUri").is_none());
+    let r = &log["runs"][0]["results"][0];
+    assert_eq!(r["ruleIndex"], 0);
+    let ph = &r["locations"][0]["physicalLocation"];
+    assert_eq!(ph["artifactLocation"]["uri"], "out/x.ifs");
+    assert_eq!(ph["region"]["byteOffset"], 0x1234);
+    let j = render::json_value(&map, &diags[0]);
+    assert_eq!(j["location"]["file"], "out/x.ifs");
+    assert_eq!(j["location"]["file_byte_offset"], 0x1234);
+    assert!(render::json_value(&map, &diags[1])["location"].is_null());
+}

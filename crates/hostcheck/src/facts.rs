@@ -7,30 +7,8 @@
 //! qvmconf by one adapter; tests build it by hand.
 
 use diag::Span;
-use serde::Serialize;
 
-/// `safety none|warn|required`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SafetyLevel {
-    /// Load the safety variant if present, else the normal one, silently.
-    None,
-    /// The same, with a warning.
-    Warn,
-    /// A missing safety variant is an error: the VM does not start.
-    Required,
-}
-
-impl SafetyLevel {
-    /// The keyword.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SafetyLevel::None => "none",
-            SafetyLevel::Warn => "warn",
-            SafetyLevel::Required => "required",
-        }
-    }
-}
+pub use qvmconf::SafetyLevel;
 
 /// A `safety` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,7 +120,7 @@ pub struct LoadFacts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchFacts {
     /// The architecture.
-    pub arch: crate::host::Arch,
+    pub arch: qvmconf::Arch,
     /// What implied it (`vdev ser8250`, `load of an x86_64 ELF`).
     pub reason: String,
     /// Where.

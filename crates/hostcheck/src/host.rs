@@ -7,6 +7,9 @@ use diag::Span;
 use serde::Serialize;
 use std::collections::HashMap;
 
+pub use crate::paths::{absolute, basename};
+use crate::shell::real_command;
+
 /// The SDP generation of the host, which decides how virtualization is enabled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Sdp {
@@ -50,28 +53,7 @@ pub enum SdpSource {
     NotBootable,
 }
 
-/// The host's architecture, from the boot block's `virtual=` CPU or the kernel's ELF header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Arch {
-    /// x86_64.
-    X86_64,
-    /// AArch64.
-    Aarch64,
-    /// Anything else, or not known.
-    Unknown,
-}
-
-impl Arch {
-    /// `x86_64`, `aarch64`, `unknown`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Aarch64 => "aarch64",
-            Arch::Unknown => "unknown",
-        }
-    }
-}
+pub use qvmconf::Arch;
 
 /// One `qvm` command of the boot script.
 #[derive(Debug, Clone)]
@@ -88,20 +70,6 @@ pub struct QvmStart<'a> {
     pub args: &'a [String],
     /// The `@PATH` arguments, made absolute (relative paths are relative to `/`).
     pub configs: Vec<String>,
-}
-
-/// The program a command really runs and its arguments: itself, or the
-/// program its wrappers (`on`, `nice`, `nohup`, `exec`) run. Shells
-/// (`sh -c "..."`) are not looked into here: see [`crate::shell::commands_run`].
-pub fn real_command<'e>(program: &'e str, args: &'e [String]) -> (&'e str, &'e [String]) {
-    let (mut p, mut a) = (program, args);
-    for _ in 0..8 {
-        match crate::shell::unwrap_once(p, a) {
-            Some((q, b)) => (p, a) = (q, b),
-            None => break,
-        }
-    }
-    (p, a)
 }
 
 impl QvmStart<'_> {
@@ -122,8 +90,9 @@ pub struct HostView<'a> {
     pub sdp: Sdp,
     /// How the generation was decided.
     pub sdp_source: SdpSource,
-    /// The architecture.
-    pub arch: Arch,
+    /// The architecture, from the boot block's `virtual=` CPU or the
+    /// kernel's ELF header (`None`: another one, or not known).
+    pub arch: Option<Arch>,
     /// `module=qvm` or `module=qvm-safety`, if any.
     pub qvm_module: Option<&'a Module>,
     /// `module=aps` or `module=aps-safety`, if any.
@@ -169,7 +138,7 @@ impl<'a> HostView<'a> {
         };
         let qvm_module = module(&["qvm", "qvm-safety"]);
         let aps_module = module(&["aps", "aps-safety"]);
-        let arch = boot.map_or(Arch::Unknown, arch_of);
+        let arch = boot.and_then(arch_of);
         let qvm_starts = manifest
             .script
             .iter()
@@ -377,15 +346,15 @@ impl<'a> HostView<'a> {
     }
 }
 
-fn arch_of(b: &Boot) -> Arch {
+fn arch_of(b: &Boot) -> Option<Arch> {
     if let Some(cpu) = &b.cpu {
         if cpu == "x86_64" {
-            return Arch::X86_64;
+            return Some(Arch::X86_64);
         }
         if cpu.starts_with("aarch64") {
-            return Arch::Aarch64;
+            return Some(Arch::Aarch64);
         }
-        return Arch::Unknown;
+        return None;
     }
     match b
         .bootstrap
@@ -393,31 +362,10 @@ fn arch_of(b: &Boot) -> Arch {
         .and_then(|k| k.elf.as_ref())
         .map(|e| e.machine)
     {
-        Some(62) => Arch::X86_64,
-        Some(183) => Arch::Aarch64,
-        _ => Arch::Unknown,
+        Some(62) => Some(Arch::X86_64),
+        Some(183) => Some(Arch::Aarch64),
+        _ => None,
     }
-}
-
-/// The last component of a path.
-pub fn basename(p: &str) -> &str {
-    p.rsplit('/').next().unwrap_or(p)
-}
-
-/// An absolute, normalised path: relative paths are taken from `/`; `.`,
-/// `..` and repeated slashes are removed.
-pub fn absolute(p: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    format!("/{}", parts.join("/"))
 }
 
 #[cfg(test)]

@@ -9,6 +9,19 @@
 //! VM ([`VmFacts`]) and returns located diagnostics: each one points at the
 //! buildfile line and, where a VM is involved, at the qvmconf line.
 //!
+//! Modules are layered: each uses only those in the rows above it (and the
+//! plain inputs this file declares, [`Options`] and the rules' context),
+//! never one below, so there is no cycle:
+//!
+//! | layer | modules | what |
+//! |---|---|---|
+//! | 1 | [`paths`], [`codes`], [`facts`] | image paths as text; the H codes; [`VmFacts`], the thin view of a VM the rules use |
+//! | 2 | [`shell`] | the programs a script command runs (wrappers, `sh -c`) |
+//! | 3 | [`host`] | [`HostView`]: the image as the rules see it |
+//! | 4 | [`load`], [`drivers`] | reading the VMs' qvmconf files into facts; the host's drivers and the devices they claim |
+//! | 5 | the rule families (below) | the rules, each on a [`HostView`] and the facts; [`safety`] uses [`vdevs`]'s tables |
+//! | 6 | this file | [`check`]: every rule family, in order |
+//!
 //! One module per rule family:
 //!
 //! | family | module | codes |
@@ -37,11 +50,13 @@
 pub mod aps;
 pub mod codes;
 pub mod domain;
+pub mod drivers;
 pub mod facts;
 pub mod host;
 pub mod images;
 pub mod load;
 pub mod pass;
+pub mod paths;
 pub mod safety;
 pub mod shell;
 pub mod vdevs;
@@ -68,8 +83,8 @@ pub struct Report {
     pub sdp: Sdp,
     /// Why.
     pub sdp_source: SdpSource,
-    /// The host's architecture.
-    pub arch: Arch,
+    /// The host's architecture (`None`: another one, or not known).
+    pub arch: Option<Arch>,
     /// True for a host of the safety-certified hypervisor (`module=qvm-safety`).
     pub safety_host: bool,
     /// Number of `qvm` commands in the boot script.

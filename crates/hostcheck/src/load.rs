@@ -6,7 +6,7 @@
 use crate::facts::{
     ArchFacts, HostLoc, LoadFacts, PartitionUse, PassFacts, Safety, SafetyLevel, VdevUse, VmFacts,
 };
-use crate::host::{Arch, HostView, QvmStart, basename};
+use crate::host::{HostView, QvmStart, basename};
 use crate::{Options, codes};
 use buildfile::{DataSource, EntryKind, Manifest};
 use diag::{Diagnostic, FileId, SourceMap, Span};
@@ -63,7 +63,7 @@ fn source(host: &HostView, target: &str, at: Span) -> Result<Option<Source>, Box
             Err(err) => Err(unchecked(format!(
                 "`{}`: {}",
                 path.display(),
-                io_reason(&err)
+                diag::io::reason(&err)
             ))),
         },
         DataSource::Inline { bytes } => Ok(Some(Source {
@@ -73,9 +73,7 @@ fn source(host: &HostView, target: &str, at: Span) -> Result<Option<Source>, Box
         })),
         DataSource::Assumed { name } => {
             let d = unchecked(format!("the host file `{name}` is not on this machine"));
-            Err(Box::new(d.help(
-                "run where the file exists, or without --no-host-files to make a missing file an error",
-            )))
+            Err(Box::new(d.help(missing_help(name))))
         }
         DataSource::Script => Err(unchecked("it is the boot script".into())),
     }
@@ -265,14 +263,6 @@ pub fn load_vms(map: &mut SourceMap, manifest: &Manifest, opts: &Options) -> Loa
     out
 }
 
-fn level(l: qvmconf::SafetyLevel) -> SafetyLevel {
-    match l {
-        qvmconf::SafetyLevel::None => SafetyLevel::None,
-        qvmconf::SafetyLevel::Warn => SafetyLevel::Warn,
-        qvmconf::SafetyLevel::Required => SafetyLevel::Required,
-    }
-}
-
 /// The host side of a pass-through location.
 pub fn host_loc(l: &Location) -> HostLoc {
     match *l {
@@ -326,7 +316,7 @@ pub fn facts(cfg: &VmConfig, start: &QvmStart, default: SafetyLevel, map: &Sourc
             name: v.kind.name().to_string(),
             span: v.span,
             safety: v.safety_span.map(|span| Safety {
-                level: level(v.safety),
+                level: v.safety,
                 span,
             }),
         })
@@ -335,7 +325,7 @@ pub fn facts(cfg: &VmConfig, start: &QvmStart, default: SafetyLevel, map: &Sourc
     // line in force for it. When the last level differs from the last
     // vdev's, the line comes after every vdev: its exact place is not
     // recorded, so the end of the (last) configuration file stands for it.
-    let last_level = level(cfg.safety);
+    let last_level = cfg.safety;
     let last_vdev_line = vdevs
         .iter()
         .filter_map(|v| v.safety)
@@ -397,21 +387,25 @@ pub fn facts(cfg: &VmConfig, start: &QvmStart, default: SafetyLevel, map: &Sourc
             .collect(),
         last_safety,
         arch: cfg.arch.as_ref().map(|a| ArchFacts {
-            arch: match a.arch {
-                qvmconf::Arch::X86_64 => Arch::X86_64,
-                qvmconf::Arch::Aarch64 => Arch::Aarch64,
-            },
+            arch: a.arch,
             reason: a.reason.clone(),
             span: a.span,
         }),
     }
 }
 
-fn io_reason(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
+/// How a host file that is not here is found: a path relative to the
+/// current directory, or a bare name along the search path.
+fn missing_help(name: &str) -> String {
+    let check = "or check without --no-host-files, which makes a missing file an error";
+    if name.contains('/') {
+        format!(
+            "`{name}` is relative to the current directory: run from the directory the buildfile's paths are relative to, {check}"
+        )
+    } else {
+        format!(
+            "a bare name is looked for along the search path only (MKIFS_PATH, or the defaults under -r and QNX_TARGET), never in the current directory, as mkifs does: write `./{name}` for a file here, or add its directory to MKIFS_PATH or `[search=DIR]`, {check}"
+        )
     }
 }
 

@@ -8,7 +8,7 @@
 //! dropped with their target, and leading `VAR=value` assignments are
 //! skipped. Expansions (`$x`, `` `cmd` ``, `$(cmd)`) are kept as written.
 
-use crate::host::basename;
+use crate::paths::basename;
 
 /// Programs that run another program given after their own options, and
 /// their options that take a value as the next word: `on -C 1 -p 20 qvm ...`,
@@ -97,43 +97,112 @@ fn assignment(w: &str) -> bool {
     })
 }
 
+/// The state of [`split`]: the commands so far and the word being read.
+struct Splitter {
+    commands: Vec<Vec<String>>,
+    /// Words of the current command.
+    words: Vec<String>,
+    word: String,
+    in_word: bool,
+    /// The word so far is an unquoted assignment (skipped when leading).
+    assign: bool,
+    /// The next word is a redirection's target: dropped.
+    drop_next: bool,
+}
+
+impl Splitter {
+    fn end_word(&mut self) {
+        if !self.in_word {
+            return;
+        }
+        let w = std::mem::take(&mut self.word);
+        self.in_word = false;
+        if self.drop_next {
+            self.drop_next = false;
+        } else if !(self.words.is_empty() && self.assign) {
+            self.words.push(w);
+        }
+        self.assign = false;
+    }
+
+    fn end_command(&mut self) {
+        self.end_word();
+        self.drop_next = false;
+        if !self.words.is_empty() {
+            self.commands.push(std::mem::take(&mut self.words));
+        }
+    }
+
+    /// A `'...'` string from `i` (after the quote); returns where it ends.
+    fn single(&mut self, chars: &[char], mut i: usize) -> usize {
+        self.in_word = true;
+        while i < chars.len() && chars[i] != '\'' {
+            self.word.push(chars[i]);
+            i += 1;
+        }
+        i + 1
+    }
+
+    /// A `"..."` string from `i` (after the quote), where a backslash
+    /// escapes `$`, `` ` ``, `"`, `\` and a newline; returns where it ends.
+    fn double(&mut self, chars: &[char], mut i: usize) -> usize {
+        self.in_word = true;
+        while i < chars.len() && chars[i] != '"' {
+            if chars[i] == '\\'
+                && i + 1 < chars.len()
+                && matches!(chars[i + 1], '$' | '`' | '"' | '\\' | '\n')
+            {
+                i += 1;
+            }
+            self.word.push(chars[i]);
+            i += 1;
+        }
+        i + 1
+    }
+
+    /// A redirection operator from `i` (after its first `>` or `<`); its
+    /// target word is dropped. Returns where the operator ends.
+    fn redirect(&mut self, chars: &[char], mut i: usize) -> usize {
+        // An fd number written just before the operator belongs to it.
+        if self.in_word && self.word.chars().all(|c| c.is_ascii_digit()) && !self.assign {
+            self.word.clear();
+            self.in_word = false;
+        } else {
+            self.end_word();
+        }
+        // `>>`, `>|`, `<>`, `<<`: one operator.
+        if matches!(chars.get(i), Some('>' | '|' | '<')) {
+            i += 1;
+        }
+        // `>&2`, `2>&1`, `<&-`: duplicating a descriptor, no file.
+        if chars.get(i) == Some(&'&') {
+            i += 1;
+            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '-') {
+                i += 1;
+            }
+        } else {
+            self.drop_next = true;
+        }
+        i
+    }
+
+    /// An ordinary character of a word.
+    fn push(&mut self, c: char) {
+        if !self.in_word {
+            self.in_word = true;
+            self.assign = false;
+        }
+        self.word.push(c);
+        if c == '=' && !self.assign && assignment(&self.word) {
+            self.assign = true;
+        }
+    }
+}
+
 /// Splits a shell command string into simple commands, each a list of
 /// words (redirections and leading assignments removed).
 pub fn split(text: &str) -> Vec<Vec<String>> {
-    struct Out {
-        commands: Vec<Vec<String>>,
-        words: Vec<String>,
-        /// Words of the current command, with "was this word unquoted and
-        /// an assignment" kept for skipping leading assignments.
-        word: String,
-        in_word: bool,
-        assign: bool,
-        /// The next word is a redirection's target: dropped.
-        drop_next: bool,
-    }
-    impl Out {
-        fn end_word(&mut self) {
-            if !self.in_word {
-                return;
-            }
-            let w = std::mem::take(&mut self.word);
-            self.in_word = false;
-            if self.drop_next {
-                self.drop_next = false;
-            } else if !(self.words.is_empty() && self.assign) {
-                self.words.push(w);
-            }
-            self.assign = false;
-        }
-        fn end_command(&mut self) {
-            self.end_word();
-            self.drop_next = false;
-            if !self.words.is_empty() {
-                self.commands.push(std::mem::take(&mut self.words));
-            }
-        }
-    }
-    let mut o = Out {
+    let mut o = Splitter {
         commands: Vec::new(),
         words: Vec::new(),
         word: String::new(),
@@ -154,28 +223,8 @@ pub fn split(text: &str) -> Vec<Vec<String>> {
                     i += 1;
                 }
             }
-            '\'' => {
-                o.in_word = true;
-                while i < chars.len() && chars[i] != '\'' {
-                    o.word.push(chars[i]);
-                    i += 1;
-                }
-                i += 1;
-            }
-            '"' => {
-                o.in_word = true;
-                while i < chars.len() && chars[i] != '"' {
-                    if chars[i] == '\\'
-                        && i + 1 < chars.len()
-                        && matches!(chars[i + 1], '$' | '`' | '"' | '\\' | '\n')
-                    {
-                        i += 1;
-                    }
-                    o.word.push(chars[i]);
-                    i += 1;
-                }
-                i += 1;
-            }
+            '\'' => i = o.single(&chars, i),
+            '"' => i = o.double(&chars, i),
             '\\' => {
                 if let Some(&n) = chars.get(i) {
                     i += 1;
@@ -185,42 +234,26 @@ pub fn split(text: &str) -> Vec<Vec<String>> {
                     }
                 }
             }
-            '>' | '<' => {
-                // An fd number written just before the operator belongs to it.
-                if o.in_word && o.word.chars().all(|c| c.is_ascii_digit()) && !o.assign {
-                    o.word.clear();
-                    o.in_word = false;
-                } else {
-                    o.end_word();
-                }
-                // `>>`, `>|`, `<>`, `<<`: one operator.
-                if matches!(chars.get(i), Some('>' | '|' | '<')) {
-                    i += 1;
-                }
-                // `>&2`, `2>&1`, `<&-`: duplicating a descriptor, no file.
-                if chars.get(i) == Some(&'&') {
-                    i += 1;
-                    while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '-') {
-                        i += 1;
-                    }
-                } else {
-                    o.drop_next = true;
-                }
-            }
-            c => {
-                if !o.in_word {
-                    o.in_word = true;
-                    o.assign = false;
-                }
-                o.word.push(c);
-                if c == '=' && !o.assign && assignment(&o.word) {
-                    o.assign = true;
-                }
-            }
+            '>' | '<' => i = o.redirect(&chars, i),
+            c => o.push(c),
         }
     }
     o.end_command();
     o.commands
+}
+
+/// The program a command really runs and its arguments: itself, or the
+/// program its wrappers (`on`, `nice`, `nohup`, `exec`) run. Shells
+/// (`sh -c "..."`) are not looked into here: see [`commands_run`].
+pub fn real_command<'e>(program: &'e str, args: &'e [String]) -> (&'e str, &'e [String]) {
+    let (mut p, mut a) = (program, args);
+    for _ in 0..8 {
+        match unwrap_once(p, a) {
+            Some((q, b)) => (p, a) = (q, b),
+            None => break,
+        }
+    }
+    (p, a)
 }
 
 #[cfg(test)]

@@ -22,10 +22,10 @@ use std::collections::BTreeSet;
 /// | x86_64 | none (the local APICs, `intr apic`, are not a vdev) |
 ///
 /// For an unknown architecture the union is used.
-pub fn implicit(arch: Arch) -> &'static [&'static str] {
+pub fn implicit(arch: Option<Arch>) -> &'static [&'static str] {
     match arch {
-        Arch::Aarch64 | Arch::Unknown => &["gic"],
-        Arch::X86_64 => &[],
+        Some(Arch::X86_64) => &[],
+        Some(Arch::Aarch64) | None => &["gic"],
     }
 }
 
@@ -128,7 +128,7 @@ pub(crate) fn check(cx: &mut Ctx) {
         .iter()
         .any(|v| v.pass.iter().any(|p| p.loc.is_some_and(|l| l.is_pci())));
     if !pci_pass {
-        for e in cx.host.by_basename(crate::pass::PCI_SUPPORT) {
+        for e in cx.host.by_basename(crate::drivers::PCI_SUPPORT) {
             cx.diags.push(
                 Diagnostic::new(
                     &codes::H0303,

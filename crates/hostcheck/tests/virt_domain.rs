@@ -61,7 +61,7 @@ fn sdp8_detected_from_startup_q() {
         assert!(f.is_empty(), "{q}: {f:?}");
         assert_eq!(r.sdp, Sdp::V8);
         assert!(matches!(r.sdp_source, SdpSource::StartupQ(_)));
-        assert_eq!(r.arch, hostcheck::Arch::Aarch64);
+        assert_eq!(r.arch, Some(hostcheck::Arch::Aarch64));
     }
 }
 

@@ -10,3 +10,34 @@ diag::declare_codes! {
     /// The host breaks a hypervisor-host rule with an error: its qvm would not start the VM.
     R0104 = "host-has-errors", Error, "the host has errors: `hvhost check` must pass before its VMs run";
 }
+
+/// The exit status of `manifest`, `check`, `build`, `dump`, `explain`,
+/// `completions` and `man`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Done, and nothing failed.
+    Ok = 0,
+    /// The input has errors (or warnings under `--deny warnings`), or the
+    /// image is bad, or writing failed.
+    Failed = 1,
+    /// The input could not be read, or the command line is wrong (clap's
+    /// usage errors are 2 too).
+    Unreadable = 2,
+}
+
+impl Exit {
+    /// `Failed` when `failed`, `Ok` otherwise.
+    pub fn failed_if(failed: bool) -> Exit {
+        if failed { Exit::Failed } else { Exit::Ok }
+    }
+}
+
+/// The failing exit statuses of `qvm` and `run`: qvm's own codes (0 when
+/// a dry run printed its plan or the guest ended normally).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QvmExit {
+    /// A fatal error before the guest started (a file the VM needs, KVM).
+    BeforeStart = 64,
+    /// A fatal error in the configuration.
+    Config = 65,
+}

@@ -49,7 +49,7 @@ impl BuildfileInput {
             Unreadable(Box::new(
                 Diagnostic::new(
                     &diag::G0001,
-                    format!("cannot read `{}`: {}", self.display_name(), io_reason(&e)),
+                    diag::io::cannot("read", std::path::Path::new(&self.display_name()), &e),
                 )
                 .help("check the path; `-` reads the buildfile from standard input"),
             ))
@@ -63,6 +63,23 @@ impl BuildfileInput {
         o.no_host_files = self.no_host_files;
         o.times = times;
         o
+    }
+
+    /// Reads and resolves the buildfile; when it cannot be read, prints why
+    /// (for `format`) and returns `None` (exit status 2).
+    pub fn load_or_report(
+        &self,
+        map: &mut SourceMap,
+        times: Times,
+        format: crate::output::Format,
+    ) -> Option<(Option<Manifest>, Vec<Diagnostic>)> {
+        match self.load(map, times) {
+            Ok(r) => Some(r),
+            Err(Unreadable(d)) => {
+                crate::output::emit(format, map, &mut [*d]);
+                None
+            }
+        }
     }
 
     /// Reads and resolves the buildfile.
@@ -82,11 +99,11 @@ impl BuildfileInput {
     }
 }
 
-/// The operating system's reason, without Rust's "(os error N)".
-pub fn io_reason(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
+/// The times `-n` (1) or `-nn` (2 or more) zero, as mkifs.
+pub fn times(zero: u8) -> Times {
+    match zero {
+        0 => Times::Host,
+        1 => Times::ZeroGenerated,
+        _ => Times::ZeroAll,
     }
 }

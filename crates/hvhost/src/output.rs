@@ -5,6 +5,44 @@ use clap::ValueEnum;
 use diag::render::{self, termcolor};
 use diag::{Catalogue, Diagnostic, SourceMap};
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+/// When diagnostics are coloured (`--color`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorWhen {
+    /// On a terminal, unless the `NO_COLOR` environment variable is set.
+    #[default]
+    Auto,
+    /// Always, also into a pipe or a file (and despite `NO_COLOR`).
+    Always,
+    /// Never.
+    Never,
+}
+
+static COLOR: AtomicU8 = AtomicU8::new(ColorWhen::Auto as u8);
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Sets `--color` and `-q` for this process.
+pub fn set_style(color: ColorWhen, quiet: bool) {
+    COLOR.store(color as u8, Ordering::Relaxed);
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// Whether `-q` was given: only verdicts are printed.
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// Whether text on stderr is coloured, from `--color`, `NO_COLOR` and
+/// whether stderr is a terminal.
+pub fn stderr_color() -> termcolor::ColorChoice {
+    let auto = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    match COLOR.load(Ordering::Relaxed) {
+        c if c == ColorWhen::Always as u8 => termcolor::ColorChoice::Always,
+        c if c == ColorWhen::Auto as u8 && auto => termcolor::ColorChoice::Auto,
+        _ => termcolor::ColorChoice::Never,
+    }
+}
 
 /// How results and diagnostics are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -33,22 +71,18 @@ pub fn catalogue() -> Catalogue {
 
 /// Prints diagnostics for `format` and returns `(errors, warnings)`.
 ///
-/// Text: rendered with snippets on stderr, coloured on a terminal unless
-/// `NO_COLOR` is set. JSON: one object per line on stderr. SARIF: the whole
+/// Text: rendered with snippets on stderr (coloured as [`stderr_color`]
+/// says; under `-q` only the count). JSON: one object per line on stderr. SARIF: the whole
 /// log on stdout.
 pub fn emit(format: Format, map: &SourceMap, diagnostics: &mut [Diagnostic]) -> (usize, usize) {
     render::sort(diagnostics);
     let counts = render::count(diagnostics);
     match format {
         Format::Text => {
-            let color = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-            {
-                termcolor::ColorChoice::Auto
-            } else {
-                termcolor::ColorChoice::Never
-            };
-            let mut err = termcolor::StandardStream::stderr(color);
-            let _ = render::human(&mut err, map, diagnostics);
+            let mut err = termcolor::StandardStream::stderr(stderr_color());
+            if !quiet() {
+                let _ = render::human(&mut err, map, diagnostics);
+            }
             let (e, w) = counts;
             if e + w > 0 {
                 let _ = writeln!(err, "{}", summary(e, w));

@@ -231,14 +231,10 @@ fn sh(dir: &Path, cmd: &str) {
     assert!(st.success(), "{cmd}");
 }
 
-/// The example host against a stand-in SDK: every program and library it
-/// names is made here (static executables and shared objects from the
-/// system's `cc`/`ld`), the bootfile is the SDK's multiboot.boot from the
-/// corpus, and the image is built, listed, verified and extracted.
-#[test]
-fn the_example_host_builds_against_a_stand_in_sdk() {
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path();
+/// A stand-in SDK under `p/target`: every program and library the example
+/// host names (static executables and shared objects from the system's
+/// `cc`/`ld`), and the SDK's multiboot.boot from the corpus.
+fn stand_in_sdk(p: &Path) {
     let sys = p.join("target/x86_64/boot/sys");
     std::fs::create_dir_all(sys.join("pci")).unwrap();
     std::fs::copy(
@@ -299,6 +295,11 @@ fn the_example_host_builds_against_a_stand_in_sdk() {
     ] {
         std::fs::copy(p.join("lib.so"), sys.join(lib)).unwrap();
     }
+}
+
+/// The example host's own files under `p`, as they are relative to the
+/// repository root; returns their directory.
+fn example_files(p: &Path) -> std::path::PathBuf {
     // The example's own files, relative to the repository root.
     let ex = p.join("examples/x86_64-host");
     std::fs::create_dir_all(ex.join("vm")).unwrap();
@@ -320,6 +321,19 @@ fn the_example_host_builds_against_a_stand_in_sdk() {
         ex.join("vm/images/probe.elf"),
     )
     .unwrap();
+    ex
+}
+
+/// The example host against a stand-in SDK: every program and library it
+/// names is made here (static executables and shared objects from the
+/// system's `cc`/`ld`), the bootfile is the SDK's multiboot.boot from the
+/// corpus, and the image is built, listed, verified and extracted.
+#[test]
+fn the_example_host_builds_against_a_stand_in_sdk() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    stand_in_sdk(p);
+    let ex = example_files(p);
     let qt = p.join("target");
     let env = [("QNX_TARGET", qt.to_str().unwrap())];
     let o = hvhost_env(
@@ -659,17 +673,14 @@ fn a_symlinked_output_is_written_through_to_its_target() {
     );
 }
 
-/// The bootfile's `filter=` failing: the error points at the bootfile's
-/// line and names the bootfile and the output as given.
-#[test]
-fn a_failing_bootfile_filter_points_at_the_bootfile() {
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path();
+/// A bootable host in `p` whose bootfile has `filter=FILTER`, against a
+/// stand-in SDK: `g.build` and the environment that finds its bootfile.
+fn filtered_host(p: &Path, filter: &str) -> [(&'static str, String); 2] {
     let sys = p.join("qt/x86_64/boot/sys");
     std::fs::create_dir_all(&sys).unwrap();
     std::fs::write(
         sys.join("fx.boot"),
-        "[\nlen=0x100\n+rsvd_vaddr\nfilter=\"hvhost-no-such-filter -x %a %s %i\"\n]\n",
+        format!("[\nlen=0x100\n+rsvd_vaddr\nfilter=\"{filter}\"\n]\n"),
     )
     .unwrap();
     // A flat startup binary: hlt; jmp back.
@@ -679,11 +690,21 @@ fn a_failing_bootfile_filter_points_at_the_bootfile() {
         "[image=0x100000]\n[virtual=x86_64,fx] boot = {\n    ./guest.bin\n}\n",
     )
     .unwrap();
-    let target = p.join("qt");
-    let env = [
-        ("QNX_TARGET", target.to_str().unwrap()),
-        ("PROCESSOR", "x86_64"),
-    ];
+    [
+        ("QNX_TARGET", p.join("qt").display().to_string()),
+        ("PROCESSOR", "x86_64".to_string()),
+    ]
+}
+
+/// The bootfile's `filter=` failing: the error points at the bootfile's
+/// line and names the bootfile and the output as given.
+#[test]
+fn a_failing_bootfile_filter_points_at_the_bootfile() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let env = filtered_host(p, "hvhost-no-such-filter -x %a %s %i");
+    let env = env.each_ref().map(|(k, v)| (*k, v.as_str()));
+    let sys = p.join("qt/x86_64/boot/sys");
     std::fs::create_dir(p.join("out")).unwrap();
     let o = hvhost_env(p, &["build", "g.build", "out/g.ifs"], &env);
     assert_eq!(o.status.code(), Some(1));
@@ -707,4 +728,43 @@ fn a_failing_bootfile_filter_points_at_the_bootfile() {
     let o = hvhost_env(p, &["build", "--no-filter", "g.build", "out/g.ifs"], &env);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(dir_names(&p.join("out")), ["g.ifs"]);
+}
+
+/// Ctrl-C while the bootfile's filter runs (the temporary image exists):
+/// the temporary file is removed, the previous image is untouched, and
+/// hvhost ends as SIGINT ends it.
+#[test]
+fn an_interrupted_build_leaves_no_temporary_and_keeps_the_old_image() {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let env = filtered_host(p, "sleep 20");
+    let out = p.join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("g.ifs"), b"the previous image").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hvhost"))
+        .args(["build", "g.build", "out/g.ifs"])
+        .current_dir(p)
+        .env_remove("MKIFS_PATH")
+        .envs(env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while dir_names(&out).len() < 2 {
+        assert!(start.elapsed().as_secs() < 60, "no temporary file appeared");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // As a terminal's Ctrl-C: SIGINT to the whole process group.
+    // SAFETY: kill has no memory effects; the group is the child's own.
+    assert_eq!(unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) }, 0);
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    assert_eq!(dir_names(&out), ["g.ifs"]);
+    assert_eq!(
+        std::fs::read(out.join("g.ifs")).unwrap(),
+        b"the previous image"
+    );
 }

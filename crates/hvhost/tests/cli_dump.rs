@@ -439,3 +439,54 @@ fn a_fifo_or_directory_is_refused_without_blocking() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("it is a directory"));
 }
+
+/// JSON names are strings (bytes that are not UTF-8 escaped losslessly as
+/// `\xHH`), offsets say what they count from, and the file offset of a
+/// file's data is where its bytes are in the file.
+#[test]
+fn json_names_are_strings_and_offsets_say_their_base() {
+    let d = tempfile::tempdir().unwrap();
+    let mut img = craft(&[("etc/f", K::File(b"xyz")), ("l", K::Link("t"))]);
+    let at = img.windows(5).position(|w| w == b"etc/f").unwrap();
+    img[at + 4] = 0xff;
+    let n = img.len();
+    let ck = ifs::checksum::cksum(&img[..n - 4], Endian::Little);
+    img[n - 4..].copy_from_slice(&ck.to_le_bytes());
+    std::fs::write(d.path().join("h.ifs"), &img).unwrap();
+    let o = hvhost_in(d.path(), &["dump", "--format", "json", "h.ifs"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let e = &v["entries"][1];
+    assert_eq!(e["path"], "etc/\\xff");
+    assert_eq!(
+        diag::bytes::unescape(e["path"].as_str().unwrap()).unwrap(),
+        b"etc/\xff"
+    );
+    assert!(v["image_header"]["mountpoint"].is_string());
+    let off = e["data_file_offset"].as_u64().unwrap() as usize;
+    assert_eq!(&img[off..off + 3], b"xyz");
+    assert_eq!(e["data_image_offset"], e["data_file_offset"]);
+    assert!(e.get("offset").is_none() && e["dirent_image_offset"].is_u64());
+}
+
+/// An image error in SARIF is located in the image file, and the log lists
+/// only the rules its results use.
+#[test]
+fn sarif_locates_image_errors_and_lists_only_used_rules() {
+    let d = tempfile::tempdir().unwrap();
+    let mut img = craft(&[("etc/f", K::File(b"xyz"))]);
+    let n = img.len();
+    img[n - 1] ^= 0x55; // a wrong image checksum
+    std::fs::write(d.path().join("bad.ifs"), &img).unwrap();
+    let o = hvhost_in(d.path(), &["dump", "--format", "sarif", "bad.ifs"]);
+    assert_eq!(o.status.code(), Some(1));
+    let log: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let run = &log["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0]["id"], "I0004");
+    assert!(run["tool"]["driver"].get("informationUri").is_none());
+    let ph = &run["results"][0]["locations"][0]["physicalLocation"];
+    assert_eq!(ph["artifactLocation"]["uri"], "bad.ifs");
+    assert_eq!(ph["region"]["byteOffset"], 0);
+}

@@ -1,6 +1,6 @@
 //! The QNX image filesystem (IFS): format types shared by a zero-copy,
 //! bounds-checked reader ([`read`]) and a writer from a buildfile
-//! [`buildfile::Manifest`] ([`write`]), and the boot-script codec
+//! [`buildfile::Manifest`] ([`write`](mod@write)), and the boot-script codec
 //! ([`script`]).
 //!
 //! ```
@@ -17,10 +17,12 @@
 //! # Ok::<(), ifs::WriteError>(())
 //! ```
 
+pub mod atomic;
 pub mod checksum;
 pub mod codes;
 pub mod elf;
 pub mod endian;
+pub mod extract;
 pub mod format;
 mod image;
 pub mod link;

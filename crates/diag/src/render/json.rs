@@ -13,8 +13,8 @@ fn location(map: &SourceMap, span: Span) -> Value {
                 "column": start.col,
                 "end_line": end.line,
                 "end_column": end.col,
-                "byte_start": span.start,
-                "byte_end": span.end,
+                "file_byte_start": span.start,
+                "file_byte_end": span.end,
             })
         }
         None => Value::Null,
@@ -31,15 +31,21 @@ fn label(map: &SourceMap, l: &Label) -> Value {
 
 /// One diagnostic as a JSON object: `code`, `name`, `severity`, `message`,
 /// `location` (`file`, `line`, `column`, `end_line`, `end_column`,
-/// `byte_start`, `byte_end`, `message`; null when there is none), `related`
-/// (the same shape), `notes`, `help`.
+/// `file_byte_start`, `file_byte_end` (offsets in that file), `message`;
+/// for a place in a binary file `file` and `file_byte_offset`; null when
+/// there is none), `related` (the same shape), `notes`, `help`.
 pub fn json_value(map: &SourceMap, d: &Diagnostic) -> Value {
+    let location = match (&d.primary, &d.byte_at) {
+        (Some(l), _) => label(map, l),
+        (None, Some(b)) => json!({ "file": b.file, "file_byte_offset": b.file_offset }),
+        (None, None) => Value::Null,
+    };
     json!({
         "code": d.code.id,
         "name": d.code.name,
         "severity": d.severity.as_str(),
         "message": d.message,
-        "location": d.primary.as_ref().map(|l| label(map, l)).unwrap_or(Value::Null),
+        "location": location,
         "related": d.secondary.iter().map(|l| label(map, l)).collect::<Vec<_>>(),
         "notes": d.notes,
         "help": d.help,

@@ -38,17 +38,42 @@ fn physical(map: &SourceMap, span: Span) -> Option<Value> {
     }))
 }
 
-/// A whole SARIF 2.1.0 log with one run. The rules are every code of
-/// `catalogue` (sorted by id, so a rule's index is stable for a given
-/// release); results refer to them by `ruleId` and `ruleIndex`.
+/// The primary location of `d`: its text span, or its place in a binary
+/// file (`region.byteOffset`, from the file's start).
+fn primary(map: &SourceMap, d: &Diagnostic) -> Option<Value> {
+    if let Some(l) = &d.primary {
+        let ph = physical(map, l.span)?;
+        let mut loc = json!({ "physicalLocation": ph });
+        if !l.message.is_empty() {
+            loc["message"] = json!({ "text": l.message });
+        }
+        return Some(loc);
+    }
+    let b = d.byte_at.as_ref()?;
+    Some(json!({ "physicalLocation": {
+        "artifactLocation": { "uri": uri(&b.file) },
+        "region": { "byteOffset": b.file_offset },
+    }}))
+}
+
+/// A whole SARIF 2.1.0 log with one run. The rules are the codes of
+/// `catalogue` that the results use, sorted by id; results refer to them
+/// by `ruleId` and `ruleIndex`. The log names no `informationUri`: hvhost
+/// has no published web page, and every rule carries its explanation in
+/// `help`.
 pub fn sarif(
     catalogue: &Catalogue,
     map: &SourceMap,
     diagnostics: &[Diagnostic],
     tool_version: &str,
 ) -> Value {
-    let rules: Vec<Value> = catalogue
+    let used: Vec<&crate::Code> = catalogue
         .codes()
+        .iter()
+        .copied()
+        .filter(|c| diagnostics.iter().any(|d| d.code.id == c.id))
+        .collect();
+    let rules: Vec<Value> = used
         .iter()
         .map(|c| {
             json!({
@@ -69,18 +94,10 @@ pub fn sarif(
                 "level": level(d.severity),
                 "message": { "text": d.message },
             });
-            if let Some(i) = catalogue.codes().iter().position(|c| c.id == d.code.id) {
+            if let Some(i) = used.iter().position(|c| c.id == d.code.id) {
                 r["ruleIndex"] = json!(i);
             }
-            if let Some(p) = d.primary.as_ref().and_then(|l| {
-                physical(map, l.span).map(|ph| {
-                    let mut loc = json!({ "physicalLocation": ph });
-                    if !l.message.is_empty() {
-                        loc["message"] = json!({ "text": l.message });
-                    }
-                    loc
-                })
-            }) {
+            if let Some(p) = primary(map, d) {
                 r["locations"] = json!([p]);
             }
             let related: Vec<Value> = d
@@ -116,7 +133,6 @@ pub fn sarif(
             "tool": { "driver": {
                 "name": "hvhost",
                 "version": tool_version,
-                "informationUri": "https://example.invalid/hvhost",
                 "rules": rules,
             }},
             "columnKind": "unicodeCodePoints",

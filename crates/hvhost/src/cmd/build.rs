@@ -1,11 +1,13 @@
 //! `hvhost build BUILDFILE [OUTPUT]`: build an IFS image, as mkifs does.
 
-use crate::input::{BuildfileInput, Unreadable, io_reason};
+use crate::codes::Exit;
+use crate::input::BuildfileInput;
 use crate::output::{Format, emit};
-use buildfile::Times;
 use clap::Args;
 use diag::{Diagnostic, SourceMap};
-use std::io::{BufWriter, IsTerminal, Write};
+use ifs::WriteError;
+use ifs::atomic::{AtomicFile, TempFile};
+use std::io::{BufWriter, IsTerminal, Seek, Write};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `hvhost build`.
@@ -42,30 +44,27 @@ pub struct BuildArgs {
 }
 
 /// Runs the subcommand: 0 built, 1 errors, 2 unreadable input.
-pub fn run(args: &BuildArgs) -> i32 {
-    let times = match args.zero_times {
-        0 => Times::Host,
-        1 => Times::ZeroGenerated,
-        _ => Times::ZeroAll,
-    };
+pub fn run(args: &BuildArgs) -> Exit {
+    let times = crate::input::times(args.zero_times);
     let mut map = SourceMap::new();
     let Some(out_path) = args.output_opt.clone().or_else(|| args.output.clone()) else {
         let d = Diagnostic::new(&diag::G0001, "no output file given").help(
             "write `hvhost build BUILDFILE OUTPUT`, or `-o OUTPUT`; `-` writes to standard output",
         );
         emit(args.format, &map, &mut [d]);
-        return 2;
+        return Exit::Unreadable;
     };
-    let (manifest, mut diags) = match args.input.load(&mut map, times) {
-        Ok(r) => r,
-        Err(Unreadable(d)) => {
-            emit(args.format, &map, &mut [*d]);
-            return 2;
-        }
+    let Some((manifest, mut diags)) = args.input.load_or_report(&mut map, times, args.format)
+    else {
+        return Exit::Unreadable;
     };
     let (errors, _) = emit(args.format, &map, &mut diags);
+    let left_out = diags
+        .iter()
+        .filter(|d| std::ptr::eq(d.code, &buildfile::codes::B0202))
+        .count();
     let Some(m) = manifest.filter(|_| errors == 0) else {
-        return 1;
+        return Exit::Failed;
     };
     let opts = ifs::WriteOptions {
         trailer_v2: args.format_version >= 8,
@@ -86,59 +85,72 @@ pub fn run(args: &BuildArgs) -> i32 {
         if no_filter {
             prepared.postfilter = None;
         }
-        if to_stdout && prepared.postfilter.is_none() {
-            let stdout = std::io::stdout();
-            let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
-            prepared.write_to(&mut w).and_then(|b| {
-                w.flush().map_err(ifs::WriteError::Output)?;
-                Ok(b)
-            })
-        } else if to_stdout {
-            let dir = tempfile::tempdir().map_err(ifs::WriteError::Output)?;
-            let p = dir.path().join("image");
-            let b = write_atomically(&p, &site, |w| prepared.write_to(w))?;
-            let bytes = std::fs::read(&p).map_err(ifs::WriteError::Output)?;
-            std::io::stdout()
-                .lock()
-                .write_all(&bytes)
-                .map_err(ifs::WriteError::Output)?;
-            Ok(b)
+        if to_stdout {
+            write_stdout(prepared, &site)
         } else {
-            let total = prepared.preboot.len() as u64
-                + prepared
-                    .startup
-                    .as_ref()
-                    .map_or(0, |h| h.startup_size as u64)
-                + prepared.plan.image_size();
-            write_atomically(&out_path, &site, |w| {
-                if total >= PROGRESS_MIN && std::io::stderr().is_terminal() {
-                    let mut p = Progress::new(w, total);
-                    let r = prepared.write_to(&mut p);
-                    p.finish();
-                    r
-                } else {
-                    prepared.write_to(w)
-                }
-            })
+            write_file(prepared, &out_path, &site)
         }
     });
     match result {
         Ok(built) => {
-            if args.verbose > 0 {
-                let table = placement_table(&m, &built);
-                if to_stdout {
-                    eprint!("{table}");
-                } else {
-                    print!("{table}");
-                }
-            }
-            0
+            report(args, &m, &built, &out_path, left_out);
+            Exit::Ok
         }
         Err(e) => {
             let mut d = [e.to_diagnostic()];
             emit(args.format, &map, &mut d);
-            1
+            Exit::Failed
         }
+    }
+}
+
+/// Prints what was built: the `-v` table, the JSON result, and the line
+/// that says the image is incomplete when host files were left out (on
+/// stderr when the image went to stdout).
+fn report(
+    args: &BuildArgs,
+    m: &buildfile::Manifest,
+    built: &ifs::Built,
+    out: &Path,
+    left_out: usize,
+) {
+    let to_stdout = out.as_os_str() == "-";
+    let say = |text: &str| {
+        if to_stdout {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
+        }
+    };
+    if args.format == Format::Json {
+        let v = serde_json::json!({
+            "image": if to_stdout { "-".to_string() } else { out.display().to_string() },
+            "written": built.written,
+            "image_size": built.plan.header.image_size,
+            "startup_size": built.startup.as_ref().map(|h| h.startup_size),
+            "entries": m.entries.len(),
+            "host_files_left_out": left_out,
+            "complete": left_out == 0,
+        });
+        say(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        ));
+        return;
+    }
+    if args.verbose > 0 {
+        say(&placement_table(m, built));
+    }
+    if left_out > 0 {
+        eprintln!(
+            "{}: {left_out} host file{} left out (B0202): the image is incomplete",
+            if to_stdout {
+                "<stdout>".into()
+            } else {
+                out.display().to_string()
+            },
+            if left_out == 1 { " was" } else { "s were" },
+        );
     }
 }
 
@@ -199,88 +211,73 @@ impl Write for Progress<'_> {
     }
 }
 
-/// Follows `path` while it is a symbolic link (at most 40 links, as the
-/// kernel does), so that the image replaces the link's target, never the
-/// link. A path that does not exist (or a dangling link's target) is
-/// returned as it is: the image is created there.
-fn resolve_output(path: &Path) -> std::io::Result<PathBuf> {
-    let mut p = path.to_path_buf();
-    for _ in 0..40 {
-        match std::fs::symlink_metadata(&p) {
-            Ok(m) if m.file_type().is_symlink() => {
-                let t = std::fs::read_link(&p)?;
-                p = match p.parent() {
-                    Some(dir) if t.is_relative() => dir.join(t),
-                    _ => t,
-                };
-            }
-            _ => return Ok(p),
-        }
+/// Writes the image to standard output: streamed, or through a temporary
+/// file when the bootfile's filter must run on it first.
+fn write_stdout(prepared: ifs::Prepared, site: &FilterSite) -> Result<ifs::Built, WriteError> {
+    let stdout = std::io::stdout();
+    if prepared.postfilter.is_none() {
+        let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
+        let b = prepared.write_to(&mut w)?;
+        w.flush().map_err(WriteError::Output)?;
+        return Ok(b);
     }
-    Err(std::io::Error::from_raw_os_error(libc::ELOOP))
+    let dir = std::env::temp_dir();
+    let tmp = TempFile::new_in(&dir, "hvhost-image").map_err(WriteError::Output)?;
+    let mut w = BufWriter::with_capacity(1 << 20, tmp.file());
+    let b = prepared.write_to(&mut w)?;
+    w.flush().map_err(WriteError::Output)?;
+    drop(w);
+    let result = match &b.postfilter {
+        Some(pf) => run_filter(
+            pf,
+            tmp.path(),
+            || TempFile::new_in(&dir, "hvhost-image"),
+            site,
+        )?,
+        None => None,
+    }
+    .unwrap_or(tmp);
+    let mut f = result.file();
+    f.seek(std::io::SeekFrom::Start(0))
+        .and_then(|_| std::io::copy(&mut f, &mut stdout.lock()))
+        .map_err(WriteError::Output)?;
+    Ok(b)
 }
 
-/// Writes through a temporary file beside `path` (beside the target when
-/// `path` is a symbolic link), renamed over it only when `f` succeeds; on
-/// failure the temporary file is removed and an existing `path` is left
-/// untouched. An existing output keeps its permissions; a new one gets
-/// 0666 less the umask, as any file a Unix tool creates.
-fn write_atomically(
+/// Writes the image to `path` atomically (see [`AtomicFile`]), with a
+/// progress bar on a terminal for a large image, then runs the bootfile's
+/// filter on it.
+fn write_file(
+    prepared: ifs::Prepared,
     path: &Path,
     site: &FilterSite,
-    f: impl FnOnce(&mut dyn Write) -> Result<ifs::Built, ifs::WriteError>,
-) -> Result<ifs::Built, ifs::WriteError> {
-    use std::os::unix::fs::PermissionsExt;
-    let out_err = |e: std::io::Error| {
-        ifs::WriteError::Output(std::io::Error::new(
-            e.kind(),
-            format!("`{}`: {}", path.display(), io_reason(&e)),
-        ))
-    };
-    let target = resolve_output(path).map_err(out_err)?;
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "image".into());
-    let existing = std::fs::metadata(&target)
-        .ok()
-        .filter(|m| m.is_file())
-        .map(|m| m.permissions().mode() & 0o7777);
-    // Created with 0666: the kernel applies the umask.
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .permissions(std::fs::Permissions::from_mode(0o666))
-        .tempfile_in(&dir)
-        .map_err(out_err)?;
-    let mode = match existing {
-        Some(m) => m,
-        None => {
-            tmp.as_file()
-                .metadata()
-                .map_err(out_err)?
-                .permissions()
-                .mode()
-                & 0o7777
-        }
-    };
-    let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
-    let v = f(&mut w)?;
-    w.flush().map_err(out_err)?;
+) -> Result<ifs::Built, WriteError> {
+    let total = prepared.preboot.len() as u64
+        + prepared
+            .startup
+            .as_ref()
+            .map_or(0, |h| h.startup_size as u64)
+        + prepared.plan.image_size();
+    let mut out = AtomicFile::create(path).map_err(WriteError::Output)?;
+    let mut w = BufWriter::with_capacity(1 << 20, out.file());
+    let built = if total >= PROGRESS_MIN && std::io::stderr().is_terminal() {
+        let mut p = Progress::new(&mut w, total);
+        let r = prepared.write_to(&mut p);
+        p.finish();
+        r
+    } else {
+        prepared.write_to(&mut w)
+    }?;
+    w.flush()
+        .map_err(|e| WriteError::Output(diag::io::with_path("write", path, &e)))?;
     drop(w);
-    let tmp = match &v.postfilter {
-        None => tmp,
-        Some(pf) => run_filter(pf, tmp, &dir, site)?,
-    };
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode))
-        .map_err(out_err)?;
-    tmp.persist(&target).map_err(|e| out_err(e.error))?;
-    Ok(v)
+    if let Some(pf) = &built.postfilter
+        && let Some(t) = run_filter(pf, out.temp_path(), || out.new_temp(), site)?
+    {
+        out.replace(t);
+    }
+    out.commit().map_err(WriteError::Output)?;
+    Ok(built)
 }
 
 /// Where the bootfile's filter comes from and what it runs on, for its
@@ -338,20 +335,16 @@ fn filter_setting(b: &[u8]) -> Option<(usize, usize)> {
     Some((start, end))
 }
 
-/// Runs the bootfile's filter on the written image; returns the file that
-/// holds the result (the same file, or a new one for `%I` filters).
+/// Runs the bootfile's filter on the written image at `image`; returns the
+/// new file that holds the result for `%I` filters (made by `new_temp`),
+/// `None` when the filter rewrote `image` itself.
 fn run_filter(
     pf: &ifs::PostFilter,
-    tmp: tempfile::NamedTempFile,
-    dir: &Path,
+    image: &Path,
+    new_temp: impl FnOnce() -> std::io::Result<TempFile>,
     site: &FilterSite,
-) -> Result<tempfile::NamedTempFile, ifs::WriteError> {
-    let name = site
-        .output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "image".into());
-    let fail = |why: String| ifs::WriteError::BootFilter {
+) -> Result<Option<TempFile>, WriteError> {
+    let fail = |why: String| WriteError::BootFilter {
         bootfile: site.bootfile.clone(),
         output: site.output.clone(),
         filter: pf.template.clone(),
@@ -360,18 +353,12 @@ fn run_filter(
         named: site.named,
     };
     let out = if pf.uses_intermediate() {
-        Some(
-            tempfile::Builder::new()
-                .prefix(&format!(".{name}."))
-                .suffix(".tmp")
-                .tempfile_in(dir)
-                .map_err(|e| fail(io_reason(&e)))?,
-        )
+        Some(new_temp().map_err(|e| fail(e.to_string()))?)
     } else {
         None
     };
-    let target = out.as_ref().map(|o| o.path()).unwrap_or(tmp.path());
-    let cmd = pf.command(target, tmp.path());
+    let target = out.as_ref().map(|o| o.path()).unwrap_or(image);
+    let cmd = pf.command(target, image);
     let prog = cmd.split_whitespace().next().unwrap_or("");
     if ifs::link::find_program(prog).is_none() {
         return Err(fail(format!("its program `{prog}` is not installed")));
@@ -380,11 +367,11 @@ fn run_filter(
         .arg("-c")
         .arg(&cmd)
         .status()
-        .map_err(|e| fail(io_reason(&e)))?;
+        .map_err(|e| fail(diag::io::reason(&e)))?;
     if !st.success() {
         return Err(fail(format!("`{cmd}` exited with {st}")));
     }
-    Ok(out.unwrap_or(tmp))
+    Ok(out)
 }
 
 /// The `-v` table: where every entry went.

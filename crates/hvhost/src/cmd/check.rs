@@ -1,7 +1,8 @@
 //! `hvhost check BUILDFILE`: the host's composition rules, applied to the
 //! buildfile and every VM configuration its boot script starts.
 
-use crate::input::{BuildfileInput, Unreadable};
+use crate::codes::Exit;
+use crate::input::BuildfileInput;
 use crate::output::{Format, emit};
 use buildfile::Times;
 use clap::{Args, ValueEnum};
@@ -38,14 +39,13 @@ fn parse_sdp(s: &str) -> Result<Sdp, String> {
 
 /// Runs the subcommand; returns the exit code: 0 clean, 1 errors (or
 /// warnings under `--deny warnings`), 2 the buildfile could not be read.
-pub fn run(args: &CheckArgs) -> i32 {
+pub fn run(args: &CheckArgs) -> Exit {
     let mut map = SourceMap::new();
-    let (manifest, mut diags) = match args.input.load(&mut map, Times::ZeroAll) {
-        Ok(r) => r,
-        Err(Unreadable(d)) => {
-            emit(args.format, &map, &mut [*d]);
-            return 2;
-        }
+    let Some((manifest, mut diags)) =
+        args.input
+            .load_or_report(&mut map, Times::ZeroAll, args.format)
+    else {
+        return Exit::Unreadable;
     };
     let name = args.input.display_name();
     let Some(m) = manifest.filter(|_| !diags.iter().any(Diagnostic::is_error)) else {
@@ -58,7 +58,7 @@ pub fn run(args: &CheckArgs) -> i32 {
             ),
             Format::Sarif => {}
         }
-        return 1;
+        return Exit::Failed;
     };
     let opts = Options { sdp: args.sdp };
     let loaded = hostcheck::load_vms(&mut map, &m, &opts);
@@ -87,11 +87,7 @@ pub fn run(args: &CheckArgs) -> i32 {
         Format::Sarif => {}
     }
     let deny_warnings = args.deny.contains(&Deny::Warnings);
-    if errors > 0 || (deny_warnings && warnings > 0) {
-        1
-    } else {
-        0
-    }
+    Exit::failed_if(errors > 0 || (deny_warnings && warnings > 0))
 }
 
 fn summary(name: &str, r: &Report, vms: &[VmFacts], errors: usize, warnings: usize) -> String {
@@ -117,7 +113,7 @@ fn summary(name: &str, r: &Report, vms: &[VmFacts], errors: usize, warnings: usi
     };
     format!(
         "{name}: {} {}host, {}; {vms_text}: {verdict}",
-        r.arch.as_str(),
+        r.arch.map_or("unknown", hostcheck::Arch::as_str),
         if r.safety_host { "safety " } else { "" },
         r.generation_text(),
     )
@@ -137,7 +133,7 @@ fn json_report(
         "sdp": r.sdp.as_str(),
         "generation": r.generation_text(),
         "virtualization_enabled": r.virtualization_enabled(),
-        "arch": r.arch.as_str(),
+        "arch": r.arch.map_or("unknown", hostcheck::Arch::as_str),
         "safety_host": r.safety_host,
         "qvm_started": r.qvm_starts,
         "vms": vms.iter().map(|v| json!({

@@ -1,22 +1,33 @@
 //! `hvhost dump IMAGE`: list, verify and extract an IFS image, as dumpifs.
 
-use crate::input::io_reason;
+use crate::codes::Exit;
 use crate::output::{Format, emit};
 use clap::Args;
 use diag::{Diagnostic, SourceMap};
-use ifs::format::{Dirent, DirentKind, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
+use ifs::format::{Dirent, DirentKind, S_IFMT};
 use ifs::read::{Container, Ifs, ReadError};
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `hvhost dump`.
 #[derive(Debug, Args)]
 pub struct DumpArgs {
-    /// The image file.
+    /// The image file; `-` reads it from standard input.
     #[arg(value_name = "IMAGE")]
     image: PathBuf,
+    /// Only these entries: listed, and extracted with -x (a path in the image or a basename), as `dumpifs image NAME…`.
+    #[arg(value_name = "NAME")]
+    names: Vec<String>,
+    /// Show the MD5 digest of each file's data.
+    #[arg(short = 'm')]
+    md5: bool,
+    /// Write the image filesystem (header to trailer, decompressed) to FILE.
+    #[arg(short = 'u', value_name = "FILE")]
+    image_out: Option<PathBuf>,
+    /// With -u, keep a compressed image compressed: write it as it is stored.
+    #[arg(short = 'z', requires = "image_out")]
+    keep_compressed: bool,
     /// Show each entry's attributes (-v); also decode the boot script (-vv).
     #[arg(short = 'v', action = clap::ArgAction::Count)]
     verbose: u8,
@@ -40,23 +51,58 @@ pub struct DumpArgs {
     format: Format,
 }
 
-fn read_error(e: &ReadError, image: &Path) -> Diagnostic {
-    Diagnostic::new(e.code(), format!("{}: {e}", image.display()))
+/// A read error, located in the image file (see
+/// [`ifs::extract::error_offset`]; 0 before the image is found).
+fn read_error(e: &ReadError, image: &str, c: Option<&Container<'_>>) -> Diagnostic {
+    let at = c.map_or(0, |c| ifs::extract::error_offset(c, e));
+    Diagnostic::new(e.code(), format!("{image}: {e}")).at_byte(image, at)
+}
+
+impl DumpArgs {
+    /// The image's name in messages.
+    fn image_name(&self) -> String {
+        if self.image.as_os_str() == "-" {
+            "<stdin>".into()
+        } else {
+            self.image.display().to_string()
+        }
+    }
+
+    /// The entries to extract: `-f` names and NAMEs (with -x); `None`:
+    /// nothing is extracted.
+    fn to_extract(&self) -> Option<Vec<String>> {
+        if !self.extract && self.files.is_empty() {
+            return None;
+        }
+        let mut v = self.files.clone();
+        if self.extract {
+            v.extend(self.names.iter().cloned());
+        }
+        Some(v)
+    }
 }
 
 /// Runs the subcommand: 0 ok, 1 a bad or tampered image (or an entry that
 /// could not be extracted), 2 the file could not be read.
-pub fn run(args: &DumpArgs) -> i32 {
+pub fn run(args: &DumpArgs) -> Exit {
     let map = SourceMap::new();
-    let data = match read_image(&args.image) {
+    let data = if args.image.as_os_str() == "-" {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut v)
+            .map(|_| v)
+            .map_err(|e| diag::io::reason(&e))
+    } else {
+        read_image(&args.image)
+    };
+    let data = match data {
         Ok(d) => d,
         Err(why) => {
             let d = Diagnostic::new(
                 &diag::G0001,
-                format!("cannot read `{}`: {why}", args.image.display()),
+                format!("cannot read `{}`: {why}", args.image_name()),
             );
             emit(args.format, &map, &mut [d]);
-            return 2;
+            return Exit::Unreadable;
         }
     };
     let mut diags = Vec::new();
@@ -71,12 +117,13 @@ pub fn run(args: &DumpArgs) -> i32 {
 fn read_image(p: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let reason = |e: std::io::Error| diag::io::reason(&e);
     let mut f = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(p)
-        .map_err(|e| io_reason(&e))?;
-    let m = f.metadata().map_err(|e| io_reason(&e))?;
+        .map_err(reason)?;
+    let m = f.metadata().map_err(reason)?;
     let t = m.file_type();
     if !t.is_file() {
         let what = if t.is_dir() {
@@ -95,93 +142,110 @@ fn read_image(p: &Path) -> Result<Vec<u8>, String> {
         return Err(format!("it is {what}; an image must be a regular file"));
     }
     let mut v = Vec::with_capacity(m.len().min(1 << 30) as usize);
-    f.read_to_end(&mut v).map_err(|e| io_reason(&e))?;
+    f.read_to_end(&mut v).map_err(reason)?;
     Ok(v)
 }
 
-fn dump(args: &DumpArgs, data: &[u8], diags: &mut Vec<Diagnostic>) -> i32 {
+fn dump(args: &DumpArgs, data: &[u8], diags: &mut Vec<Diagnostic>) -> Exit {
+    let image = args.image_name();
     let c = match ifs::read::open(data) {
         Ok(c) => c,
         Err(e) => {
-            diags.push(read_error(&e, &args.image));
-            return 1;
+            diags.push(read_error(&e, &image, None));
+            return Exit::Failed;
         }
     };
-    let mut bad = false;
-    if let Err(e) = c.verify_outer() {
-        diags.push(read_error(&e, &args.image));
-        bad = true;
+    let mut fail = |e: ReadError| diags.push(read_error(&e, &image, Some(&c)));
+    let outer = c.verify_outer();
+    let bad_outer = outer.is_err();
+    if let Err(e) = outer {
+        fail(e);
     }
     let region = match c.image_bytes() {
         Ok(r) => r,
         Err(e) => {
-            diags.push(read_error(&e, &args.image));
-            return 1;
+            fail(e);
+            return Exit::Failed;
         }
     };
     let fs = match Ifs::parse(&region) {
         Ok(f) => f,
         Err(e) => {
-            diags.push(read_error(&e, &args.image));
-            return 1;
+            fail(e);
+            return Exit::Failed;
         }
     };
-    if let Err(e) = c.verify_sizes(&fs) {
-        diags.push(read_error(&e, &args.image));
-        bad = true;
-    }
-    if let Err(e) = fs.verify() {
-        diags.push(read_error(&e, &args.image));
-        bad = true;
-    }
-    let mut entries = Vec::new();
-    for e in fs.entries() {
-        match e {
-            Ok(x) => entries.push(x),
-            Err(e) => {
-                diags.push(read_error(&e, &args.image));
-                bad = true;
-            }
-        }
-    }
-    for (_, d) in &entries {
-        if let Err(e) = fs.data(d) {
-            diags.push(read_error(&e, &args.image));
-            bad = true;
-        }
-    }
+    let (entries, problems) = ifs::extract::check(&c, &fs);
+    let mut bad = bad_outer || !problems.is_empty();
+    problems.into_iter().for_each(&mut fail);
     if args.verify {
         if !bad && args.format == Format::Text {
             println!(
-                "{}: ok ({} entries; {})",
-                args.image.display(),
+                "{image}: ok ({} entries; {})",
                 entries.len(),
                 checksums(&c, &fs)
             );
         } else if args.format == Format::Json {
-            println!(
-                "{}",
-                json!({ "image": args.image.display().to_string(), "ok": !bad })
-            );
+            println!("{}", json!({ "image": image, "ok": !bad }));
         }
-        return i32::from(bad);
+        return Exit::failed_if(bad);
     }
-    let script = script_text(&fs);
-    match args.format {
-        Format::Json => {
-            let v = json_listing(&c, &fs, &entries, script.as_ref(), !bad);
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-        }
-        Format::Text => print!("{}", listing(args, &c, &fs, &entries, script.as_ref())),
-        Format::Sarif => {}
-    }
-    if args.extract || !args.files.is_empty() {
-        let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
-        if !extract(args, &fs, &entries, &dir, diags) {
+    let shown: Vec<(usize, Dirent<'_>)> = entries
+        .iter()
+        .filter(|(_, d)| ifs::extract::is_chosen(&args.names, d))
+        .copied()
+        .collect();
+    print_listing(args, &c, &fs, &shown, !bad);
+    if let Some(out) = &args.image_out {
+        let stored = c.compressed_region().ok().flatten();
+        let bytes = match stored {
+            Some(b) if args.keep_compressed => b,
+            _ => &region[..fs.header.image_size as usize],
+        };
+        if let Err(e) = ifs::extract::save(out, bytes) {
+            diags.push(Diagnostic::new(&ifs::codes::I0108, e.to_string()));
             bad = true;
         }
     }
-    i32::from(bad)
+    let located = ifs::extract::Options::for_image(&c, &image);
+    match args.to_extract() {
+        Some(names) => {
+            let opts = ifs::extract::Options {
+                names,
+                basenames: args.basenames,
+                ..located
+            };
+            let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+            let done = ifs::extract::extract(&fs, &entries, &dir, &opts);
+            bad |= !done.complete;
+            diags.extend(done.problems);
+        }
+        None => {
+            let missing = ifs::extract::missing(&args.names, &entries, &located);
+            bad |= !missing.is_empty();
+            diags.extend(missing);
+        }
+    }
+    Exit::failed_if(bad)
+}
+
+/// Prints the listing of `entries` in the chosen format.
+fn print_listing(
+    args: &DumpArgs,
+    c: &Container<'_>,
+    fs: &Ifs<'_>,
+    entries: &[(usize, Dirent<'_>)],
+    ok: bool,
+) {
+    let script = script_text(fs);
+    match args.format {
+        Format::Json => {
+            let v = json_listing(args, c, fs, entries, script.as_ref(), ok);
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        Format::Text => print!("{}", listing(args, c, fs, entries, script.as_ref())),
+        Format::Sarif => {}
+    }
 }
 
 fn checksums(c: &Container<'_>, fs: &Ifs<'_>) -> String {
@@ -207,35 +271,37 @@ fn script_text(fs: &Ifs<'_>) -> Option<Result<String, String>> {
     }
 }
 
-fn name(d: &Dirent<'_>) -> String {
-    String::from_utf8_lossy(d.path).into_owned()
+use ifs::extract::path_text as name;
+
+/// The MD5 digest of a file entry's data (`None` for other entries and
+/// for data outside the image).
+fn md5_of(fs: &Ifs<'_>, d: &Dirent<'_>) -> Option<String> {
+    match d.kind {
+        DirentKind::File { .. } => fs.data(d).ok().map(ifs::extract::md5_hex),
+        _ => None,
+    }
 }
 
-fn listing(
-    args: &DumpArgs,
-    c: &Container<'_>,
-    fs: &Ifs<'_>,
-    entries: &[(usize, Dirent<'_>)],
-    script: Option<&Result<String, String>>,
-) -> String {
-    let mut o = String::new();
-    let _ = writeln!(o, "   Offset     Size  Name");
-    let row = |o: &mut String, off: Option<u64>, size: Option<u64>, name: &str| {
-        let off = off
-            .map(|v| format!("{v:x}"))
-            .unwrap_or_else(|| "----".into());
-        let size = size
-            .map(|v| format!("{v:x}"))
-            .unwrap_or_else(|| "----".into());
-        let _ = writeln!(o, "{off:>9} {size:>8}  {name}");
-    };
+/// One `Offset Size Name` row (`----` for what is not there).
+fn row(o: &mut String, off: Option<u64>, size: Option<u64>, name: &str) {
+    let off = off
+        .map(|v| format!("{v:x}"))
+        .unwrap_or_else(|| "----".into());
+    let size = size
+        .map(|v| format!("{v:x}"))
+        .unwrap_or_else(|| "----".into());
+    let _ = writeln!(o, "{off:>9} {size:>8}  {name}");
+}
+
+/// The rows of the preboot and startup parts, if any.
+fn startup_rows(o: &mut String, args: &DumpArgs, c: &Container<'_>) {
     let pre = c.preboot();
     if let Some((at, h)) = &c.startup {
         if !pre.is_empty() {
-            row(&mut o, Some(0), Some(pre.len() as u64), "*.boot");
+            row(o, Some(0), Some(pre.len() as u64), "*.boot");
         }
         row(
-            &mut o,
+            o,
             Some(*at as u64),
             Some(256),
             &format!(
@@ -245,13 +311,13 @@ fn listing(
         );
         let tl = h.trailer_size() as u64;
         row(
-            &mut o,
+            o,
             Some(*at as u64 + 256),
             Some((h.startup_size as u64).saturating_sub(256 + tl)),
             "startup.*",
         );
         row(
-            &mut o,
+            o,
             Some(*at as u64 + h.startup_size as u64 - tl),
             Some(tl),
             "Startup-trailer",
@@ -279,6 +345,18 @@ fn listing(
             );
         }
     }
+}
+
+fn listing(
+    args: &DumpArgs,
+    c: &Container<'_>,
+    fs: &Ifs<'_>,
+    entries: &[(usize, Dirent<'_>)],
+    script: Option<&Result<String, String>>,
+) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "   Offset     Size  Name");
+    startup_rows(&mut o, args, c);
     // Offsets shown in the file for an uncompressed image.
     let base = if c.compression.is_some() {
         0
@@ -316,6 +394,11 @@ fn listing(
             _ if d.path.is_empty() => row(&mut o, None, None, "Root-dirent"),
             _ => row(&mut o, None, None, &n),
         }
+        if args.md5
+            && let Some(m) = md5_of(fs, d)
+        {
+            let _ = writeln!(o, "                   md5={m}");
+        }
         if args.verbose > 0 {
             let _ = writeln!(
                 o,
@@ -351,6 +434,7 @@ fn listing(
 }
 
 fn json_listing(
+    args: &DumpArgs,
     c: &Container<'_>,
     fs: &Ifs<'_>,
     entries: &[(usize, Dirent<'_>)],
@@ -358,12 +442,14 @@ fn json_listing(
     ok: bool,
 ) -> Value {
     let h = &fs.header;
+    let in_file = |image_offset: u64| ifs::extract::file_offset(c, image_offset);
     let ents: Vec<Value> = entries
         .iter()
         .map(|(at, d)| {
             let mut v = json!({
-                "path": name(d),
-                "dirent_offset": at,
+                "path": diag::bytes::escape(d.path),
+                "dirent_image_offset": at,
+                "dirent_file_offset": in_file(*at as u64),
                 "ino": d.ino,
                 "mode": format!("{:o}", d.mode),
                 "uid": d.uid,
@@ -373,13 +459,17 @@ fn json_listing(
             match d.kind {
                 DirentKind::File { offset, size } => {
                     v["type"] = json!("file");
-                    v["offset"] = json!(offset);
+                    v["data_image_offset"] = json!(offset);
+                    v["data_file_offset"] = json!(in_file(offset as u64));
                     v["size"] = json!(size);
+                    if args.md5 {
+                        v["md5"] = json!(md5_of(fs, d));
+                    }
                 }
                 DirentKind::Dir => v["type"] = json!("dir"),
                 DirentKind::Symlink { target } => {
                     v["type"] = json!("symlink");
-                    v["target"] = json!(String::from_utf8_lossy(target));
+                    v["target"] = json!(diag::bytes::escape(target));
                 }
                 DirentKind::Device { dev, rdev } => {
                     v["type"] = json!(if d.mode & S_IFMT == 0o010000 {
@@ -394,284 +484,17 @@ fn json_listing(
             v
         })
         .collect();
+    let mut header = serde_json::to_value(h).unwrap_or(Value::Null);
+    header["mountpoint"] = json!(diag::bytes::escape(&h.mountpoint));
     json!({
         "ok": ok,
         "endian": fs.endian(),
         "preboot_size": c.preboot().len(),
-        "startup": c.startup.as_ref().map(|(at, s)| json!({"offset": at, "header": s})),
+        "startup": c.startup.as_ref().map(|(at, s)| json!({"file_offset": at, "header": s})),
         "compression": c.compression.map(|m| m.to_string()),
-        "image_offset": c.image_at,
-        "image_header": h,
+        "image_file_offset": c.image_at,
+        "image_header": header,
         "entries": ents,
         "script": script.and_then(|s| s.as_ref().ok()),
     })
-}
-
-/// The relative path an entry is extracted to, or why it is refused.
-fn safe_relative(path: &[u8], basename: bool) -> Result<PathBuf, String> {
-    let s = std::str::from_utf8(path).map_err(|_| "its path is not UTF-8".to_string())?;
-    if s.starts_with('/') {
-        return Err("its path is absolute".into());
-    }
-    let mut out = PathBuf::new();
-    let comps: Vec<&str> = s.split('/').filter(|c| !c.is_empty()).collect();
-    let comps = if basename {
-        comps.last().map(|c| vec![*c]).unwrap_or_default()
-    } else {
-        comps
-    };
-    for c in comps {
-        if c == ".." || c == "." {
-            return Err(format!("its path has a `{c}` component"));
-        }
-        out.push(c);
-    }
-    if out.as_os_str().is_empty() {
-        return Err("its path is empty".into());
-    }
-    Ok(out)
-}
-
-/// Creates the directories of `rel` under `root`, refusing to pass through
-/// anything that is not a real directory (a symlink from an earlier entry).
-fn make_parents(root: &Path, rel: &Path) -> Result<(), String> {
-    let mut cur = root.to_path_buf();
-    let parent = rel.parent().unwrap_or(Path::new(""));
-    for c in parent.components() {
-        cur.push(c);
-        match std::fs::symlink_metadata(&cur) {
-            Ok(m) if m.file_type().is_dir() => {}
-            Ok(_) => {
-                return Err(format!(
-                    "`{}` is not a directory (a symlink or file from the image); nothing is written through it",
-                    cur.display()
-                ));
-            }
-            Err(_) => std::fs::create_dir(&cur)
-                .map_err(|e| format!("cannot create `{}`: {}", cur.display(), io_reason(&e)))?,
-        }
-    }
-    Ok(())
-}
-
-/// Removes what is at `p` (a file or symlink itself, never what a link
-/// points to) so that a new entry can take its place.
-fn clear(p: &Path) -> Result<(), String> {
-    match std::fs::symlink_metadata(p) {
-        Ok(m) if m.file_type().is_dir() => Err(format!("`{}` is a directory", p.display())),
-        Ok(_) => std::fs::remove_file(p)
-            .map_err(|e| format!("cannot replace `{}`: {}", p.display(), io_reason(&e))),
-        Err(_) => Ok(()),
-    }
-}
-
-/// The permission bits an extracted file or directory gets from its
-/// entry's mode: the permissions and the sticky bit; set-user-ID and
-/// set-group-ID are not restored (as `tar` does for an ordinary user).
-const MODE_BITS: u32 = 0o1777;
-
-fn extract_one(root: &Path, rel: &Path, d: &Dirent<'_>, data: &[u8]) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    make_parents(root, rel)?;
-    let p = root.join(rel);
-    match d.mode & S_IFMT {
-        S_IFREG => {
-            clear(&p)?;
-            // create_new: O_EXCL, which never follows a symlink.
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&p)
-                .map_err(|e| format!("cannot create `{}`: {}", p.display(), io_reason(&e)))?;
-            std::io::Write::write_all(&mut f, data)
-                .map_err(|e| format!("cannot write `{}`: {}", p.display(), io_reason(&e)))?;
-            f.set_permissions(std::fs::Permissions::from_mode(d.mode & MODE_BITS))
-                .map_err(|e| {
-                    format!(
-                        "cannot set the mode of `{}`: {}",
-                        p.display(),
-                        io_reason(&e)
-                    )
-                })?;
-        }
-        S_IFDIR => match std::fs::symlink_metadata(&p) {
-            // Its own mode is set once everything is extracted (a 0500
-            // directory can still be filled); until then it must be
-            // writable, also when an earlier extraction left it read-only.
-            Ok(m) if m.file_type().is_dir() => {
-                let mode = m.permissions().mode();
-                if mode & 0o700 != 0o700 {
-                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode | 0o700))
-                        .map_err(|e| {
-                            format!("cannot make `{}` writable: {}", p.display(), io_reason(&e))
-                        })?;
-                }
-            }
-            Ok(_) => return Err(format!("`{}` exists and is not a directory", p.display())),
-            Err(_) => std::fs::create_dir(&p)
-                .map_err(|e| format!("cannot create `{}`: {}", p.display(), io_reason(&e)))?,
-        },
-        S_IFLNK => {
-            let DirentKind::Symlink { target } = d.kind else {
-                return Ok(());
-            };
-            clear(&p)?;
-            let t = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(target);
-            std::os::unix::fs::symlink(t, &p)
-                .map_err(|e| format!("cannot create `{}`: {}", p.display(), io_reason(&e)))?;
-        }
-        _ => {} // Devices and FIFOs are listed, not created.
-    }
-    Ok(())
-}
-
-fn extract(
-    args: &DumpArgs,
-    fs: &Ifs<'_>,
-    entries: &[(usize, Dirent<'_>)],
-    dir: &Path,
-    diags: &mut Vec<Diagnostic>,
-) -> bool {
-    let mut ok = true;
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        diags.push(Diagnostic::new(
-            &ifs::codes::I0007,
-            format!("cannot create `{}`: {}", dir.display(), io_reason(&e)),
-        ));
-        return false;
-    }
-    let wanted = |d: &Dirent<'_>| {
-        if args.files.is_empty() {
-            return true;
-        }
-        let n = name(d);
-        let base = n.rsplit('/').next().unwrap_or(&n).to_string();
-        args.files
-            .iter()
-            .any(|f| f.trim_start_matches('/') == n || *f == base)
-    };
-    let mut found = vec![false; args.files.len()];
-    // Where each extracted entry went, to refuse a second entry that would
-    // replace it (two paths with the same basename under -b, or the same
-    // path twice).
-    let mut taken: HashMap<PathBuf, String> = HashMap::new();
-    // Directories extracted, with their modes: set at the end.
-    let mut dirs: Vec<(PathBuf, u32)> = Vec::new();
-    let mut seen_root = false;
-    for (at, d) in entries {
-        if d.path.is_empty() && d.mode & S_IFMT == S_IFDIR && !seen_root {
-            seen_root = true; // the root directory
-            continue;
-        }
-        if !wanted(d) {
-            continue;
-        }
-        if d.path.is_empty() {
-            diags.push(
-                Diagnostic::new(
-                    &ifs::codes::I0003,
-                    format!(
-                        "{}: the entry at image offset {at:#x} (inode {:#x}, mode 0{:o}) has an empty path: not extracted",
-                        args.image.display(),
-                        d.ino,
-                        d.mode
-                    ),
-                )
-                .help("only the root directory has an empty path; the image is malformed"),
-            );
-            ok = false;
-            continue;
-        }
-        let n = name(d);
-        for (i, f) in args.files.iter().enumerate() {
-            if f.trim_start_matches('/') == n || n.rsplit('/').next() == Some(f.as_str()) {
-                found[i] = true;
-            }
-        }
-        if args.basenames && d.mode & S_IFMT == S_IFDIR {
-            continue;
-        }
-        let rel = match safe_relative(d.path, args.basenames) {
-            Ok(r) => r,
-            Err(why) => {
-                diags.push(
-                    Diagnostic::new(&ifs::codes::I0007, format!("`{n}` not extracted: {why}"))
-                        .help("the image was made to write outside the extraction directory; nothing was written for this entry"),
-                );
-                ok = false;
-                continue;
-            }
-        };
-        let Ok(data) = fs.data(d) else {
-            // Already reported when the directory was checked.
-            ok = false;
-            continue;
-        };
-        if let Some(first) = taken.get(&rel) {
-            let at = dir.join(&rel);
-            let msg = if *first == n {
-                format!(
-                    "`{n}` not extracted: an earlier entry has the same path (`{}` holds that one)",
-                    at.display()
-                )
-            } else {
-                format!(
-                    "`{n}` not extracted: `{first}` and `{n}` collide ({}both are extracted as `{}`, which holds `{first}`)",
-                    if args.basenames { "with -b " } else { "" },
-                    at.display()
-                )
-            };
-            diags.push(
-                Diagnostic::new(&ifs::codes::I0007, msg).help(if args.basenames {
-                    "extract without -b, or extract one of them with -f PATH"
-                } else {
-                    "the image holds two entries with the same path; the first one was kept"
-                }),
-            );
-            ok = false;
-            continue;
-        }
-        match extract_one(dir, &rel, d, data) {
-            Ok(()) => {
-                if d.mode & S_IFMT == S_IFDIR {
-                    dirs.push((dir.join(&rel), d.mode & MODE_BITS));
-                }
-                taken.insert(rel, n);
-            }
-            Err(why) => {
-                diags.push(Diagnostic::new(
-                    &ifs::codes::I0007,
-                    format!("`{n}` not extracted: {why}"),
-                ));
-                ok = false;
-            }
-        }
-    }
-    // Deepest first, so that a parent without write or search permission
-    // is set after its children.
-    dirs.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
-    for (p, mode) in dirs {
-        use std::os::unix::fs::PermissionsExt;
-        if let Err(e) = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)) {
-            diags.push(Diagnostic::new(
-                &ifs::codes::I0007,
-                format!(
-                    "cannot set the mode of `{}`: {}",
-                    p.display(),
-                    io_reason(&e)
-                ),
-            ));
-            ok = false;
-        }
-    }
-    for (i, f) in args.files.iter().enumerate() {
-        if !found[i] {
-            diags.push(Diagnostic::new(
-                &ifs::codes::I0003,
-                format!("`{f}` is not in the image"),
-            ));
-            ok = false;
-        }
-    }
-    ok
 }

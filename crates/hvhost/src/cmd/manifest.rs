@@ -1,8 +1,9 @@
 //! `hvhost manifest BUILDFILE`: the resolved image, as mkifs would build it.
 
-use crate::input::{BuildfileInput, Unreadable};
+use crate::codes::Exit;
+use crate::input::BuildfileInput;
 use crate::output::{Format, emit};
-use buildfile::{DataSource, EntryKind, FileRole, Manifest, Times};
+use buildfile::{DataSource, EntryKind, FileRole, Manifest};
 use clap::Args;
 use diag::SourceMap;
 use serde_json::{Value, json};
@@ -23,23 +24,16 @@ pub struct ManifestArgs {
 
 /// Runs the subcommand; returns the exit code: 0 resolved, 1 errors in the
 /// buildfile, 2 the buildfile could not be read.
-pub fn run(args: &ManifestArgs) -> i32 {
-    let times = match args.zero_times {
-        0 => Times::Host,
-        1 => Times::ZeroGenerated,
-        _ => Times::ZeroAll,
-    };
+pub fn run(args: &ManifestArgs) -> Exit {
+    let times = crate::input::times(args.zero_times);
     let mut map = SourceMap::new();
-    let (manifest, mut diags) = match args.input.load(&mut map, times) {
-        Ok(r) => r,
-        Err(Unreadable(d)) => {
-            emit(args.format, &map, &mut [*d]);
-            return 2;
-        }
+    let Some((manifest, mut diags)) = args.input.load_or_report(&mut map, times, args.format)
+    else {
+        return Exit::Unreadable;
     };
     let (errors, _) = emit(args.format, &map, &mut diags);
     let Some(m) = manifest.filter(|_| errors == 0) else {
-        return 1;
+        return Exit::Failed;
     };
     match args.format {
         Format::Text => print!("{}", text(&m, &map, &args.input.display_name())),
@@ -49,7 +43,7 @@ pub fn run(args: &ManifestArgs) -> i32 {
         ),
         Format::Sarif => {}
     }
-    0
+    Exit::Ok
 }
 
 fn kind_name(k: &EntryKind) -> &'static str {
@@ -80,6 +74,16 @@ fn line_of(map: &SourceMap, span: diag::Span) -> String {
 /// The text report.
 pub fn text(m: &Manifest, map: &SourceMap, name: &str) -> String {
     let mut o = String::new();
+    heading(&mut o, m, name);
+    image_line(&mut o, m);
+    boot_block(&mut o, m, map);
+    script_lines(&mut o, m, map);
+    entry_table(&mut o, m);
+    o
+}
+
+/// The first line: the image's kind and byte order.
+fn heading(o: &mut String, m: &Manifest, name: &str) {
     let order = match m.image.byte_order {
         buildfile::ByteOrder::Little => "little-endian",
         buildfile::ByteOrder::Big => "big-endian",
@@ -106,6 +110,10 @@ pub fn text(m: &Manifest, map: &SourceMap, name: &str) -> String {
             let _ = writeln!(o, "{name}: image, not bootable, {order}");
         }
     }
+}
+
+/// The `image:` line: its addresses, limits and settings.
+fn image_line(o: &mut String, m: &Manifest) {
     let img = &m.image;
     let mut parts = Vec::new();
     if let Some(s) = img.image.start {
@@ -140,7 +148,10 @@ pub fn text(m: &Manifest, map: &SourceMap, name: &str) -> String {
     }
     parts.push(format!("page size {}", img.page_size));
     let _ = writeln!(o, "image: {}", parts.join(", "));
+}
 
+/// The boot block: startup, kernel and bootstrap programs.
+fn boot_block(o: &mut String, m: &Manifest, map: &SourceMap) {
     if let Some(b) = &m.boot {
         let _ = writeln!(
             o,
@@ -178,7 +189,10 @@ pub fn text(m: &Manifest, map: &SourceMap, name: &str) -> String {
             let _ = writeln!(o, "  env       {}={}", v.name, v.value);
         }
     }
+}
 
+/// The boot script, a command a line with its buildfile line.
+fn script_lines(o: &mut String, m: &Manifest, map: &SourceMap) {
     if !m.script.is_empty() {
         let script = m
             .entries
@@ -195,7 +209,10 @@ pub fn text(m: &Manifest, map: &SourceMap, name: &str) -> String {
             let _ = writeln!(o, "  {line:>10}  {c}");
         }
     }
+}
 
+/// The table of entries.
+fn entry_table(o: &mut String, m: &Manifest) {
     let _ = writeln!(o, "\nentries ({} + root):", m.entries.len());
     let _ = writeln!(
         o,
@@ -245,7 +262,6 @@ pub fn text(m: &Manifest, map: &SourceMap, name: &str) -> String {
             src
         );
     }
-    o
 }
 
 /// The JSON report: the Manifest with inode numbers and source locations.

@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use std::fmt::Write as _;
 
 /// qvm's exit code for a fatal configuration error.
-pub const EXIT_CONFIG: i32 = 65;
+pub const EXIT_CONFIG: i32 = crate::codes::QvmExit::Config as i32;
 /// qvm's exit code for a fatal error before the guest started.
-pub const EXIT_BEFORE_START: i32 = 64;
+pub const EXIT_BEFORE_START: i32 = crate::codes::QvmExit::BeforeStart as i32;
 
 /// Arguments of `hvhost qvm`.
 #[derive(Debug, Args)]

@@ -241,7 +241,18 @@ fn plan(
             return Err(EXIT_BEFORE_START);
         }
         Err(d) => {
+            // The reason is a warning for `check`; here it stops the VM.
             diags.push(*d);
+            diags.push(
+                Diagnostic::new(
+                    &codes::R0103,
+                    format!(
+                        "the configuration `{}` cannot be read: the VM is not started",
+                        start.configs.join(" ")
+                    ),
+                )
+                .at(start.span(), "started here"),
+            );
             return Err(EXIT_BEFORE_START);
         }
     };
