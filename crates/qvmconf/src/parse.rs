@@ -5,9 +5,11 @@
 use crate::codes;
 use crate::config::*;
 use crate::lexer::Token;
-use crate::schema::{self, Arity, COMMON_OPTIONS, CPU_OPTIONS, PASS_OPTIONS, TOP_OPTIONS};
+use crate::options;
+use crate::schema::{self, Arity, CPU_OPTIONS, PASS_OPTIONS, TOP_OPTIONS, is_common};
 use crate::value;
 use diag::{Diagnostic, Span};
+use vdev::decl::OptDecl;
 
 /// What the parser learned besides the config itself, for validation.
 #[derive(Debug, Default)]
@@ -311,8 +313,8 @@ impl<'a> Parser<'a> {
         let (what, candidates): (String, Vec<&str>) = match self.ctx {
             Ctx::Vdev(v) => {
                 let kind = self.cfg.vdevs[v].kind;
-                let mut c: Vec<&str> = COMMON_OPTIONS.to_vec();
-                c.extend(kind.options().iter().map(|(n, _)| *n));
+                let mut c: Vec<&str> = vdev::decl::common_names().collect();
+                c.extend(kind.decl().options.iter().map(|o| o.name));
                 (format!("an option of `vdev {}`", kind.name()), c)
             }
             Ctx::Cpu(_) => ("an option of `cpu`".into(), CPU_OPTIONS.to_vec()),
@@ -330,9 +332,7 @@ impl<'a> Parser<'a> {
             t.text.clone()
         };
         if self.is_context_word(&t.text) {
-            let opener = if CPU_OPTIONS.contains(&t.text.as_str())
-                && !COMMON_OPTIONS.contains(&t.text.as_str())
-            {
+            let opener = if CPU_OPTIONS.contains(&t.text.as_str()) && !is_common(&t.text) {
                 "`cpu`"
             } else {
                 "a `vdev`, `cpu`, `pass` or `reserve`"
@@ -351,9 +351,9 @@ impl<'a> Parser<'a> {
         let mut d = Diagnostic::new(&codes::Q0102, format!("`{shown}` is not {what}"))
             .at(t.span, "unknown option");
         // An option of other vdevs, written in the wrong place.
-        let owners: Vec<&str> = VdevKind::all()
+        let owners: Vec<&str> = VdevKind::ALL
             .iter()
-            .filter(|k| k.options().iter().any(|(n, _)| *n == t.text))
+            .filter(|k| schema::own_option(**k, &t.text).is_some())
             .map(|k| k.name())
             .collect();
         if !t.quoted && !owners.is_empty() {
@@ -380,11 +380,7 @@ impl<'a> Parser<'a> {
 
     fn is_context_word(&self, w: &str) -> bool {
         matches!(self.ctx, Ctx::None)
-            && (COMMON_OPTIONS.contains(&w)
-                || CPU_OPTIONS.contains(&w)
-                || VdevKind::all()
-                    .iter()
-                    .any(|k| k.options().iter().any(|(n, _)| *n == w)))
+            && (is_common(w) || CPU_OPTIONS.contains(&w) || schema::is_device_option(w))
     }
 
     fn memory(&mut self, t: &'a Token) {
@@ -499,17 +495,10 @@ impl<'a> Parser<'a> {
             let base = schema::base_name(&v.text);
             let mut d = Diagnostic::new(&codes::Q0105, format!("unknown vdev `{}`", v.text))
                 .at(v.span, "no such vdev");
-            if let Some(s) = schema::did_you_mean(base, VdevKind::all().iter().map(|k| k.name())) {
+            if let Some(s) = schema::did_you_mean(base, VdevKind::ALL.iter().map(|k| k.name())) {
                 d = d.help(format!("did you mean `{s}`?"));
             } else {
-                d = d.help(format!(
-                    "hvhost knows: {}",
-                    VdevKind::all()
-                        .iter()
-                        .map(|k| k.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+                d = d.help(format!("hvhost knows: {}", VdevKind::known()));
             }
             d = d.note(format!(
                 "qvm would load `vdev-{base}.so`; hvhost cannot check or run a device it does not know"
@@ -517,62 +506,6 @@ impl<'a> Parser<'a> {
             self.err(d);
             self.ctx = Ctx::Skip;
             return;
-        };
-        let options = match kind {
-            VdevKind::Pic8259 => VdevOptions::Pic8259,
-            VdevKind::Ioapic => VdevOptions::Ioapic,
-            VdevKind::Timer8254 => VdevOptions::Timer8254,
-            VdevKind::Mc146818 => VdevOptions::Mc146818 { regs: Vec::new() },
-            VdevKind::Pckeyboard => VdevOptions::Pckeyboard,
-            VdevKind::Hpet => VdevOptions::Hpet {
-                frequency: 14_318_180,
-                legacy_free: false,
-            },
-            VdevKind::PciDummy => VdevOptions::PciDummy {
-                regs: Vec::new(),
-                clone: None,
-            },
-            VdevKind::Ser8250 => VdevOptions::Ser8250 {
-                hostdev: None,
-                batch_us: None,
-            },
-            VdevKind::Pl011 => VdevOptions::Pl011 {
-                hostdev: None,
-                batch_us: None,
-            },
-            VdevKind::VirtioConsole => VdevOptions::VirtioConsole {
-                hostdev: None,
-                legacy: false,
-            },
-            VdevKind::VirtioBlk => VdevOptions::VirtioBlk {
-                hostdev: None,
-                legacy: false,
-                dio: None,
-                threads: None,
-            },
-            VdevKind::VirtioNet => VdevOptions::VirtioNet {
-                mac: None,
-                peer: None,
-                peerfeats: None,
-                legacy: false,
-            },
-            VdevKind::VirtioEntropy => VdevOptions::VirtioEntropy { legacy: false },
-            VdevKind::Shmem => VdevOptions::Shmem {
-                create: Vec::new(),
-                allow: Vec::new(),
-                deny: Vec::new(),
-            },
-            VdevKind::Progress => VdevOptions::Progress,
-            VdevKind::VgpuGvtg => VdevOptions::VgpuGvtg,
-            VdevKind::Gic => VdevOptions::Gic {
-                version: None,
-                gicc: None,
-                gicr: None,
-                its: None,
-                msi: Vec::new(),
-            },
-            VdevKind::WdtIb700 => VdevOptions::WdtIb700,
-            VdevKind::WdtSp805 => VdevOptions::WdtSp805,
         };
         self.cfg.vdevs.push(Vdev {
             kind,
@@ -585,7 +518,7 @@ impl<'a> Parser<'a> {
             hostvector: None,
             delayed: None,
             sched: None,
-            options,
+            options: VdevOptions::new(kind),
             safety: self.safety.0,
             safety_span: self.safety.1,
             span: t.span.to(v.span),
@@ -623,7 +556,8 @@ impl<'a> Parser<'a> {
                     self.repeated(t, p, &what);
                     return true;
                 }
-                match value::location(&val.text, kind.default_space(), kind.region_len()) {
+                let d = kind.decl();
+                match value::location(&val.text, d.space, d.len) {
                     Ok(l) => self.cfg.vdevs[v].loc = Some(Spanned::new(l, val.span)),
                     Err(e) => self.bad(val, "loc", e),
                 }
@@ -703,14 +637,14 @@ impl<'a> Parser<'a> {
                 }
             }
             _ => {
-                let Some(&(_, arity)) = kind.options().iter().find(|(n, _)| *n == word) else {
+                let Some(decl) = schema::own_option(kind, word) else {
                     if TOP_OPTIONS.contains(&word) {
                         return false;
                     }
                     self.unknown(t);
                     return true;
                 };
-                let val = match arity {
+                let val = match Arity::of(decl.value) {
                     Arity::Flag => None,
                     Arity::One => match self.value(t, "a value") {
                         Some(x) => Some(x),
@@ -724,197 +658,28 @@ impl<'a> Parser<'a> {
                         _ => None,
                     },
                 };
-                self.specific(v, t, val);
+                self.specific(v, decl, t, val);
             }
         }
         true
     }
 
-    /// A device-specific option (known to be in the device's schema).
-    fn specific(&mut self, v: usize, t: &Token, val: Option<&Token>) {
-        let word = t.text.as_str();
-        let text = val.map(|x| x.text.as_str()).unwrap_or("");
+    /// A device's own option, read as its declaration says.
+    fn specific(&mut self, v: usize, decl: &'static OptDecl, t: &Token, val: Option<&Token>) {
         let vt = val.unwrap_or(t);
-        let hostdev = |text: &str, span: Span| -> Result<HostDev, String> {
-            let (direction, path) = if let Some(p) = text.strip_prefix('<') {
-                (Some(Direction::Input), p)
-            } else if let Some(p) = text.strip_prefix('>') {
-                (Some(Direction::Output), p)
-            } else {
-                (None, text)
-            };
-            if path.is_empty() {
-                return Err("the path is empty (`-` is qvm's standard input/output)".into());
-            }
-            Ok(HostDev {
-                direction,
-                path: path.to_string(),
-                span,
-            })
+        let kind = self.cfg.vdevs[v].kind;
+        let text = val.map(|x| x.text.as_str()).unwrap_or("");
+        let value = match options::parse(decl, text, kind.name()) {
+            Ok(value) => value,
+            Err(e) => return self.bad(vt, decl.name, e),
         };
-        let mut result: Result<(), String> = Ok(());
-        let mut repeated = false;
-        match (&mut self.cfg.vdevs[v].options, word) {
-            (VdevOptions::Mc146818 { regs }, "reg") => {
-                result = (|| {
-                    let (a, b) = text
-                        .split_once(',')
-                        .ok_or_else(|| format!("`{text}` is not `index,value`"))?;
-                    let a = value::number(a)?;
-                    let b = value::number(b)?;
-                    if a > 0x7f || b > 0xff {
-                        return Err(format!(
-                            "`{text}`: the index is 0–0x7f and the value one byte"
-                        ));
-                    }
-                    regs.push((a as u8, b as u8));
-                    Ok(())
-                })();
-            }
-            (VdevOptions::Hpet { frequency, .. }, "frequency") => {
-                result = value::number(text).and_then(|f| {
-                    if f == 0 {
-                        Err("the frequency must not be 0".into())
-                    } else {
-                        *frequency = f;
-                        Ok(())
-                    }
-                });
-            }
-            (VdevOptions::Hpet { legacy_free, .. }, "legacy-free") => *legacy_free = true,
-            (VdevOptions::PciDummy { regs, .. }, "reg") => {
-                result = (|| {
-                    let (k, val) = text.split_once('=').ok_or_else(|| {
-                        format!("`{text}` is not `name=value` or `off/size=value`")
-                    })?;
-                    let value = value::number(val)?;
-                    if let Some((o, s)) = k.split_once('/') {
-                        let offset = value::number_u32(o)?;
-                        let size = value::number_u32(s)?;
-                        if !matches!(size, 1 | 2 | 4) || offset >= 4096 {
-                            return Err(format!(
-                                "`{k}`: the size is 1, 2 or 4 and the offset below 4096"
-                            ));
-                        }
-                        regs.push(PciReg::Offset {
-                            offset,
-                            size,
-                            value,
-                        });
-                    } else {
-                        regs.push(PciReg::Named {
-                            name: k.to_string(),
-                            value,
-                        });
-                    }
-                    Ok(())
-                })();
-            }
-            (VdevOptions::PciDummy { clone, .. }, "clone") => {
-                result = value::pci_addr(text).map(|a| *clone = Some(a));
-            }
-            (
-                VdevOptions::Ser8250 { hostdev: h, .. }
-                | VdevOptions::Pl011 { hostdev: h, .. }
-                | VdevOptions::VirtioConsole { hostdev: h, .. }
-                | VdevOptions::VirtioBlk { hostdev: h, .. },
-                "hostdev",
-            ) => {
-                if h.is_some() {
-                    repeated = true;
-                } else {
-                    result = hostdev(text, vt.span).map(|d| *h = Some(d));
-                }
-            }
-            (
-                VdevOptions::Ser8250 { batch_us, .. } | VdevOptions::Pl011 { batch_us, .. },
-                "batch",
-            ) => result = value::number(text).map(|b| *batch_us = Some(b)),
-            (
-                VdevOptions::VirtioConsole { legacy, .. }
-                | VdevOptions::VirtioBlk { legacy, .. }
-                | VdevOptions::VirtioNet { legacy, .. }
-                | VdevOptions::VirtioEntropy { legacy },
-                "legacy",
-            ) => *legacy = true,
-            (VdevOptions::VirtioBlk { dio, .. }, "dio") => {
-                result = match text {
-                    "enable" => {
-                        *dio = Some(true);
-                        Ok(())
-                    }
-                    "disable" => {
-                        *dio = Some(false);
-                        Ok(())
-                    }
-                    _ => Err(format!("`{text}` is not `enable` or `disable`")),
-                }
-            }
-            (VdevOptions::VirtioBlk { threads, .. }, "threads") => {
-                result = value::number_u32(text).and_then(|n| {
-                    if (1..=32).contains(&n) {
-                        *threads = Some(n);
-                        Ok(())
-                    } else {
-                        Err(format!("{n} threads: virtio-blk takes 1 to 32"))
-                    }
-                });
-            }
-            (VdevOptions::VirtioNet { mac, .. }, "mac") => {
-                result = value::mac(text).map(|m| *mac = Some(m));
-            }
-            (VdevOptions::VirtioNet { peer, .. }, "peer") => *peer = Some(text.to_string()),
-            (VdevOptions::VirtioNet { peerfeats, .. }, "peerfeats") => {
-                result = value::number(text).map(|m| *peerfeats = Some(m));
-            }
-            (VdevOptions::Shmem { create, .. }, "create") => {
-                result = (|| {
-                    let (n, s) = text
-                        .split_once(',')
-                        .ok_or_else(|| format!("`{text}` is not `name,size`"))?;
-                    if n.is_empty() {
-                        return Err("the region name is empty".into());
-                    }
-                    let size = value::number(s)?;
-                    if size == 0 {
-                        return Err("the size must not be 0".into());
-                    }
-                    create.push((n.to_string(), size));
-                    Ok(())
-                })();
-            }
-            (VdevOptions::Shmem { allow, .. }, "allow") => allow.push(text.to_string()),
-            (VdevOptions::Shmem { deny, .. }, "deny") => deny.push(text.to_string()),
-            (VdevOptions::Gic { version, .. }, "version") => {
-                result = match value::number(text) {
-                    Ok(n @ (2 | 3)) => {
-                        *version = Some(n as u8);
-                        Ok(())
-                    }
-                    Ok(n) => Err(format!("GIC version {n}: qvm offers 2 or 3")),
-                    Err(e) => Err(e),
-                };
-            }
-            (VdevOptions::Gic { gicc, .. }, "gicc") => {
-                *gicc = Some(value::number(text).ok());
-            }
-            (VdevOptions::Gic { gicr, .. }, "gicr") => {
-                *gicr = Some(value::number(text).ok());
-            }
-            (VdevOptions::Gic { its, .. }, "its") => {
-                *its = Some(value::number(text).ok());
-            }
-            (VdevOptions::Gic { msi, .. }, "msi") => {
-                result = text
-                    .split(',')
-                    .map(value::number)
-                    .collect::<Result<Vec<u64>, String>>()
-                    .map(|m| *msi = m);
-            }
-            _ => {}
-        }
-        if repeated {
-            let kind = self.cfg.vdevs[v].kind;
+        let given = GivenOption {
+            decl,
+            value,
+            span: vt.span,
+        };
+        if self.cfg.vdevs[v].options.add(given).is_err() {
+            let word = decl.name;
             self.err(
                 Diagnostic::new(
                     &codes::Q0110,
@@ -923,9 +688,6 @@ impl<'a> Parser<'a> {
                 .at(t.span, "second time")
                 .help(format!("keep one `{word}`")),
             );
-        }
-        if let Err(e) = result {
-            self.bad(vt, word, e);
         }
     }
 
@@ -1096,9 +858,7 @@ impl<'a> Parser<'a> {
 /// A word that is an option in some context (where skipping stops).
 fn is_known_word(w: &str) -> bool {
     TOP_OPTIONS.contains(&w)
-        || COMMON_OPTIONS.contains(&w)
+        || is_common(w)
         || CPU_OPTIONS.contains(&w)
-        || VdevKind::all()
-            .iter()
-            .any(|k| k.options().iter().any(|(n, _)| *n == w))
+        || schema::is_device_option(w)
 }

@@ -8,6 +8,7 @@ use crate::parse::Facts;
 use crate::schema;
 use diag::{Diagnostic, Span};
 use std::collections::HashMap;
+use vdev::Attachment;
 
 /// First PCI device number handed out automatically (0 is the host bridge).
 pub const FIRST_AUTO_PCI_DEV: u8 = 1;
@@ -45,7 +46,7 @@ pub(crate) fn validate(
 fn arch(cfg: &mut VmConfig, load_arch: &[Option<Arch>], diags: &mut Vec<Diagnostic>) {
     let mut evidence: Vec<ArchEvidence> = Vec::new();
     for v in &cfg.vdevs {
-        if let Some(a) = v.kind.arch() {
+        if let Some(a) = v.kind.decl().arch {
             evidence.push(ArchEvidence {
                 arch: a,
                 reason: format!("vdev {}", v.kind.name()),
@@ -156,7 +157,7 @@ fn attach(cfg: &mut VmConfig, diags: &mut Vec<Diagnostic>) {
                         explicit: true,
                     }
                 }
-                Location::Pci { addr, .. } if kind.pci_without_loc() => Attach::Pci {
+                Location::Pci { addr, .. } if pci_without_loc(kind) => Attach::Pci {
                     addr: *addr,
                     explicit: true,
                 },
@@ -182,14 +183,15 @@ fn attach(cfg: &mut VmConfig, diags: &mut Vec<Diagnostic>) {
                         len: 2,
                         explicit: false,
                     }
-                } else if let Some((space, start)) = kind.default_loc() {
+                } else if let Some(start) = kind.decl().default_loc {
+                    let space = kind.decl().space;
                     Attach::Region {
                         space,
                         start,
-                        len: kind.region_len(),
+                        len: kind.decl().len,
                         explicit: false,
                     }
-                } else if kind.pci_without_loc() {
+                } else if pci_without_loc(kind) {
                     // Allocated in `pci`.
                     Attach::Pci {
                         addr: PciAddr {
@@ -218,7 +220,10 @@ fn attach(cfg: &mut VmConfig, diags: &mut Vec<Diagnostic>) {
             }
         };
         // A memory-mapped virtio device raises an interrupt that must be named.
-        if kind.is_virtio() && matches!(v.attach, Attach::Region { .. }) && v.intr.is_empty() {
+        if kind.decl().attachment == Attachment::Virtio
+            && matches!(v.attach, Attach::Region { .. })
+            && v.intr.is_empty()
+        {
             diags.push(
                 Diagnostic::new(
                     &codes::Q0213,
@@ -674,4 +679,9 @@ struct IntrUser<'a> {
     kind: Option<VdevKind>,
     /// The legacy device whose line this one may share (hpet timers).
     shares: Option<VdevKind>,
+}
+
+/// True when the device is a PCI device when it has no `loc`.
+fn pci_without_loc(kind: VdevKind) -> bool {
+    matches!(kind.decl().attachment, Attachment::Pci | Attachment::Virtio)
 }

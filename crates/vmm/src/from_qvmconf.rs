@@ -2,25 +2,20 @@
 
 use std::path::Path;
 
+use std::path::PathBuf;
+
 use crate::{Error, codes};
 use qvmconf::{
-    Direction, ImageType, Intr as QIntr, LoadKind as QLoadKind, Location, MemKind as QMemKind,
-    Space as QSpace, UnsupportedAction, VdevKind, VdevOptions, VmConfig,
+    ImageType, Intr, LoadKind as QLoadKind, Location, MemKind as QMemKind, Space,
+    UnsupportedAction, Vdev, VmConfig,
 };
+use vdev::{Applied, OptionValue, Value};
 
 use diag::Span;
 
 use crate::spec::{
-    Dest, Intr, Level, Load, LoadKind, Loc, LoggerSpec, MemKind, MemRegion, Policy, Space,
-    VdevSpec, VmSpec,
+    Dest, Level, Load, LoadKind, Loc, LoggerSpec, MemKind, MemRegion, Policy, VdevSpec, VmSpec,
 };
-
-fn space(s: QSpace) -> Space {
-    match s {
-        QSpace::Io => Space::Io,
-        QSpace::Mem => Space::Mem,
-    }
-}
 
 fn level(name: &str) -> Result<Level, String> {
     Ok(match name {
@@ -116,7 +111,7 @@ pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
     }
     for r in &cfg.reserves {
         if let Some(Location::Region {
-            space: QSpace::Mem,
+            space: Space::Mem,
             start,
             len,
             ..
@@ -178,91 +173,10 @@ pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
     }
     spec.cmdline = cfg.cmdline.as_ref().map(|c| c.value.clone());
     for (src, v) in cfg.vdevs.iter().enumerate() {
-        let supported = matches!(
-            v.kind,
-            VdevKind::Pic8259
-                | VdevKind::Ioapic
-                | VdevKind::Timer8254
-                | VdevKind::Mc146818
-                | VdevKind::Pckeyboard
-                | VdevKind::Ser8250
-                | VdevKind::Progress
-        );
-        if !supported {
-            refused.push(Refusal {
-                code: &codes::V0101,
-                span: Some(v.span),
-                msg: format!("vdev {} is not provided by this VMM yet", v.kind.name()),
-                label: "not provided by this VMM".into(),
-                help: format!(
-                    "this VMM provides {}: remove the line to run the VM here (QNX qvm has the others)",
-                    crate::validate::provided()
-                ),
-            });
-            continue;
+        if let Some(d) = vdev_spec(v, &abs, &mut refused) {
+            spec.vdevs.push(d);
+            vdev_src.push(src);
         }
-        let loc = match v.loc.as_ref().map(|l| &l.value) {
-            Some(Location::Region {
-                space: s,
-                start,
-                len,
-                ..
-            }) => Some(Loc {
-                space: space(*s),
-                base: *start,
-                len: (*len > 0).then_some(*len),
-            }),
-            Some(_) => {
-                refused.push(refuse(
-                    v.loc.as_ref().map(|l| l.span),
-                    format!("vdev {}: a PCI `loc` needs PCI support", v.kind.name()),
-                    "a PCI location",
-                    "give a port or memory location (`loc io:PORT`, `loc mem:ADDR`); this VMM has no PCI bus",
-                ));
-                continue;
-            }
-            None => None,
-        };
-        let intr = v.intr.iter().find_map(|i| match &i.value {
-            QIntr::Line { pic, line, .. } => Some(Intr {
-                controller: pic.clone().unwrap_or_else(|| "ioapic".into()),
-                line: Some(*line),
-            }),
-            QIntr::Apic => None,
-        });
-        let mut d = VdevSpec {
-            kind: v.kind.name().to_string(),
-            loc,
-            intr,
-            name: v.name.as_ref().map(|n| n.value.clone()),
-            ..Default::default()
-        };
-        match &v.options {
-            VdevOptions::Mc146818 { regs } => {
-                d.regs = regs
-                    .iter()
-                    .map(|&(i, v)| (u64::from(i), u64::from(v)))
-                    .collect();
-            }
-            VdevOptions::Ser8250 {
-                hostdev: Some(h), ..
-            } => {
-                let path = if h.is_stdio() {
-                    "-".to_string()
-                } else {
-                    abs(&h.path).display().to_string()
-                };
-                d.hostdev = Some(match h.direction {
-                    Some(Direction::Input) => format!("<{path}"),
-                    Some(Direction::Output) if h.is_stdio() => ">-".to_string(),
-                    Some(Direction::Output) => format!(">{path}"),
-                    None => path,
-                });
-            }
-            _ => {}
-        }
-        spec.vdevs.push(d);
-        vdev_src.push(src);
     }
     spec.unsupported_reference = match cfg.unsupported.reference {
         UnsupportedAction::Ignore => Policy::Ignore,
@@ -309,4 +223,88 @@ pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
         vdev_src,
         refused,
     }
+}
+
+/// The VMM's spec of one vdev, or None (and why, in `refused`) when the
+/// VMM cannot run it: the device, or one of its options, is declared
+/// refused, or its `loc` is a PCI one. Options declared accepted but not
+/// applied are left out.
+fn vdev_spec(
+    v: &Vdev,
+    abs: &dyn Fn(&str) -> PathBuf,
+    refused: &mut Vec<Refusal>,
+) -> Option<VdevSpec> {
+    if v.kind.hvhost() == Applied::Refused {
+        refused.push(Refusal {
+            code: &codes::V0101,
+            span: Some(v.span),
+            msg: format!("vdev {} is not provided by this VMM yet", v.kind.name()),
+            label: "not provided by this VMM".into(),
+            help: format!(
+                "this VMM provides {}: remove the line to run the VM here (QNX qvm has the others)",
+                crate::validate::provided()
+            ),
+        });
+        return None;
+    }
+    let loc = match v.loc.as_ref().map(|l| &l.value) {
+        Some(Location::Region {
+            space, start, len, ..
+        }) => Some(Loc {
+            space: *space,
+            base: *start,
+            len: (*len > 0).then_some(*len),
+        }),
+        Some(_) => {
+            refused.push(refuse(
+                v.loc.as_ref().map(|l| l.span),
+                format!("vdev {}: a PCI `loc` needs PCI support", v.kind.name()),
+                "a PCI location",
+                "give a port or memory location (`loc io:PORT`, `loc mem:ADDR`); this VMM has no PCI bus",
+            ));
+            return None;
+        }
+        None => None,
+    };
+    let mut d = VdevSpec {
+        loc,
+        intr: v
+            .intr
+            .iter()
+            .find(|i| matches!(i.value, Intr::Line { .. }))
+            .map(|i| i.value.clone()),
+        name: v.name.as_ref().map(|n| n.value.clone()),
+        ..VdevSpec::new(v.kind)
+    };
+    let mut ok = true;
+    for g in &v.options.given {
+        match g.decl.hvhost {
+            Applied::Runs => {
+                let value = match &g.value {
+                    Value::HostDev(h) if !h.is_stdio() => {
+                        let mut h = h.clone();
+                        h.path = abs(&h.path).display().to_string();
+                        Value::HostDev(h)
+                    }
+                    other => other.clone(),
+                };
+                d.options.push(OptionValue::new(g.decl.name, value));
+            }
+            Applied::Ignored => {}
+            Applied::Refused => {
+                ok = false;
+                refused.push(refuse(
+                    Some(g.span),
+                    format!(
+                        "vdev {}: `{}` is not supported by this VMM",
+                        v.kind.name(),
+                        g.decl.name
+                    ),
+                    "not supported here",
+                    "remove the option to run the VM here",
+                ));
+            }
+        }
+    }
+    ok.then_some(d)
 }

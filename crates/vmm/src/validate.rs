@@ -9,74 +9,12 @@ use vdev::{Device, Effect, InKernel, Layout, Space};
 
 use crate::bus::{Bus, SharedDevice};
 use crate::codes;
+pub use crate::codes::{Problem, Subject};
 use crate::irq::{Controllers, IOAPIC_BASE};
 use crate::spec::VmSpec;
 
 /// The most vCPUs a VM may have (xAPIC IDs 0–253; 255 is the broadcast ID).
 pub const MAX_CPUS: u32 = 254;
-
-/// What part of the configuration a [`Problem`] is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Subject {
-    /// The vdev with this index in [`VmSpec::vdevs`].
-    Vdev(usize),
-    /// That vdev's `loc`.
-    Loc(usize),
-    /// That vdev's `intr`.
-    Intr(usize),
-    /// The `cpu` lines.
-    Cpus,
-    /// The `ram` lines.
-    Ram,
-    /// The memory region with this index in [`VmSpec::memory`] (`ram`,
-    /// `rom`, `reserve`); none: the memory lines as a whole.
-    Memory(Option<usize>),
-    /// The `cmdline`.
-    Cmdline,
-    /// The `load` lines (there may be none).
-    Loads,
-}
-
-/// One reason the VMM cannot run a configuration.
-#[derive(Clone, Debug)]
-pub struct Problem {
-    /// Its stable code.
-    pub code: &'static diag::Code,
-    /// Where it is.
-    pub subject: Subject,
-    /// The message (as `Error::Config` carries it).
-    pub msg: String,
-    /// A short label for the location.
-    pub label: String,
-    /// What to change.
-    pub help: String,
-    /// Another place involved, with its label (the first ioapic, ...).
-    pub related: Option<Box<(Subject, String)>>,
-}
-
-impl Problem {
-    pub(crate) fn new(
-        code: &'static diag::Code,
-        subject: Subject,
-        msg: impl Into<String>,
-        label: impl Into<String>,
-        help: impl Into<String>,
-    ) -> Problem {
-        Problem {
-            code,
-            subject,
-            msg: msg.into(),
-            label: label.into(),
-            help: help.into(),
-            related: None,
-        }
-    }
-
-    pub(crate) fn related(mut self, subject: Subject, label: impl Into<String>) -> Problem {
-        self.related = Some(Box::new((subject, label.into())));
-        self
-    }
-}
 
 /// What the checks found out, for the VM's assembly.
 pub struct Plan {
@@ -88,14 +26,17 @@ pub struct Plan {
     pub in_kernel: Vec<bool>,
 }
 
-/// The vdevs this VMM provides, for messages.
+/// The vdevs this VMM provides, for messages (from their registrations).
 pub fn provided() -> String {
-    vdev::KINDS.join(", ")
+    vdev::VdevKind::provided()
+        .map(|k| k.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn from_vdev(i: usize, kind: &str, e: vdev::Error) -> Problem {
     match e {
-        vdev::Error::UnknownVdev(_) => Problem::new(
+        vdev::Error::NotProvided(_) => Problem::new(
             &codes::V0101,
             Subject::Vdev(i),
             e.to_string(),

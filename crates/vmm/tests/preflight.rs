@@ -269,13 +269,12 @@ fn overlapping_devices_found_by_the_bus() {
     let with = |base: u64| {
         let mut s = spec.clone();
         s.vdevs.push(vmm::spec::VdevSpec {
-            kind: "progress".into(),
             loc: Some(vmm::spec::Loc {
                 space: vmm::spec::Space::Mem,
                 base,
                 len: Some(16),
             }),
-            ..Default::default()
+            ..vmm::spec::VdevSpec::new(vdev::VdevKind::Progress)
         });
         vmm::check(&s).map_err(|e| e.to_string())
     };
