@@ -351,7 +351,7 @@ pub fn common_names() -> impl Iterator<Item = &'static str> {
 pub fn reference_table(devices: &[crate::VdevKind]) -> String {
     let mut o = String::from(
         "# vdevs\n\n\
-         <!-- Generated from the device declarations in crates/vdev (`vdev::DEVICES`). \
+         <!-- Generated from the device declarations in crates/vdev (`vdev::VdevKind::ALL`). \
          Do not edit: run `HVHOST_BLESS=1 cargo test -p vdev --test reference` to rewrite it. -->\n\n\
          Every `vdev` hvhost reads, with the options it accepts. `hvhost qvm ... dryrun` and \
          `hvhost check` validate all of them; the last column says what hvhost's KVM VMM \
@@ -417,7 +417,7 @@ fn unit(s: Space) -> &'static str {
 fn row(o: &mut String, opt: &OptDecl) {
     let value = match opt.value {
         ValueType::Flag => "(flag)".to_string(),
-        v => format!("`{}`", v.form()),
+        v => format!("`{}`", v.form().replace('|', "\\|")),
     };
     let repeat = if opt.repeat == Repeat::Many {
         " (repeatable)"

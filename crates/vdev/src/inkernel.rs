@@ -5,11 +5,14 @@ use crate::decl::{Arch, DeviceDecl};
 use crate::{Error, InKernel, Loc, Space, VdevSpec, io_base};
 
 /// `8259`.
-pub const PIC8259: DeviceDecl = DeviceDecl::new("8259", "the legacy PIC pair (KVM's)")
-    .tag("pic8259")
-    .arch(Arch::X86_64)
-    .ports(2, None)
-    .pic();
+pub const PIC8259: DeviceDecl = DeviceDecl::new(
+    "8259",
+    "the legacy PIC pair (KVM's): the first `vdev 8259` at io:0x20, the second at io:0xa0",
+)
+.tag("pic8259")
+.arch(Arch::X86_64)
+.ports(2, None)
+.pic();
 
 /// `ioapic`.
 pub const IOAPIC: DeviceDecl = DeviceDecl::new("ioapic", "the I/O APIC (KVM's)")
