@@ -80,7 +80,7 @@ pub fn spec_from_config(cfg: &VmConfig, cwd: &Path) -> Result<VmSpec, Error> {
 pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
     let mut refused = Vec::new();
     let mut vdev_src = Vec::new();
-    let mut mem_spans = Vec::new();
+    let mem_spans;
     let abs = |p: &str| {
         let p = Path::new(p);
         if p.is_absolute() {
@@ -97,12 +97,53 @@ pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
             .unwrap_or_else(|| "vm".into()),
         ..Default::default()
     };
+    (spec.memory, mem_spans) = memory(cfg);
+    for p in &cfg.passes {
+        refused.push(refuse(
+            Some(p.span),
+            "`pass` (pass-through) is not supported by this VMM",
+            "pass-through",
+            "remove the `pass` line to run the VM here (QNX qvm passes devices through)",
+        ));
+    }
+    spec.cpus = cfg.cpus.len().max(1) as u32;
+    spec.runmasks = cfg.cpus.iter().map(|c| c.runmask.clone()).collect();
+    spec.loads = loads(cfg, &abs, &mut refused);
+    spec.cmdline = cfg.cmdline.as_ref().map(|c| c.value.clone());
+    for (src, v) in cfg.vdevs.iter().enumerate() {
+        if let Some(d) = vdev_spec(v, &abs, &mut refused) {
+            spec.vdevs.push(d);
+            vdev_src.push(src);
+        }
+    }
+    spec.unsupported_reference = match cfg.unsupported.reference {
+        UnsupportedAction::Ignore => Policy::Ignore,
+        UnsupportedAction::Fail => Policy::Fail,
+        UnsupportedAction::Abort => Policy::Abort,
+    };
+    spec.exit_on_halt = cfg
+        .setting("exit-on-halt")
+        .is_some_and(|v| !matches!(v, "0" | "off" | "no" | "false"));
+    spec.logger = logger(cfg, &mut refused);
+    spec.dryrun = cfg.dryrun;
+    Converted {
+        spec,
+        mem_spans,
+        vdev_src,
+        refused,
+    }
+}
+
+/// `ram`, `rom` and `reserve loc mem:...` as memory regions, with their lines.
+fn memory(cfg: &VmConfig) -> (Vec<MemRegion>, Vec<Span>) {
+    let mut regions = Vec::new();
+    let mut mem_spans = Vec::new();
     for m in &cfg.memory {
         let kind = match m.kind {
             QMemKind::Ram => MemKind::Ram,
             QMemKind::Rom => MemKind::Rom,
         };
-        spec.memory.push(MemRegion {
+        regions.push(MemRegion {
             kind,
             start: m.start,
             size: m.len,
@@ -117,7 +158,7 @@ pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
             ..
         }) = r.loc.as_ref().map(|l| &l.value)
         {
-            spec.memory.push(MemRegion {
+            regions.push(MemRegion {
                 kind: MemKind::Reserve,
                 start: *start,
                 size: *len,
@@ -125,16 +166,13 @@ pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
             mem_spans.push(r.span);
         }
     }
-    for p in &cfg.passes {
-        refused.push(refuse(
-            Some(p.span),
-            "`pass` (pass-through) is not supported by this VMM",
-            "pass-through",
-            "remove the `pass` line to run the VM here (QNX qvm passes devices through)",
-        ));
-    }
-    spec.cpus = cfg.cpus.len().max(1) as u32;
-    spec.runmasks = cfg.cpus.iter().map(|c| c.runmask.clone()).collect();
+    (regions, mem_spans)
+}
+
+/// The loads, typed as far as their headers tell; `acpi`/`fdt` loads and
+/// arm64 images are refused.
+fn loads(cfg: &VmConfig, abs: &dyn Fn(&str) -> PathBuf, refused: &mut Vec<Refusal>) -> Vec<Load> {
+    let mut out = Vec::new();
     for l in &cfg.loads {
         let kind = match (l.kind, &l.detected) {
             (QLoadKind::Data, _) => LoadKind::Data,
@@ -165,27 +203,17 @@ pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
             }
             (QLoadKind::Image, _) => LoadKind::Auto,
         };
-        spec.loads.push(Load {
+        out.push(Load {
             kind,
             addr: l.addr,
             path: abs(&l.path.value),
         });
     }
-    spec.cmdline = cfg.cmdline.as_ref().map(|c| c.value.clone());
-    for (src, v) in cfg.vdevs.iter().enumerate() {
-        if let Some(d) = vdev_spec(v, &abs, &mut refused) {
-            spec.vdevs.push(d);
-            vdev_src.push(src);
-        }
-    }
-    spec.unsupported_reference = match cfg.unsupported.reference {
-        UnsupportedAction::Ignore => Policy::Ignore,
-        UnsupportedAction::Fail => Policy::Fail,
-        UnsupportedAction::Abort => Policy::Abort,
-    };
-    spec.exit_on_halt = cfg
-        .setting("exit-on-halt")
-        .is_some_and(|v| !matches!(v, "0" | "off" | "no" | "false"));
+    out
+}
+
+/// `logger`: its filters and destination (an unknown one is refused).
+fn logger(cfg: &VmConfig, refused: &mut Vec<Refusal>) -> LoggerSpec {
     let mut filters = Vec::new();
     for f in &cfg.logger.filters {
         match level(f) {
@@ -198,7 +226,7 @@ pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
             )),
         }
     }
-    spec.logger = LoggerSpec {
+    LoggerSpec {
         filters,
         dest: match cfg.logger.dest.as_str() {
             "stdout" => Dest::Stdout,
@@ -215,13 +243,6 @@ pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
                 Dest::Stderr
             }
         },
-    };
-    spec.dryrun = cfg.dryrun;
-    Converted {
-        spec,
-        mem_spans,
-        vdev_src,
-        refused,
     }
 }
 

@@ -91,63 +91,7 @@ impl Device for Nothing {
 /// returned, in configuration order.
 pub fn plan(spec: &VmSpec) -> Result<Plan, Vec<Problem>> {
     let mut problems = Vec::new();
-    let mut layouts = Vec::with_capacity(spec.vdevs.len());
-    for (i, v) in spec.vdevs.iter().enumerate() {
-        match vdev::layout(v) {
-            Ok(l) => layouts.push(Some(l)),
-            Err(e) => {
-                problems.push(from_vdev(i, v.base_kind(), e));
-                layouts.push(None);
-            }
-        }
-    }
-    let bindings: Vec<(usize, &InKernel)> = layouts
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| match l {
-            Some(Layout::InKernel(b)) => Some((i, b)),
-            _ => None,
-        })
-        .collect();
-    let (controllers, found) = Controllers::new(&bindings);
-    problems.extend(found);
-
-    let mut gsis = vec![None; spec.vdevs.len()];
-    let mut io = Bus::default();
-    let mut mmio = Bus::default();
-    let nothing: SharedDevice = Arc::new(Mutex::new(Box::new(Nothing)));
-    if let Some(base) = controllers.ioapic_base().filter(|&b| b != IOAPIC_BASE) {
-        // the relocated ioapic's register window (vm.rs adds the same)
-        let _ = mmio.insert(base, 0x100, 0, nothing.clone(), "ioapic");
-    }
-    for (i, v) in spec.vdevs.iter().enumerate() {
-        let Some(Layout::Bus(ranges)) = &layouts[i] else {
-            continue;
-        };
-        if let Some(intr) = &v.intr {
-            match controllers.gsi(intr, v.base_kind(), Subject::Intr(i)) {
-                Ok(g) => gsis[i] = Some(g),
-                Err(p) => problems.push(p),
-            }
-        }
-        for (n, r) in ranges.iter().enumerate() {
-            let bus = if r.space == Space::Io {
-                &mut io
-            } else {
-                &mut mmio
-            };
-            if let Err(e) = bus.insert(r.base, r.len, n, nothing.clone(), v.base_kind()) {
-                problems.push(Problem::new(
-                    &codes::V0110,
-                    Subject::Loc(i),
-                    format!("vdev {}: {e}", v.base_kind()),
-                    "overlaps another device",
-                    "move one of the two devices (`loc`) so that their ranges do not meet",
-                ));
-                break;
-            }
-        }
-    }
+    let (layouts, controllers, gsis) = devices(spec, &mut problems);
 
     let cpus = spec.cpus.max(1);
     if cpus > MAX_CPUS {
@@ -212,6 +156,72 @@ pub fn plan(spec: &VmSpec) -> Result<Plan, Vec<Problem>> {
     } else {
         Err(problems)
     }
+}
+
+/// The vdevs' layouts, the interrupt controllers and each user-space
+/// device's GSI; every problem found goes to `problems`.
+fn devices(
+    spec: &VmSpec,
+    problems: &mut Vec<Problem>,
+) -> (Vec<Option<Layout>>, Controllers, Vec<Option<u32>>) {
+    let mut layouts = Vec::with_capacity(spec.vdevs.len());
+    for (i, v) in spec.vdevs.iter().enumerate() {
+        match vdev::layout(v) {
+            Ok(l) => layouts.push(Some(l)),
+            Err(e) => {
+                problems.push(from_vdev(i, v.base_kind(), e));
+                layouts.push(None);
+            }
+        }
+    }
+    let bindings: Vec<(usize, &InKernel)> = layouts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| match l {
+            Some(Layout::InKernel(b)) => Some((i, b)),
+            _ => None,
+        })
+        .collect();
+    let (controllers, found) = Controllers::new(&bindings);
+    problems.extend(found);
+
+    let mut gsis = vec![None; spec.vdevs.len()];
+    let mut io = Bus::default();
+    let mut mmio = Bus::default();
+    let nothing: SharedDevice = Arc::new(Mutex::new(Box::new(Nothing)));
+    if let Some(base) = controllers.ioapic_base().filter(|&b| b != IOAPIC_BASE) {
+        // the relocated ioapic's register window (vm.rs adds the same)
+        let _ = mmio.insert(base, 0x100, 0, nothing.clone(), "ioapic");
+    }
+    for (i, v) in spec.vdevs.iter().enumerate() {
+        let Some(Layout::Bus(ranges)) = &layouts[i] else {
+            continue;
+        };
+        if let Some(intr) = &v.intr {
+            match controllers.gsi(intr, v.base_kind(), Subject::Intr(i)) {
+                Ok(g) => gsis[i] = Some(g),
+                Err(p) => problems.push(p),
+            }
+        }
+        for (n, r) in ranges.iter().enumerate() {
+            let bus = if r.space == Space::Io {
+                &mut io
+            } else {
+                &mut mmio
+            };
+            if let Err(e) = bus.insert(r.base, r.len, n, nothing.clone(), v.base_kind()) {
+                problems.push(Problem::new(
+                    &codes::V0110,
+                    Subject::Loc(i),
+                    format!("vdev {}: {e}", v.base_kind()),
+                    "overlaps another device",
+                    "move one of the two devices (`loc`) so that their ranges do not meet",
+                ));
+                break;
+            }
+        }
+    }
+    (layouts, controllers, gsis)
 }
 
 /// The error a VM's assembly stops with: the first problem.
