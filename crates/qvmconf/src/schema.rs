@@ -75,19 +75,30 @@ pub const CPU_OPTIONS: &[&str] = &["sched", "runmask", "partition", "cluster"];
 pub const PASS_OPTIONS: &[&str] = &["loc", "intr"];
 
 /// The closest of `candidates` to `word`, if it is close enough to be a
-/// likely typo (edit distance, counting a swap of two neighbours as one
-/// edit, at most a quarter of the length, at least 1).
+/// likely typo: an edit distance (counting a swap of two neighbours as one
+/// edit) of at most a quarter of the length, at least 1; or letters left
+/// out of it, two thirds of it still there (`partion` for `partition`).
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    let limit = (word.chars().count() / 4).max(1);
+    let n = word.chars().count();
+    let limit = (n / 4).max(1);
+    let shortened = |c: &str| 3 * n >= 2 * c.chars().count() && is_subsequence(word, c);
     candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, _)| *d <= limit)
+        .filter(|(d, c)| *d <= limit || shortened(c))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
+}
+
+/// True when `c` has every letter of `word`, in order (case-insensitive).
+fn is_subsequence(word: &str, c: &str) -> bool {
+    let mut rest = c.chars().map(|x| x.to_ascii_lowercase());
+    word.chars()
+        .map(|x| x.to_ascii_lowercase())
+        .all(|w| rest.any(|x| x == w))
 }
 
 /// Optimal-string-alignment distance (case-insensitive; inputs are cut at 64

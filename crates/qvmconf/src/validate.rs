@@ -97,6 +97,9 @@ fn arch(cfg: &mut VmConfig, load_arch: &[Option<Arch>], diags: &mut Vec<Diagnost
 
 fn ram_first(cfg: &VmConfig, facts: &Facts, diags: &mut Vec<Diagnostic>) {
     let first_ram = facts.first_ram;
+    if first_ram.is_none() && facts.ram_written {
+        return; // every `ram` was refused: those errors say what to fix
+    }
     for (l, after) in cfg.loads.iter().zip(&facts.load_after_ram) {
         if *after {
             continue;

@@ -688,3 +688,28 @@ fn q0201_names_the_overlap_in_ports_or_addresses() {
         d.message
     );
 }
+
+#[test]
+fn a_misspelt_cpu_option_gets_a_suggestion() {
+    let (p, _, d) = one(&format!("{ARM}cpu partion 3\n"), "Q0102");
+    assert_eq!(p, "partion");
+    assert_eq!(d.help.as_deref(), Some("did you mean `partition`?"));
+    let (_, _, d) = one(&format!("{ARM}cpu runmsk 1\n"), "Q0102");
+    assert_eq!(d.help.as_deref(), Some("did you mean `runmask`?"));
+    // a word far from every option gets the list, not a guess
+    let (_, _, d) = one(&format!("{ARM}cpu frobnicate 3\n"), "Q0102");
+    assert_eq!(
+        d.help.as_deref(),
+        Some("an option of `cpu` is one of: sched, runmask, partition, cluster")
+    );
+}
+
+#[test]
+fn a_bad_ram_line_is_one_error_not_also_no_ram() {
+    // the `ram` was written: its error is the one to fix, not a missing RAM
+    assert_eq!(codes("ram 0,0xa0000x\nload a.elf\n"), ["Q0104"]);
+    assert_eq!(codes("ram 0,0\nload a.elf\n"), ["Q0214"]);
+    assert_eq!(codes("ram 0x80000000,128M,1\nload a.elf\n"), ["Q0104"]);
+    // and a load after it is not "before any ram"
+    assert_eq!(codes("ram 0,0xa0000x\nload a.elf\nram 1m,63m\n"), ["Q0104"]);
+}

@@ -92,7 +92,8 @@ pub fn run(args: &QvmArgs) -> i32 {
             return EXIT_CONFIG;
         }
     };
-    if s.words.is_empty() {
+    // `dryrun` alone is no configuration either: a VM without RAM or anything to load.
+    if s.words.iter().all(|w| w == "dryrun") {
         eprintln!(
             "error: no configuration: give `@FILE` (a *.qvmconf) and/or options, e.g. `hvhost qvm @vm.qvmconf dryrun`"
         );

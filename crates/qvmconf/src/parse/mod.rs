@@ -23,6 +23,9 @@ pub(crate) struct Facts {
     pub load_after_ram: Vec<bool>,
     /// The first `ram` option.
     pub first_ram: Option<Span>,
+    /// A `ram` option was written, valid or not (a bad one is its own
+    /// error, not also "no RAM").
+    pub ram_written: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -87,6 +87,7 @@ impl<'a> Parser<'a> {
         } else {
             MemKind::Rom
         };
+        self.facts.ram_written |= kind == MemKind::Ram;
         let Some(v) = self.value(t, "`[start,]length`") else {
             return;
         };
@@ -155,9 +156,7 @@ impl<'a> Parser<'a> {
             );
             return;
         }
-        self.facts
-            .load_after_ram
-            .push(self.facts.first_ram.is_some());
+        self.facts.load_after_ram.push(self.facts.ram_written);
         self.cfg.loads.push(Load {
             kind,
             path: Spanned::new(path, path_span),
