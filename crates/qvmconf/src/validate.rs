@@ -233,7 +233,7 @@ fn default_attach(v: &Vdev, pic8259_seen: &mut u8, diags: &mut Vec<Diagnostic>) 
             explicit: false,
         }
     } else {
-        if matches!(kind, VdevKind::Pl011 | VdevKind::WdtSp805) {
+        if kind.decl().needs_loc {
             diags.push(
                 Diagnostic::new(
                     &codes::Q0213,

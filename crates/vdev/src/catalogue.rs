@@ -67,6 +67,7 @@ pub const PCI_DUMMY: DeviceDecl = DeviceDecl::new(
 /// `pl011`.
 pub const PL011: DeviceDecl = DeviceDecl::new("pl011", "ARM PL011 UART")
     .arch(Arch::Aarch64)
+    .needs_loc()
     .options(&[HOSTDEV, BATCH]);
 
 /// `virtio-console`.
@@ -175,5 +176,6 @@ pub const WDT_IB700: DeviceDecl = DeviceDecl::new("wdt-ib700", "IB700 watchdog t
     .ports(3, Some(0x441));
 
 /// `wdt-sp805`.
-pub const WDT_SP805: DeviceDecl =
-    DeviceDecl::new("wdt-sp805", "ARM SP805 watchdog timer").arch(Arch::Aarch64);
+pub const WDT_SP805: DeviceDecl = DeviceDecl::new("wdt-sp805", "ARM SP805 watchdog timer")
+    .arch(Arch::Aarch64)
+    .needs_loc();

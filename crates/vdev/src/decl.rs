@@ -227,6 +227,8 @@ pub struct DeviceDecl {
     pub pic: bool,
     /// PCI or fixed.
     pub attachment: Attachment,
+    /// It has no place of its own and no PCI slot: `loc` is required.
+    pub needs_loc: bool,
     /// Its own options, besides [`COMMON`].
     pub options: &'static [OptDecl],
 }
@@ -246,6 +248,7 @@ impl DeviceDecl {
             default_loc: None,
             pic: false,
             attachment: Attachment::Fixed,
+            needs_loc: false,
             options: &[],
         }
     }
@@ -276,6 +279,11 @@ impl DeviceDecl {
     /// How it is attached without `loc`.
     pub const fn attachment(mut self, a: Attachment) -> DeviceDecl {
         self.attachment = a;
+        self
+    }
+    /// `loc` is required.
+    pub const fn needs_loc(mut self) -> DeviceDecl {
+        self.needs_loc = true;
         self
     }
     /// Its options.
@@ -403,6 +411,7 @@ fn location(d: &DeviceDecl) -> String {
     match (d.default_loc, d.attachment) {
         (Some(at), _) => format!("`{sp}:{at:#x}`, {} {}", d.len, unit(d.space)),
         (None, Attachment::Pci | Attachment::Virtio) => "PCI (allocated) unless `loc`".into(),
+        (None, Attachment::Fixed) if d.needs_loc => "`loc` required".into(),
         (None, Attachment::Fixed) => "`loc` (none by default)".into(),
     }
 }
