@@ -57,8 +57,10 @@ impl VdevOptions {
     }
 
     /// The values of option `name`, in order.
-    pub fn all<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a GivenOption> + use<'a> {
-        let name = name.to_string();
+    pub fn all<'a, 'b>(
+        &'a self,
+        name: &'b str,
+    ) -> impl Iterator<Item = &'a GivenOption> + use<'a, 'b> {
         self.given.iter().filter(move |o| o.decl.name == name)
     }
 
@@ -107,10 +109,10 @@ impl Serialize for VdevOptions {
         m.serialize_entry("vdev", decl.tag)?;
         for d in decl.options {
             let v = if d.repeat == Repeat::Many {
-                serde_json::Value::Array(self.all(d.name).map(|o| o.value.plain()).collect())
+                serde_json::Value::Array(self.all(d.name).map(|o| plain(&o.value)).collect())
             } else {
                 match self.effective(d) {
-                    Some(v) => v.plain(),
+                    Some(v) => plain(&v),
                     None => match d.value {
                         ValueType::Flag => serde_json::Value::Bool(false),
                         ValueType::Numbers => serde_json::Value::Array(Vec::new()),
@@ -121,6 +123,26 @@ impl Serialize for VdevOptions {
             m.serialize_entry(d.key, &v)?;
         }
         m.end()
+    }
+}
+
+/// A value as the dry run's JSON shows it (a flag is `true`, a hostdev
+/// `{direction, path}`, a list an array).
+fn plain(v: &Value) -> serde_json::Value {
+    use serde_json::json;
+    match v {
+        Value::Flag => json!(true),
+        Value::Number(n) => json!(n),
+        Value::Text(s) => json!(s),
+        Value::HostDev(h) => json!(h),
+        Value::RtcReg(a, b) => json!([a, b]),
+        Value::PciReg(r) => json!(r),
+        Value::PciAddr(a) => json!(a),
+        Value::Toggle(b) => json!(b),
+        Value::Mac(m) => json!(m),
+        Value::NamedSize(n, s) => json!([n, s]),
+        Value::OptionalNumber(n) => json!(n),
+        Value::Numbers(v) => json!(v),
     }
 }
 

@@ -196,26 +196,6 @@ impl Value {
                 | (Value::Numbers(_), ValueType::Numbers)
         )
     }
-
-    /// The value as the dry run's JSON shows it (a flag is `true`, a
-    /// hostdev `{direction, path}`, a list an array).
-    pub fn plain(&self) -> serde_json::Value {
-        use serde_json::json;
-        match self {
-            Value::Flag => json!(true),
-            Value::Number(n) => json!(n),
-            Value::Text(s) => json!(s),
-            Value::HostDev(h) => json!(h),
-            Value::RtcReg(a, b) => json!([a, b]),
-            Value::PciReg(r) => json!(r),
-            Value::PciAddr(a) => json!(a),
-            Value::Toggle(b) => json!(b),
-            Value::Mac(m) => json!(m),
-            Value::NamedSize(n, s) => json!([n, s]),
-            Value::OptionalNumber(n) => json!(n),
-            Value::Numbers(v) => json!(v),
-        }
-    }
 }
 
 impl OptDecl {
