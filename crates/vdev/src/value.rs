@@ -215,7 +215,7 @@ impl OptDecl {
                 size,
                 value,
             }) => format!("{n} {offset:#x}/{size}={value:#x}"),
-            Value::PciAddr(a) => format!("{n} pci {a}"),
+            Value::PciAddr(a) => format!("{n} pci:{a}"),
             Value::Toggle(on) => format!("{n} {}", if *on { "enable" } else { "disable" }),
             Value::Mac(m) => format!(
                 "{n} {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
