@@ -160,8 +160,9 @@ pub struct OptDecl {
 }
 
 impl OptDecl {
-    /// An option of the given name, type and doc line: written once at most,
-    /// no default, refused by the VMM. The `const fn` setters below refine it.
+    /// An option of the given name, type and doc line: the last one written
+    /// counts, no default, refused by the VMM. The `const fn` setters below
+    /// refine it.
     pub const fn new(name: &'static str, value: ValueType, doc: &'static str) -> OptDecl {
         OptDecl {
             name,

@@ -1,6 +1,6 @@
 //! Typed option values: what the qvmconf parser makes of an option's words,
 //! and what a device is handed. Each [`Value`] matches a
-//! [`ValueType`](crate::decl::ValueType) of the declarations.
+//! [`ValueType`] of the declarations.
 
 use serde::{Deserialize, Serialize};
 
