@@ -261,3 +261,19 @@ fn diagnostics_for_machines() {
     assert_eq!(results.len(), 1);
     assert_eq!(results[0]["ruleId"], "Q0201");
 }
+
+#[test]
+fn a_dry_run_of_nothing_is_a_configuration_error() {
+    // no @FILE and no option: a VM without RAM or anything to load
+    for args in [&["qvm", "dryrun"][..], &["qvm", "--dryrun"], &["qvm"]] {
+        let o = hvhost(args);
+        assert_eq!(o.status.code(), Some(65), "{args:?}");
+        assert_eq!(text(&o.stdout), "", "{args:?}: no plan");
+        let err = text(&o.stderr);
+        assert!(
+            err.starts_with("error: no configuration"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("`hvhost qvm @vm.qvmconf dryrun`"), "{err}");
+    }
+}

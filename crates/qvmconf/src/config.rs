@@ -8,6 +8,9 @@
 use diag::Span;
 use serde::Serialize;
 
+pub use crate::options::{GivenOption, VdevOptions};
+pub use vdev::{Arch, Direction, HostDev, Intr, PciAddr, PciReg, Space, VdevKind};
+
 /// A value with the place in the input it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Spanned<T> {
@@ -22,26 +25,6 @@ impl<T> Spanned<T> {
     /// Wraps a value with its span.
     pub fn new(value: T, span: Span) -> Spanned<T> {
         Spanned { value, span }
-    }
-}
-
-/// The guest's architecture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Arch {
-    /// x86_64 (x86-only vdevs, bzImage or an x86_64 ELF).
-    X86_64,
-    /// AArch64 (ARM vdevs, an arm64 Image or an AArch64 ELF).
-    Aarch64,
-}
-
-impl Arch {
-    /// `x86_64` or `aarch64`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Aarch64 => "aarch64",
-        }
     }
 }
 
@@ -169,16 +152,6 @@ impl MemRegion {
     }
 }
 
-/// The address space of a location.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Space {
-    /// Guest-physical memory.
-    Mem,
-    /// x86 I/O ports.
-    Io,
-}
-
 /// Access flags of a pass-through memory region (`r`, `w`, `x`, `n` = no cache).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct Access {
@@ -190,23 +163,6 @@ pub struct Access {
     pub exec: bool,
     /// `n`: uncached.
     pub nocache: bool,
-}
-
-/// A bus/device/function PCI address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct PciAddr {
-    /// Bus (must be 0 in the guest).
-    pub bus: u8,
-    /// Device 0–31.
-    pub dev: u8,
-    /// Function 0–7.
-    pub func: u8,
-}
-
-impl std::fmt::Display for PciAddr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}.{}", self.bus, self.dev, self.func)
-    }
 }
 
 /// A location spec (`loc ...`).
@@ -267,26 +223,6 @@ impl Location {
             _ => None,
         }
     }
-}
-
-/// An interrupt spec (`intr pic:line`, `intr apic`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Intr {
-    /// A line of a named PIC (`myioapic:4`, `gic:37`). `pic` is None when only
-    /// a number was written (the default controller).
-    Line {
-        /// PIC name (a vdev's `name`, its kind, or the implicit `gic`/`apic`).
-        pic: Option<String>,
-        /// Line number.
-        line: u32,
-        /// Pass-through: `=hostvector`.
-        host_vector: Option<u32>,
-        /// Pass-through: the flags after `,` (e.g. `u`).
-        flags: Option<String>,
-    },
-    /// `apic`: the local APICs (an ioapic's downstream).
-    Apic,
 }
 
 /// How a vdev is attached.
@@ -560,35 +496,6 @@ pub struct Setting {
     pub value: Spanned<String>,
 }
 
-/// A host device or file a vdev connects to (`hostdev [<|>]path`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HostDev {
-    /// `<`: read only (input); `>`: output only; None: both.
-    pub direction: Option<Direction>,
-    /// The path; `-` is qvm's standard input/output.
-    pub path: String,
-    /// Where written.
-    #[serde(skip)]
-    pub span: Span,
-}
-
-impl HostDev {
-    /// True for `-`, `>-`, `<-` (qvm's own stdin/stdout).
-    pub fn is_stdio(&self) -> bool {
-        self.path == "-"
-    }
-}
-
-/// `<` or `>` before a hostdev path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    /// `<`
-    Input,
-    /// `>`
-    Output,
-}
-
 /// `delayed secs|forever`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -597,51 +504,6 @@ pub enum Delayed {
     Secs(u64),
     /// `forever`.
     Forever,
-}
-
-/// The vdevs hvhost knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum VdevKind {
-    /// `8259`
-    #[serde(rename = "8259")]
-    Pic8259,
-    /// `ioapic`
-    Ioapic,
-    /// `timer8254`
-    Timer8254,
-    /// `mc146818`
-    Mc146818,
-    /// `pckeyboard`
-    Pckeyboard,
-    /// `hpet`
-    Hpet,
-    /// `pci-dummy`
-    PciDummy,
-    /// `ser8250`
-    Ser8250,
-    /// `pl011`
-    Pl011,
-    /// `virtio-console`
-    VirtioConsole,
-    /// `virtio-blk`
-    VirtioBlk,
-    /// `virtio-net`
-    VirtioNet,
-    /// `virtio-entropy`
-    VirtioEntropy,
-    /// `shmem`
-    Shmem,
-    /// `progress`
-    Progress,
-    /// `vgpu-gvtg`
-    VgpuGvtg,
-    /// `gic`
-    Gic,
-    /// `wdt-ib700`
-    WdtIb700,
-    /// `wdt-sp805`
-    WdtSp805,
 }
 
 /// One virtual device instance.
@@ -692,7 +554,7 @@ impl Vdev {
 
     /// The PIC name other vdevs use to refer to this one, if it is a PIC.
     pub fn pic_name(&self) -> Option<&str> {
-        if !self.kind.is_pic() {
+        if !self.kind.decl().pic {
             return None;
         }
         Some(
@@ -702,137 +564,4 @@ impl Vdev {
                 .unwrap_or(self.kind.name()),
         )
     }
-}
-
-/// One `reg` preset of a `pci-dummy`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "form", rename_all = "kebab-case")]
-pub enum PciReg {
-    /// `reg Name=value` (Vendor_ID, Device_ID, Class_Code, ...).
-    Named {
-        /// Register name.
-        name: String,
-        /// Value.
-        value: u64,
-    },
-    /// `reg off/size=value`.
-    Offset {
-        /// Config-space offset.
-        offset: u32,
-        /// Size in bytes (1, 2 or 4).
-        size: u32,
-        /// Value.
-        value: u64,
-    },
-}
-
-/// The options proper to each vdev.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "vdev", rename_all = "kebab-case")]
-pub enum VdevOptions {
-    /// `8259`: no options of its own.
-    Pic8259,
-    /// `ioapic`: no options besides the common ones.
-    Ioapic,
-    /// `timer8254`.
-    Timer8254,
-    /// `mc146818`.
-    Mc146818 {
-        /// `reg index,value` presets.
-        regs: Vec<(u8, u8)>,
-    },
-    /// `pckeyboard`.
-    Pckeyboard,
-    /// `hpet`.
-    Hpet {
-        /// `frequency` (default 14318180).
-        frequency: u64,
-        /// `legacy-free`.
-        legacy_free: bool,
-    },
-    /// `pci-dummy`.
-    PciDummy {
-        /// `reg` presets.
-        regs: Vec<PciReg>,
-        /// `clone pci:b:d.f`.
-        clone: Option<PciAddr>,
-    },
-    /// `ser8250`.
-    Ser8250 {
-        /// `hostdev`.
-        hostdev: Option<HostDev>,
-        /// `batch µs`.
-        batch_us: Option<u64>,
-    },
-    /// `pl011`.
-    Pl011 {
-        /// `hostdev`.
-        hostdev: Option<HostDev>,
-        /// `batch µs`.
-        batch_us: Option<u64>,
-    },
-    /// `virtio-console`.
-    VirtioConsole {
-        /// `hostdev`.
-        hostdev: Option<HostDev>,
-        /// `legacy`.
-        legacy: bool,
-    },
-    /// `virtio-blk`.
-    VirtioBlk {
-        /// `hostdev [<]file` (`<`: read-only).
-        hostdev: Option<HostDev>,
-        /// `legacy`.
-        legacy: bool,
-        /// `dio enable|disable` (None: default).
-        dio: Option<bool>,
-        /// `threads n` (1–32).
-        threads: Option<u32>,
-    },
-    /// `virtio-net`.
-    VirtioNet {
-        /// `mac`.
-        mac: Option<[u8; 6]>,
-        /// `peer path`.
-        peer: Option<String>,
-        /// `peerfeats mask`.
-        peerfeats: Option<u64>,
-        /// `legacy`.
-        legacy: bool,
-    },
-    /// `virtio-entropy`.
-    VirtioEntropy {
-        /// `legacy`.
-        legacy: bool,
-    },
-    /// `shmem`.
-    Shmem {
-        /// `create name,size`.
-        create: Vec<(String, u64)>,
-        /// `allow pattern`.
-        allow: Vec<String>,
-        /// `deny pattern`.
-        deny: Vec<String>,
-    },
-    /// `progress` (no documented options).
-    Progress,
-    /// `vgpu-gvtg` (no documented options).
-    VgpuGvtg,
-    /// `gic`.
-    Gic {
-        /// `version 2|3`.
-        version: Option<u8>,
-        /// `gicc [addr]` (CPU interface): None when not written, `Some(None)` without an address.
-        gicc: Option<Option<u64>>,
-        /// `gicr [addr]` (redistributors, v3).
-        gicr: Option<Option<u64>>,
-        /// `its [addr]` (v3 interrupt translation service).
-        its: Option<Option<u64>>,
-        /// `msi base,count,first`.
-        msi: Vec<u64>,
-    },
-    /// `wdt-ib700`.
-    WdtIb700,
-    /// `wdt-sp805`.
-    WdtSp805,
 }

@@ -3,6 +3,9 @@
 //! bounds-checked: the file is not trusted.
 
 use crate::config::{Arch, ImageType};
+use object::elf::{FileHeader32, FileHeader64, PT_LOAD};
+use object::read::elf::{FileHeader, ProgramHeader};
+use object::{LittleEndian, ReadRef};
 
 /// How many bytes of a file [`detect`] needs at most.
 pub const HEADER_BYTES: usize = 64 * 1024;
@@ -10,11 +13,6 @@ pub const HEADER_BYTES: usize = 64 * 1024;
 fn u16_le(b: &[u8], off: usize) -> Option<u16> {
     Some(u16::from_le_bytes(
         b.get(off..off.checked_add(2)?)?.try_into().ok()?,
-    ))
-}
-fn u32_le(b: &[u8], off: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        b.get(off..off.checked_add(4)?)?.try_into().ok()?,
     ))
 }
 fn u64_le(b: &[u8], off: usize) -> Option<u64> {
@@ -90,50 +88,14 @@ fn elf(b: &[u8]) -> Option<(ImageType, Option<Arch>)> {
             None,
         ));
     }
-    let machine = u16_le(b, 18)?;
-    let (entry, phoff, phentsize, phnum) = if class64 {
-        (
-            u64_le(b, 24)?,
-            u64_le(b, 32)?,
-            u16_le(b, 54)?,
-            u16_le(b, 56)?,
-        )
+    // The header as it is, without `FileHeader::parse`'s identification
+    // checks: an ELF with EI_VERSION 0 is still recognised as an ELF.
+    let (machine, entry, extent) = if class64 {
+        elf_facts(b.read_at::<FileHeader64<LittleEndian>>(0).ok()?, b)?
     } else {
-        (
-            u64::from(u32_le(b, 24)?),
-            u64::from(u32_le(b, 28)?),
-            u16_le(b, 42)?,
-            u16_le(b, 44)?,
-        )
+        elf_facts(b.read_at::<FileHeader32<LittleEndian>>(0).ok()?, b)?
     };
-    let mut lo = u64::MAX;
-    let mut hi = 0u64;
-    for i in 0..u64::from(phnum) {
-        let off = phoff.checked_add(i.checked_mul(u64::from(phentsize))?)?;
-        let off = usize::try_from(off).ok()?;
-        let (ptype, paddr, memsz) = if class64 {
-            (
-                u32_le(b, off)?,
-                u64_le(b, off.checked_add(24)?)?,
-                u64_le(b, off.checked_add(40)?)?,
-            )
-        } else {
-            (
-                u32_le(b, off)?,
-                u64::from(u32_le(b, off.checked_add(12)?)?),
-                u64::from(u32_le(b, off.checked_add(20)?)?),
-            )
-        };
-        if ptype == 1 && memsz > 0 {
-            lo = lo.min(paddr);
-            hi = hi.max(paddr.saturating_add(memsz));
-        }
-    }
-    let (load_addr, mem_size) = if lo == u64::MAX {
-        (0, 0)
-    } else {
-        (lo, hi - lo)
-    };
+    let (load_addr, mem_size) = extent.map_or((0, 0), |(lo, hi)| (lo, hi - lo));
     Some((
         ImageType::Elf {
             machine: machine_name(machine),
@@ -144,6 +106,29 @@ fn elf(b: &[u8]) -> Option<(ImageType, Option<Arch>)> {
         },
         machine_arch(machine),
     ))
+}
+
+/// Lowest physical address and end of an ELF's loaded segments.
+type Extent = (u64, u64);
+
+/// The machine, the entry and the physical extent `(lowest, end)` of the
+/// non-empty PT_LOAD segments of a little-endian ELF (None: the program
+/// headers are not within `b`).
+fn elf_facts<H: FileHeader<Endian = LittleEndian>>(
+    h: &H,
+    b: &[u8],
+) -> Option<(u16, u64, Option<Extent>)> {
+    let e = LittleEndian;
+    let mut extent: Option<Extent> = None;
+    for ph in h.program_headers(e, b).ok()? {
+        let memsz: u64 = ph.p_memsz(e).into();
+        if ph.p_type(e) == PT_LOAD && memsz > 0 {
+            let lo: u64 = ph.p_paddr(e).into();
+            let hi = lo.saturating_add(memsz);
+            extent = Some(extent.map_or((lo, hi), |(a, z)| (a.min(lo), z.max(hi))));
+        }
+    }
+    Some((h.e_machine(e).0, h.e_entry(e).into(), extent))
 }
 
 #[cfg(test)]
@@ -183,6 +168,40 @@ mod tests {
                 load_addr: 0x10_0000,
                 mem_size: 0x2000
             }
+        );
+    }
+
+    #[test]
+    fn elf32_segments_give_the_extent() {
+        // ELF32, i386, entry 0x100c, PT_LOADs at 0x1000 (0x800) and 0x3000 (0x100)
+        let mut b = vec![0u8; 52 + 2 * 32];
+        b[..4].copy_from_slice(b"\x7fELF");
+        b[4] = 1;
+        b[5] = 1;
+        b[6] = 1;
+        b[18..20].copy_from_slice(&3u16.to_le_bytes());
+        b[24..28].copy_from_slice(&0x100cu32.to_le_bytes());
+        b[28..32].copy_from_slice(&52u32.to_le_bytes());
+        b[42..44].copy_from_slice(&32u16.to_le_bytes());
+        b[44..46].copy_from_slice(&2u16.to_le_bytes());
+        for (i, (paddr, memsz)) in [(0x3000u32, 0x100u32), (0x1000, 0x800)].iter().enumerate() {
+            let p = 52 + i * 32;
+            b[p..p + 4].copy_from_slice(&1u32.to_le_bytes());
+            b[p + 12..p + 16].copy_from_slice(&paddr.to_le_bytes());
+            b[p + 20..p + 24].copy_from_slice(&memsz.to_le_bytes());
+        }
+        assert_eq!(
+            detect(&b),
+            (
+                ImageType::Elf {
+                    machine: "x86".into(),
+                    class64: false,
+                    entry: 0x100c,
+                    load_addr: 0x1000,
+                    mem_size: 0x2100
+                },
+                None
+            )
         );
     }
 

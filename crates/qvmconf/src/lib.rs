@@ -24,7 +24,9 @@ pub mod codes;
 pub mod config;
 pub mod image;
 pub mod lexer;
+pub mod options;
 mod parse;
+pub mod plan;
 pub mod schema;
 mod validate;
 pub mod value;
@@ -328,20 +330,15 @@ fn check_hostdevs(cfg: &VmConfig, opts: &Options, diags: &mut Vec<Diagnostic>) {
         return;
     }
     for v in &cfg.vdevs {
-        let h = match &v.options {
-            VdevOptions::Ser8250 { hostdev, .. }
-            | VdevOptions::Pl011 { hostdev, .. }
-            | VdevOptions::VirtioConsole { hostdev, .. }
-            | VdevOptions::VirtioBlk { hostdev, .. } => hostdev.as_ref(),
-            _ => None,
+        let Some((h, span)) = v.options.hostdev() else {
+            continue;
         };
-        let Some(h) = h else { continue };
         if h.is_stdio() || h.direction == Some(Direction::Output) {
             continue;
         }
         if let Err(e) = std::fs::metadata(host_path(opts, &h.path)) {
             diags.push(missing(
-                &Spanned::new(h.path.clone(), h.span),
+                &Spanned::new(h.path.clone(), span),
                 &e,
                 "the device's host side",
             ));

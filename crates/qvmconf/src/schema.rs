@@ -1,7 +1,11 @@
-//! What hvhost knows about each vdev: its name, architecture, default
-//! location, and the options it takes.
+//! The words of the language: the top-level options, those of `cpu`,
+//! `pass` and `reserve`, and — from the device declarations in the `vdev`
+//! crate ([`vdev::decl`]) — those of each vdev.
 
-use crate::config::{Arch, Space, VdevKind};
+use crate::config::VdevKind;
+use vdev::decl::{OptDecl, ValueType};
+
+pub use vdev::base_name;
 
 /// How many values an option takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,16 +18,31 @@ pub enum Arity {
     OptionalNumber,
 }
 
-/// Options every vdev takes.
-pub const COMMON_OPTIONS: &[&str] = &[
-    "loc",
-    "intr",
-    "name",
-    "log",
-    "hostvector",
-    "delayed",
-    "sched",
-];
+impl Arity {
+    /// The arity of a value type.
+    pub fn of(t: ValueType) -> Arity {
+        match t {
+            ValueType::Flag => Arity::Flag,
+            ValueType::OptionalNumber => Arity::OptionalNumber,
+            _ => Arity::One,
+        }
+    }
+}
+
+/// True for a word that is an option every vdev takes.
+pub fn is_common(word: &str) -> bool {
+    vdev::decl::common_names().any(|c| c == word)
+}
+
+/// The device's own option `word`.
+pub fn own_option(kind: VdevKind, word: &str) -> Option<&'static OptDecl> {
+    kind.decl().option(word)
+}
+
+/// True when some vdev has its own option `word`.
+pub fn is_device_option(word: &str) -> bool {
+    VdevKind::ALL.iter().any(|k| own_option(*k, word).is_some())
+}
 
 /// The top-level options (those that are not a vdev's, cpu's, pass's or reserve's).
 pub const TOP_OPTIONS: &[&str] = &[
@@ -55,224 +74,31 @@ pub const CPU_OPTIONS: &[&str] = &["sched", "runmask", "partition", "cluster"];
 /// Options of a `pass` or `reserve`.
 pub const PASS_OPTIONS: &[&str] = &["loc", "intr"];
 
-const ALL_KINDS: &[VdevKind] = &[
-    VdevKind::Pic8259,
-    VdevKind::Ioapic,
-    VdevKind::Timer8254,
-    VdevKind::Mc146818,
-    VdevKind::Pckeyboard,
-    VdevKind::Hpet,
-    VdevKind::PciDummy,
-    VdevKind::Ser8250,
-    VdevKind::Pl011,
-    VdevKind::VirtioConsole,
-    VdevKind::VirtioBlk,
-    VdevKind::VirtioNet,
-    VdevKind::VirtioEntropy,
-    VdevKind::Shmem,
-    VdevKind::Progress,
-    VdevKind::VgpuGvtg,
-    VdevKind::Gic,
-    VdevKind::WdtIb700,
-    VdevKind::WdtSp805,
-];
-
-impl VdevKind {
-    /// Every vdev hvhost knows.
-    pub fn all() -> &'static [VdevKind] {
-        ALL_KINDS
-    }
-
-    /// The name after `vdev` (`ser8250`).
-    pub fn name(self) -> &'static str {
-        match self {
-            VdevKind::Pic8259 => "8259",
-            VdevKind::Ioapic => "ioapic",
-            VdevKind::Timer8254 => "timer8254",
-            VdevKind::Mc146818 => "mc146818",
-            VdevKind::Pckeyboard => "pckeyboard",
-            VdevKind::Hpet => "hpet",
-            VdevKind::PciDummy => "pci-dummy",
-            VdevKind::Ser8250 => "ser8250",
-            VdevKind::Pl011 => "pl011",
-            VdevKind::VirtioConsole => "virtio-console",
-            VdevKind::VirtioBlk => "virtio-blk",
-            VdevKind::VirtioNet => "virtio-net",
-            VdevKind::VirtioEntropy => "virtio-entropy",
-            VdevKind::Shmem => "shmem",
-            VdevKind::Progress => "progress",
-            VdevKind::VgpuGvtg => "vgpu-gvtg",
-            VdevKind::Gic => "gic",
-            VdevKind::WdtIb700 => "wdt-ib700",
-            VdevKind::WdtSp805 => "wdt-sp805",
-        }
-    }
-
-    /// The kind for a name as written after `vdev`: `foo`, `vdev-foo` and
-    /// `vdev-foo.so` all name `foo`.
-    pub fn from_written(written: &str) -> Option<VdevKind> {
-        let base = base_name(written);
-        ALL_KINDS.iter().copied().find(|k| k.name() == base)
-    }
-
-    /// The architecture the device exists on (None: any).
-    pub fn arch(self) -> Option<Arch> {
-        match self {
-            VdevKind::Pic8259
-            | VdevKind::Ioapic
-            | VdevKind::Timer8254
-            | VdevKind::Mc146818
-            | VdevKind::Pckeyboard
-            | VdevKind::Hpet
-            | VdevKind::PciDummy
-            | VdevKind::Ser8250
-            | VdevKind::VgpuGvtg
-            | VdevKind::WdtIb700 => Some(Arch::X86_64),
-            VdevKind::Pl011 | VdevKind::Gic | VdevKind::WdtSp805 => Some(Arch::Aarch64),
-            _ => None,
-        }
-    }
-
-    /// True for interrupt controllers other vdevs can name in `intr`.
-    pub fn is_pic(self) -> bool {
-        matches!(self, VdevKind::Pic8259 | VdevKind::Ioapic | VdevKind::Gic)
-    }
-
-    /// True for virtio devices: PCI without `loc`, virtio-mmio with it.
-    pub fn is_virtio(self) -> bool {
-        matches!(
-            self,
-            VdevKind::VirtioConsole
-                | VdevKind::VirtioBlk
-                | VdevKind::VirtioNet
-                | VdevKind::VirtioEntropy
-        )
-    }
-
-    /// True when the device is a PCI device when it has no `loc`.
-    pub fn pci_without_loc(self) -> bool {
-        self.is_virtio()
-            || matches!(
-                self,
-                VdevKind::Shmem | VdevKind::PciDummy | VdevKind::VgpuGvtg
-            )
-    }
-
-    /// The space a bare `loc` number is in.
-    pub fn default_space(self) -> Space {
-        match self {
-            VdevKind::Pic8259
-            | VdevKind::Timer8254
-            | VdevKind::Mc146818
-            | VdevKind::Pckeyboard
-            | VdevKind::Ser8250
-            | VdevKind::WdtIb700
-            | VdevKind::Progress => Space::Io,
-            _ => Space::Mem,
-        }
-    }
-
-    /// The length of the device's region when `loc` gives none.
-    pub fn region_len(self) -> u64 {
-        match self {
-            VdevKind::Pic8259 => 2,
-            VdevKind::Timer8254 => 4,
-            VdevKind::Mc146818 => 2,
-            VdevKind::Pckeyboard => 5,
-            VdevKind::Ser8250 => 8,
-            VdevKind::WdtIb700 => 3,
-            VdevKind::Ioapic => 0x1000,
-            VdevKind::Hpet => 0x400,
-            VdevKind::Pl011 | VdevKind::WdtSp805 | VdevKind::Shmem => 0x1000,
-            VdevKind::Gic => 0x1000,
-            VdevKind::VirtioConsole
-            | VdevKind::VirtioBlk
-            | VdevKind::VirtioNet
-            | VdevKind::VirtioEntropy => 0x200,
-            VdevKind::Progress => 16,
-            VdevKind::PciDummy | VdevKind::VgpuGvtg => 0x1000,
-        }
-    }
-
-    /// The location used when no `loc` is written, for devices that have one.
-    pub fn default_loc(self) -> Option<(Space, u64)> {
-        match self {
-            VdevKind::Timer8254 => Some((Space::Io, 0x40)),
-            VdevKind::Mc146818 => Some((Space::Io, 0x70)),
-            VdevKind::Pckeyboard => Some((Space::Io, 0x60)),
-            VdevKind::Ser8250 => Some((Space::Io, 0x3f8)),
-            VdevKind::WdtIb700 => Some((Space::Io, 0x441)),
-            VdevKind::Progress => Some((Space::Io, 0xef0)),
-            VdevKind::Ioapic => Some((Space::Mem, 0xfec0_0000)),
-            VdevKind::Hpet => Some((Space::Mem, 0xfed0_0000)),
-            VdevKind::Gic => None,
-            _ => None,
-        }
-    }
-
-    /// The device's own options (besides [`COMMON_OPTIONS`]) and their arity.
-    pub fn options(self) -> &'static [(&'static str, Arity)] {
-        use Arity::*;
-        match self {
-            VdevKind::Pic8259
-            | VdevKind::Ioapic
-            | VdevKind::Timer8254
-            | VdevKind::Pckeyboard
-            | VdevKind::Progress
-            | VdevKind::VgpuGvtg
-            | VdevKind::WdtIb700
-            | VdevKind::WdtSp805 => &[],
-            VdevKind::Mc146818 => &[("reg", One)],
-            VdevKind::Hpet => &[("frequency", One), ("legacy-free", Flag)],
-            VdevKind::PciDummy => &[("reg", One), ("clone", One)],
-            VdevKind::Ser8250 | VdevKind::Pl011 => &[("hostdev", One), ("batch", One)],
-            VdevKind::VirtioConsole => &[("hostdev", One), ("legacy", Flag)],
-            VdevKind::VirtioBlk => &[
-                ("hostdev", One),
-                ("legacy", Flag),
-                ("dio", One),
-                ("threads", One),
-            ],
-            VdevKind::VirtioNet => &[
-                ("mac", One),
-                ("peer", One),
-                ("peerfeats", One),
-                ("legacy", Flag),
-            ],
-            VdevKind::VirtioEntropy => &[("legacy", Flag)],
-            VdevKind::Shmem => &[("create", One), ("allow", One), ("deny", One)],
-            VdevKind::Gic => &[
-                ("version", One),
-                ("gicc", OptionalNumber),
-                ("gicr", OptionalNumber),
-                ("its", OptionalNumber),
-                ("msi", One),
-            ],
-        }
-    }
-}
-
-/// `vdev-foo.so` → `foo`, `vdev-foo` → `foo`, `foo` → `foo`.
-pub fn base_name(written: &str) -> &str {
-    let s = written.rsplit('/').next().unwrap_or(written);
-    let s = s.strip_suffix(".so").unwrap_or(s);
-    s.strip_prefix("vdev-").unwrap_or(s)
-}
-
 /// The closest of `candidates` to `word`, if it is close enough to be a
-/// likely typo (edit distance, counting a swap of two neighbours as one
-/// edit, at most a quarter of the length, at least 1).
+/// likely typo: an edit distance (counting a swap of two neighbours as one
+/// edit) of at most a quarter of the length, at least 1; or letters left
+/// out of it, two thirds of it still there (`partion` for `partition`).
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    let limit = (word.chars().count() / 4).max(1);
+    let n = word.chars().count();
+    let limit = (n / 4).max(1);
+    let shortened = |c: &str| 3 * n >= 2 * c.chars().count() && is_subsequence(word, c);
     candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, _)| *d <= limit)
+        .filter(|(d, c)| *d <= limit || shortened(c))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
+}
+
+/// True when `c` has every letter of `word`, in order (case-insensitive).
+fn is_subsequence(word: &str, c: &str) -> bool {
+    let mut rest = c.chars().map(|x| x.to_ascii_lowercase());
+    word.chars()
+        .map(|x| x.to_ascii_lowercase())
+        .all(|w| rest.any(|x| x == w))
 }
 
 /// Optimal-string-alignment distance (case-insensitive; inputs are cut at 64
@@ -317,6 +143,8 @@ mod tests {
             Some(VdevKind::Pic8259)
         );
         assert_eq!(VdevKind::from_written("ser825"), None);
+        assert!(is_common("loc") && !is_common("hostdev"));
+        assert!(is_device_option("hostdev") && !is_device_option("loc"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::parse::Facts;
 use crate::schema;
 use diag::{Diagnostic, Span};
 use std::collections::HashMap;
+use vdev::Attachment;
 
 /// First PCI device number handed out automatically (0 is the host bridge).
 pub const FIRST_AUTO_PCI_DEV: u8 = 1;
@@ -45,7 +46,7 @@ pub(crate) fn validate(
 fn arch(cfg: &mut VmConfig, load_arch: &[Option<Arch>], diags: &mut Vec<Diagnostic>) {
     let mut evidence: Vec<ArchEvidence> = Vec::new();
     for v in &cfg.vdevs {
-        if let Some(a) = v.kind.arch() {
+        if let Some(a) = v.kind.decl().arch {
             evidence.push(ArchEvidence {
                 arch: a,
                 reason: format!("vdev {}", v.kind.name()),
@@ -96,6 +97,9 @@ fn arch(cfg: &mut VmConfig, load_arch: &[Option<Arch>], diags: &mut Vec<Diagnost
 
 fn ram_first(cfg: &VmConfig, facts: &Facts, diags: &mut Vec<Diagnostic>) {
     let first_ram = facts.first_ram;
+    if first_ram.is_none() && facts.ram_written {
+        return; // every `ram` was refused: those errors say what to fix
+    }
     for (l, after) in cfg.loads.iter().zip(&facts.load_after_ram) {
         if *after {
             continue;
@@ -124,101 +128,14 @@ fn attach(cfg: &mut VmConfig, diags: &mut Vec<Diagnostic>) {
     for v in &mut cfg.vdevs {
         let kind = v.kind;
         v.attach = match &v.loc {
-            Some(l) => match &l.value {
-                Location::Region {
-                    space, start, len, ..
-                } => {
-                    if *len == 0 {
-                        diags.push(
-                            Diagnostic::new(&codes::Q0214, "a device region of zero length")
-                                .at(l.span, "length 0"),
-                        );
-                    } else if start.checked_add(*len - 1).is_none() {
-                        diags.push(
-                            Diagnostic::new(
-                                &codes::Q0214,
-                                "this region wraps past the end of the address space",
-                            )
-                            .at(l.span, "this region"),
-                        );
-                    }
-                    if *space == Space::Io && start.saturating_add(*len) > 0x1_0000 {
-                        diags.push(
-                            Diagnostic::new(&codes::Q0104, "an I/O port region beyond port 0xffff")
-                                .at(l.span, "x86 has 65536 ports")
-                                .help("an I/O location is a port number below 0x10000; write `mem:ADDR` for a memory location"),
-                        );
-                    }
-                    Attach::Region {
-                        space: *space,
-                        start: *start,
-                        len: *len,
-                        explicit: true,
-                    }
-                }
-                Location::Pci { addr, .. } if kind.pci_without_loc() => Attach::Pci {
-                    addr: *addr,
-                    explicit: true,
-                },
-                _ => {
-                    diags.push(
-                        Diagnostic::new(
-                            &codes::Q0104,
-                            format!("`vdev {}` cannot be at a PCI location", kind.name()),
-                        )
-                        .at(l.span, "a PCI location")
-                        .help("PCI locations (`pci:0:dev`) are for virtio devices, shmem, pci-dummy and vgpu-gvtg; a guest PCI device is named by bus:dev[.func], not vendor/device"),
-                    );
-                    Attach::None
-                }
-            },
-            None => {
-                if kind == VdevKind::Pic8259 {
-                    pic8259_seen += 1;
-                    let port = if pic8259_seen == 1 { 0x20 } else { 0xa0 };
-                    Attach::Region {
-                        space: Space::Io,
-                        start: port,
-                        len: 2,
-                        explicit: false,
-                    }
-                } else if let Some((space, start)) = kind.default_loc() {
-                    Attach::Region {
-                        space,
-                        start,
-                        len: kind.region_len(),
-                        explicit: false,
-                    }
-                } else if kind.pci_without_loc() {
-                    // Allocated in `pci`.
-                    Attach::Pci {
-                        addr: PciAddr {
-                            bus: 0,
-                            dev: 0,
-                            func: 0,
-                        },
-                        explicit: false,
-                    }
-                } else {
-                    if matches!(kind, VdevKind::Pl011 | VdevKind::WdtSp805) {
-                        diags.push(
-                            Diagnostic::new(
-                                &codes::Q0213,
-                                format!("`vdev {}` needs `loc`", kind.name()),
-                            )
-                            .at(v.span, "no location")
-                            .help(format!(
-                                "give the guest-physical address, e.g. `loc 0x1c090000`; the {} is memory-mapped and has no default address",
-                                kind.name()
-                            )),
-                        );
-                    }
-                    Attach::None
-                }
-            }
+            Some(l) => explicit_attach(kind, l, diags),
+            None => default_attach(v, &mut pic8259_seen, diags),
         };
         // A memory-mapped virtio device raises an interrupt that must be named.
-        if kind.is_virtio() && matches!(v.attach, Attach::Region { .. }) && v.intr.is_empty() {
+        if kind.decl().attachment == Attachment::Virtio
+            && matches!(v.attach, Attach::Region { .. })
+            && v.intr.is_empty()
+        {
             diags.push(
                 Diagnostic::new(
                     &codes::Q0213,
@@ -229,6 +146,107 @@ fn attach(cfg: &mut VmConfig, diags: &mut Vec<Diagnostic>) {
                 .help("add `intr gic:N` (ARM) or `intr myioapic:N` (x86); without `loc` the device is a PCI device and gets its interrupt from PCI"),
             );
         }
+    }
+}
+
+/// Where a vdev with `loc` is, after checking the location.
+fn explicit_attach(kind: VdevKind, l: &Spanned<Location>, diags: &mut Vec<Diagnostic>) -> Attach {
+    match &l.value {
+        Location::Region {
+            space, start, len, ..
+        } => {
+            if *len == 0 {
+                diags.push(
+                    Diagnostic::new(&codes::Q0214, "a device region of zero length")
+                        .at(l.span, "length 0"),
+                );
+            } else if start.checked_add(*len - 1).is_none() {
+                diags.push(
+                    Diagnostic::new(
+                        &codes::Q0214,
+                        "this region wraps past the end of the address space",
+                    )
+                    .at(l.span, "this region"),
+                );
+            }
+            if *space == Space::Io && start.saturating_add(*len) > 0x1_0000 {
+                diags.push(
+                Diagnostic::new(&codes::Q0104, "an I/O port region beyond port 0xffff")
+                    .at(l.span, "x86 has 65536 ports")
+                    .help("an I/O location is a port number below 0x10000; write `mem:ADDR` for a memory location"),
+            );
+            }
+            Attach::Region {
+                space: *space,
+                start: *start,
+                len: *len,
+                explicit: true,
+            }
+        }
+        Location::Pci { addr, .. } if pci_without_loc(kind) => Attach::Pci {
+            addr: *addr,
+            explicit: true,
+        },
+        _ => {
+            diags.push(
+            Diagnostic::new(
+                &codes::Q0104,
+                format!("`vdev {}` cannot be at a PCI location", kind.name()),
+            )
+            .at(l.span, "a PCI location")
+            .help("PCI locations (`pci:0:dev`) are for virtio devices, shmem, pci-dummy and vgpu-gvtg; a guest PCI device is named by bus:dev[.func], not vendor/device"),
+        );
+            Attach::None
+        }
+    }
+}
+
+/// Where a vdev without `loc` is: its default place, a PCI slot (allocated
+/// later), the next 8259 port, or nowhere.
+fn default_attach(v: &Vdev, pic8259_seen: &mut u8, diags: &mut Vec<Diagnostic>) -> Attach {
+    let kind = v.kind;
+    if kind == VdevKind::Pic8259 {
+        *pic8259_seen += 1;
+        let port = if *pic8259_seen == 1 { 0x20 } else { 0xa0 };
+        Attach::Region {
+            space: Space::Io,
+            start: port,
+            len: 2,
+            explicit: false,
+        }
+    } else if let Some(start) = kind.decl().default_loc {
+        let space = kind.decl().space;
+        Attach::Region {
+            space,
+            start,
+            len: kind.decl().len,
+            explicit: false,
+        }
+    } else if pci_without_loc(kind) {
+        // Allocated in `pci`.
+        Attach::Pci {
+            addr: PciAddr {
+                bus: 0,
+                dev: 0,
+                func: 0,
+            },
+            explicit: false,
+        }
+    } else {
+        if kind.decl().needs_loc {
+            diags.push(
+                Diagnostic::new(
+                    &codes::Q0213,
+                    format!("`vdev {}` needs `loc`", kind.name()),
+                )
+                .at(v.span, "no location")
+                .help(format!(
+                    "give the guest-physical address, e.g. `loc 0x1c090000`; the {} is memory-mapped and has no default address",
+                    kind.name()
+                )),
+            );
+        }
+        Attach::None
     }
 }
 
@@ -407,9 +425,14 @@ fn place_loads(cfg: &mut VmConfig, diags: &mut Vec<Diagnostic>) {
             );
         }
     }
+    load_overlaps(cfg, &mut extents, diags);
+}
+
+/// Q0201 for loads whose extents (start, end, index) overlap.
+fn load_overlaps(cfg: &VmConfig, extents: &mut [(u64, u64, usize)], diags: &mut Vec<Diagnostic>) {
     extents.sort();
     let mut reach: Option<(u64, u64, usize)> = None;
-    for &(start, end, i) in &extents {
+    for &(start, end, i) in extents.iter() {
         if let Some((ps, pe, pi)) = reach
             && start < pe
         {
@@ -674,4 +697,9 @@ struct IntrUser<'a> {
     kind: Option<VdevKind>,
     /// The legacy device whose line this one may share (hpet timers).
     shares: Option<VdevKind>,
+}
+
+/// True when the device is a PCI device when it has no `loc`.
+fn pci_without_loc(kind: VdevKind) -> bool {
+    matches!(kind.decl().attachment, Attachment::Pci | Attachment::Virtio)
 }

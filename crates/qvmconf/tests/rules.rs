@@ -126,10 +126,12 @@ fn q0104_bad_values() {
     let vm = ok(&format!(
         "{ARM}vdev virtio-blk loc 0x1c0d0000 intr gic:41 hostdev <d threads 32 dio disable\nvdev gic version 3\n"
     ));
-    assert!(matches!(
-        &vm.vdevs[0].options,
-        VdevOptions::VirtioBlk { threads: Some(32), dio: Some(false), hostdev: Some(h), .. } if h.direction == Some(Direction::Input) && h.path == "d"
-    ));
+    let o = &vm.vdevs[0].options;
+    assert_eq!(o.get("threads"), Some(&vdev::Value::Number(32)));
+    assert_eq!(o.get("dio"), Some(&vdev::Value::Toggle(false)));
+    assert!(
+        matches!(o.hostdev(), Some((h, _)) if h.direction == Some(Direction::Input) && h.path == "d")
+    );
 }
 
 #[test]
@@ -571,16 +573,14 @@ fn gic_interfaces_with_or_without_an_address() {
     let vm = ok(&format!(
         "{ARM}vdev gic version 3 its gicr 0x2f100000\nvdev pl011 loc 0x1c090000 intr gic:37\n"
     ));
-    assert!(matches!(
-        vm.vdevs[0].options,
-        VdevOptions::Gic {
-            version: Some(3),
-            its: Some(None),
-            gicr: Some(Some(0x2f10_0000)),
-            gicc: None,
-            ..
-        }
-    ));
+    let o = &vm.vdevs[0].options;
+    assert_eq!(o.get("version"), Some(&vdev::Value::Number(3)));
+    assert_eq!(o.get("its"), Some(&vdev::Value::OptionalNumber(None)));
+    assert_eq!(
+        o.get("gicr"),
+        Some(&vdev::Value::OptionalNumber(Some(0x2f10_0000)))
+    );
+    assert_eq!(o.get("gicc"), None);
 }
 
 #[test]
@@ -687,4 +687,29 @@ fn q0201_names_the_overlap_in_ports_or_addresses() {
         "{}",
         d.message
     );
+}
+
+#[test]
+fn a_misspelt_cpu_option_gets_a_suggestion() {
+    let (p, _, d) = one(&format!("{ARM}cpu partion 3\n"), "Q0102");
+    assert_eq!(p, "partion");
+    assert_eq!(d.help.as_deref(), Some("did you mean `partition`?"));
+    let (_, _, d) = one(&format!("{ARM}cpu runmsk 1\n"), "Q0102");
+    assert_eq!(d.help.as_deref(), Some("did you mean `runmask`?"));
+    // a word far from every option gets the list, not a guess
+    let (_, _, d) = one(&format!("{ARM}cpu frobnicate 3\n"), "Q0102");
+    assert_eq!(
+        d.help.as_deref(),
+        Some("an option of `cpu` is one of: sched, runmask, partition, cluster")
+    );
+}
+
+#[test]
+fn a_bad_ram_line_is_one_error_not_also_no_ram() {
+    // the `ram` was written: its error is the one to fix, not a missing RAM
+    assert_eq!(codes("ram 0,0xa0000x\nload a.elf\n"), ["Q0104"]);
+    assert_eq!(codes("ram 0,0\nload a.elf\n"), ["Q0214"]);
+    assert_eq!(codes("ram 0x80000000,128M,1\nload a.elf\n"), ["Q0104"]);
+    // and a load after it is not "before any ram"
+    assert_eq!(codes("ram 0,0xa0000x\nload a.elf\nram 1m,63m\n"), ["Q0104"]);
 }

@@ -4,34 +4,51 @@
 //! port-I/O or MMIO accesses that fall in the ranges it claims and answers
 //! them. Devices emulated by KVM itself (`8259`, `ioapic`, `timer8254`) are
 //! returned as [`InKernel`] bindings, which the VMM turns into interrupt
-//! routing. [`create`] is the registry: it maps a [`VdevSpec`] (one `vdev`
-//! line of a qvmconf file) to one of the two.
+//! routing. [`create`] maps a [`VdevSpec`] (one `vdev` line of a qvmconf
+//! file, typed) to one of the two.
+//!
+//! Every vdev hvhost knows is declared here, once ([`decl`]): its place, its
+//! architecture and its options (name, value type, default, doc line, and
+//! whether the VMM applies it). One line of the registry (`registry!` below)
+//! names each kind with its declaration and its [`Provider`]; a device the
+//! VMM runs has a module here, one it does not run yet is declared in
+//! [`catalogue`]. The crates above read these declarations: `qvmconf`
+//! (which depends on this crate, so that the declarations and the typed
+//! values it parses into — [`Arch`], [`Space`], [`Intr`], [`HostDev`],
+//! [`Value`] — are defined once, here) validates `vdev` lines with them and
+//! the VMM refuses what they do not run. Adding a device is one module here
+//! and one registry line.
 //!
 //! The crate knows nothing about KVM: interrupts leave a device through the
 //! [`IrqLine`] the VMM gives it, and VM-wide effects (reset, power-off) are
 //! returned from [`Device::write`] as an [`Effect`].
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
 
+pub mod catalogue;
+pub mod decl;
+pub mod inkernel;
 mod logger;
 pub mod mc146818;
 pub mod pckeyboard;
 pub mod progress;
 pub mod ser8250;
+pub mod value;
 
+pub use decl::{Applied, Arch, Attachment, DeviceDecl, OptDecl, Repeat, Space, ValueType};
 pub use logger::{Dest, Level, Logger, LoggerSpec};
+pub use value::{Direction, HostDev, Intr, OptionValue, PciAddr, PciReg, Value};
 
 /// Errors creating or running a device.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The vdev kind is not one this VMM provides.
-    #[error("unknown vdev `{0}`")]
-    UnknownVdev(String),
+    /// The vdev kind is declared, but not provided by this VMM.
+    #[error("vdev `{0}` is not provided by this VMM")]
+    NotProvided(String),
     /// An option of a vdev is missing or has a bad value.
     #[error("vdev {vdev}: {msg}")]
     BadOption {
@@ -76,19 +93,9 @@ impl Error {
     pub fn is_config(&self) -> bool {
         matches!(
             self,
-            Error::UnknownVdev(_) | Error::BadOption { .. } | Error::Placement { .. }
+            Error::NotProvided(_) | Error::BadOption { .. } | Error::Placement { .. }
         )
     }
-}
-
-/// An address space a device range lives in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Space {
-    /// x86 port I/O.
-    Io,
-    /// Guest-physical memory (MMIO).
-    Mem,
 }
 
 /// A `loc` specification: `io:port[,len]` or `mem:addr[,len]`.
@@ -103,24 +110,165 @@ pub struct Loc {
     pub len: Option<u64>,
 }
 
-/// An `intr` specification: `controller:line` (e.g. `myioapic:4`), or `apic`
-/// (an ioapic's upstream) with no line.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Intr {
-    /// The interrupt controller's name (an ioapic's `name`, `ioapic`, `8259`, `apic`).
-    pub controller: String,
-    /// The input line on that controller.
-    #[serde(default)]
-    pub line: Option<u32>,
+/// Builds a user-space device from its checked spec.
+pub type Build = fn(&VdevSpec, &Context) -> Result<Box<dyn Device>, Error>;
+
+/// How hvhost's VMM provides a device: nothing, a user-space device on the
+/// bus (its ranges, then the device), or a KVM device to bind.
+#[derive(Clone, Copy)]
+pub enum Provider {
+    /// Declared only: a VM with it does not run here.
+    None,
+    /// A user-space device.
+    Bus {
+        /// Its ranges, checked without side effects.
+        ranges: fn(&VdevSpec) -> Result<Vec<Range>, Error>,
+        /// The device (host files, threads).
+        device: Build,
+    },
+    /// A device KVM emulates.
+    InKernel(fn(&VdevSpec) -> Result<InKernel, Error>),
 }
 
-/// One `vdev` of a VM: its kind and typed common options, plus the
-/// device-specific options as they were written.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The registry: one line per vdev, `Kind => declaration, provider`. It
+/// defines [`VdevKind`] with [`VdevKind::decl`] and [`VdevKind::ALL`] (in this
+/// order, which is the order of messages and of the reference table).
+macro_rules! registry {
+    ($($kind:ident => $decl:path, $provider:expr;)*) => {
+        /// The vdevs hvhost knows.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum VdevKind {
+            $(
+                #[doc = concat!("`", stringify!($kind), "`: see [`", stringify!($decl), "`].")]
+                $kind,
+            )*
+        }
+
+        impl VdevKind {
+            /// Every vdev hvhost knows.
+            pub const ALL: &[VdevKind] = &[$(VdevKind::$kind),*];
+
+            /// What the device declares.
+            pub fn decl(self) -> &'static DeviceDecl {
+                match self {
+                    $(VdevKind::$kind => &$decl,)*
+                }
+            }
+
+            /// How the VMM provides it.
+            pub fn provider(self) -> Provider {
+                match self {
+                    $(VdevKind::$kind => $provider,)*
+                }
+            }
+        }
+    };
+}
+
+/// A user-space device module's provider.
+macro_rules! bus {
+    ($m:ident) => {
+        Provider::Bus {
+            ranges: $m::ranges,
+            device: $m::device,
+        }
+    };
+}
+
+registry! {
+    Pic8259 => inkernel::PIC8259, Provider::InKernel(inkernel::pic);
+    Ioapic => inkernel::IOAPIC, Provider::InKernel(inkernel::ioapic);
+    Timer8254 => inkernel::TIMER8254, Provider::InKernel(inkernel::pit);
+    Mc146818 => mc146818::DECL, bus!(mc146818);
+    Pckeyboard => pckeyboard::DECL, bus!(pckeyboard);
+    Hpet => catalogue::HPET, Provider::None;
+    PciDummy => catalogue::PCI_DUMMY, Provider::None;
+    Ser8250 => ser8250::DECL, bus!(ser8250);
+    Pl011 => catalogue::PL011, Provider::None;
+    VirtioConsole => catalogue::VIRTIO_CONSOLE, Provider::None;
+    VirtioBlk => catalogue::VIRTIO_BLK, Provider::None;
+    VirtioNet => catalogue::VIRTIO_NET, Provider::None;
+    VirtioEntropy => catalogue::VIRTIO_ENTROPY, Provider::None;
+    Shmem => catalogue::SHMEM, Provider::None;
+    Progress => progress::DECL, bus!(progress);
+    VgpuGvtg => catalogue::VGPU_GVTG, Provider::None;
+    Gic => catalogue::GIC, Provider::None;
+    WdtIb700 => catalogue::WDT_IB700, Provider::None;
+    WdtSp805 => catalogue::WDT_SP805, Provider::None;
+}
+
+impl VdevKind {
+    /// The name after `vdev` (`ser8250`).
+    pub fn name(self) -> &'static str {
+        self.decl().name
+    }
+
+    /// The kind for a name as written after `vdev`: `foo`, `vdev-foo` and
+    /// `vdev-foo.so` all name `foo`.
+    pub fn from_written(written: &str) -> Option<VdevKind> {
+        let base = base_name(written);
+        VdevKind::ALL.iter().copied().find(|k| k.name() == base)
+    }
+
+    /// What hvhost's VMM does with the device: runs it, or refuses a VM that has it.
+    pub fn hvhost(self) -> Applied {
+        match self.provider() {
+            Provider::None => Applied::Refused,
+            _ => Applied::Runs,
+        }
+    }
+
+    /// The names of every vdev hvhost knows, for messages (`8259, ioapic, ...`).
+    pub fn known() -> String {
+        VdevKind::ALL
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The vdevs the VMM runs.
+    pub fn provided() -> impl Iterator<Item = VdevKind> {
+        VdevKind::ALL
+            .iter()
+            .copied()
+            .filter(|k| k.hvhost() == Applied::Runs)
+    }
+}
+
+impl Serialize for VdevKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for VdevKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<VdevKind, D::Error> {
+        let s = String::deserialize(d)?;
+        let k = s.strip_suffix(".so").unwrap_or(&s);
+        let k = k.strip_suffix("-safety").unwrap_or(k);
+        VdevKind::from_written(k).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown vdev `{s}` (hvhost knows {})",
+                VdevKind::known()
+            ))
+        })
+    }
+}
+
+/// `vdev-foo.so` → `foo`, `vdev-foo` → `foo`, `foo` → `foo`.
+pub fn base_name(written: &str) -> &str {
+    let s = written.rsplit('/').next().unwrap_or(written);
+    let s = s.strip_suffix(".so").unwrap_or(s);
+    s.strip_prefix("vdev-").unwrap_or(s)
+}
+
+/// One `vdev` of a VM as the VMM gets it: its kind, its typed common
+/// options, and its own options typed and checked against its declaration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VdevSpec {
-    /// The vdev kind: `ser8250`, `mc146818`, `pckeyboard`, `progress`, `8259`,
-    /// `ioapic`, `timer8254` (a `vdev-` prefix and `.so` suffix are accepted).
-    pub kind: String,
+    /// The vdev kind (`ser8250`; a `vdev-` prefix and `.so` suffix are accepted).
+    pub kind: VdevKind,
     /// `loc`.
     #[serde(default)]
     pub loc: Option<Loc>,
@@ -130,23 +278,59 @@ pub struct VdevSpec {
     /// `name`.
     #[serde(default)]
     pub name: Option<String>,
-    /// `hostdev [<|>]path` as written (`>-` is the VMM's standard output).
+    /// The device's own options, in the order written.
     #[serde(default)]
-    pub hostdev: Option<String>,
-    /// `reg index,value` presets, in order.
-    #[serde(default)]
-    pub regs: Vec<(u64, u64)>,
-    /// Any other option: name → value as written.
-    #[serde(default)]
-    pub options: BTreeMap<String, String>,
+    pub options: Vec<OptionValue>,
 }
 
 impl VdevSpec {
-    /// The kind without a `vdev-` prefix or `.so` suffix.
-    pub fn base_kind(&self) -> &str {
-        let k = self.kind.strip_prefix("vdev-").unwrap_or(&self.kind);
-        let k = k.strip_suffix(".so").unwrap_or(k);
-        k.strip_suffix("-safety").unwrap_or(k)
+    /// A vdev of this kind with no options.
+    pub fn new(kind: VdevKind) -> VdevSpec {
+        VdevSpec {
+            kind,
+            loc: None,
+            intr: None,
+            name: None,
+            options: Vec::new(),
+        }
+    }
+
+    /// The kind's name.
+    pub fn base_kind(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    /// The values of option `decl`, in order.
+    pub fn values(&self, decl: &OptDecl) -> impl Iterator<Item = &Value> {
+        let name = decl.name;
+        self.options
+            .iter()
+            .filter(move |o| o.name == name)
+            .map(|o| &o.value)
+    }
+
+    /// The value of option `decl` (the last one written).
+    pub fn value(&self, decl: &OptDecl) -> Option<&Value> {
+        self.values(decl).last()
+    }
+
+    /// Every option is one the device declares, with a value of its type.
+    fn check_options(&self) -> Result<(), Error> {
+        let d = self.kind.decl();
+        for o in &self.options {
+            let Some(decl) = d.option(&o.name) else {
+                return Err(self.bad(format!("`{}` is not an option of this vdev", o.name)));
+            };
+            if !o.value.is_of(decl.value) {
+                return Err(self.bad(format!(
+                    "`{}` takes {}, not {:?}",
+                    o.name,
+                    decl.value.form(),
+                    o.value
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn bad(&self, msg: impl Into<String>) -> Error {
@@ -251,17 +435,6 @@ pub struct Context {
     pub power_button: Arc<AtomicBool>,
 }
 
-/// Kinds [`create`] knows, for messages.
-pub const KINDS: &[&str] = &[
-    "ser8250",
-    "mc146818",
-    "pckeyboard",
-    "progress",
-    "8259",
-    "ioapic",
-    "timer8254",
-];
-
 /// What a `vdev` line becomes, known without creating anything: the ranges
 /// of a user-space device, or the binding of an in-kernel one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -277,58 +450,28 @@ pub enum Layout {
 /// VMM can refuse a configuration before running it with exactly the rules
 /// that would stop it later.
 pub fn layout(spec: &VdevSpec) -> Result<Layout, Error> {
-    Ok(match spec.base_kind() {
-        "ser8250" => Layout::Bus(ser8250::ranges(spec)?),
-        "mc146818" => Layout::Bus(mc146818::ranges(spec)?),
-        "pckeyboard" => Layout::Bus(pckeyboard::ranges(spec)?),
-        "progress" => Layout::Bus(progress::ranges(spec)?),
-        "8259" => {
-            let base = io_base(spec, None)?;
-            if base != 0x20 && base != 0xa0 {
-                return Err(spec.misplaced(format!(
-                    "the in-kernel 8259 pair lives at io:0x20 and io:0xa0, not {base:#x}"
-                )));
-            }
-            Layout::InKernel(InKernel::Pic { base })
-        }
-        "ioapic" => {
-            let base = match spec.loc {
-                Some(Loc {
-                    space: Space::Mem,
-                    base,
-                    ..
-                }) => base,
-                Some(_) => return Err(spec.misplaced("the ioapic lives in memory space")),
-                None => 0xfec0_0000,
-            };
-            let name = spec.name.clone().unwrap_or_else(|| "ioapic".to_string());
-            Layout::InKernel(InKernel::Ioapic { base, name })
-        }
-        // where KVM's PIT is (0x40) is the VMM's to check, with the rule
-        // that a VM has one
-        "timer8254" => Layout::InKernel(InKernel::Pit {
-            base: io_base(spec, Some(0x40))?,
-            intr: spec.intr.clone(),
-        }),
-        _ => return Err(Error::UnknownVdev(spec.kind.clone())),
+    spec.check_options()?;
+    Ok(match spec.kind.provider() {
+        Provider::None => return Err(Error::NotProvided(spec.kind.name().to_string())),
+        Provider::Bus { ranges, .. } => Layout::Bus(ranges(spec)?),
+        Provider::InKernel(bind) => Layout::InKernel(bind(spec)?),
     })
 }
 
-/// The registry: build the device a `vdev` line describes ([`layout`]
-/// first, then the device itself: host files, threads).
+/// Build the device a `vdev` line describes ([`layout`] first, then the
+/// device itself: host files, threads).
 pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
     let ranges = match layout(spec)? {
         Layout::InKernel(b) => return Ok(Created::InKernel(b)),
         Layout::Bus(ranges) => ranges,
     };
-    let device = match spec.base_kind() {
-        "ser8250" => ser8250::device(spec, ctx)?,
-        "mc146818" => mc146818::device(spec, ctx)?,
-        "pckeyboard" => pckeyboard::device(spec, ctx)?,
-        "progress" => progress::device(spec, ctx)?,
-        _ => return Err(Error::UnknownVdev(spec.kind.clone())),
+    let Provider::Bus { device, .. } = spec.kind.provider() else {
+        return Err(Error::NotProvided(spec.kind.name().to_string()));
     };
-    Ok(Created::Bus { device, ranges })
+    Ok(Created::Bus {
+        device: device(spec, ctx)?,
+        ranges,
+    })
 }
 
 /// The port base from `loc`, or `default`; a memory `loc` is an error.
@@ -371,16 +514,27 @@ pub fn put_le(data: &mut [u8], v: u64) {
 mod tests {
     use super::*;
 
-    fn spec(kind: &str, loc: Option<(Space, u64)>) -> VdevSpec {
+    fn spec(kind: VdevKind, loc: Option<(Space, u64)>) -> VdevSpec {
         VdevSpec {
-            kind: kind.into(),
             loc: loc.map(|(space, base)| Loc {
                 space,
                 base,
                 len: None,
             }),
-            ..Default::default()
+            ..VdevSpec::new(kind)
         }
+    }
+
+    fn with(mut s: VdevSpec, name: &str, value: Value) -> VdevSpec {
+        s.options.push(OptionValue::new(name, value));
+        s
+    }
+
+    fn hostdev(direction: Option<Direction>, path: &str) -> Value {
+        Value::HostDev(HostDev {
+            direction,
+            path: path.into(),
+        })
     }
 
     #[test]
@@ -391,45 +545,100 @@ mod tests {
             len,
         };
         assert_eq!(
-            layout(&spec("vdev-ser8250.so", None)).ok(),
+            layout(&spec(VdevKind::Ser8250, None)).ok(),
             Some(Layout::Bus(vec![io(0x3f8, 8)]))
         );
         assert_eq!(
-            layout(&spec("pckeyboard", Some((Space::Io, 0x160)))).ok(),
+            layout(&spec(VdevKind::Pckeyboard, Some((Space::Io, 0x160)))).ok(),
             Some(Layout::Bus(vec![io(0x160, 1), io(0x164, 1)]))
         );
         assert_eq!(
-            layout(&spec("timer8254", None)).ok(),
+            layout(&spec(VdevKind::Timer8254, None)).ok(),
             Some(Layout::InKernel(InKernel::Pit {
                 base: 0x40,
                 intr: None
             }))
         );
         // a hostdev input file is not opened by layout (create opens it)
-        let mut s = spec("ser8250", None);
-        s.hostdev = Some("</nonexistent/input".into());
+        let s = with(
+            spec(VdevKind::Ser8250, None),
+            "hostdev",
+            hostdev(Some(Direction::Input), "/nonexistent/input"),
+        );
         assert!(layout(&s).is_ok());
     }
 
     #[test]
     fn layout_refusals_are_configuration_errors_of_the_right_kind() {
         let placement = |s: &VdevSpec| matches!(layout(s), Err(Error::Placement { .. }));
-        assert!(placement(&spec("8259", Some((Space::Io, 0x4d0)))));
-        assert!(placement(&spec("ioapic", Some((Space::Io, 0x20)))));
-        assert!(placement(&spec("ser8250", Some((Space::Mem, 0x1000)))));
-        assert!(placement(&spec("ser8250", Some((Space::Io, 0x1_0000)))));
-        assert!(placement(&spec("pckeyboard", Some((Space::Io, 0xfffc)))));
+        assert!(placement(&spec(
+            VdevKind::Pic8259,
+            Some((Space::Io, 0x4d0))
+        )));
+        assert!(placement(&spec(VdevKind::Ioapic, Some((Space::Io, 0x20)))));
+        assert!(placement(&spec(
+            VdevKind::Ser8250,
+            Some((Space::Mem, 0x1000))
+        )));
+        assert!(placement(&spec(
+            VdevKind::Ser8250,
+            Some((Space::Io, 0x1_0000))
+        )));
+        assert!(placement(&spec(
+            VdevKind::Pckeyboard,
+            Some((Space::Io, 0xfffc))
+        )));
         assert!(matches!(
-            layout(&spec("virtio-blk", None)),
-            Err(Error::UnknownVdev(_))
+            layout(&spec(VdevKind::VirtioBlk, None)),
+            Err(Error::NotProvided(_))
         ));
-        let mut rtc = spec("mc146818", None);
-        rtc.regs = vec![(0x90, 1)];
+        let rtc = with(
+            spec(VdevKind::Mc146818, None),
+            "reg",
+            Value::RtcReg(0x90, 1),
+        );
         assert!(matches!(layout(&rtc), Err(Error::BadOption { .. })));
-        let mut uart = spec("ser8250", None);
-        uart.hostdev = Some(">".into());
+        let uart = with(
+            spec(VdevKind::Ser8250, None),
+            "hostdev",
+            hostdev(Some(Direction::Output), ""),
+        );
         let e = layout(&uart).expect_err("refused");
         assert!(e.is_config(), "{e}");
-        assert!(layout(&spec("8259", Some((Space::Io, 0xa0)))).is_ok());
+        assert!(layout(&spec(VdevKind::Pic8259, Some((Space::Io, 0xa0)))).is_ok());
+    }
+
+    #[test]
+    fn options_a_device_does_not_declare_or_of_the_wrong_type_are_refused() {
+        let undeclared = with(spec(VdevKind::Ser8250, None), "reg", Value::RtcReg(1, 1));
+        assert!(matches!(layout(&undeclared), Err(Error::BadOption { .. })));
+        let mistyped = with(spec(VdevKind::Ser8250, None), "hostdev", Value::Number(1));
+        assert!(matches!(layout(&mistyped), Err(Error::BadOption { .. })));
+    }
+
+    #[test]
+    fn every_kind_has_one_declaration_and_written_forms_name_it() {
+        let mut names: Vec<&str> = VdevKind::ALL.iter().map(|k| k.name()).collect();
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n, "two kinds declare the same name");
+        for k in VdevKind::ALL {
+            let so = format!("vdev-{}.so", k.name());
+            assert_eq!(VdevKind::from_written(&so), Some(*k), "{so}");
+            for o in k.decl().options {
+                assert!(
+                    !decl::common_names().any(|c| c == o.name),
+                    "{}: `{}` is a common option",
+                    k.name(),
+                    o.name
+                );
+            }
+        }
+        assert_eq!(VdevKind::from_written("ser825"), None);
+        let json = serde_json::to_string(&VdevKind::Pic8259).unwrap_or_default();
+        assert_eq!(json, "\"8259\"");
+        let back: VdevKind = serde_json::from_str("\"vdev-ser8250-safety.so\"").expect("a kind");
+        assert_eq!(back, VdevKind::Ser8250);
     }
 }

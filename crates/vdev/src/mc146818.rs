@@ -9,7 +9,40 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::{Context, Created, Device, Effect, Error, Range, Space, VdevSpec, io_base};
+use crate::decl::{Applied, Arch, DeviceDecl, OptDecl, Repeat, ValueType};
+use crate::{Context, Created, Device, Effect, Error, Range, Space, Value, VdevSpec, io_base};
+
+/// `reg index,value`: a register preset.
+pub const REG: OptDecl = OptDecl::new(
+    "reg",
+    ValueType::RtcReg,
+    "preset a CMOS register (e.g. `reg 0x0b,0x06`: binary time)",
+)
+.key("regs")
+.repeat(Repeat::Many)
+.hvhost(Applied::Runs);
+
+/// What `mc146818` declares.
+pub const DECL: DeviceDecl = DeviceDecl::new("mc146818", "CMOS real-time clock and RAM")
+    .arch(Arch::X86_64)
+    .ports(2, Some(0x70))
+    .options(&[REG]);
+
+/// The `reg` presets of a spec, checked.
+fn presets(spec: &VdevSpec) -> Result<Vec<(u8, u8)>, Error> {
+    let mut regs = Vec::new();
+    for v in spec.values(&REG) {
+        if let Value::RtcReg(index, value) = *v {
+            if index >= 128 {
+                return Err(spec.bad(format!(
+                    "reg {index:#x},{value:#x}: index < 0x80 and value < 0x100"
+                )));
+            }
+            regs.push((index, value));
+        }
+    }
+    Ok(regs)
+}
 
 const SEC: usize = 0x00;
 const MIN: usize = 0x02;
@@ -42,14 +75,8 @@ pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
 
 /// Ports 0x70/0x71 (or `loc`), after checking the `reg` presets.
 pub(crate) fn ranges(spec: &VdevSpec) -> Result<Vec<Range>, Error> {
-    let base = io_base(spec, Some(0x70))?;
-    for &(index, value) in &spec.regs {
-        if index >= 128 || value > 0xff {
-            return Err(spec.bad(format!(
-                "reg {index:#x},{value:#x}: index < 0x80 and value < 0x100"
-            )));
-        }
-    }
+    let base = io_base(spec, DECL.default_loc)?;
+    presets(spec)?;
     Ok(vec![Range {
         space: Space::Io,
         base,
@@ -62,13 +89,8 @@ pub(crate) fn device(spec: &VdevSpec, _ctx: &Context) -> Result<Box<dyn Device>,
     ram[REG_A] = 0x26;
     ram[REG_B] = 0x02;
     ram[REG_D] = 0x80;
-    for &(index, value) in &spec.regs {
-        if index >= 128 || value > 0xff {
-            return Err(spec.bad(format!(
-                "reg {index:#x},{value:#x}: index < 0x80 and value < 0x100"
-            )));
-        }
-        ram[index as usize] = value as u8;
+    for (index, value) in presets(spec)? {
+        ram[usize::from(index)] = value;
     }
     Ok(Box::new(Mc146818 {
         ram,
@@ -240,12 +262,17 @@ mod tests {
         }
     }
 
-    fn rtc(regs: Vec<(u64, u64)>) -> Mc146818 {
-        let spec = VdevSpec {
-            kind: "mc146818".into(),
-            regs,
-            ..Default::default()
-        };
+    fn spec(regs: &[(u8, u8)]) -> VdevSpec {
+        let mut spec = VdevSpec::new(crate::VdevKind::Mc146818);
+        for &(i, v) in regs {
+            spec.options
+                .push(crate::OptionValue::new("reg", Value::RtcReg(i, v)));
+        }
+        spec
+    }
+
+    fn rtc(regs: Vec<(u8, u8)>) -> Mc146818 {
+        let spec = spec(&regs);
         let ctx = crate::Context {
             irq: None,
             logger: crate::Logger::new(&Default::default(), "t", std::time::Instant::now()),
@@ -257,8 +284,8 @@ mod tests {
         let mut ram = [0u8; 128];
         ram[REG_A] = 0x26;
         ram[REG_B] = 0x02;
-        for (i, v) in spec.regs {
-            ram[i as usize] = v as u8;
+        for (i, v) in regs {
+            ram[usize::from(i)] = v;
         }
         Mc146818 {
             ram,
@@ -297,11 +324,7 @@ mod tests {
 
     #[test]
     fn bad_preset_is_config_error() {
-        let spec = VdevSpec {
-            kind: "mc146818".into(),
-            regs: vec![(0x80, 1)],
-            ..Default::default()
-        };
+        let spec = spec(&[(0x80, 1)]);
         let ctx = crate::Context {
             irq: None,
             logger: crate::Logger::new(&Default::default(), "t", std::time::Instant::now()),

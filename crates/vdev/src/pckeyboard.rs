@@ -5,7 +5,13 @@
 
 use std::collections::VecDeque;
 
+use crate::decl::{Arch, DeviceDecl};
 use crate::{Context, Created, Device, Effect, Error, Range, Space, VdevSpec, io_base};
+
+/// What `pckeyboard` declares.
+pub const DECL: DeviceDecl = DeviceDecl::new("pckeyboard", "8042 keyboard controller (reset line)")
+    .arch(Arch::X86_64)
+    .ports(5, Some(0x60));
 
 /// The controller's state.
 #[derive(Default)]
@@ -25,7 +31,7 @@ pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
 
 /// The data port (0x60 or `loc`) and the status/command port 4 above it.
 pub(crate) fn ranges(spec: &VdevSpec) -> Result<Vec<Range>, Error> {
-    let base = io_base(spec, Some(0x60))?;
+    let base = io_base(spec, DECL.default_loc)?;
     if base + 4 > 0xffff {
         return Err(spec.misplaced(format!(
             "ports {base:#x} and {:#x} go beyond 0xffff",

@@ -18,9 +18,17 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::decl::DeviceDecl;
 use crate::{
     Context, Created, Device, Effect, Error, Loc, Logger, Range, Space, VdevSpec, le_value, put_le,
 };
+
+/// What `progress` declares.
+pub const DECL: DeviceDecl = DeviceDecl::new(
+    "progress",
+    "boot-progress milestones, power button and power-off",
+)
+.ports(16, Some(DEFAULT_PORT));
 
 /// Default port base.
 pub const DEFAULT_PORT: u64 = 0xef0;
@@ -189,13 +197,12 @@ mod tests {
             power_button: Default::default(),
         };
         let spec = |base, len| VdevSpec {
-            kind: "progress".into(),
             loc: Some(Loc {
                 space: Space::Io,
                 base,
                 len,
             }),
-            ..Default::default()
+            ..VdevSpec::new(crate::VdevKind::Progress)
         };
         let Ok(Created::Bus { ranges, .. }) = create(&spec(0x80, Some(1)), &ctx) else {
             panic!("POST-code port refused")

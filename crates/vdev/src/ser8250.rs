@@ -26,7 +26,28 @@ use std::sync::{Arc, Mutex};
 use vm_superio::serial::NoEvents;
 use vm_superio::{Serial, Trigger};
 
-use crate::{Context, Created, Device, Effect, Error, IrqLine, Range, Space, VdevSpec, io_base};
+use crate::decl::{Applied, Arch, DeviceDecl, OptDecl};
+use crate::{
+    Context, Created, Device, Direction, Effect, Error, HostDev, IrqLine, Range, Space, Value,
+    VdevSpec, catalogue, io_base,
+};
+
+/// `hostdev`: where the UART's output goes and its input comes from.
+pub const HOSTDEV: OptDecl = catalogue::HOSTDEV.hvhost(Applied::Runs);
+
+/// What `ser8250` declares.
+pub const DECL: DeviceDecl = DeviceDecl::new("ser8250", "16550A-compatible UART")
+    .arch(Arch::X86_64)
+    .ports(8, Some(0x3f8))
+    .options(&[HOSTDEV, catalogue::BATCH.hvhost(Applied::Ignored)]);
+
+/// The `hostdev` of a spec.
+fn hostdev(spec: &VdevSpec) -> Option<&HostDev> {
+    match spec.value(&HOSTDEV) {
+        Some(Value::HostDev(h)) => Some(h),
+        _ => None,
+    }
+}
 
 /// Input read from a `<FILE` hostdev is capped at this many bytes.
 pub const MAX_INPUT: u64 = 1 << 20;
@@ -113,8 +134,8 @@ pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
 
 /// Its 8 ports (0x3f8 or `loc`), after checking `hostdev`.
 pub(crate) fn ranges(spec: &VdevSpec) -> Result<Vec<Range>, Error> {
-    let base = io_base(spec, Some(0x3f8))?;
-    if matches!(spec.hostdev.as_deref(), Some(">" | "<" | "")) {
+    let base = io_base(spec, DECL.default_loc)?;
+    if hostdev(spec).is_some_and(|h| h.path.is_empty()) {
         return Err(spec.bad("`hostdev` needs a path or `-`"));
     }
     Ok(vec![Range {
@@ -127,24 +148,24 @@ pub(crate) fn ranges(spec: &VdevSpec) -> Result<Vec<Range>, Error> {
 pub(crate) fn device(spec: &VdevSpec, ctx: &Context) -> Result<Box<dyn Device>, Error> {
     let mut pending = VecDeque::new();
     let mut live: Option<Box<dyn Read + Send>> = None;
-    let host = match spec.hostdev.as_deref() {
-        Some(">-" | "-" | "<-") => "stdout".to_string(),
-        Some(h) => h.trim_start_matches(['<', '>']).to_string(),
+    let h = hostdev(spec);
+    let host = match h {
+        Some(h) if h.is_stdio() => "stdout".to_string(),
+        Some(h) => h.path.clone(),
         None => "none".to_string(),
     };
-    let out: Box<dyn Write + Send> = match spec.hostdev.as_deref() {
+    let out: Box<dyn Write + Send> = match h.map(|h| (h.direction, h.path.as_str())) {
         None => Box::new(std::io::sink()),
-        Some(">-") => Box::new(std::io::stdout()),
-        Some("-") => {
+        Some((Some(Direction::Output), "-")) => Box::new(std::io::stdout()),
+        Some((None, "-")) => {
             live = Some(Box::new(std::io::stdin()));
             Box::new(std::io::stdout())
         }
-        Some("<-") => {
+        Some((Some(Direction::Input), "-")) => {
             live = Some(Box::new(std::io::stdin()));
             Box::new(std::io::sink())
         }
-        Some(h) if h.starts_with('<') => {
-            let path = &h[1..];
+        Some((Some(Direction::Input), path)) => {
             let mut data = Vec::new();
             let f = File::open(path).map_err(|e| host_err(path, e))?;
             f.take(MAX_INPUT)
@@ -153,11 +174,8 @@ pub(crate) fn device(spec: &VdevSpec, ctx: &Context) -> Result<Box<dyn Device>, 
             pending.extend(data);
             Box::new(std::io::sink())
         }
-        Some(h) => {
-            let (path, forced_out) = match h.strip_prefix('>') {
-                Some(p) => (p, true),
-                None => (h, false),
-            };
+        Some((direction, path)) => {
+            let forced_out = direction == Some(Direction::Output);
             if path.is_empty() {
                 return Err(spec.bad("`hostdev >` needs a path or `-`"));
             }

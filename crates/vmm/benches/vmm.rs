@@ -25,10 +25,8 @@ use vmm::spec::{Dest, Level, Loc, LoggerSpec, Space, VdevSpec};
 use vmm::{Load, LoadKind, MemKind, MemRegion, VmSpec};
 
 fn spec(cmdline: &str, debug: bool) -> VmSpec {
-    let vdev = |kind: &str| VdevSpec {
-        kind: kind.into(),
-        ..Default::default()
-    };
+    use vdev::VdevKind as K;
+    let vdev = VdevSpec::new;
     VmSpec {
         name: "bench".into(),
         // one RAM region, one KVM memory slot (like microvm's `-m 32`)
@@ -46,18 +44,23 @@ fn spec(cmdline: &str, debug: bool) -> VmSpec {
         exit_on_halt: true,
         vdevs: vec![
             VdevSpec {
-                kind: "ser8250".into(),
                 loc: Some(Loc {
                     space: Space::Io,
                     base: 0x3f8,
                     len: None,
                 }),
-                hostdev: Some(">-".into()),
-                ..Default::default()
+                options: vec![vdev::OptionValue::new(
+                    "hostdev",
+                    vdev::Value::HostDev(vdev::HostDev {
+                        direction: Some(vdev::Direction::Output),
+                        path: "-".into(),
+                    }),
+                )],
+                ..vdev(K::Ser8250)
             },
-            vdev("progress"),
-            vdev("mc146818"),
-            vdev("pckeyboard"),
+            vdev(K::Progress),
+            vdev(K::Mc146818),
+            vdev(K::Pckeyboard),
         ],
         logger: LoggerSpec {
             filters: if debug {

@@ -2,7 +2,8 @@
 //! this KVM VMM cannot run. `hvhost qvm` and `hvhost run` report them before
 //! the VM is assembled ([`crate::preflight`]).
 //!
-//! `V01xx`: what the configuration asks of this VMM.
+//! `V01xx`: what the configuration asks of this VMM. A [`Problem`] is one
+//! finding with its code and the part of the configuration it is about.
 
 diag::declare_codes! {
     /// `vdev virtio-blk`, `vdev hpet`, `vdev pl011`, ...
@@ -33,4 +34,67 @@ diag::declare_codes! {
     V0113 = "memory-layout", Error, "guest memory this VMM cannot map";
     /// A command line of 64 KiB or more.
     V0114 = "cmdline-too-long", Error, "a command line that does not fit the boot page";
+}
+
+/// What part of the configuration a [`Problem`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// The vdev with this index in [`crate::VmSpec::vdevs`].
+    Vdev(usize),
+    /// That vdev's `loc`.
+    Loc(usize),
+    /// That vdev's `intr`.
+    Intr(usize),
+    /// The `cpu` lines.
+    Cpus,
+    /// The `ram` lines.
+    Ram,
+    /// The memory region with this index in [`crate::VmSpec::memory`] (`ram`,
+    /// `rom`, `reserve`); none: the memory lines as a whole.
+    Memory(Option<usize>),
+    /// The `cmdline`.
+    Cmdline,
+    /// The `load` lines (there may be none).
+    Loads,
+}
+
+/// One reason the VMM cannot run a configuration.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    /// Its stable code.
+    pub code: &'static diag::Code,
+    /// Where it is.
+    pub subject: Subject,
+    /// The message (as `Error::Config` carries it).
+    pub msg: String,
+    /// A short label for the location.
+    pub label: String,
+    /// What to change.
+    pub help: String,
+    /// Another place involved, with its label (the first ioapic, ...).
+    pub related: Option<Box<(Subject, String)>>,
+}
+
+impl Problem {
+    pub(crate) fn new(
+        code: &'static diag::Code,
+        subject: Subject,
+        msg: impl Into<String>,
+        label: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Problem {
+        Problem {
+            code,
+            subject,
+            msg: msg.into(),
+            label: label.into(),
+            help: help.into(),
+            related: None,
+        }
+    }
+
+    pub(crate) fn related(mut self, subject: Subject, label: impl Into<String>) -> Problem {
+        self.related = Some(Box::new((subject, label.into())));
+        self
+    }
 }

@@ -2,25 +2,20 @@
 
 use std::path::Path;
 
+use std::path::PathBuf;
+
 use crate::{Error, codes};
 use qvmconf::{
-    Direction, ImageType, Intr as QIntr, LoadKind as QLoadKind, Location, MemKind as QMemKind,
-    Space as QSpace, UnsupportedAction, VdevKind, VdevOptions, VmConfig,
+    ImageType, Intr, LoadKind as QLoadKind, Location, MemKind as QMemKind, Space,
+    UnsupportedAction, Vdev, VmConfig,
 };
+use vdev::{Applied, OptionValue, Value};
 
 use diag::Span;
 
 use crate::spec::{
-    Dest, Intr, Level, Load, LoadKind, Loc, LoggerSpec, MemKind, MemRegion, Policy, Space,
-    VdevSpec, VmSpec,
+    Dest, Level, Load, LoadKind, Loc, LoggerSpec, MemKind, MemRegion, Policy, VdevSpec, VmSpec,
 };
-
-fn space(s: QSpace) -> Space {
-    match s {
-        QSpace::Io => Space::Io,
-        QSpace::Mem => Space::Mem,
-    }
-}
 
 fn level(name: &str) -> Result<Level, String> {
     Ok(match name {
@@ -85,7 +80,7 @@ pub fn spec_from_config(cfg: &VmConfig, cwd: &Path) -> Result<VmSpec, Error> {
 pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
     let mut refused = Vec::new();
     let mut vdev_src = Vec::new();
-    let mut mem_spans = Vec::new();
+    let mem_spans;
     let abs = |p: &str| {
         let p = Path::new(p);
         if p.is_absolute() {
@@ -102,34 +97,7 @@ pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
             .unwrap_or_else(|| "vm".into()),
         ..Default::default()
     };
-    for m in &cfg.memory {
-        let kind = match m.kind {
-            QMemKind::Ram => MemKind::Ram,
-            QMemKind::Rom => MemKind::Rom,
-        };
-        spec.memory.push(MemRegion {
-            kind,
-            start: m.start,
-            size: m.len,
-        });
-        mem_spans.push(m.span);
-    }
-    for r in &cfg.reserves {
-        if let Some(Location::Region {
-            space: QSpace::Mem,
-            start,
-            len,
-            ..
-        }) = r.loc.as_ref().map(|l| &l.value)
-        {
-            spec.memory.push(MemRegion {
-                kind: MemKind::Reserve,
-                start: *start,
-                size: *len,
-            });
-            mem_spans.push(r.span);
-        }
-    }
+    (spec.memory, mem_spans) = memory(cfg);
     for p in &cfg.passes {
         refused.push(refuse(
             Some(p.span),
@@ -140,6 +108,71 @@ pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
     }
     spec.cpus = cfg.cpus.len().max(1) as u32;
     spec.runmasks = cfg.cpus.iter().map(|c| c.runmask.clone()).collect();
+    spec.loads = loads(cfg, &abs, &mut refused);
+    spec.cmdline = cfg.cmdline.as_ref().map(|c| c.value.clone());
+    for (src, v) in cfg.vdevs.iter().enumerate() {
+        if let Some(d) = vdev_spec(v, &abs, &mut refused) {
+            spec.vdevs.push(d);
+            vdev_src.push(src);
+        }
+    }
+    spec.unsupported_reference = match cfg.unsupported.reference {
+        UnsupportedAction::Ignore => Policy::Ignore,
+        UnsupportedAction::Fail => Policy::Fail,
+        UnsupportedAction::Abort => Policy::Abort,
+    };
+    spec.exit_on_halt = cfg
+        .setting("exit-on-halt")
+        .is_some_and(|v| !matches!(v, "0" | "off" | "no" | "false"));
+    spec.logger = logger(cfg, &mut refused);
+    spec.dryrun = cfg.dryrun;
+    Converted {
+        spec,
+        mem_spans,
+        vdev_src,
+        refused,
+    }
+}
+
+/// `ram`, `rom` and `reserve loc mem:...` as memory regions, with their lines.
+fn memory(cfg: &VmConfig) -> (Vec<MemRegion>, Vec<Span>) {
+    let mut regions = Vec::new();
+    let mut mem_spans = Vec::new();
+    for m in &cfg.memory {
+        let kind = match m.kind {
+            QMemKind::Ram => MemKind::Ram,
+            QMemKind::Rom => MemKind::Rom,
+        };
+        regions.push(MemRegion {
+            kind,
+            start: m.start,
+            size: m.len,
+        });
+        mem_spans.push(m.span);
+    }
+    for r in &cfg.reserves {
+        if let Some(Location::Region {
+            space: Space::Mem,
+            start,
+            len,
+            ..
+        }) = r.loc.as_ref().map(|l| &l.value)
+        {
+            regions.push(MemRegion {
+                kind: MemKind::Reserve,
+                start: *start,
+                size: *len,
+            });
+            mem_spans.push(r.span);
+        }
+    }
+    (regions, mem_spans)
+}
+
+/// The loads, typed as far as their headers tell; `acpi`/`fdt` loads and
+/// arm64 images are refused.
+fn loads(cfg: &VmConfig, abs: &dyn Fn(&str) -> PathBuf, refused: &mut Vec<Refusal>) -> Vec<Load> {
+    let mut out = Vec::new();
     for l in &cfg.loads {
         let kind = match (l.kind, &l.detected) {
             (QLoadKind::Data, _) => LoadKind::Data,
@@ -170,108 +203,17 @@ pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
             }
             (QLoadKind::Image, _) => LoadKind::Auto,
         };
-        spec.loads.push(Load {
+        out.push(Load {
             kind,
             addr: l.addr,
             path: abs(&l.path.value),
         });
     }
-    spec.cmdline = cfg.cmdline.as_ref().map(|c| c.value.clone());
-    for (src, v) in cfg.vdevs.iter().enumerate() {
-        let supported = matches!(
-            v.kind,
-            VdevKind::Pic8259
-                | VdevKind::Ioapic
-                | VdevKind::Timer8254
-                | VdevKind::Mc146818
-                | VdevKind::Pckeyboard
-                | VdevKind::Ser8250
-                | VdevKind::Progress
-        );
-        if !supported {
-            refused.push(Refusal {
-                code: &codes::V0101,
-                span: Some(v.span),
-                msg: format!("vdev {} is not provided by this VMM yet", v.kind.name()),
-                label: "not provided by this VMM".into(),
-                help: format!(
-                    "this VMM provides {}: remove the line to run the VM here (QNX qvm has the others)",
-                    crate::validate::provided()
-                ),
-            });
-            continue;
-        }
-        let loc = match v.loc.as_ref().map(|l| &l.value) {
-            Some(Location::Region {
-                space: s,
-                start,
-                len,
-                ..
-            }) => Some(Loc {
-                space: space(*s),
-                base: *start,
-                len: (*len > 0).then_some(*len),
-            }),
-            Some(_) => {
-                refused.push(refuse(
-                    v.loc.as_ref().map(|l| l.span),
-                    format!("vdev {}: a PCI `loc` needs PCI support", v.kind.name()),
-                    "a PCI location",
-                    "give a port or memory location (`loc io:PORT`, `loc mem:ADDR`); this VMM has no PCI bus",
-                ));
-                continue;
-            }
-            None => None,
-        };
-        let intr = v.intr.iter().find_map(|i| match &i.value {
-            QIntr::Line { pic, line, .. } => Some(Intr {
-                controller: pic.clone().unwrap_or_else(|| "ioapic".into()),
-                line: Some(*line),
-            }),
-            QIntr::Apic => None,
-        });
-        let mut d = VdevSpec {
-            kind: v.kind.name().to_string(),
-            loc,
-            intr,
-            name: v.name.as_ref().map(|n| n.value.clone()),
-            ..Default::default()
-        };
-        match &v.options {
-            VdevOptions::Mc146818 { regs } => {
-                d.regs = regs
-                    .iter()
-                    .map(|&(i, v)| (u64::from(i), u64::from(v)))
-                    .collect();
-            }
-            VdevOptions::Ser8250 {
-                hostdev: Some(h), ..
-            } => {
-                let path = if h.is_stdio() {
-                    "-".to_string()
-                } else {
-                    abs(&h.path).display().to_string()
-                };
-                d.hostdev = Some(match h.direction {
-                    Some(Direction::Input) => format!("<{path}"),
-                    Some(Direction::Output) if h.is_stdio() => ">-".to_string(),
-                    Some(Direction::Output) => format!(">{path}"),
-                    None => path,
-                });
-            }
-            _ => {}
-        }
-        spec.vdevs.push(d);
-        vdev_src.push(src);
-    }
-    spec.unsupported_reference = match cfg.unsupported.reference {
-        UnsupportedAction::Ignore => Policy::Ignore,
-        UnsupportedAction::Fail => Policy::Fail,
-        UnsupportedAction::Abort => Policy::Abort,
-    };
-    spec.exit_on_halt = cfg
-        .setting("exit-on-halt")
-        .is_some_and(|v| !matches!(v, "0" | "off" | "no" | "false"));
+    out
+}
+
+/// `logger`: its filters and destination (an unknown one is refused).
+fn logger(cfg: &VmConfig, refused: &mut Vec<Refusal>) -> LoggerSpec {
     let mut filters = Vec::new();
     for f in &cfg.logger.filters {
         match level(f) {
@@ -284,7 +226,7 @@ pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
             )),
         }
     }
-    spec.logger = LoggerSpec {
+    LoggerSpec {
         filters,
         dest: match cfg.logger.dest.as_str() {
             "stdout" => Dest::Stdout,
@@ -301,12 +243,89 @@ pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
                 Dest::Stderr
             }
         },
-    };
-    spec.dryrun = cfg.dryrun;
-    Converted {
-        spec,
-        mem_spans,
-        vdev_src,
-        refused,
     }
+}
+
+/// The VMM's spec of one vdev, or None (and why, in `refused`) when the
+/// VMM cannot run it: the device, or one of its options, is declared
+/// refused, or its `loc` is a PCI one. Options declared accepted but not
+/// applied are left out.
+fn vdev_spec(
+    v: &Vdev,
+    abs: &dyn Fn(&str) -> PathBuf,
+    refused: &mut Vec<Refusal>,
+) -> Option<VdevSpec> {
+    if v.kind.hvhost() == Applied::Refused {
+        refused.push(Refusal {
+            code: &codes::V0101,
+            span: Some(v.span),
+            msg: format!("vdev {} is not provided by this VMM yet", v.kind.name()),
+            label: "not provided by this VMM".into(),
+            help: format!(
+                "this VMM provides {}: remove the line to run the VM here (QNX qvm has the others)",
+                crate::validate::provided()
+            ),
+        });
+        return None;
+    }
+    let loc = match v.loc.as_ref().map(|l| &l.value) {
+        Some(Location::Region {
+            space, start, len, ..
+        }) => Some(Loc {
+            space: *space,
+            base: *start,
+            len: (*len > 0).then_some(*len),
+        }),
+        Some(_) => {
+            refused.push(refuse(
+                v.loc.as_ref().map(|l| l.span),
+                format!("vdev {}: a PCI `loc` needs PCI support", v.kind.name()),
+                "a PCI location",
+                "give a port or memory location (`loc io:PORT`, `loc mem:ADDR`); this VMM has no PCI bus",
+            ));
+            return None;
+        }
+        None => None,
+    };
+    let mut d = VdevSpec {
+        loc,
+        intr: v
+            .intr
+            .iter()
+            .find(|i| matches!(i.value, Intr::Line { .. }))
+            .map(|i| i.value.clone()),
+        name: v.name.as_ref().map(|n| n.value.clone()),
+        ..VdevSpec::new(v.kind)
+    };
+    let mut ok = true;
+    for g in &v.options.given {
+        match g.decl.hvhost {
+            Applied::Runs => {
+                let value = match &g.value {
+                    Value::HostDev(h) if !h.is_stdio() => {
+                        let mut h = h.clone();
+                        h.path = abs(&h.path).display().to_string();
+                        Value::HostDev(h)
+                    }
+                    other => other.clone(),
+                };
+                d.options.push(OptionValue::new(g.decl.name, value));
+            }
+            Applied::Ignored => {}
+            Applied::Refused => {
+                ok = false;
+                refused.push(refuse(
+                    Some(g.span),
+                    format!(
+                        "vdev {}: `{}` is not supported by this VMM",
+                        v.kind.name(),
+                        g.decl.name
+                    ),
+                    "not supported here",
+                    "remove the option to run the VM here",
+                ));
+            }
+        }
+    }
+    ok.then_some(d)
 }

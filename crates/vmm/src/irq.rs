@@ -16,7 +16,7 @@ use kvm_ioctls::VmFd;
 use vdev::{InKernel, Intr, IrqLine};
 use vmm_sys_util::eventfd::EventFd;
 
-use crate::validate::{Problem, Subject};
+use crate::codes::{Problem, Subject};
 use crate::{Error, codes, kvm_err};
 
 /// IOAPIC pins KVM provides.
@@ -118,7 +118,10 @@ impl Controllers {
 
     /// The GSI an `intr` names; `at` is where the `intr` is, for the problem.
     pub fn gsi(&self, intr: &Intr, vdev: &str, at: Subject) -> Result<u32, Problem> {
-        let c = intr.controller.as_str();
+        let (c, line) = match intr {
+            Intr::Line { pic, line, .. } => (pic.as_deref().unwrap_or("ioapic"), Some(*line)),
+            Intr::Apic => ("apic", None),
+        };
         let known = || {
             self.ioapics
                 .keys()
@@ -126,7 +129,7 @@ impl Controllers {
                 .chain(["8259".to_string()])
                 .collect::<Vec<_>>()
         };
-        let Some(line) = intr.line else {
+        let Some(line) = line else {
             return Err(Problem::new(
                 &codes::V0107,
                 at,

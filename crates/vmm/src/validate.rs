@@ -9,74 +9,12 @@ use vdev::{Device, Effect, InKernel, Layout, Space};
 
 use crate::bus::{Bus, SharedDevice};
 use crate::codes;
+pub use crate::codes::{Problem, Subject};
 use crate::irq::{Controllers, IOAPIC_BASE};
 use crate::spec::VmSpec;
 
 /// The most vCPUs a VM may have (xAPIC IDs 0–253; 255 is the broadcast ID).
 pub const MAX_CPUS: u32 = 254;
-
-/// What part of the configuration a [`Problem`] is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Subject {
-    /// The vdev with this index in [`VmSpec::vdevs`].
-    Vdev(usize),
-    /// That vdev's `loc`.
-    Loc(usize),
-    /// That vdev's `intr`.
-    Intr(usize),
-    /// The `cpu` lines.
-    Cpus,
-    /// The `ram` lines.
-    Ram,
-    /// The memory region with this index in [`VmSpec::memory`] (`ram`,
-    /// `rom`, `reserve`); none: the memory lines as a whole.
-    Memory(Option<usize>),
-    /// The `cmdline`.
-    Cmdline,
-    /// The `load` lines (there may be none).
-    Loads,
-}
-
-/// One reason the VMM cannot run a configuration.
-#[derive(Clone, Debug)]
-pub struct Problem {
-    /// Its stable code.
-    pub code: &'static diag::Code,
-    /// Where it is.
-    pub subject: Subject,
-    /// The message (as `Error::Config` carries it).
-    pub msg: String,
-    /// A short label for the location.
-    pub label: String,
-    /// What to change.
-    pub help: String,
-    /// Another place involved, with its label (the first ioapic, ...).
-    pub related: Option<Box<(Subject, String)>>,
-}
-
-impl Problem {
-    pub(crate) fn new(
-        code: &'static diag::Code,
-        subject: Subject,
-        msg: impl Into<String>,
-        label: impl Into<String>,
-        help: impl Into<String>,
-    ) -> Problem {
-        Problem {
-            code,
-            subject,
-            msg: msg.into(),
-            label: label.into(),
-            help: help.into(),
-            related: None,
-        }
-    }
-
-    pub(crate) fn related(mut self, subject: Subject, label: impl Into<String>) -> Problem {
-        self.related = Some(Box::new((subject, label.into())));
-        self
-    }
-}
 
 /// What the checks found out, for the VM's assembly.
 pub struct Plan {
@@ -88,14 +26,17 @@ pub struct Plan {
     pub in_kernel: Vec<bool>,
 }
 
-/// The vdevs this VMM provides, for messages.
+/// The vdevs this VMM provides, for messages (from their registrations).
 pub fn provided() -> String {
-    vdev::KINDS.join(", ")
+    vdev::VdevKind::provided()
+        .map(|k| k.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn from_vdev(i: usize, kind: &str, e: vdev::Error) -> Problem {
     match e {
-        vdev::Error::UnknownVdev(_) => Problem::new(
+        vdev::Error::NotProvided(_) => Problem::new(
             &codes::V0101,
             Subject::Vdev(i),
             e.to_string(),
@@ -150,63 +91,7 @@ impl Device for Nothing {
 /// returned, in configuration order.
 pub fn plan(spec: &VmSpec) -> Result<Plan, Vec<Problem>> {
     let mut problems = Vec::new();
-    let mut layouts = Vec::with_capacity(spec.vdevs.len());
-    for (i, v) in spec.vdevs.iter().enumerate() {
-        match vdev::layout(v) {
-            Ok(l) => layouts.push(Some(l)),
-            Err(e) => {
-                problems.push(from_vdev(i, v.base_kind(), e));
-                layouts.push(None);
-            }
-        }
-    }
-    let bindings: Vec<(usize, &InKernel)> = layouts
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| match l {
-            Some(Layout::InKernel(b)) => Some((i, b)),
-            _ => None,
-        })
-        .collect();
-    let (controllers, found) = Controllers::new(&bindings);
-    problems.extend(found);
-
-    let mut gsis = vec![None; spec.vdevs.len()];
-    let mut io = Bus::default();
-    let mut mmio = Bus::default();
-    let nothing: SharedDevice = Arc::new(Mutex::new(Box::new(Nothing)));
-    if let Some(base) = controllers.ioapic_base().filter(|&b| b != IOAPIC_BASE) {
-        // the relocated ioapic's register window (vm.rs adds the same)
-        let _ = mmio.insert(base, 0x100, 0, nothing.clone(), "ioapic");
-    }
-    for (i, v) in spec.vdevs.iter().enumerate() {
-        let Some(Layout::Bus(ranges)) = &layouts[i] else {
-            continue;
-        };
-        if let Some(intr) = &v.intr {
-            match controllers.gsi(intr, v.base_kind(), Subject::Intr(i)) {
-                Ok(g) => gsis[i] = Some(g),
-                Err(p) => problems.push(p),
-            }
-        }
-        for (n, r) in ranges.iter().enumerate() {
-            let bus = if r.space == Space::Io {
-                &mut io
-            } else {
-                &mut mmio
-            };
-            if let Err(e) = bus.insert(r.base, r.len, n, nothing.clone(), v.base_kind()) {
-                problems.push(Problem::new(
-                    &codes::V0110,
-                    Subject::Loc(i),
-                    format!("vdev {}: {e}", v.base_kind()),
-                    "overlaps another device",
-                    "move one of the two devices (`loc`) so that their ranges do not meet",
-                ));
-                break;
-            }
-        }
-    }
+    let (layouts, controllers, gsis) = devices(spec, &mut problems);
 
     let cpus = spec.cpus.max(1);
     if cpus > MAX_CPUS {
@@ -271,6 +156,72 @@ pub fn plan(spec: &VmSpec) -> Result<Plan, Vec<Problem>> {
     } else {
         Err(problems)
     }
+}
+
+/// The vdevs' layouts, the interrupt controllers and each user-space
+/// device's GSI; every problem found goes to `problems`.
+fn devices(
+    spec: &VmSpec,
+    problems: &mut Vec<Problem>,
+) -> (Vec<Option<Layout>>, Controllers, Vec<Option<u32>>) {
+    let mut layouts = Vec::with_capacity(spec.vdevs.len());
+    for (i, v) in spec.vdevs.iter().enumerate() {
+        match vdev::layout(v) {
+            Ok(l) => layouts.push(Some(l)),
+            Err(e) => {
+                problems.push(from_vdev(i, v.base_kind(), e));
+                layouts.push(None);
+            }
+        }
+    }
+    let bindings: Vec<(usize, &InKernel)> = layouts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| match l {
+            Some(Layout::InKernel(b)) => Some((i, b)),
+            _ => None,
+        })
+        .collect();
+    let (controllers, found) = Controllers::new(&bindings);
+    problems.extend(found);
+
+    let mut gsis = vec![None; spec.vdevs.len()];
+    let mut io = Bus::default();
+    let mut mmio = Bus::default();
+    let nothing: SharedDevice = Arc::new(Mutex::new(Box::new(Nothing)));
+    if let Some(base) = controllers.ioapic_base().filter(|&b| b != IOAPIC_BASE) {
+        // the relocated ioapic's register window (vm.rs adds the same)
+        let _ = mmio.insert(base, 0x100, 0, nothing.clone(), "ioapic");
+    }
+    for (i, v) in spec.vdevs.iter().enumerate() {
+        let Some(Layout::Bus(ranges)) = &layouts[i] else {
+            continue;
+        };
+        if let Some(intr) = &v.intr {
+            match controllers.gsi(intr, v.base_kind(), Subject::Intr(i)) {
+                Ok(g) => gsis[i] = Some(g),
+                Err(p) => problems.push(p),
+            }
+        }
+        for (n, r) in ranges.iter().enumerate() {
+            let bus = if r.space == Space::Io {
+                &mut io
+            } else {
+                &mut mmio
+            };
+            if let Err(e) = bus.insert(r.base, r.len, n, nothing.clone(), v.base_kind()) {
+                problems.push(Problem::new(
+                    &codes::V0110,
+                    Subject::Loc(i),
+                    format!("vdev {}: {e}", v.base_kind()),
+                    "overlaps another device",
+                    "move one of the two devices (`loc`) so that their ranges do not meet",
+                ));
+                break;
+            }
+        }
+    }
+    (layouts, controllers, gsis)
 }
 
 /// The error a VM's assembly stops with: the first problem.

@@ -269,13 +269,12 @@ fn overlapping_devices_found_by_the_bus() {
     let with = |base: u64| {
         let mut s = spec.clone();
         s.vdevs.push(vmm::spec::VdevSpec {
-            kind: "progress".into(),
             loc: Some(vmm::spec::Loc {
                 space: vmm::spec::Space::Mem,
                 base,
                 len: Some(16),
             }),
-            ..Default::default()
+            ..vmm::spec::VdevSpec::new(vdev::VdevKind::Progress)
         });
         vmm::check(&s).map_err(|e| e.to_string())
     };
@@ -377,5 +376,27 @@ fn every_code_has_its_explanation() {
             c.id
         );
         assert!(c.explanation.contains("Wrong") && c.explanation.contains("Right"));
+    }
+}
+
+#[test]
+fn v0101_explains_the_vdevs_the_declarations_provide_and_refuse() {
+    let text = include_str!("../explain/V0101.md");
+    // "... The KVM VMM of hvhost provides `8259`, ... and `progress`. ..."
+    let at = text
+        .find("hvhost provides")
+        .expect("the list of provided vdevs");
+    let provides = &text[at..at + text[at..].find(". ").expect("the sentence's end")];
+    let before = &text[..at];
+    for k in vdev::VdevKind::ALL {
+        let named = format!("`{}`", k.name());
+        match k.hvhost() {
+            vdev::Applied::Refused => assert!(
+                before.contains(k.name()) && !provides.contains(&named),
+                "V0101.md: {} is not provided",
+                k.name()
+            ),
+            _ => assert!(provides.contains(&named), "V0101.md: {named} is provided"),
+        }
     }
 }

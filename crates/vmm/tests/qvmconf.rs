@@ -105,3 +105,32 @@ fn the_example_hosts_probe_vm_boots() {
     assert_eq!(r.ok("kbd"), "selftest=55");
     assert_eq!(r.ok("progress"), "id=53475250");
 }
+
+#[test]
+fn the_vmspec_json_of_the_docs_is_the_one_the_vmm_reads() {
+    let doc = include_str!("../../../docs/vmm.md");
+    let start = doc
+        .find("A `VmSpec` as JSON")
+        .expect("the example's heading");
+    let json = doc[start..]
+        .split("```json\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a json block");
+    let spec: vmm::VmSpec = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+    let uart = &spec.vdevs[1];
+    assert_eq!(uart.kind, vdev::VdevKind::Ser8250);
+    assert_eq!(uart.intr, Some(vdev::Intr::line("myioapic", 4)));
+    let hostdev = vdev::ser8250::HOSTDEV;
+    assert!(
+        matches!(uart.value(&hostdev), Some(vdev::Value::HostDev(h)) if h.is_stdio()),
+        "{uart:?}"
+    );
+    let rtc = &spec.vdevs[3];
+    let reg = vdev::mc146818::REG;
+    assert_eq!(rtc.values(&reg).count(), 1);
+    // what vmm-run checks first: every vdev's kind, loc and options
+    for v in &spec.vdevs {
+        vdev::layout(v).unwrap_or_else(|e| panic!("{}: {e}", v.kind.name()));
+    }
+}

@@ -9,7 +9,7 @@ use vmm::{ExitCode, Policy};
 fn second_uart(hostdev: &str) -> VdevSpec {
     VdevSpec {
         loc: io(0x2f8),
-        hostdev: Some(hostdev.into()),
+        options: vec![common::hostdev(hostdev)],
         ..vdev("ser8250")
     }
 }
@@ -148,9 +148,12 @@ fn mc146818_reg_preset_selects_binary() {
     let rtc = spec
         .vdevs
         .iter_mut()
-        .find(|v| v.kind == "mc146818")
+        .find(|v| v.kind == vdev::VdevKind::Mc146818)
         .expect("rtc");
-    rtc.regs = vec![(0x0b, 0x06)];
+    rtc.options = vec![vdev::OptionValue::new(
+        "reg",
+        vdev::Value::RtcReg(0x0b, 0x06),
+    )];
     let r = run(&spec);
     assert_eq!(r.code, 0, "{}", r.err);
     let (days, secs, rest) = parse_rtc(&r.ok("rtc"));
@@ -369,11 +372,34 @@ fn unknown_vdev_is_a_config_error() {
     if !kvm() {
         return;
     }
-    let mut spec = probe_spec("hello");
-    spec.vdevs.push(vdev("vdev-nosuch.so"));
-    let r = run(&spec);
+    // a kind no device declares cannot be written as a VdevSpec: write the JSON
+    let mut json = serde_json::to_value(probe_spec("hello")).expect("spec serialises");
+    json["vdevs"]
+        .as_array_mut()
+        .expect("vdevs")
+        .push(serde_json::json!({"kind": "vdev-nosuch.so"}));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("spec.json");
+    std::fs::write(&path, json.to_string()).expect("write spec");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_vmm-run"))
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start vmm-run");
+    let r = common::finish(child, std::time::Duration::from_secs(30));
     assert_eq!(r.code, 65, "{}", r.err);
     assert!(r.err.contains("unknown vdev `vdev-nosuch.so`"), "{}", r.err);
+    // a declared vdev the VMM does not provide is refused as such
+    let mut spec = probe_spec("hello");
+    spec.vdevs.push(vdev("hpet"));
+    let r = run(&spec);
+    assert_eq!(r.code, 65, "{}", r.err);
+    assert!(
+        r.err.contains("vdev `hpet` is not provided by this VMM"),
+        "{}",
+        r.err
+    );
 }
 
 #[test]
@@ -386,7 +412,7 @@ fn progress_as_a_post_code_port() {
     let p = spec
         .vdevs
         .iter_mut()
-        .find(|v| v.kind == "progress")
+        .find(|v| v.kind == vdev::VdevKind::Progress)
         .expect("progress");
     p.loc = Some(Loc {
         space: Space::Io,
@@ -420,7 +446,7 @@ fn ser8250_stdin_and_stdout() {
     }
     // `hostdev -`: the guest reads what is typed on the VMM's standard input
     let mut spec = probe_spec("rx=3f8 hello");
-    spec.vdevs[1].hostdev = Some("-".into());
+    spec.vdevs[1].options = vec![common::hostdev("-")];
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = common::spawn_with_stdin(&spec, dir.path());
     {

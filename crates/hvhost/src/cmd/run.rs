@@ -8,9 +8,7 @@
 //! start the VM does not start it here either. The VM then runs as under
 //! `hvhost qvm`, with qvm's exit codes.
 
-use crate::cmd::qvm::{
-    EXIT_BEFORE_START, EXIT_CONFIG, dry_run_findings, plan_json, plan_text, run_vm,
-};
+use crate::cmd::qvm::{EXIT_BEFORE_START, EXIT_CONFIG, dry_run_findings, print_plan, run_vm};
 use crate::codes;
 use crate::input::{BuildfileInput, Unreadable};
 use crate::output::{Format, emit};
@@ -142,14 +140,13 @@ pub fn run(args: &RunArgs) -> i32 {
         Err(code) => return code,
     };
     if args.dryrun {
-        match args.format {
-            Format::Json => println!(
-                "{}",
-                serde_json::to_string_pretty(&plan_json(&vm.config, &map)).unwrap_or_default()
-            ),
-            Format::Sarif => {}
-            Format::Text => print!("{}", plan_text(&vm.config, &map)),
-        }
+        print_plan(
+            args.format,
+            &qvmconf::plan::Plan {
+                vm: &vm.config,
+                map: &map,
+            },
+        );
         return 0;
     }
     let code = run_vm(&map, &vm.config, &[]);

@@ -28,17 +28,26 @@ pub fn io(base: u64) -> Option<Loc> {
 }
 
 pub fn vdev(kind: &str) -> VdevSpec {
-    VdevSpec {
-        kind: kind.into(),
-        ..Default::default()
-    }
+    let k = vdev::VdevKind::from_written(kind).unwrap_or_else(|| panic!("no vdev {kind}"));
+    VdevSpec::new(k)
 }
 
 pub fn intr(c: &str, line: u32) -> Option<Intr> {
-    Some(Intr {
-        controller: c.into(),
-        line: Some(line),
-    })
+    Some(Intr::line(c, line))
+}
+
+/// A `hostdev` option as written (`>-`, `<FILE`, `-`).
+pub fn hostdev(written: &str) -> vdev::OptionValue {
+    let (direction, path) = match written.as_bytes().first() {
+        Some(b'<') => (Some(vdev::Direction::Input), &written[1..]),
+        Some(b'>') => (Some(vdev::Direction::Output), &written[1..]),
+        _ => (None, written),
+    };
+    let h = vdev::HostDev {
+        direction,
+        path: path.into(),
+    };
+    vdev::OptionValue::new("hostdev", vdev::Value::HostDev(h))
 }
 
 /// The recommended x86 layout with 16 MiB above 1 MiB, the QNX example's
@@ -77,21 +86,19 @@ pub fn probe_spec(cmdline: &str) -> VmSpec {
         exit_on_halt: true,
         vdevs: vec![
             VdevSpec {
-                kind: "ioapic".into(),
                 loc: Some(Loc {
                     space: Space::Mem,
                     base: 0xfec0_0000,
                     len: None,
                 }),
                 name: Some("myioapic".into()),
-                ..Default::default()
+                ..vdev("ioapic")
             },
             VdevSpec {
-                kind: "ser8250".into(),
                 loc: io(0x3f8),
                 intr: intr("myioapic", 4),
-                hostdev: Some(">-".into()),
-                ..Default::default()
+                options: vec![hostdev(">-")],
+                ..vdev("ser8250")
             },
             VdevSpec {
                 intr: intr("myioapic", 2),

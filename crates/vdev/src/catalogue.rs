@@ -1,0 +1,181 @@
+//! Declarations of the vendor vdevs hvhost reads and checks but whose
+//! devices its VMM does not provide yet: their options are validated like
+//! those of the devices it runs, and a VM that has one does not run here
+//! (V0101). Giving one a module with a device moves its declaration there.
+
+use crate::decl::{Arch, Attachment, DeviceDecl, OptDecl, Repeat, ValueType};
+
+/// `hostdev`, as the console and block devices take it.
+pub const HOSTDEV: OptDecl = OptDecl::new(
+    "hostdev",
+    ValueType::HostDev,
+    "the host side: a file or device, `<` input only, `>` output only, `-` qvm's stdin/stdout",
+)
+.repeat(Repeat::Once);
+
+/// `batch`, of the UARTs.
+pub const BATCH: OptDecl = OptDecl::new(
+    "batch",
+    ValueType::Number,
+    "microseconds to collect output before it is written to the host",
+)
+.key("batch_us");
+
+const LEGACY: OptDecl = OptDecl::new(
+    "legacy",
+    ValueType::Flag,
+    "offer the legacy (pre-1.0) virtio interface too",
+);
+
+/// `hpet`.
+pub const HPET: DeviceDecl = DeviceDecl::new("hpet", "high-precision event timer")
+    .arch(Arch::X86_64)
+    .memory(0x400, Some(0xfed0_0000))
+    .options(&[
+        OptDecl::new(
+            "frequency",
+            ValueType::NonZero,
+            "the counter's frequency in Hz",
+        )
+        .default("14318180"),
+        OptDecl::new(
+            "legacy-free",
+            ValueType::Flag,
+            "no legacy replacement routing (timers 0 and 1 do not replace the 8254 and RTC)",
+        )
+        .key("legacy_free"),
+    ]);
+
+/// `pci-dummy`.
+pub const PCI_DUMMY: DeviceDecl = DeviceDecl::new(
+    "pci-dummy",
+    "a PCI device with preset config space and no function",
+)
+.arch(Arch::X86_64)
+.attachment(Attachment::Pci)
+.options(&[
+    OptDecl::new("reg", ValueType::PciReg, "preset a config-space register")
+        .key("regs")
+        .repeat(Repeat::Many),
+    OptDecl::new(
+        "clone",
+        ValueType::PciAddr,
+        "copy the IDs of a host PCI device",
+    ),
+]);
+
+/// `pl011`.
+pub const PL011: DeviceDecl = DeviceDecl::new("pl011", "ARM PL011 UART")
+    .arch(Arch::Aarch64)
+    .needs_loc()
+    .options(&[HOSTDEV, BATCH]);
+
+/// `virtio-console`.
+pub const VIRTIO_CONSOLE: DeviceDecl = DeviceDecl::new("virtio-console", "virtio console")
+    .memory(0x200, None)
+    .attachment(Attachment::Virtio)
+    .options(&[HOSTDEV, LEGACY]);
+
+/// `virtio-blk`.
+pub const VIRTIO_BLK: DeviceDecl = DeviceDecl::new("virtio-blk", "virtio block device")
+    .memory(0x200, None)
+    .attachment(Attachment::Virtio)
+    .options(&[
+        HOSTDEV,
+        LEGACY,
+        OptDecl::new("dio", ValueType::Toggle, "direct I/O on the host file"),
+        OptDecl::new(
+            "threads",
+            ValueType::Bounded { min: 1, max: 32 },
+            "host threads serving requests",
+        ),
+    ]);
+
+/// `virtio-net`.
+pub const VIRTIO_NET: DeviceDecl = DeviceDecl::new("virtio-net", "virtio network device")
+    .memory(0x200, None)
+    .attachment(Attachment::Virtio)
+    .options(&[
+        OptDecl::new("mac", ValueType::Mac, "the guest's MAC address"),
+        OptDecl::new(
+            "peer",
+            ValueType::Text,
+            "the vdevpeer (host side) to connect to",
+        ),
+        OptDecl::new(
+            "peerfeats",
+            ValueType::Mask,
+            "virtio features offered to the peer",
+        ),
+        LEGACY,
+    ]);
+
+/// `virtio-entropy`.
+pub const VIRTIO_ENTROPY: DeviceDecl =
+    DeviceDecl::new("virtio-entropy", "virtio entropy source (random numbers)")
+        .memory(0x200, None)
+        .attachment(Attachment::Virtio)
+        .options(&[LEGACY]);
+
+/// `shmem`.
+pub const SHMEM: DeviceDecl = DeviceDecl::new("shmem", "shared memory between VMs")
+    .attachment(Attachment::Pci)
+    .options(&[
+        OptDecl::new(
+            "create",
+            ValueType::NamedSize,
+            "create a named region of this size",
+        )
+        .repeat(Repeat::Many),
+        OptDecl::new(
+            "allow",
+            ValueType::Text,
+            "regions (patterns) the guest may attach",
+        )
+        .repeat(Repeat::Many),
+        OptDecl::new(
+            "deny",
+            ValueType::Text,
+            "regions (patterns) the guest may not attach",
+        )
+        .repeat(Repeat::Many),
+    ]);
+
+/// `vgpu-gvtg`.
+pub const VGPU_GVTG: DeviceDecl = DeviceDecl::new("vgpu-gvtg", "Intel GVT-g virtual GPU")
+    .arch(Arch::X86_64)
+    .attachment(Attachment::Pci);
+
+/// `gic`.
+pub const GIC: DeviceDecl = DeviceDecl::new("gic", "ARM generic interrupt controller")
+    .arch(Arch::Aarch64)
+    .pic()
+    .options(&[
+        OptDecl::new(
+            "version",
+            ValueType::Choice(&[2, 3]),
+            "the GIC architecture version",
+        ),
+        OptDecl::new(
+            "gicc",
+            ValueType::OptionalNumber,
+            "the CPU interface (at an address)",
+        ),
+        OptDecl::new("gicr", ValueType::OptionalNumber, "the redistributors (v3)"),
+        OptDecl::new(
+            "its",
+            ValueType::OptionalNumber,
+            "the interrupt translation service (v3)",
+        ),
+        OptDecl::new("msi", ValueType::Numbers, "MSI frame: base,count,first"),
+    ]);
+
+/// `wdt-ib700`.
+pub const WDT_IB700: DeviceDecl = DeviceDecl::new("wdt-ib700", "IB700 watchdog timer")
+    .arch(Arch::X86_64)
+    .ports(3, Some(0x441));
+
+/// `wdt-sp805`.
+pub const WDT_SP805: DeviceDecl = DeviceDecl::new("wdt-sp805", "ARM SP805 watchdog timer")
+    .arch(Arch::Aarch64)
+    .needs_loc();
