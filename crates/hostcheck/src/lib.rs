@@ -18,7 +18,7 @@
 //! | 1 | [`paths`], [`codes`], [`facts`] | image paths as text; the H codes; [`VmFacts`], the thin view of a VM the rules use |
 //! | 2 | [`shell`] | the programs a script command runs (wrappers, `sh -c`) |
 //! | 3 | [`host`] | [`HostView`]: the image as the rules see it |
-//! | 4 | [`load`], [`drivers`] | reading the VMs' qvmconf files into facts; the host's drivers and the devices they claim |
+//! | 4 | [`load`], [`drivers`], [`stage`] | reading the VMs' qvmconf files into facts; the host's drivers and the devices they claim; where an entry's bytes are on this machine |
 //! | 5 | the rule families (below) | the rules, each on a [`HostView`] and the facts; [`safety`] uses [`vdevs`]'s tables |
 //! | 6 | this file | [`check`]: every rule family, in order |
 //!
@@ -59,6 +59,7 @@ pub mod pass;
 pub mod paths;
 pub mod safety;
 pub mod shell;
+pub mod stage;
 pub mod vdevs;
 pub mod virt;
 

@@ -396,17 +396,24 @@ pub fn facts(cfg: &VmConfig, start: &QvmStart, default: SafetyLevel, map: &Sourc
 
 /// How a host file that is not here is found: a path relative to the
 /// current directory, or a bare name along the search path.
-fn missing_help(name: &str) -> String {
-    let check = "or check without --no-host-files, which makes a missing file an error";
+pub fn where_host_files_are(name: &str) -> String {
     if name.contains('/') {
         format!(
-            "`{name}` is relative to the current directory: run from the directory the buildfile's paths are relative to, {check}"
+            "`{name}` is relative to the current directory: run from the directory the buildfile's paths are relative to"
         )
     } else {
         format!(
-            "a bare name is looked for along the search path only (MKIFS_PATH, or the defaults under -r and QNX_TARGET), never in the current directory, as mkifs does: write `./{name}` for a file here, or add its directory to MKIFS_PATH or `[search=DIR]`, {check}"
+            "a bare name is looked for along the search path only (MKIFS_PATH, or the defaults under -r and QNX_TARGET), never in the current directory, as mkifs does: write `./{name}` for a file here, or add its directory to MKIFS_PATH or `[search=DIR]`"
         )
     }
+}
+
+/// [`where_host_files_are`], and how to make a missing file an error.
+fn missing_help(name: &str) -> String {
+    format!(
+        "{}, or check without --no-host-files, which makes a missing file an error",
+        where_host_files_are(name)
+    )
 }
 
 /// Moves spans in files that qvmconf registered for text taken from the

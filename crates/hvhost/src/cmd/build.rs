@@ -30,6 +30,10 @@ pub struct BuildArgs {
     #[arg(short = 'n', action = clap::ArgAction::Count)]
     zero_times: u8,
     /// Print the placement table (offset, size, inode, name, source of every entry).
+    ///
+    /// Entries of a directory taken from a host folder are added sorted by
+    /// name (mkifs uses the host's readdir order), so the same folder gives
+    /// the same image on every machine.
     #[arg(short = 'v', action = clap::ArgAction::Count)]
     verbose: u8,
     /// Image format version: 7 (v1 trailers, SDP ≤ 7.1) or 8 (SDP 8.0 v2 trailers with SHA-512).

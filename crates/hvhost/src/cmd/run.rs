@@ -12,9 +12,10 @@ use crate::cmd::qvm::{EXIT_BEFORE_START, EXIT_CONFIG, dry_run_findings, print_pl
 use crate::codes;
 use crate::input::{BuildfileInput, Unreadable};
 use crate::output::{Format, emit};
-use buildfile::{DataSource, EntryKind, Manifest, Times};
+use buildfile::{Manifest, Times};
 use clap::Args;
 use diag::{Diagnostic, SourceMap, Span};
+use hostcheck::stage::{Staged, Unavailable};
 use hostcheck::{HostView, QvmStart};
 use std::path::PathBuf;
 
@@ -39,69 +40,44 @@ pub struct RunArgs {
     format: Format,
 }
 
-/// Files written for inline image entries; removed when the run ends.
-#[derive(Default)]
-struct Staged {
-    dir: Option<tempfile::TempDir>,
-}
-
-impl Staged {
-    /// A host path holding `bytes` (an inline entry's contents).
-    fn write(&mut self, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
-        if self.dir.is_none() {
-            self.dir = Some(tempfile::tempdir()?);
-        }
-        let dir = self
-            .dir
-            .as_ref()
-            .map(|d| d.path().to_path_buf())
-            .unwrap_or_default();
-        let file = dir.join(name.trim_start_matches('/').replace('/', "_"));
-        std::fs::write(&file, bytes)?;
-        Ok(file)
-    }
-}
-
 /// Where the bytes of the image entry at `target`, named at `at`, are on
-/// this machine.
+/// this machine, as an R0103 error when they are not.
 fn host_file(
     host: &HostView,
     target: &str,
     at: Span,
     staged: &mut Staged,
 ) -> Result<PathBuf, Box<Diagnostic>> {
-    let unavailable =
-        |msg: String| Box::new(Diagnostic::new(&codes::R0103, msg).at(at, "needed by the VM"));
-    let Some(e) = host.find_followed(target) else {
-        return Err(Box::new(
+    let unavailable = |msg: String| Diagnostic::new(&codes::R0103, msg).at(at, "needed by the VM");
+    let in_image = |d: Diagnostic, entry: Span| Box::new(d.with(entry, "its entry in the image"));
+    staged.host_path(host, target).map_err(|why| match why {
+        Unavailable::NotInImage => Box::new(
             unavailable(format!("`{target}` is not in the image"))
                 .note("on the target it might come from a filesystem mounted at run time, which `hvhost run` does not have")
                 .help("put the file in the image, or run the configuration with `hvhost qvm @FILE`"),
-        ));
-    };
-    let in_image = |d: Box<Diagnostic>| Box::new(d.with(e.span, "its entry in the image"));
-    let EntryKind::File(f) = &e.kind else {
-        return Err(in_image(unavailable(format!(
-            "`{target}` is not a regular file in the image"
-        ))));
-    };
-    match &f.source {
-        DataSource::Host { path } => Ok(path.clone()),
-        DataSource::Inline { bytes } => staged.write(target, bytes).map_err(|err| {
-            in_image(unavailable(format!(
-                "`{target}`: its inline contents cannot be staged: {err}"
-            )))
-        }),
-        DataSource::Assumed { name } => Err(in_image(Box::new(
+        ),
+        Unavailable::NotRegular { entry } => in_image(
+            unavailable(format!("`{target}` is not a regular file in the image")),
+            entry,
+        ),
+        Unavailable::Assumed { name, entry } => in_image(
             unavailable(format!(
                 "`{target}` comes from the host file `{name}`, which is not on this machine"
             ))
-            .help("run where the file exists (set QNX_TARGET or MKIFS_PATH as for mkifs)"),
-        ))),
-        DataSource::Script => Err(in_image(unavailable(format!(
-            "`{target}` is the boot script"
-        )))),
-    }
+            .help(hostcheck::load::where_host_files_are(&name)),
+            entry,
+        ),
+        Unavailable::Script { entry } => {
+            in_image(unavailable(format!("`{target}` is the boot script")), entry)
+        }
+        Unavailable::Staging { entry, error } => in_image(
+            unavailable(format!(
+                "`{target}`: its inline contents cannot be staged: {}",
+                diag::io::reason(&error)
+            )),
+            entry,
+        ),
+    })
 }
 
 /// The names a VM answers to in `--vm`, besides its `system` name.
