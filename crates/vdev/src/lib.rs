@@ -18,6 +18,7 @@ use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
 
+pub mod event;
 mod logger;
 pub mod mc146818;
 pub mod pckeyboard;
