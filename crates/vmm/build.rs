@@ -17,7 +17,8 @@ use std::process::Command;
 /// Same flags as guests/probe/.cargo/config.toml. SSE is off: the probe
 /// never touches floating point, and leaving the FPU alone keeps it
 /// independent of the VMM's FPU/XSAVE set-up (see docs/vmm.md).
-const RUSTFLAGS: &str = "-Crelocation-model=static\x1f-Cno-redzone=yes\x1f-Ctarget-feature=-sse,-sse2";
+const RUSTFLAGS: &str =
+    "-Crelocation-model=static\x1f-Cno-redzone=yes\x1f-Ctarget-feature=-sse,-sse2";
 const TRIPLE: &str = "x86_64-unknown-linux-gnu";
 const BASE: u64 = 0x10_0000;
 

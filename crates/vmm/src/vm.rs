@@ -89,67 +89,7 @@ impl Vm {
         vm.create_irq_chip().map_err(kvm_err("in-kernel irqchip"))?;
         logger.debug("VM and irqchip created");
 
-        let mut created = Vec::new();
-        let controllers = plan.controllers;
-        controllers
-            .route(&vm)
-            .map_err(|e| Error::Host(e.to_string()))?;
-        if controllers.pit_pin.is_some() {
-            let cfg = kvm_pit_config {
-                flags: KVM_PIT_SPEAKER_DUMMY,
-                ..Default::default()
-            };
-            vm.create_pit2(cfg).map_err(kvm_err("in-kernel PIT"))?;
-        }
-        let mut io = Bus::default();
-        let mut mmio = Bus::default();
-        let mut irqfds = Vec::new();
-        if let Some(base) = controllers.ioapic_base().filter(|&b| b != IOAPIC_BASE) {
-            let dev: SharedDevice =
-                Arc::new(Mutex::new(Box::new(irq::RelocatedIoapic::new(vm.clone()))));
-            mmio.insert(base, 0x100, 0, dev, "ioapic")
-                .map_err(Error::Config)?;
-            logger.debug(format_args!(
-                "ioapic at {base:#x} forwarded to KVM's at {IOAPIC_BASE:#x}"
-            ));
-        }
-        for (i, v) in spec.vdevs.iter().enumerate() {
-            if plan.in_kernel[i] {
-                continue;
-            }
-            let irq: Option<Arc<dyn vdev::IrqLine>> = match plan.gsis[i] {
-                Some(gsi) => {
-                    let fd = Arc::new(IrqFd::new(&vm, gsi)?);
-                    irqfds.push(fd.clone());
-                    Some(fd)
-                }
-                None => None,
-            };
-            let ctx = Context {
-                irq,
-                logger: logger.clone(),
-                power_button: shared.power_button.clone(),
-            };
-            match vdev::create(v, &ctx)? {
-                Created::Bus { device, ranges } => {
-                    created.push((v.base_kind().to_string(), device, ranges))
-                }
-                Created::InKernel(_) => {}
-            }
-        }
-        for (name, device, ranges) in created {
-            let dev: SharedDevice = Arc::new(Mutex::new(device));
-            for (i, r) in ranges.iter().enumerate() {
-                let bus = if r.space == Space::Io {
-                    &mut io
-                } else {
-                    &mut mmio
-                };
-                bus.insert(r.base, r.len, i, dev.clone(), &name)
-                    .map_err(|e| Error::Config(format!("vdev {name}: {e}")))?;
-            }
-        }
-
+        let (io, mmio, irqfds) = create_devices(spec, plan, &vm, shared, &logger)?;
         logger.debug("vdevs created");
         if logger.enabled(vdev::Level::Debug) {
             for (start, len, host) in memory.host_ranges() {
@@ -164,24 +104,7 @@ impl Vm {
             entry.protocol, entry.rip
         ));
 
-        let cpus = spec.cpus.max(1); // at most validate::MAX_CPUS
-        let cpuid = kvm
-            .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
-            .map_err(kvm_err("supported CPUID"))?;
-        let mut vcpus = Vec::new();
-        for id in 0..cpus {
-            let vcpu = vm
-                .create_vcpu(u64::from(id))
-                .map_err(kvm_err("create vCPU"))?;
-            cpu::set_cpuid(&vcpu, &cpuid, id, cpus)?;
-            cpu::set_msrs(&vcpu)?;
-            cpu::set_lapic(&vcpu)?;
-            cpu::set_fpu(&vcpu)?;
-            if id == 0 {
-                cpu::set_entry(&vcpu, &entry)?;
-            }
-            vcpus.push(vcpu);
-        }
+        let vcpus = create_vcpus(&kvm, &vm, spec, &entry)?;
         logger.debug("vCPUs created");
         slots
             .join()
@@ -199,6 +122,101 @@ impl Vm {
             memory,
         })
     }
+}
+
+/// The buses with their user-space vdevs (and a relocated ioapic's
+/// forwarder), and the irqfds the vdevs raise their lines through.
+fn create_devices(
+    spec: &VmSpec,
+    plan: validate::Plan,
+    vm: &Arc<VmFd>,
+    shared: &Shared,
+    logger: &Logger,
+) -> Result<(Bus, Bus, Vec<Arc<IrqFd>>), Error> {
+    let mut created = Vec::new();
+    let controllers = plan.controllers;
+    controllers
+        .route(vm)
+        .map_err(|e| Error::Host(e.to_string()))?;
+    if controllers.pit_pin.is_some() {
+        let cfg = kvm_pit_config {
+            flags: KVM_PIT_SPEAKER_DUMMY,
+            ..Default::default()
+        };
+        vm.create_pit2(cfg).map_err(kvm_err("in-kernel PIT"))?;
+    }
+    let mut io = Bus::default();
+    let mut mmio = Bus::default();
+    let mut irqfds = Vec::new();
+    if let Some(base) = controllers.ioapic_base().filter(|&b| b != IOAPIC_BASE) {
+        let dev: SharedDevice =
+            Arc::new(Mutex::new(Box::new(irq::RelocatedIoapic::new(vm.clone()))));
+        mmio.insert(base, 0x100, 0, dev, "ioapic")
+            .map_err(Error::Config)?;
+        logger.debug(format_args!(
+            "ioapic at {base:#x} forwarded to KVM's at {IOAPIC_BASE:#x}"
+        ));
+    }
+    for (i, v) in spec.vdevs.iter().enumerate() {
+        if plan.in_kernel[i] {
+            continue;
+        }
+        let irq: Option<Arc<dyn vdev::IrqLine>> = match plan.gsis[i] {
+            Some(gsi) => {
+                let fd = Arc::new(IrqFd::new(vm, gsi)?);
+                irqfds.push(fd.clone());
+                Some(fd)
+            }
+            None => None,
+        };
+        let ctx = Context {
+            irq,
+            logger: logger.clone(),
+            power_button: shared.power_button.clone(),
+        };
+        match vdev::create(v, &ctx)? {
+            Created::Bus { device, ranges } => {
+                created.push((v.base_kind().to_string(), device, ranges))
+            }
+            Created::InKernel(_) => {}
+        }
+    }
+    for (name, device, ranges) in created {
+        let dev: SharedDevice = Arc::new(Mutex::new(device));
+        for (i, r) in ranges.iter().enumerate() {
+            let bus = if r.space == Space::Io {
+                &mut io
+            } else {
+                &mut mmio
+            };
+            bus.insert(r.base, r.len, i, dev.clone(), &name)
+                .map_err(|e| Error::Config(format!("vdev {name}: {e}")))?;
+        }
+    }
+    Ok((io, mmio, irqfds))
+}
+
+/// The vCPUs with CPUID, MSRs, LAPIC and FPU set; the boot vCPU at `entry`.
+fn create_vcpus(kvm: &Kvm, vm: &VmFd, spec: &VmSpec, entry: &Entry) -> Result<Vec<VcpuFd>, Error> {
+    let cpus = spec.cpus.max(1); // at most validate::MAX_CPUS
+    let cpuid = kvm
+        .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+        .map_err(kvm_err("supported CPUID"))?;
+    let mut vcpus = Vec::new();
+    for id in 0..cpus {
+        let vcpu = vm
+            .create_vcpu(u64::from(id))
+            .map_err(kvm_err("create vCPU"))?;
+        cpu::set_cpuid(&vcpu, &cpuid, id, cpus)?;
+        cpu::set_msrs(&vcpu)?;
+        cpu::set_lapic(&vcpu)?;
+        cpu::set_fpu(&vcpu)?;
+        if id == 0 {
+            cpu::set_entry(&vcpu, entry)?;
+        }
+        vcpus.push(vcpu);
+    }
+    Ok(vcpus)
 }
 
 /// What a vCPU thread tells the main thread.
