@@ -613,7 +613,7 @@ impl Vm {
         // Stop every vCPU: one kick each suffices (it sets immediate_exit),
         // then wait for each thread to report that it left its loop.
         shared.stop.store(true, Ordering::SeqCst);
-        for t in &threads {
+        for t in threads.iter().filter(|t| !t.is_finished()) {
             let _ = t.kill(signals::kick_signal());
         }
         let mut remaining_events = 0;
