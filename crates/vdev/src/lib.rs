@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod catalogue;
 pub mod decl;
+pub mod event;
 pub mod inkernel;
 mod logger;
 pub mod mc146818;

@@ -2,14 +2,16 @@
 //! calling thread watching signals, halts and the vCPUs' reports.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use kvm_bindings::{KVM_MAX_CPUID_ENTRIES, KVM_PIT_SPEAKER_DUMMY, kvm_pit_config};
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
+use vdev::event::{EventLoop, Flow, Wake};
 use vdev::{Context, Created, Effect, Logger, Space};
+use vmm_sys_util::eventfd::{EFD_NONBLOCK, EventFd};
 use vmm_sys_util::signal::Killable;
 
 use crate::boot::{self, Entry};
@@ -87,67 +89,7 @@ impl Vm {
         vm.create_irq_chip().map_err(kvm_err("in-kernel irqchip"))?;
         logger.debug("VM and irqchip created");
 
-        let mut created = Vec::new();
-        let controllers = plan.controllers;
-        controllers
-            .route(&vm)
-            .map_err(|e| Error::Host(e.to_string()))?;
-        if controllers.pit_pin.is_some() {
-            let cfg = kvm_pit_config {
-                flags: KVM_PIT_SPEAKER_DUMMY,
-                ..Default::default()
-            };
-            vm.create_pit2(cfg).map_err(kvm_err("in-kernel PIT"))?;
-        }
-        let mut io = Bus::default();
-        let mut mmio = Bus::default();
-        let mut irqfds = Vec::new();
-        if let Some(base) = controllers.ioapic_base().filter(|&b| b != IOAPIC_BASE) {
-            let dev: SharedDevice =
-                Arc::new(Mutex::new(Box::new(irq::RelocatedIoapic::new(vm.clone()))));
-            mmio.insert(base, 0x100, 0, dev, "ioapic")
-                .map_err(Error::Config)?;
-            logger.debug(format_args!(
-                "ioapic at {base:#x} forwarded to KVM's at {IOAPIC_BASE:#x}"
-            ));
-        }
-        for (i, v) in spec.vdevs.iter().enumerate() {
-            if plan.in_kernel[i] {
-                continue;
-            }
-            let irq: Option<Arc<dyn vdev::IrqLine>> = match plan.gsis[i] {
-                Some(gsi) => {
-                    let fd = Arc::new(IrqFd::new(&vm, gsi)?);
-                    irqfds.push(fd.clone());
-                    Some(fd)
-                }
-                None => None,
-            };
-            let ctx = Context {
-                irq,
-                logger: logger.clone(),
-                power_button: shared.power_button.clone(),
-            };
-            match vdev::create(v, &ctx)? {
-                Created::Bus { device, ranges } => {
-                    created.push((v.base_kind().to_string(), device, ranges))
-                }
-                Created::InKernel(_) => {}
-            }
-        }
-        for (name, device, ranges) in created {
-            let dev: SharedDevice = Arc::new(Mutex::new(device));
-            for (i, r) in ranges.iter().enumerate() {
-                let bus = if r.space == Space::Io {
-                    &mut io
-                } else {
-                    &mut mmio
-                };
-                bus.insert(r.base, r.len, i, dev.clone(), &name)
-                    .map_err(|e| Error::Config(format!("vdev {name}: {e}")))?;
-            }
-        }
-
+        let (io, mmio, irqfds) = create_devices(spec, plan, &vm, shared, &logger)?;
         logger.debug("vdevs created");
         if logger.enabled(vdev::Level::Debug) {
             for (start, len, host) in memory.host_ranges() {
@@ -162,24 +104,7 @@ impl Vm {
             entry.protocol, entry.rip
         ));
 
-        let cpus = spec.cpus.max(1); // at most validate::MAX_CPUS
-        let cpuid = kvm
-            .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
-            .map_err(kvm_err("supported CPUID"))?;
-        let mut vcpus = Vec::new();
-        for id in 0..cpus {
-            let vcpu = vm
-                .create_vcpu(u64::from(id))
-                .map_err(kvm_err("create vCPU"))?;
-            cpu::set_cpuid(&vcpu, &cpuid, id, cpus)?;
-            cpu::set_msrs(&vcpu)?;
-            cpu::set_lapic(&vcpu)?;
-            cpu::set_fpu(&vcpu)?;
-            if id == 0 {
-                cpu::set_entry(&vcpu, &entry)?;
-            }
-            vcpus.push(vcpu);
-        }
+        let vcpus = create_vcpus(&kvm, &vm, spec, &entry)?;
         logger.debug("vCPUs created");
         slots
             .join()
@@ -197,6 +122,101 @@ impl Vm {
             memory,
         })
     }
+}
+
+/// The buses with their user-space vdevs (and a relocated ioapic's
+/// forwarder), and the irqfds the vdevs raise their lines through.
+fn create_devices(
+    spec: &VmSpec,
+    plan: validate::Plan,
+    vm: &Arc<VmFd>,
+    shared: &Shared,
+    logger: &Logger,
+) -> Result<(Bus, Bus, Vec<Arc<IrqFd>>), Error> {
+    let mut created = Vec::new();
+    let controllers = plan.controllers;
+    controllers
+        .route(vm)
+        .map_err(|e| Error::Host(e.to_string()))?;
+    if controllers.pit_pin.is_some() {
+        let cfg = kvm_pit_config {
+            flags: KVM_PIT_SPEAKER_DUMMY,
+            ..Default::default()
+        };
+        vm.create_pit2(cfg).map_err(kvm_err("in-kernel PIT"))?;
+    }
+    let mut io = Bus::default();
+    let mut mmio = Bus::default();
+    let mut irqfds = Vec::new();
+    if let Some(base) = controllers.ioapic_base().filter(|&b| b != IOAPIC_BASE) {
+        let dev: SharedDevice =
+            Arc::new(Mutex::new(Box::new(irq::RelocatedIoapic::new(vm.clone()))));
+        mmio.insert(base, 0x100, 0, dev, "ioapic")
+            .map_err(Error::Config)?;
+        logger.debug(format_args!(
+            "ioapic at {base:#x} forwarded to KVM's at {IOAPIC_BASE:#x}"
+        ));
+    }
+    for (i, v) in spec.vdevs.iter().enumerate() {
+        if plan.in_kernel[i] {
+            continue;
+        }
+        let irq: Option<Arc<dyn vdev::IrqLine>> = match plan.gsis[i] {
+            Some(gsi) => {
+                let fd = Arc::new(IrqFd::new(vm, gsi)?);
+                irqfds.push(fd.clone());
+                Some(fd)
+            }
+            None => None,
+        };
+        let ctx = Context {
+            irq,
+            logger: logger.clone(),
+            power_button: shared.power_button.clone(),
+        };
+        match vdev::create(v, &ctx)? {
+            Created::Bus { device, ranges } => {
+                created.push((v.base_kind().to_string(), device, ranges))
+            }
+            Created::InKernel(_) => {}
+        }
+    }
+    for (name, device, ranges) in created {
+        let dev: SharedDevice = Arc::new(Mutex::new(device));
+        for (i, r) in ranges.iter().enumerate() {
+            let bus = if r.space == Space::Io {
+                &mut io
+            } else {
+                &mut mmio
+            };
+            bus.insert(r.base, r.len, i, dev.clone(), &name)
+                .map_err(|e| Error::Config(format!("vdev {name}: {e}")))?;
+        }
+    }
+    Ok((io, mmio, irqfds))
+}
+
+/// The vCPUs with CPUID, MSRs, LAPIC and FPU set; the boot vCPU at `entry`.
+fn create_vcpus(kvm: &Kvm, vm: &VmFd, spec: &VmSpec, entry: &Entry) -> Result<Vec<VcpuFd>, Error> {
+    let cpus = spec.cpus.max(1); // at most validate::MAX_CPUS
+    let cpuid = kvm
+        .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+        .map_err(kvm_err("supported CPUID"))?;
+    let mut vcpus = Vec::new();
+    for id in 0..cpus {
+        let vcpu = vm
+            .create_vcpu(u64::from(id))
+            .map_err(kvm_err("create vCPU"))?;
+        cpu::set_cpuid(&vcpu, &cpuid, id, cpus)?;
+        cpu::set_msrs(&vcpu)?;
+        cpu::set_lapic(&vcpu)?;
+        cpu::set_fpu(&vcpu)?;
+        if id == 0 {
+            cpu::set_entry(&vcpu, entry)?;
+        }
+        vcpus.push(vcpu);
+    }
+    Ok(vcpus)
 }
 
 /// What a vCPU thread tells the main thread.
@@ -223,7 +243,24 @@ struct VcpuCtx {
     shared: Arc<Shared>,
     halt: Arc<AtomicU8>,
     runmask: Vec<u32>,
+    tx: Reporter,
+}
+
+/// A vCPU thread's line to the main thread: a channel, and an eventfd that
+/// wakes the main thread's event loop when something was sent.
+#[derive(Clone)]
+struct Reporter {
     tx: Sender<Event>,
+    wake: Arc<EventFd>,
+}
+
+impl Reporter {
+    fn send(&self, event: Event) {
+        if self.tx.send(event).is_ok() {
+            // fails only on counter overflow, when the loop is woken anyway
+            let _ = self.wake.write(1);
+        }
+    }
 }
 
 enum Action {
@@ -350,67 +387,84 @@ fn vcpu_loop(mut vcpu: VcpuFd, ctx: VcpuCtx) {
     if !ctx.runmask.is_empty()
         && let Err(e) = set_affinity(&ctx.runmask)
     {
-        let _ = ctx.tx.send(Event::End(done(
+        ctx.tx.send(Event::End(done(
             ExitCode::AfterStart,
             format!("vCPU {}: runmask {:?}: {e}", ctx.id, ctx.runmask),
         )));
-        let _ = ctx.tx.send(Event::Exited);
+        ctx.tx.send(Event::Exited);
         return;
     }
-    let end = loop {
+    // Kicks set immediate_exit from here on, so that a kick just before
+    // KVM_RUN is not lost; the stop flag is checked after arming.
+    signals::arm_kick(std::ptr::addr_of_mut!(vcpu.get_kvm_run().immediate_exit));
+    let end = vcpu_run_loop(&mut vcpu, &ctx);
+    signals::arm_kick(std::ptr::null_mut());
+    if let Some(e) = end {
+        ctx.tx.send(Event::End(e));
+    }
+    ctx.tx.send(Event::Exited);
+}
+
+/// The halt state of a vCPU kicked out of KVM_RUN: 0 running, 1 halted with
+/// interrupts off, 2 waiting for SIPI.
+fn halt_state(vcpu: &VcpuFd) -> u8 {
+    match vcpu.get_mp_state() {
+        Ok(s) if s.mp_state == kvm_bindings::KVM_MP_STATE_HALTED => {
+            let if_on = vcpu
+                .get_regs()
+                .map(|r| r.rflags & 0x200 != 0)
+                .unwrap_or(true);
+            if if_on { 0 } else { 1 }
+        }
+        Ok(s)
+            if s.mp_state == kvm_bindings::KVM_MP_STATE_UNINITIALIZED
+                || s.mp_state == kvm_bindings::KVM_MP_STATE_INIT_RECEIVED =>
+        {
+            2
+        }
+        _ => 0,
+    }
+}
+
+fn exit_action(ctx: &VcpuCtx, exit: VcpuExit) -> Action {
+    match exit {
+        VcpuExit::IoIn(port, data) => access(ctx, Space::Io, u64::from(port), Some(data), None),
+        VcpuExit::IoOut(port, data) => access(ctx, Space::Io, u64::from(port), None, Some(data)),
+        VcpuExit::MmioRead(addr, data) => access(ctx, Space::Mem, addr, Some(data), None),
+        VcpuExit::MmioWrite(addr, data) => access(ctx, Space::Mem, addr, None, Some(data)),
+        VcpuExit::Hlt if ctx.exit_on_halt => {
+            Action::End(done(ExitCode::Shutdown, "the guest halted"))
+        }
+        VcpuExit::Hlt => Action::Continue,
+        VcpuExit::Shutdown => Action::TripleFault,
+        VcpuExit::SystemEvent(t, _) => match t {
+            kvm_bindings::KVM_SYSTEM_EVENT_SHUTDOWN => {
+                Action::End(done(ExitCode::Shutdown, "shutdown"))
+            }
+            kvm_bindings::KVM_SYSTEM_EVENT_RESET => Action::End(End::Reset("system reset".into())),
+            t => Action::Unsupported(format!("system event {t}")),
+        },
+        VcpuExit::Intr => Action::Continue,
+        VcpuExit::FailEntry(reason, cpu) => Action::Unsupported(format!(
+            "KVM entry failed: reason {reason:#x} on host CPU {cpu}"
+        )),
+        VcpuExit::InternalError => Action::InternalError,
+        other => Action::Unsupported(format!("unexpected exit {other:?}")),
+    }
+}
+
+/// Run the vCPU until it ends the VM (`Some`) or is stopped (`None`).
+fn vcpu_run_loop(vcpu: &mut VcpuFd, ctx: &VcpuCtx) -> Option<End> {
+    loop {
         if ctx.shared.stop.load(Ordering::SeqCst) {
-            break None;
+            return None;
         }
         let action = match vcpu.run() {
-            Ok(exit) => match exit {
-                VcpuExit::IoIn(port, data) => {
-                    access(&ctx, Space::Io, u64::from(port), Some(data), None)
-                }
-                VcpuExit::IoOut(port, data) => {
-                    access(&ctx, Space::Io, u64::from(port), None, Some(data))
-                }
-                VcpuExit::MmioRead(addr, data) => access(&ctx, Space::Mem, addr, Some(data), None),
-                VcpuExit::MmioWrite(addr, data) => access(&ctx, Space::Mem, addr, None, Some(data)),
-                VcpuExit::Hlt if ctx.exit_on_halt => {
-                    Action::End(done(ExitCode::Shutdown, "the guest halted"))
-                }
-                VcpuExit::Hlt => Action::Continue,
-                VcpuExit::Shutdown => Action::TripleFault,
-                VcpuExit::SystemEvent(t, _) => match t {
-                    kvm_bindings::KVM_SYSTEM_EVENT_SHUTDOWN => {
-                        Action::End(done(ExitCode::Shutdown, "shutdown"))
-                    }
-                    kvm_bindings::KVM_SYSTEM_EVENT_RESET => {
-                        Action::End(End::Reset("system reset".into()))
-                    }
-                    t => Action::Unsupported(format!("system event {t}")),
-                },
-                VcpuExit::Intr => Action::Continue,
-                VcpuExit::FailEntry(reason, cpu) => Action::Unsupported(format!(
-                    "KVM entry failed: reason {reason:#x} on host CPU {cpu}"
-                )),
-                VcpuExit::InternalError => Action::InternalError,
-                other => Action::Unsupported(format!("unexpected exit {other:?}")),
-            },
+            Ok(exit) => exit_action(ctx, exit),
             Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
+                vcpu.set_kvm_immediate_exit(0);
                 if ctx.shared.halt_check.load(Ordering::SeqCst) {
-                    let state = match vcpu.get_mp_state() {
-                        Ok(s) if s.mp_state == kvm_bindings::KVM_MP_STATE_HALTED => {
-                            let if_on = vcpu
-                                .get_regs()
-                                .map(|r| r.rflags & 0x200 != 0)
-                                .unwrap_or(true);
-                            if if_on { 0 } else { 1 }
-                        }
-                        Ok(s)
-                            if s.mp_state == kvm_bindings::KVM_MP_STATE_UNINITIALIZED
-                                || s.mp_state == kvm_bindings::KVM_MP_STATE_INIT_RECEIVED =>
-                        {
-                            2
-                        }
-                        _ => 0,
-                    };
-                    ctx.halt.store(state, Ordering::SeqCst);
+                    ctx.halt.store(halt_state(vcpu), Ordering::SeqCst);
                 }
                 Action::Continue
             }
@@ -419,72 +473,90 @@ fn vcpu_loop(mut vcpu: VcpuFd, ctx: VcpuCtx) {
                 format!("vCPU {}: KVM_RUN: {e}", ctx.id),
             )),
         };
-        match action {
-            Action::Continue => {}
-            Action::Fail(msg) => {
-                ctx.logger
-                    .warn(format_args!("vCPU {}: {msg}: #GP to the guest", ctx.id));
-                if let Err(e) = inject_gp(&vcpu) {
-                    break Some(done(ExitCode::AfterStart, format!("injecting #GP: {e}")));
-                }
-            }
-            Action::Unsupported(msg) => {
-                let regs = cpu::dump(&vcpu, ctx.id);
-                ctx.logger.log(
-                    vdev::Level::Fatal,
-                    format_args!("vCPU {}: {msg}\n{}", ctx.id, regs.trim_end()),
-                );
-                let code = if msg.starts_with("KVM") || msg.starts_with("unexpected") {
-                    ExitCode::Unexpected
-                } else {
-                    ExitCode::Unsupported
-                };
-                break Some(done(code, msg));
-            }
-            Action::InternalError => {
-                // SAFETY: the exit reason is KVM_EXIT_INTERNAL_ERROR, so the
-                // `internal` member of the union is the one KVM filled.
-                let internal = unsafe { vcpu.get_kvm_run().__bindgen_anon_1.internal };
-                let n = (internal.ndata as usize).min(internal.data.len());
-                let data: Vec<String> = internal.data[..n]
-                    .iter()
-                    .map(|d| format!("{d:#x}"))
-                    .collect();
-                let msg = format!(
-                    "KVM internal error {} (data {})",
-                    internal.suberror,
-                    data.join(" ")
-                );
-                let regs = cpu::dump(&vcpu, ctx.id);
-                ctx.logger.log(
-                    vdev::Level::Fatal,
-                    format_args!("vCPU {}: {msg}\n{}", ctx.id, regs.trim_end()),
-                );
-                break Some(done(ExitCode::Unexpected, msg));
-            }
-            Action::TripleFault => {
-                if ctx.logger.enabled(vdev::Level::Debug) {
-                    ctx.logger.debug(format_args!(
-                        "vCPU {}: triple fault\n{}",
-                        ctx.id,
-                        cpu::dump(&vcpu, ctx.id).trim_end()
-                    ));
-                }
-                break Some(End::Reset("triple fault".into()));
-            }
-            Action::End(e) => break Some(e),
+        if let Some(end) = act(vcpu, ctx, action) {
+            return Some(end);
         }
-    };
-    if let Some(e) = end {
-        let _ = ctx.tx.send(Event::End(e));
     }
-    let _ = ctx.tx.send(Event::Exited);
+}
+
+/// What the vCPU thread does about `action`; `Some` ends the VM.
+fn act(vcpu: &mut VcpuFd, ctx: &VcpuCtx, action: Action) -> Option<End> {
+    match action {
+        Action::Continue => {}
+        Action::Fail(msg) => {
+            ctx.logger
+                .warn(format_args!("vCPU {}: {msg}: #GP to the guest", ctx.id));
+            if let Err(e) = inject_gp(vcpu) {
+                return Some(done(ExitCode::AfterStart, format!("injecting #GP: {e}")));
+            }
+        }
+        Action::Unsupported(msg) => {
+            let regs = cpu::dump(vcpu, ctx.id);
+            ctx.logger.log(
+                vdev::Level::Fatal,
+                format_args!("vCPU {}: {msg}\n{}", ctx.id, regs.trim_end()),
+            );
+            let code = if msg.starts_with("KVM") || msg.starts_with("unexpected") {
+                ExitCode::Unexpected
+            } else {
+                ExitCode::Unsupported
+            };
+            return Some(done(code, msg));
+        }
+        Action::InternalError => {
+            // SAFETY: the exit reason is KVM_EXIT_INTERNAL_ERROR, so the
+            // `internal` member of the union is the one KVM filled.
+            let internal = unsafe { vcpu.get_kvm_run().__bindgen_anon_1.internal };
+            let n = (internal.ndata as usize).min(internal.data.len());
+            let data: Vec<String> = internal.data[..n]
+                .iter()
+                .map(|d| format!("{d:#x}"))
+                .collect();
+            let msg = format!(
+                "KVM internal error {} (data {})",
+                internal.suberror,
+                data.join(" ")
+            );
+            let regs = cpu::dump(vcpu, ctx.id);
+            ctx.logger.log(
+                vdev::Level::Fatal,
+                format_args!("vCPU {}: {msg}\n{}", ctx.id, regs.trim_end()),
+            );
+            return Some(done(ExitCode::Unexpected, msg));
+        }
+        Action::TripleFault => {
+            if ctx.logger.enabled(vdev::Level::Debug) {
+                ctx.logger.debug(format_args!(
+                    "vCPU {}: triple fault\n{}",
+                    ctx.id,
+                    cpu::dump(vcpu, ctx.id).trim_end()
+                ));
+            }
+            return Some(End::Reset("triple fault".into()));
+        }
+        Action::End(e) => return Some(e),
+    }
+    None
 }
 
 impl Vm {
-    /// Run until the guest ends; `Err` carries a reset request.
-    fn run(self, spec: &VmSpec, shared: Arc<Shared>) -> Result<Outcome, String> {
+    /// Run until the guest ends; `Err` carries a reset request. `button` is
+    /// the power button's deadline, kept across restarts.
+    fn run(
+        self,
+        spec: &VmSpec,
+        shared: Arc<Shared>,
+        button: &mut Option<Instant>,
+    ) -> Result<Outcome, String> {
         let (tx, rx) = channel();
+        let wake = match EventFd::new(EFD_NONBLOCK) {
+            Ok(w) => Arc::new(w),
+            Err(e) => return Ok(done_outcome(format!("eventfd: {e}"))),
+        };
+        let tx = Reporter {
+            tx,
+            wake: wake.clone(),
+        };
         let mut threads: Vec<JoinHandle<()>> = Vec::new();
         let logger = self.logger.clone();
         logger.debug(format_args!(
@@ -525,27 +597,29 @@ impl Vm {
         }
         drop(tx);
         let end = match spawn_error {
-            Some(e) => End::Done(Outcome {
-                code: ExitCode::AfterStart,
-                reason: e,
-            }),
-            None => watch(spec, &shared, &rx, &threads, &logger),
-        };
-        // stop every vCPU: kick until each has left KVM_RUN
-        shared.stop.store(true, Ordering::SeqCst);
-        let mut exited = 0;
-        let mut remaining_events = 0;
-        while exited < threads.len() {
-            for t in &threads {
-                if !t.is_finished() {
-                    let _ = t.kill(signals::kick_signal());
-                }
+            Some(e) => End::Done(done_outcome(e)),
+            None => {
+                let w = Watch {
+                    spec,
+                    shared: &shared,
+                    rx: &rx,
+                    threads: &threads,
+                    logger: &logger,
+                };
+                w.watch(&wake, button)
+                    .unwrap_or_else(|e| End::Done(done_outcome(format!("event loop: {e}"))))
             }
-            match rx.recv_timeout(Duration::from_millis(5)) {
-                Ok(Event::Exited) => exited += 1,
-                Ok(Event::End(_)) => remaining_events += 1,
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+        };
+        // Stop every vCPU: one kick each suffices (it sets immediate_exit),
+        // then wait for each thread to report that it left its loop.
+        shared.stop.store(true, Ordering::SeqCst);
+        for t in threads.iter().filter(|t| !t.is_finished()) {
+            let _ = t.kill(signals::kick_signal());
+        }
+        let mut remaining_events = 0;
+        while let Ok(ev) = rx.recv() {
+            if let Event::End(_) = ev {
+                remaining_events += 1;
             }
         }
         for t in threads {
@@ -563,66 +637,132 @@ impl Vm {
     }
 }
 
-fn watch(
-    spec: &VmSpec,
-    shared: &Shared,
-    rx: &Receiver<Event>,
-    threads: &[JoinHandle<()>],
-    logger: &Logger,
-) -> End {
-    let mut exited = 0;
-    let mut deadline: Option<Instant> = None;
-    let mut last_check = Instant::now();
-    let mut checking = false;
-    loop {
-        match rx.recv_timeout(Duration::from_millis(10)) {
-            Ok(Event::End(e)) => return e,
-            Ok(Event::Exited) => {
-                exited += 1;
-                if exited == threads.len() {
-                    return done(ExitCode::Unexpected, "every vCPU thread ended");
+fn done_outcome(reason: String) -> Outcome {
+    Outcome {
+        code: ExitCode::AfterStart,
+        reason,
+    }
+}
+
+/// How often exit-on-halt samples the vCPUs' halt states.
+const HALT_SAMPLE: Duration = Duration::from_millis(20);
+
+/// The main thread's view of a running VM.
+struct Watch<'a> {
+    spec: &'a VmSpec,
+    shared: &'a Shared,
+    rx: &'a Receiver<Event>,
+    threads: &'a [JoinHandle<()>],
+    logger: &'a Logger,
+}
+
+impl Watch<'_> {
+    /// Wait for the VM to end: a vCPU's report, a signal, the power
+    /// button's deadline; with exit-on-halt, sample the halt states.
+    fn watch(&self, wake: &Arc<EventFd>, button: &mut Option<Instant>) -> std::io::Result<End> {
+        let mut lp = EventLoop::new()?;
+        let w = wake.clone();
+        lp.add(&**wake, move |_| {
+            let _ = w.read();
+            Flow::Continue
+        })?;
+        if let Some(fd) = signals::wake_fd() {
+            lp.add(&fd, |_| {
+                signals::drain_wake();
+                Flow::Continue
+            })?;
+        }
+        if button.is_some() {
+            self.shared.power_button.store(true, Ordering::SeqCst);
+        }
+        let mut exited = 0;
+        let mut next_sample = Instant::now() + HALT_SAMPLE;
+        let mut checking = false;
+        loop {
+            loop {
+                match self.rx.try_recv() {
+                    Ok(Event::End(e)) => return Ok(e),
+                    Ok(Event::Exited) => {
+                        exited += 1;
+                        if exited == self.threads.len() {
+                            return Ok(done(ExitCode::Unexpected, "every vCPU thread ended"));
+                        }
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        return Ok(done(ExitCode::Unexpected, "vCPU threads gone"));
+                    }
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
-                return done(ExitCode::Unexpected, "vCPU threads gone");
+            if let Some(end) = self.lifecycle(button) {
+                return Ok(end);
+            }
+            if self.spec.exit_on_halt && Instant::now() >= next_sample {
+                if checking && self.all_halted() {
+                    return Ok(done(ExitCode::Shutdown, "every vCPU halted (exit-on-halt)"));
+                }
+                self.sample_halts();
+                checking = true;
+                next_sample = Instant::now() + HALT_SAMPLE;
+            }
+            let mut until = *button;
+            if self.spec.exit_on_halt {
+                until = Some(until.map_or(next_sample, |b| b.min(next_sample)));
+            }
+            let timeout = until.map(|u| u.saturating_duration_since(Instant::now()));
+            if lp.poll(timeout)? == Wake::Stopped {
+                return Ok(done(ExitCode::Unexpected, "event loop stopped"));
             }
         }
+    }
+
+    /// SIGQUIT, SIGTERM/SIGINT and the power button's deadline.
+    fn lifecycle(&self, button: &mut Option<Instant>) -> Option<End> {
         if signals::power_cut() {
-            return done(ExitCode::PowerCut, "power cut (SIGQUIT)");
+            return Some(done(ExitCode::PowerCut, "power cut (SIGQUIT)"));
         }
-        if signals::take_power_button() && deadline.is_none() {
-            logger.info("power button pressed");
-            shared.power_button.store(true, Ordering::SeqCst);
-            deadline = Some(Instant::now() + Duration::from_millis(spec.power_button_timeout_ms));
+        if signals::take_power_button() && button.is_none() {
+            self.logger.info("power button pressed");
+            self.shared.power_button.store(true, Ordering::SeqCst);
+            *button =
+                Some(Instant::now() + Duration::from_millis(self.spec.power_button_timeout_ms));
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return done(
+        if button.is_some_and(|d| Instant::now() >= d) {
+            return Some(done(
                 ExitCode::PowerCut,
                 "the guest ignored the power button; power cut",
-            );
+            ));
         }
-        if spec.exit_on_halt && last_check.elapsed() >= Duration::from_millis(20) {
-            let states = shared
-                .halt_state
-                .lock()
-                .map(|v| v.clone())
-                .unwrap_or_default();
-            if checking {
-                let vals: Vec<u8> = states.iter().map(|s| s.load(Ordering::SeqCst)).collect();
-                if vals.iter().all(|&v| v != 0) && vals.contains(&1) {
-                    return done(ExitCode::Shutdown, "every vCPU halted (exit-on-halt)");
-                }
-            }
-            for s in &states {
-                s.store(0, Ordering::SeqCst);
-            }
-            shared.halt_check.store(true, Ordering::SeqCst);
-            checking = true;
-            for t in threads {
-                let _ = t.kill(signals::kick_signal());
-            }
-            last_check = Instant::now();
+        None
+    }
+
+    fn halt_states(&self) -> Vec<Arc<AtomicU8>> {
+        self.shared
+            .halt_state
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
+    }
+
+    /// True when every vCPU sampled since the last kick is halted or waiting
+    /// for SIPI, and one at least halted with interrupts off.
+    fn all_halted(&self) -> bool {
+        let vals: Vec<u8> = self
+            .halt_states()
+            .iter()
+            .map(|s| s.load(Ordering::SeqCst))
+            .collect();
+        vals.iter().all(|&v| v != 0) && vals.contains(&1)
+    }
+
+    /// Reset the halt states and kick every vCPU to report its own.
+    fn sample_halts(&self) {
+        for s in &self.halt_states() {
+            s.store(0, Ordering::SeqCst);
+        }
+        self.shared.halt_check.store(true, Ordering::SeqCst);
+        for t in self.threads {
+            let _ = t.kill(signals::kick_signal());
         }
     }
 }
@@ -639,6 +779,7 @@ pub fn run(spec: &VmSpec, opts: &RunOptions) -> Outcome {
         return fatal(ExitCode::BeforeStart, e);
     }
     let mut restarts = 0u32;
+    let mut button = None;
     loop {
         let shared = Arc::new(Shared::new());
         let vm = match Vm::build_with(spec, &shared, logger.clone()) {
@@ -653,7 +794,7 @@ pub fn run(spec: &VmSpec, opts: &RunOptions) -> Outcome {
                 reason: "dry run".into(),
             };
         }
-        match vm.run(spec, shared) {
+        match vm.run(spec, shared, &mut button) {
             Ok(o) => {
                 let level = if o.code == ExitCode::Shutdown {
                     vdev::Level::Info

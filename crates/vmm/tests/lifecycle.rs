@@ -3,66 +3,24 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::sync::mpsc::channel;
+use std::io::Read;
 use std::time::{Duration, Instant};
 
-use common::{kvm, probe_spec, run, spawn};
+use common::{hostdev, kvm, probe_spec, run, spawn, start};
 use vmm::spec::{Dest, Level, LoggerSpec};
 use vmm::{MemKind, MemRegion, ResetAction, VmSpec};
+
+const LIMIT: Duration = Duration::from_secs(30);
 
 /// Start `spec`, wait for `marker` on the guest's UART, send `signal`, and
 /// return (exit code, stdout, stderr).
 fn signal_after(spec: &VmSpec, marker: &str, signal: i32) -> (i32, String, String) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = spawn(spec, dir.path());
-    let stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let err_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let (tx, rx) = channel();
-    let out_t = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            all.push_str(&line);
-            all.push('\n');
-            let _ = tx.send(line);
-        }
-        all
-    });
-    let start = Instant::now();
-    loop {
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(line) if line.contains(marker) => break,
-            Ok(_) => {}
-            Err(_) => {
-                let _ = child.kill();
-                panic!("no `{marker}` within {:?}", start.elapsed());
-            }
-        }
-    }
-    // SAFETY: sends a signal to our own child process.
-    let rc = unsafe { libc::kill(child.id() as i32, signal) };
-    assert_eq!(rc, 0, "kill");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("vmm-run did not end after signal {signal}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    (
-        status.code().unwrap_or(-1),
-        out_t.join().unwrap_or_default(),
-        err_t.join().unwrap_or_default(),
-    )
+    let mut vm = start(spec, dir.path(), false);
+    vm.wait_for(marker, LIMIT);
+    vm.signal(signal);
+    let f = vm.finish(LIMIT);
+    (f.code, f.out, f.err)
 }
 
 #[test]
@@ -122,52 +80,78 @@ fn sigquit_cuts_the_power() {
 }
 
 #[test]
-#[ignore = "the restart path is intermittently slow (10-50 s for three boots) and sometimes never reaches the third boot; run with --ignored while it is investigated"]
 fn reset_restarts_the_guest_when_asked() {
     if !kvm() {
         return;
     }
     let mut spec = probe_spec("reboot");
     spec.on_reset = ResetAction::Restart;
-    // wait for the second boot, then stop it
+    // wait for the third boot, then stop it
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = spawn(&spec, dir.path());
-    let stdout = child.stdout.take().expect("stdout");
-    // The VMM logs every reset: read its log while it runs, or a full pipe
-    // blocks it (and this test) for good.
-    let mut stderr = child.stderr.take().expect("stderr");
-    let err_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let (tx, rx) = channel();
-    // keep draining the guest's output: a closed pipe would be a vdev error
-    let reader = std::thread::spawn(move || {
-        let mut starts = 0;
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.starts_with("probe: start") {
-                starts += 1;
-                if starts == 3 {
-                    let _ = tx.send(());
-                }
-            }
-        }
-        starts
-    });
-    let third = rx.recv_timeout(Duration::from_secs(30));
-    // SAFETY: sends a signal to our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGQUIT) };
-    let status = child.wait().expect("wait");
-    let starts = reader.join().expect("reader");
-    assert!(third.is_ok(), "no third boot");
-    assert!(starts >= 3, "the guest booted again after each reset");
-    let err = err_t.join().expect("stderr reader");
+    let mut vm = start(&spec, dir.path(), false);
+    for _ in 0..3 {
+        vm.wait_for("probe: start", LIMIT);
+    }
+    vm.signal(libc::SIGQUIT);
+    let f = vm.finish(LIMIT);
     assert!(
-        err.contains("guest reset (reset by pckeyboard); restarting (#2)"),
-        "{err}"
+        f.out.matches("probe: start").count() >= 3,
+        "the guest booted again after each reset"
     );
-    assert_eq!(status.code(), Some(3), "{err}");
+    assert!(
+        f.err
+            .contains("guest reset (reset by pckeyboard); restarting (#2)"),
+        "{}",
+        f.err
+    );
+    assert_eq!(f.code, 3, "{}", f.err);
+}
+
+#[test]
+fn input_typed_after_a_restart_reaches_the_restarted_guest() {
+    if !kvm() {
+        return;
+    }
+    // Each boot reads one line from standard input, reports it and resets.
+    // The UART of the VM before a restart must not keep reading: a line
+    // typed for the next boot is the next boot's.
+    let mut spec = probe_spec("rx=3f8 reboot");
+    spec.on_reset = ResetAction::Restart;
+    let uart = spec
+        .vdevs
+        .iter_mut()
+        .find(|v| v.kind == vdev::VdevKind::Ser8250)
+        .expect("the probe VM has a ser8250");
+    uart.options = vec![hostdev("-")];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut vm = start(&spec, dir.path(), true);
+    for word in ["first", "second", "third"] {
+        vm.wait_for("probe: start", LIMIT);
+        vm.write(format!("{word}\n").as_bytes());
+        vm.wait_for(&format!("probe: rx: ok '{word}'"), LIMIT);
+    }
+    vm.signal(libc::SIGQUIT);
+    let f = vm.finish(LIMIT);
+    assert!(f.err.contains("restarting (#2)"), "{}", f.err);
+    assert_eq!(f.code, 3, "{}", f.err);
+}
+
+#[test]
+fn the_power_button_stays_pressed_across_a_restart() {
+    if !kvm() {
+        return;
+    }
+    // a guest that resets instead of powering off is cut off at the
+    // button's deadline, however often it restarts
+    let mut spec = probe_spec("reboot");
+    spec.on_reset = ResetAction::Restart;
+    spec.power_button_timeout_ms = 300;
+    let start = Instant::now();
+    let (code, _, err) = signal_after(&spec, "reboot: resetting", libc::SIGTERM);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("ignored the power button"), "{err}");
+    assert_eq!(err.matches("power button pressed").count(), 1, "{err}");
+    assert!(start.elapsed() >= Duration::from_millis(300));
 }
 
 #[test]
@@ -430,21 +414,13 @@ fn runmask_pins_the_vcpu_thread() {
     let mut spec = probe_spec("spin");
     spec.runmasks = vec![vec![cpu]];
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = spawn(&spec, dir.path());
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let spinning = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .any(|l| l.contains("spin: spinning"));
-    std::thread::spawn(move || for _ in lines {});
-    let cpus = thread_cpus(child.id(), "vcpu0");
-    // SAFETY: sends a signal to our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGQUIT) };
-    let status = child.wait().expect("wait");
-    assert!(spinning, "the guest did not start");
+    let mut vm = start(&spec, dir.path(), false);
+    vm.wait_for("spin: spinning", LIMIT);
+    let cpus = thread_cpus(vm.id(), "vcpu0");
+    vm.signal(libc::SIGQUIT);
+    let f = vm.finish(LIMIT);
     assert_eq!(cpus, Some(cpu.to_string()), "vcpu0's allowed CPUs");
-    assert_eq!(status.code(), Some(3));
+    assert_eq!(f.code, 3);
 
     // a CPU the host cannot have stops the VM after start
     spec.runmasks = vec![vec![100_000]];

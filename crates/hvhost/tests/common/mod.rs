@@ -1,5 +1,6 @@
 //! What every `hvhost` CLI test needs: running the binary in a clean
-//! environment, golden files, and whether KVM is here.
+//! environment, golden files, and whether KVM is here (the last two from
+//! `testkit`).
 
 #![allow(dead_code)] // each test file uses its own part
 
@@ -75,26 +76,15 @@ pub fn text(b: &[u8]) -> String {
 }
 
 /// Compares `got` with `tests/golden/<name>` byte for byte;
-/// `UPDATE_GOLDEN=1` rewrites the file instead (review the diff).
+/// `HVHOST_BLESS=1` (or `UPDATE_GOLDEN=1`) rewrites the file instead
+/// (review the diff).
 pub fn golden(name: &str, got: &str) {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&p, got).expect("write golden file");
-        return;
-    }
-    let want = std::fs::read_to_string(&p)
-        .unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1", p.display()));
-    assert_eq!(want, got, "golden {name} differs");
+    testkit::golden::check(&p, got.as_bytes());
 }
 
 /// Whether `/dev/kvm` is here; says why a KVM test is skipped when not.
-pub fn kvm() -> bool {
-    if Path::new("/dev/kvm").exists() {
-        true
-    } else {
-        eprintln!("skipped: /dev/kvm is absent");
-        false
-    }
-}
+#[allow(unused_imports)] // only the KVM tests use it
+pub use testkit::kvm;

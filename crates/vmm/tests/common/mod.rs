@@ -1,23 +1,15 @@
 //! Running the probe guest in `vmm-run` for the KVM tests.
 #![allow(dead_code)]
 
-use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+pub use testkit::kvm;
+use testkit::process::{Finished, Running};
 
 use vmm::spec::{Intr, Loc, LoggerSpec, Space, VdevSpec};
 use vmm::{Load, LoadKind, MemKind, MemRegion, VmSpec};
-
-/// False (with the reason printed) when this machine has no KVM.
-pub fn kvm() -> bool {
-    if Path::new("/dev/kvm").exists() {
-        true
-    } else {
-        eprintln!("skipped: /dev/kvm is absent");
-        false
-    }
-}
 
 pub fn io(base: u64) -> Option<Loc> {
     Some(Loc {
@@ -137,6 +129,16 @@ pub struct Run {
     pub err: String,
 }
 
+impl From<Finished> for Run {
+    fn from(f: Finished) -> Run {
+        Run {
+            code: f.code,
+            out: f.out,
+            err: f.err,
+        }
+    }
+}
+
 impl Run {
     /// The probe's report for `check` (the text after `probe: check: `).
     pub fn report(&self, check: &str) -> Vec<String> {
@@ -184,6 +186,25 @@ impl Run {
     }
 }
 
+/// Writes `spec` as JSON in `dir`: the command that runs `vmm-run` on it.
+pub fn command(spec: &VmSpec, dir: &Path) -> Command {
+    let path = dir.join("spec.json");
+    std::fs::write(
+        &path,
+        serde_json::to_vec_pretty(spec).expect("spec serialises"),
+    )
+    .expect("write spec");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vmm-run"));
+    c.arg(&path);
+    c
+}
+
+/// Starts `vmm-run` on `spec` (its files in `dir`), following the guest's
+/// UART on its standard output; `stdin` pipes its standard input.
+pub fn start(spec: &VmSpec, dir: &Path, stdin: bool) -> Running {
+    Running::start(&mut command(spec, dir), stdin)
+}
+
 pub fn spawn(spec: &VmSpec, dir: &Path) -> Child {
     spawn_stdin(spec, dir, Stdio::null())
 }
@@ -193,16 +214,8 @@ pub fn spawn_with_stdin(spec: &VmSpec, dir: &Path) -> Child {
     spawn_stdin(spec, dir, Stdio::piped())
 }
 
-/// Writes `spec` as JSON in `dir` and starts `vmm-run` on it, its output piped.
 fn spawn_stdin(spec: &VmSpec, dir: &Path, stdin: Stdio) -> Child {
-    let path = dir.join("spec.json");
-    std::fs::write(
-        &path,
-        serde_json::to_vec_pretty(spec).expect("spec serialises"),
-    )
-    .expect("write spec");
-    Command::new(env!("CARGO_BIN_EXE_vmm-run"))
-        .arg(&path)
+    command(spec, dir)
         .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -210,43 +223,15 @@ fn spawn_stdin(spec: &VmSpec, dir: &Path, stdin: Stdio) -> Child {
         .expect("start vmm-run")
 }
 
-pub fn finish(mut child: Child, limit: Duration) -> Run {
-    let start = Instant::now();
-    let mut out_pipe = child.stdout.take().expect("stdout");
-    let mut err_pipe = child.stderr.take().expect("stderr");
-    let out_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out_pipe.read_to_string(&mut s);
-        s
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err_pipe.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            let out = out_t.join().unwrap_or_default();
-            let err = err_t.join().unwrap_or_default();
-            panic!("vmm-run did not end within {limit:?}\n--- stdout\n{out}\n--- stderr\n{err}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        code: status.code().unwrap_or(-1),
-        out: out_t.join().unwrap_or_default(),
-        err: err_t.join().unwrap_or_default(),
-    }
+/// Waits for a `vmm-run` started by [`spawn`] (at most `limit`).
+pub fn finish(child: Child, limit: Duration) -> Run {
+    Running::follow(child).finish(limit).into()
 }
 
 /// Run `spec` to its end (60 s at most).
 pub fn run(spec: &VmSpec) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
-    let child = spawn(spec, dir.path());
-    finish(child, Duration::from_secs(60))
+    start(spec, dir.path(), false)
+        .finish(Duration::from_secs(60))
+        .into()
 }
