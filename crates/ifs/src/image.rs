@@ -108,7 +108,7 @@ fn program_bytes(p: &BootProgram) -> Result<Vec<u8>, WriteError> {
         DataSource::Host { path } => std::fs::read(path).map_err(|e| WriteError::HostFile {
             path: p.name.clone(),
             host: path.clone(),
-            why: write::io_reason(&e),
+            why: diag::io::reason(&e),
             span: p.span,
         }),
         DataSource::Inline { bytes } => Ok(bytes.clone()),
@@ -201,7 +201,7 @@ fn link_program(
         let out = std::process::Command::new(prog)
             .args(&words[1..])
             .output()
-            .map_err(|e| bad(format!("cannot run `{prog}`: {}", write::io_reason(&e))))?;
+            .map_err(|e| bad(format!("cannot run `{prog}`: {}", diag::io::reason(&e))))?;
         if !out.status.success() {
             return Err(bad(format!(
                 "`{}` exited with {}: {}",
@@ -211,7 +211,7 @@ fn link_program(
             )));
         }
         linked = std::fs::read(&output)
-            .map_err(|e| bad(format!("no output: {}", write::io_reason(&e))))?;
+            .map_err(|e| bad(format!("no output: {}", diag::io::reason(&e))))?;
         let elf = Elf::parse(&linked).map_err(|e| bad(format!("the output: {e}")))?;
         let first = elf
             .segments(&linked)
@@ -321,7 +321,7 @@ fn entry_bytes(e: &Entry, data: Data) -> Result<Result<Vec<u8>, Data>, WriteErro
             .map_err(|x| WriteError::HostFile {
                 path: e.path.clone(),
                 host: path.clone(),
-                why: write::io_reason(&x),
+                why: diag::io::reason(&x),
                 span: e.span,
             }),
         Data::Mem(v) => Ok(Ok(v)),

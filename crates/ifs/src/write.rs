@@ -325,17 +325,8 @@ fn host_err(e: &Entry, host: &Path, err: &io::Error) -> WriteError {
     WriteError::HostFile {
         path: e.path.clone(),
         host: host.to_path_buf(),
-        why: io_reason(err),
+        why: diag::io::reason(err),
         span: e.span,
-    }
-}
-
-/// The operating system's reason, without Rust's "(os error N)".
-pub fn io_reason(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
     }
 }
 
@@ -347,7 +338,7 @@ fn run_filter(e: &Entry, f: &buildfile::FileData, filter: &str) -> Result<Vec<u8
         span: e.span,
     };
     let input: Vec<u8> = match &f.source {
-        DataSource::Host { path } => std::fs::read(path).map_err(|x| err(io_reason(&x)))?,
+        DataSource::Host { path } => std::fs::read(path).map_err(|x| err(diag::io::reason(&x)))?,
         DataSource::Inline { bytes } => bytes.clone(),
         _ => return Err(err("the file's contents are not available".into())),
     };
@@ -357,14 +348,16 @@ fn run_filter(e: &Entry, f: &buildfile::FileData, filter: &str) -> Result<Vec<u8
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .map_err(|x| err(io_reason(&x)))?;
+        .map_err(|x| err(diag::io::reason(&x)))?;
     let mut stdin = child.stdin.take();
     let feeder = std::thread::spawn(move || {
         if let Some(s) = stdin.as_mut() {
             let _ = s.write_all(&input);
         }
     });
-    let out = child.wait_with_output().map_err(|x| err(io_reason(&x)))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|x| err(diag::io::reason(&x)))?;
     let _ = feeder.join();
     if !out.status.success() {
         return Err(err(format!("it exited with {}", out.status)));
@@ -810,11 +803,13 @@ impl Plan {
             why,
             span: Span::default(),
         };
-        let mut f = File::open(path).map_err(|x| err(io_reason(&x)))?;
+        let mut f = File::open(path).map_err(|x| err(diag::io::reason(&x)))?;
         let mut left = size;
         while left > 0 {
             let want = left.min(buf.len() as u64) as usize;
-            let n = f.read(&mut buf[..want]).map_err(|x| err(io_reason(&x)))?;
+            let n = f
+                .read(&mut buf[..want])
+                .map_err(|x| err(diag::io::reason(&x)))?;
             if n == 0 {
                 return Err(err(format!(
                     "it shrank during the build ({size} bytes planned, {} read)",
@@ -836,7 +831,7 @@ impl Plan {
             left -= n as u64;
         }
         let mut one = [0u8; 1];
-        if f.read(&mut one).map_err(|x| err(io_reason(&x)))? != 0 {
+        if f.read(&mut one).map_err(|x| err(diag::io::reason(&x)))? != 0 {
             return Err(err(format!(
                 "it grew during the build (planned {size} bytes)"
             )));

@@ -190,7 +190,7 @@ fn include(
         Err(e) => {
             let mut d = Diagnostic::new(
                 &codes::Q0108,
-                format!("cannot read `{path}`: {}", io_reason(&e)),
+                format!("cannot read `{path}`: {}", diag::io::reason(&e)),
             )
             .help("relative paths are relative to the current directory, as for qvm");
             if let Some(s) = at {
@@ -319,7 +319,7 @@ fn read_loads(
 fn missing(path: &Spanned<String>, e: &std::io::Error, what: &str) -> Diagnostic {
     Diagnostic::new(
         &codes::Q0211,
-        format!("cannot read `{}`: {}", path.value, io_reason(e)),
+        format!("cannot read `{}`: {}", path.value, diag::io::reason(e)),
     )
     .at(path.span, what.to_string())
     .help("relative paths are relative to the current directory; to plan without the host's files use `--no-host-files`")
@@ -343,15 +343,6 @@ fn check_hostdevs(cfg: &VmConfig, opts: &Options, diags: &mut Vec<Diagnostic>) {
                 "the device's host side",
             ));
         }
-    }
-}
-
-/// The operating system's reason, without Rust's "(os error N)".
-fn io_reason(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
     }
 }
 

@@ -127,18 +127,9 @@ pub struct Ser8250 {
 fn write_failure(host: &str, e: &vm_superio::serial::Error<std::io::Error>) -> String {
     use vm_superio::serial::Error as E;
     match e {
-        E::IOError(io) => format!("hostdev {host}: write failed: {}", io_text(io)),
-        E::Trigger(io) => format!("interrupt failed: {}", io_text(io)),
+        E::IOError(io) => format!("hostdev {host}: write failed: {}", diag::io::reason(io)),
+        E::Trigger(io) => format!("interrupt failed: {}", diag::io::reason(io)),
         E::FullFifo => "receive FIFO full".to_string(),
-    }
-}
-
-/// An I/O error's text without Rust's `(os error N)` suffix.
-fn io_text(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.rfind(" (os error ") {
-        Some(i) => s[..i].to_string(),
-        None => s,
     }
 }
 

@@ -163,7 +163,10 @@ pub fn run_vm(_map: &SourceMap, vm: &VmConfig, _words: &[String]) -> i32 {
     let cwd = match std::env::current_dir() {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("error: hvhost qvm: current directory: {e}");
+            eprintln!(
+                "error: hvhost qvm: cannot read the current directory: {}",
+                diag::io::reason(&e)
+            );
             return EXIT_BEFORE_START;
         }
     };
