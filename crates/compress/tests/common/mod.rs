@@ -3,4 +3,4 @@
 
 #![allow(unused_imports)]
 
-pub use testkit::data::*;
+pub(crate) use testkit::data::*;

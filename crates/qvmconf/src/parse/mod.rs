@@ -56,7 +56,7 @@ pub(crate) struct Parser<'a> {
 const CONTEXT_OPENERS: &[&str] = &["vdev", "cpu", "pass", "reserve"];
 
 impl<'a> Parser<'a> {
-    pub fn new(toks: &'a [Token], default_safety: SafetyLevel) -> Parser<'a> {
+    pub(crate) fn new(toks: &'a [Token], default_safety: SafetyLevel) -> Parser<'a> {
         Parser {
             toks,
             i: 0,
@@ -89,7 +89,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    pub fn run(mut self) -> Self {
+    pub(crate) fn run(mut self) -> Self {
         while self.i < self.toks.len() {
             let t = &self.toks[self.i];
             self.i += 1;
