@@ -155,6 +155,8 @@ struct Places {
 }
 
 impl Places {
+    /// Notes where entry `e` goes in the tree; its host path there when it
+    /// is there (the extraction wrote it).
     fn host(&mut self, e: &buildfile::Entry, tree: &Path) -> Option<PathBuf> {
         let rel = crate::extract::safe_relative(e.path.as_bytes(), false).ok()?;
         let blocked = rel.ancestors().skip(1).any(|a| self.not_dirs.contains(a));
@@ -203,38 +205,6 @@ fn globals(c: &Container<'_>, m: &Manifest, fs: &Ifs<'_>, header: Option<u64>) -
         let _ = writeln!(out, "[chain={:#x}]", m.image.chain);
     }
     out
-}
-
-/// A minimal ELF32 file loading `code` at `paddr`, entered at `entry`: the
-/// startup program as the writer loads it back.
-fn startup_elf(e: crate::Endian, machine: u16, entry: u32, paddr: u32, code: &[u8]) -> Vec<u8> {
-    let mut b = Vec::with_capacity(0x54 + code.len());
-    b.extend_from_slice(b"\x7fELF\x01");
-    b.push(if e == crate::Endian::Big { 2 } else { 1 });
-    b.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    let h16 = |b: &mut Vec<u8>, v: u16| b.extend_from_slice(&e.put_u16(v));
-    let h32 = |b: &mut Vec<u8>, v: u32| b.extend_from_slice(&e.put_u32(v));
-    h16(&mut b, crate::elf::ET_EXEC);
-    h16(&mut b, machine);
-    h32(&mut b, 1);
-    h32(&mut b, entry);
-    h32(&mut b, 0x34); // e_phoff
-    h32(&mut b, 0); // e_shoff
-    h32(&mut b, 0); // e_flags
-    h16(&mut b, 0x34); // e_ehsize
-    h16(&mut b, 0x20); // e_phentsize
-    h16(&mut b, 1); // e_phnum
-    h16(&mut b, 0x28); // e_shentsize
-    h16(&mut b, 0); // e_shnum
-    h16(&mut b, 0); // e_shstrndx
-    for v in [crate::elf::PT_LOAD, 0x54, paddr, paddr] {
-        h32(&mut b, v);
-    }
-    for v in [code.len() as u32, code.len() as u32, 7, 4] {
-        h32(&mut b, v);
-    }
-    b.extend_from_slice(code);
-    b
 }
 
 /// The bootfile: the preboot area's length, the bias and the page size,
@@ -308,7 +278,19 @@ impl Writer<'_> {
             .get(STARTUP_HEADER_SIZE..region.len().saturating_sub(s.trailer_size()))
             .unwrap_or(&[]);
         let paddr = s.image_paddr.wrapping_add(STARTUP_HEADER_SIZE as u32);
-        let elf = startup_elf(s.endian, s.machine, s.startup_vaddr, paddr, code);
+        // The loaded code as a one-segment ELF at its address, entered
+        // where the header says.
+        let elf = crate::elf::write(&crate::elf::OneSegment {
+            is64: false,
+            endian: s.endian,
+            e_type: crate::elf::ET_EXEC,
+            machine: s.machine,
+            entry: s.startup_vaddr.into(),
+            addr: paddr.into(),
+            flags: 7,
+            code,
+            bss: 0,
+        });
         let sname = boot.startup.name.rsplit('/').next().unwrap_or("startup");
         let sname = if sname.is_empty() { "startup" } else { sname };
         self.out.files.push((sname.to_string(), elf));
@@ -342,6 +324,9 @@ impl Writer<'_> {
     /// The line (or inline block) of entry `i`.
     fn entry(&mut self, i: usize) {
         let e = &self.m.entries[i];
+        if e.file().is_none() {
+            self.places.host(e, self.tree);
+        }
         let target = word(&format!("/{}", e.path));
         let line = match &e.kind {
             EntryKind::Dir => format!("[{}] {target}", owner_attrs("dir", e).join(" ")),
