@@ -466,3 +466,39 @@ pub fn write_helpers(r: &Rebuilt, helper: &Path) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Where [`write_beside`] put a buildfile.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The buildfile (`DIR.build`).
+    pub buildfile: PathBuf,
+    /// The helper directory (`DIR.rebuild`).
+    pub helper: PathBuf,
+    /// The rebuild.
+    pub rebuilt: Rebuilt,
+}
+
+/// Writes the buildfile of an image whose entries were extracted into
+/// `dir`: `DIR.build` beside it, naming the tree and the helper files in
+/// `DIR.rebuild/` by absolute paths (so it builds from any directory).
+pub fn write_beside(c: &Container<'_>, fs: &Ifs<'_>, dir: &Path) -> Result<Written, String> {
+    let tree = std::fs::canonicalize(dir).map_err(|e| diag::io::cannot("find", dir, &e))?;
+    let (Some(parent), Some(name)) = (tree.parent(), tree.file_name()) else {
+        return Err(format!(
+            "`{}` has no parent directory to write the buildfile beside it",
+            tree.display()
+        ));
+    };
+    let name = name.to_string_lossy();
+    let buildfile = parent.join(format!("{name}.build"));
+    let helper = parent.join(format!("{name}.rebuild"));
+    let rebuilt = rebuild(c, fs, &tree, &helper).map_err(|e| e.to_string())?;
+    write_helpers(&rebuilt, &helper)?;
+    crate::extract::save(&buildfile, rebuilt.text.as_bytes())
+        .map_err(|e| diag::io::cannot("write", &buildfile, &e))?;
+    Ok(Written {
+        buildfile,
+        helper,
+        rebuilt,
+    })
+}
