@@ -351,3 +351,54 @@ fn an_image_with_times_rebuilds_equal_in_content() {
         assert_eq!(listing(&got, true), listing(&img, true));
     }
 }
+
+/// Image settings beyond the shapes: `mount=`, `chain=`, `%align`,
+/// `=total`, no base at all.
+#[test]
+fn image_settings_rebuild_byte_identical() {
+    let d = tempfile::tempdir().unwrap();
+    inputs(d.path());
+    for settings in [
+        "[mount=/ifs chain=0x7000]\n",
+        "[image=0x100000%0x2000]\n",
+        "[image=0x300000=0x30000]\n",
+        "[+compress image=0x400000%0x1000]\n",
+        "",
+    ] {
+        let img = build_in(
+            d.path(),
+            &format!("{settings}{ENTRIES}"),
+            Times::ZeroAll,
+            false,
+        );
+        assert_identical(settings, &img);
+    }
+}
+
+/// A damaged image gives an error or a buildfile, never a panic.
+#[test]
+fn damaged_images_never_panic() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/boot.ifs");
+    let good = std::fs::read(p).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let (mut errors, mut built) = (0, 0);
+    for at in (0..good.len()).step_by(7) {
+        let mut img = good.clone();
+        img[at] ^= 0xa5;
+        let Ok(c) = open(&img) else { continue };
+        let Ok(region) = c.image_bytes() else {
+            continue;
+        };
+        let Ok(fs) = Ifs::parse(&region) else {
+            continue;
+        };
+        match ifs::rebuild(&c, &fs, d.path(), d.path()) {
+            Ok(r) => {
+                assert!(r.text.starts_with("# Rebuilt"));
+                built += 1;
+            }
+            Err(_) => errors += 1,
+        }
+    }
+    assert!(built > 0 && errors > 0, "{built} built, {errors} refused");
+}
