@@ -98,9 +98,14 @@ fn header_paddr(c: &Container<'_>, m: &Manifest, raw: &[Raw]) -> Option<u64> {
     None
 }
 
-/// A word of a buildfile line: quoted when it would otherwise split.
+/// A word of a buildfile line: quoted when it would otherwise split or
+/// read as an assignment, an inline block or an attribute list.
 fn word(s: &str) -> String {
-    quote(s)
+    if s.contains(['=', '{', '}', ']']) {
+        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        quote(s)
+    }
 }
 
 /// The attributes that place a file's data as the original image does.
@@ -111,7 +116,9 @@ fn placement(e: &buildfile::Entry, r: &Raw, header: Option<u64>, page: u64) -> V
     let mut a = Vec::new();
     let processed = r.ino & ino_flags::PROCESSED_ELF != 0;
     let aligned = match (header, r.offset) {
-        (Some(h), Some(o)) => (h + o as u64).is_multiple_of(page) && f.size.unwrap_or(0) > 0,
+        (Some(h), Some(o)) => {
+            h.wrapping_add(o as u64).is_multiple_of(page.max(1)) && f.size.unwrap_or(0) > 0
+        }
         _ => f.is_elf_image() && processed,
     };
     if f.elf.is_some() && !processed {

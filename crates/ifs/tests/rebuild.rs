@@ -164,6 +164,8 @@ const ENTRIES: &str = r#"[uid=0 gid=0 perms=0644]
 under a link's path
 }
 [type=fifo perms=0600] /dev/fifo0
+"/etc/with space" = small.txt
+"/etc/a=b" = small.txt
 /etc/motd = {
 Welcome.
 }
