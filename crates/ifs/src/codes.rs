@@ -17,6 +17,8 @@ diag::declare_codes! {
     I0006 = "decompress-failed", Error, "the compressed image is corrupt";
     /// An entry cannot be extracted safely.
     I0007 = "unsafe-path", Error, "an entry's path would be written outside the extraction directory";
+    /// A rebuilt buildfile cannot give back every field of the image.
+    I0008 = "rebuild-inexact", Warning, "the buildfile written for an image rebuilds it equal in content, not byte for byte";
 
     /// A file's contents are not on this machine.
     I0101 = "contents-unavailable", Error, "a file's contents are not available";

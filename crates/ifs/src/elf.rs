@@ -184,3 +184,91 @@ pub fn load(b: &[u8]) -> Result<(Elf, u64, Vec<u8>), String> {
     }
     Ok((elf, base, mem))
 }
+
+/// A one-segment ELF file to write: what [`write`] makes.
+#[derive(Debug, Clone, Copy)]
+pub struct OneSegment<'c> {
+    /// ELFCLASS64 (else ELFCLASS32).
+    pub is64: bool,
+    /// Byte order.
+    pub endian: Endian,
+    /// `e_type` ([`ET_EXEC`], `ET_DYN`, ...).
+    pub e_type: u16,
+    /// `e_machine`.
+    pub machine: u16,
+    /// `e_entry`.
+    pub entry: u64,
+    /// `p_vaddr` and `p_paddr` of the one `PT_LOAD`.
+    pub addr: u64,
+    /// `p_flags` (4 read, 2 write, 1 execute).
+    pub flags: u32,
+    /// The segment's bytes (`p_filesz`); `p_memsz` adds `bss` zero bytes.
+    pub code: &'c [u8],
+    /// Bytes of `.bss` after the code.
+    pub bss: u64,
+}
+
+/// The bytes of an ELF file with one `PT_LOAD` holding `s.code` right
+/// after the headers.
+pub fn write(s: &OneSegment<'_>) -> Vec<u8> {
+    let e = s.endian;
+    let (w, ehsize, phsize) = if s.is64 {
+        (8, 64u64, 56u64)
+    } else {
+        (4, 52, 32)
+    };
+    let mut b = vec![0x7f, b'E', b'L', b'F', if s.is64 { 2 } else { 1 }];
+    b.push(if e == Endian::Big { 2 } else { 1 });
+    b.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let put = |b: &mut Vec<u8>, v: u64, n: usize| match n {
+        2 => b.extend_from_slice(&e.put_u16(v as u16)),
+        4 => b.extend_from_slice(&e.put_u32(v as u32)),
+        _ => b.extend_from_slice(&e.put_u64(v)),
+    };
+    let at = ehsize + phsize;
+    let (len, mem) = (s.code.len() as u64, s.code.len() as u64 + s.bss);
+    for (v, n) in [(s.e_type.into(), 2), (s.machine.into(), 2), (1, 4)] {
+        put(&mut b, v, n);
+    }
+    for (v, n) in [(s.entry, w), (ehsize, w), (0, w), (0, 4), (ehsize, 2)] {
+        put(&mut b, v, n);
+    }
+    for (v, n) in [
+        (phsize, 2),
+        (1, 2),
+        (0, 2),
+        (0, 2),
+        (0, 2),
+        (PT_LOAD.into(), 4),
+    ] {
+        put(&mut b, v, n);
+    }
+    let flags = (u64::from(s.flags), 4);
+    let rest: &[(u64, usize)] = if s.is64 {
+        &[
+            flags,
+            (at, 8),
+            (s.addr, 8),
+            (s.addr, 8),
+            (len, 8),
+            (mem, 8),
+            (16, 8),
+        ]
+    } else {
+        &[
+            (at, 4),
+            (s.addr, 4),
+            (s.addr, 4),
+            (len, 4),
+            (mem, 4),
+            flags,
+            (16, 4),
+        ]
+    };
+    for &(v, n) in rest {
+        put(&mut b, v, n);
+    }
+    debug_assert_eq!(b.len() as u64, at);
+    b.extend_from_slice(s.code);
+    b
+}

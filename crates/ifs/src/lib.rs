@@ -28,11 +28,13 @@ mod image;
 pub mod link;
 pub mod manifest;
 pub mod read;
+pub mod rebuild;
 pub mod script;
 pub mod write;
 
 pub use endian::Endian;
 pub use image::{Built, PostFilter, Prepared, prepare};
+pub use rebuild::{Rebuilt, rebuild};
 pub use write::{Plan, WriteError, WriteOptions};
 
 use buildfile::Manifest;

@@ -43,6 +43,9 @@ pub struct DumpArgs {
     /// Extract under basenames only (no directories).
     #[arg(short = 'b')]
     basenames: bool,
+    /// With -x, also write DIR.build beside the tree: `hvhost build -nn DIR.build OUT` rebuilds the image.
+    #[arg(long, requires = "extract", conflicts_with_all = ["names", "files", "basenames"])]
+    buildfile: bool,
     /// Only verify the checksums and digests; print a one-line summary.
     #[arg(long)]
     verify: bool,
@@ -219,6 +222,9 @@ fn dump(args: &DumpArgs, data: &[u8], diags: &mut Vec<Diagnostic>) -> Exit {
             let done = ifs::extract::extract(&fs, &entries, &dir, &opts);
             bad |= !done.complete;
             diags.extend(done.problems);
+            if args.buildfile {
+                bad |= !write_buildfile(args, &c, &fs, &dir, diags);
+            }
         }
         None => {
             let missing = ifs::extract::missing(&args.names, &entries, &located);
@@ -227,6 +233,34 @@ fn dump(args: &DumpArgs, data: &[u8], diags: &mut Vec<Diagnostic>) -> Exit {
         }
     }
     Exit::failed_if(bad)
+}
+
+/// Writes the buildfile beside the extracted tree `dir` (see
+/// [`ifs::rebuild::write_beside`]); false when it could not be written.
+fn write_buildfile(
+    args: &DumpArgs,
+    c: &Container<'_>,
+    fs: &Ifs<'_>,
+    dir: &Path,
+    diags: &mut Vec<Diagnostic>,
+) -> bool {
+    match ifs::rebuild::write_beside(c, fs, dir) {
+        Ok(w) => {
+            if args.format == Format::Text {
+                eprintln!("wrote {}", w.buildfile.display());
+            }
+            let v = w.rebuilt.format_version;
+            diags.extend(w.rebuilt.differences.into_iter().map(|d| {
+                Diagnostic::new(&ifs::codes::I0008, format!("{}: {d}", w.buildfile.display()))
+                    .help(format!("the rebuild (`hvhost build -nn --format-version {v}`) is equal in content, not byte for byte"))
+            }));
+            true
+        }
+        Err(e) => {
+            diags.push(Diagnostic::new(&ifs::codes::I0108, e));
+            false
+        }
+    }
 }
 
 /// Prints the listing of `entries` in the chosen format.
