@@ -16,10 +16,12 @@ mod catalogue;
 mod diagnostic;
 pub mod io;
 pub mod render;
+mod severity;
 mod source;
 
 pub use catalogue::{Catalogue, Code};
-pub use diagnostic::{ByteLocation, Diagnostic, Label, Severity};
+pub use diagnostic::{ByteLocation, Diagnostic, Label};
+pub use severity::Severity;
 pub use source::{FileId, LineCol, SourceFile, SourceMap, Span};
 
 declare_codes! {

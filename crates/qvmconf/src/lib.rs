@@ -28,6 +28,7 @@ pub mod options;
 mod parse;
 pub mod plan;
 pub mod schema;
+pub mod types;
 mod validate;
 pub mod value;
 

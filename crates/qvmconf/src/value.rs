@@ -2,7 +2,8 @@
 //! specs, scheduling, MAC addresses. Each parser returns a short reason on
 //! failure; the caller turns it into a diagnostic at the token.
 
-use crate::config::{Access, Intr, Location, PciAddr, PciHost, Sched, SchedPolicy, Space};
+use crate::types::{Access, Location, PciHost, Sched, SchedPolicy};
+use vdev::{Intr, PciAddr, Space};
 
 /// A number: decimal, `0x` hex or `0d` decimal, optionally followed by `k`,
 /// `m` or `g` (any case, powers of 1024).
