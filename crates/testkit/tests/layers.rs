@@ -143,10 +143,10 @@ fn cycle(g: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
     }
     let mut state = BTreeMap::new();
     for node in g.keys() {
-        if !state.contains_key(node.as_str()) {
-            if let Some(c) = visit(g, node, &mut state, &mut Vec::new()) {
-                return Some(c);
-            }
+        if !state.contains_key(node.as_str())
+            && let Some(c) = visit(g, node, &mut state, &mut Vec::new())
+        {
+            return Some(c);
         }
     }
     None
