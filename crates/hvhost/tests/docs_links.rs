@@ -13,7 +13,7 @@ use std::process::Command;
 /// Documents that still name `../shared` or its documents in text (not as
 /// links) and are being edited by others; to be cleaned, then removed from
 /// this list.
-const KNOWN_SHARED_MENTIONS: &[&str] = &["docs/buildfile.md", "docs/ifs.md"];
+const KNOWN_SHARED_MENTIONS: &[&str] = &["docs/buildfile.md"];
 
 /// What names the developers' reference folder or one of its documents,
 /// which are not in the repository.
