@@ -6,6 +6,16 @@
 //! [`load`] does both for a buildfile and the `-l` lines given before it, as
 //! mkifs reads them.
 //!
+//! Modules are layered, each using only the rows above it (checked by
+//! `crates/testkit/tests/layers.rs`):
+//!
+//! | layer | modules | what |
+//! |---|---|---|
+//! | 1 | [`manifest`], [`codes`], [`lexer`] | the resolved image description; the B codes; tokens |
+//! | 2 | [`attrs`], `display`, [`host`] | attributes and their values; printing script commands; host files and ELF facts |
+//! | 3 | `bootfile`, [`script`], [`parser`] | bootfiles; the boot-script language; the buildfile syntax tree |
+//! | 4 | [`resolve`] | syntax tree + host files → [`Manifest`] |
+//!
 //! ```
 //! use buildfile::{load, Options};
 //! let mut map = diag::SourceMap::new();

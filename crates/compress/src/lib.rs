@@ -28,6 +28,10 @@
 //! for an image the header's uncompressed size), and can stream to a writer
 //! ([`decompress_to`]) holding only one block in memory.
 //!
+//! Modules are layered: `zlib`, [`lzo`] and [`nrv2b`] stand alone; `blocks`
+//! (the IFS block framing) uses the codecs; this file chooses by [`Method`].
+//! `crates/testkit/tests/layers.rs` checks that no module cycle appears.
+//!
 //! ```
 //! use compress::{Method, Options};
 //! let data = b"an image region, an image region, an image region".repeat(100);

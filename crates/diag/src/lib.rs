@@ -10,6 +10,16 @@
 //! Every crate declares the codes it emits with [`declare_codes!`]; each code
 //! has a long explanation in `explain/<CODE>.md` beside the crate, shown by
 //! `hvhost explain CODE`.
+//!
+//! Modules are layered, each using only the rows above it (checked by
+//! `crates/testkit/tests/layers.rs`):
+//!
+//! | layer | modules | what |
+//! |---|---|---|
+//! | 1 | `severity`, `source`, `bytes`, `io` | how serious; files, spans and line:col; byte strings as text; I/O error wording |
+//! | 2 | `catalogue` | [`Code`]s and the [`Catalogue`] of every crate's codes |
+//! | 3 | `diagnostic` | [`Diagnostic`]: a code, a message, labels, notes, a fix |
+//! | 4 | [`render`] | text, JSON and SARIF output |
 
 pub mod bytes;
 mod catalogue;

@@ -1,4 +1,10 @@
 //! `hvhost`: build, check and run QNX-style hypervisor hosts on Linux.
+//!
+//! The binary holds no image, configuration or host-file logic: each
+//! command parses its arguments, calls the libraries and prints. Layers
+//! (checked by `crates/testkit/tests/layers.rs`): `codes` (exit statuses,
+//! the R codes) → `output` (diagnostics, formats, colour) → `input`
+//! (loading a buildfile for a command) → `cmd` (one module per command).
 
 mod cmd;
 mod codes;

@@ -185,7 +185,7 @@ pub fn load(b: &[u8]) -> Result<(Elf, u64, Vec<u8>), String> {
     Ok((elf, base, mem))
 }
 
-/// A one-segment ELF file to write: what [`write`] makes.
+/// A one-segment ELF file to write: what [`write()`] makes.
 #[derive(Debug, Clone, Copy)]
 pub struct OneSegment<'c> {
     /// ELFCLASS64 (else ELFCLASS32).

@@ -3,6 +3,17 @@
 //! [`buildfile::Manifest`] ([`write`](mod@write)), and the boot-script codec
 //! ([`script`]).
 //!
+//! Modules are layered, each using only the rows above it (checked by
+//! `crates/testkit/tests/layers.rs`):
+//!
+//! | layer | modules | what |
+//! |---|---|---|
+//! | 1 | [`endian`], [`codes`], [`script`], [`link`], [`atomic`] | byte order; the I codes; the compiled boot script; the linker template; atomic output files |
+//! | 2 | [`format`](mod@format), [`checksum`], [`elf`] | the on-disk structures; checksums and digests; ELF programs |
+//! | 3 | [`read`], [`write`](mod@write) | the bounds-checked reader; the image-region writer |
+//! | 4 | `image`, [`extract`], [`manifest`] | whole images (preboot, startup, compression); extraction; image → Manifest |
+//! | 5 | [`rebuild`](mod@rebuild) | image → buildfile that builds it again |
+//!
 //! ```
 //! let mut map = diag::SourceMap::new();
 //! let src = b"/etc/motd = {\nhello\n}\n[type=link] /bin/sh = /proc/boot/ksh\n";

@@ -5,6 +5,19 @@
 //! the VM and returns it as a typed [`VmConfig`] with every diagnostic (each
 //! pointing into the file, or the command line, it came from).
 //!
+//! Modules are layered, each using only the rows above it (checked by
+//! `crates/testkit/tests/layers.rs`):
+//!
+//! | layer | modules | what |
+//! |---|---|---|
+//! | 1 | [`codes`], [`types`] | the Q codes; locations, access flags, scheduling |
+//! | 2 | [`value`], [`lexer`] | option values as written; tokens |
+//! | 3 | [`options`] | a vdev's options, typed by the `vdev` crate's declarations |
+//! | 4 | [`config`] | [`VmConfig`], the typed VM |
+//! | 5 | [`schema`], [`image`], [`plan`] | what each option takes; guest images; the dry-run plan |
+//! | 6 | `parse` | words → [`VmConfig`] |
+//! | 7 | `validate` | the checks qvm makes before it starts a VM |
+//!
 //! ```
 //! use qvmconf::{load_source, Options, VdevKind, Attach};
 //! let mut map = diag::SourceMap::new();

@@ -13,6 +13,9 @@
 //! The probe guest the VM tests boot is built by `crates/vmm/build.rs`
 //! (once per change of its sources, shared by every profile), because the
 //! release binaries find it too; tests reach it as `vmm::probe::ELF`.
+//!
+//! Its modules (`data`, `golden`, `process`, `tree`) are independent of
+//! one another.
 
 pub mod data;
 pub mod golden;

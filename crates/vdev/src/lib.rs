@@ -22,6 +22,16 @@
 //! The crate knows nothing about KVM: interrupts leave a device through the
 //! [`IrqLine`] the VMM gives it, and VM-wide effects (reset, power-off) are
 //! returned from [`Device::write`] as an [`Effect`].
+//!
+//! Modules are layered, each using only the rows above it (checked by
+//! `crates/testkit/tests/layers.rs`):
+//!
+//! | layer | modules | what |
+//! |---|---|---|
+//! | 1 | [`decl`], [`event`], `logger` | option declarations; the event loop devices wait in; the guest log |
+//! | 2 | [`catalogue`], [`inkernel`], [`value`] | the vendor vdevs hvhost does not run; KVM's own devices; typed option values |
+//! | 3 | [`ser8250`], [`mc146818`], [`pckeyboard`], [`progress`] | one module per device |
+//! | 4 | this file | [`Device`], the registry of kinds ([`VdevKind`]) |
 
 use std::path::PathBuf;
 use std::sync::Arc;

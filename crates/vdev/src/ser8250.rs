@@ -13,7 +13,7 @@
 //! - none: output discarded.
 //!
 //! Live input (standard input, a device) is read by a thread waiting in an
-//! [`EventLoop`](crate::event::EventLoop): it feeds the receive FIFO and
+//! [`EventLoop`]: it feeds the receive FIFO and
 //! raises the data-ready interrupt without waiting for the guest to poll.
 //! When input piles up faster than the guest drains it, the thread stops
 //! reading until the guest has made room; when the UART is dropped (the VM

@@ -5,10 +5,16 @@
 //! buses), loads its images (ELF with PVH note, multiboot v1, ELF64, Linux
 //! bzImage, QNX IFS, raw, data, initrd), runs it and returns a qvm exit code.
 //!
-//! Layout: `spec` (the input), `memory` (guest RAM/ROM), `boot` (loaders and
-//! boot protocols), `cpu` (vCPU registers, CPUID, MSRs, LAPIC), `bus` (port
-//! and MMIO dispatch), `irq` (interrupt routing), `vm` (assembly and the run
-//! loop), `signals` (power button and SIGQUIT).
+//! Modules are layered, each using only the rows above it (checked by
+//! `crates/testkit/tests/layers.rs`):
+//!
+//! | layer | modules | what |
+//! |---|---|---|
+//! | 1 | [`spec`], [`codes`], `bus`, `signals` | the VM description; the V codes; port and MMIO dispatch; the power button |
+//! | 2 | `memory`, `irq` | guest RAM and ROM; interrupt routing |
+//! | 3 | `boot`, `cpu` | loaders and boot protocols; vCPU registers |
+//! | 4 | `validate` | what this VMM can run (preflight) |
+//! | 5 | `from_qvmconf`, `vm` | a qvmconf VM → [`VmSpec`]; assembly and the run loop |
 
 mod boot;
 mod bus;
