@@ -49,6 +49,23 @@ fn main() {
         d.display()
     );
 
+    let (names, build, buf) = inputs(d, n, kib);
+    let total = (n * kib * 1024) as u64;
+
+    let img_out = d.join("image.ifs");
+    let img_len = build_vs_cat(d, &names, &build, &img_out, total, rounds);
+
+    verify(&img_out, img_len, n, rounds);
+    std::fs::remove_file(img_out).ok();
+
+    ucl(&buf);
+    drop(dir);
+}
+
+/// Writes `n` pseudo-random input files of `kib` KiB (incompressible, like
+/// code, each different) into `d`: their paths, a buildfile naming them, and
+/// the last file's bytes.
+fn inputs(d: &Path, n: usize, kib: usize) -> (Vec<std::path::PathBuf>, String, Vec<u8>) {
     // Inputs: pseudo-random bytes (incompressible, like code), each file different.
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut buf = vec![0u8; kib * 1024];
@@ -70,15 +87,25 @@ fn main() {
         ));
         names.push(d.join(&name));
     }
-    let total = (n * kib * 1024) as u64;
+    (names, build, buf)
+}
 
+/// `cat` of the inputs against building the image from them, `rounds`
+/// times each, back to back; prints the figures and returns the image size.
+fn build_vs_cat(
+    d: &Path,
+    names: &[std::path::PathBuf],
+    build: &str,
+    img_out: &Path,
+    total: u64,
+    rounds: usize,
+) -> u64 {
     let cat_out = d.join("cat.out");
-    let img_out = d.join("image.ifs");
     let run_cat = || {
         let t = Instant::now();
         let f = std::fs::File::create(&cat_out).expect("cat out");
         let st = Command::new("cat")
-            .args(&names)
+            .args(names)
             .stdout(f)
             .status()
             .expect("cat");
@@ -96,12 +123,12 @@ fn main() {
             &mut map,
             &[],
             "bench.build",
-            build.clone().into_bytes(),
+            build.as_bytes().to_vec(),
             &opts,
         );
         assert!(diags.iter().all(|x| !x.is_error()));
         let m = m.expect("manifest");
-        let f = std::fs::File::create(&img_out).expect("image out");
+        let f = std::fs::File::create(img_out).expect("image out");
         let mut w = BufWriter::with_capacity(1 << 20, f);
         ifs::build(&m, &ifs::WriteOptions::default(), &mut w).expect("build");
         w.flush().expect("flush");
@@ -125,7 +152,7 @@ fn main() {
         .collect();
     ratios.sort_by(f64::total_cmp);
     let (c, b) = (median(cats), median(builds));
-    let img_len = std::fs::metadata(&img_out).map(|m| m.len()).unwrap_or(0);
+    let img_len = std::fs::metadata(img_out).map(|m| m.len()).unwrap_or(0);
     println!(
         "cat:   {:>8.3} s  {:>8.1} MiB/s",
         c.as_secs_f64(),
@@ -145,13 +172,18 @@ fn main() {
         b.as_secs_f64() / c.as_secs_f64()
     );
     std::fs::remove_file(&cat_out).ok();
+    img_len
+}
 
+/// `dump --verify`'s work on the image: read the file, locate, verify the
+/// trailer, walk the directory and check every file's bounds.
+fn verify(img_out: &Path, img_len: u64, n: usize, rounds: usize) {
     // dump --verify: read the file, locate, verify the trailer, walk the
     // directory and check every file's bounds.
     let mut vs = Vec::new();
     for _ in 0..rounds {
         let t = Instant::now();
-        let data = std::fs::read(&img_out).expect("read image");
+        let data = std::fs::read(img_out).expect("read image");
         let c = ifs::read::open(&data).expect("open");
         c.verify_outer().expect("outer");
         let r = c.image_bytes().expect("region");
@@ -172,8 +204,11 @@ fn main() {
         v.as_secs_f64(),
         mbps(img_len, v)
     );
-    std::fs::remove_file(&img_out).ok();
+}
 
+/// UCL on a compressible sample (64 MiB of the inputs' first bytes repeated
+/// with text), one thread and every core.
+fn ucl(buf: &[u8]) {
     // UCL on a compressible sample (64 MiB of the inputs' first bytes
     // repeated with text), one thread and every core.
     let mut sample = Vec::with_capacity(64 << 20);
@@ -203,5 +238,4 @@ fn main() {
             out.len() as f64 / sample.len() as f64
         );
     }
-    drop(dir);
 }
