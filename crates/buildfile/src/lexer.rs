@@ -14,6 +14,11 @@
 //! - `${NAME}` is kept as a variable part, expanded later by the resolver with
 //!   the variables in force at that line; `$NAME` is left alone.
 
+#![allow(
+    unsafe_code,
+    reason = "one from_utf8_unchecked, on bytes checked to be ASCII (see its SAFETY note)"
+)]
+
 use diag::{FileId, Span};
 
 /// One part of a word: literal text or a `${NAME}` reference.

@@ -6,6 +6,11 @@
 //! the R codes) → `output` (diagnostics, formats, colour) → `input`
 //! (loading a buildfile for a command) → `cmd` (one module per command).
 
+#![allow(
+    unsafe_code,
+    reason = "SIGPIPE back to its default (libc::signal) before any output"
+)]
+
 mod cmd;
 mod codes;
 mod input;

@@ -1,5 +1,10 @@
 //! `hvhost build`, run as a user runs it.
 
+#![allow(
+    unsafe_code,
+    reason = "signals to the build's process group, as Ctrl-C sends them"
+)]
+
 mod common;
 
 use common::*;

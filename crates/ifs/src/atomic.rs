@@ -13,6 +13,11 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+#![allow(
+    unsafe_code,
+    reason = "signal handlers that remove the temporary output (libc::sigaction)"
+)]
+
 use diag::io::with_path;
 use std::ffi::{CString, c_char, c_int};
 use std::fs::File;

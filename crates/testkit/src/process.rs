@@ -3,6 +3,11 @@
 //! standard error is collected (the VMM's log; reading it keeps a full pipe
 //! from blocking the program), and the run ends within a time limit.
 
+#![allow(
+    unsafe_code,
+    reason = "signals to a child's process group (libc::kill)"
+)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};

@@ -13,6 +13,8 @@
 //! `VMM_BENCH_RUNS` sets the number of start-up runs (default 15);
 //! `VMM_BENCH_ONLY=startup|resident|io` runs one part.
 
+#![allow(unsafe_code, reason = "a minimal KVM loop to compare with")]
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -6,6 +6,8 @@
 //! eventfd registered as an irqfd. MSI-based devices (virtio-pci) can add
 //! `KVM_IRQ_ROUTING_MSI` entries to the same table later.
 
+#![allow(unsafe_code, reason = "KVM interrupt-controller state ioctls")]
+
 use std::collections::BTreeMap;
 
 use kvm_bindings::{

@@ -1,6 +1,8 @@
 //! Guest memory: RAM and ROM regions backed by anonymous mappings, given to
 //! KVM as memory slots (ROM read-only), and the guest's memory map.
 
+#![allow(unsafe_code, reason = "guest memory mapped into the VMM")]
+
 use kvm_bindings::{KVM_MEM_READONLY, kvm_userspace_memory_region};
 use kvm_ioctls::VmFd;
 use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion};

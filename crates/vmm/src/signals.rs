@@ -10,6 +10,11 @@
 //! thread enters `KVM_RUN` makes that `KVM_RUN` return at once instead of
 //! being lost, so one kick always suffices.
 
+#![allow(
+    unsafe_code,
+    reason = "signal handlers for the power button (libc::sigaction)"
+)]
+
 use std::cell::Cell;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::OnceLock;

@@ -1,6 +1,8 @@
 //! Assembling a VM from its spec, and running it: one thread per vCPU, the
 //! calling thread watching signals, halts and the vCPUs' reports.
 
+#![allow(unsafe_code, reason = "KVM memory slots and vCPU run structures")]
+
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};

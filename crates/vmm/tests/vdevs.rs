@@ -1,5 +1,7 @@
 //! Every vdev, driven by the probe guest on real KVM.
 
+#![allow(unsafe_code, reason = "raw descriptors for the device tests")]
+
 mod common;
 
 use common::{intr, io, kvm, probe_spec, run, vdev};
