@@ -10,6 +10,8 @@
 //!   of the named files, so host lookups, `stat` and ELF checks happen.
 //! - `corpus/<file>`: the largest buildfile of the shared corpus.
 
+#![allow(clippy::unwrap_used, reason = "a benchmark stops at its first failure")]
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::collections::HashMap;
 use std::path::Path;

@@ -7,6 +7,8 @@
 //! `load --write-generated FILE` writes the generated buildfile of the
 //! `parse_resolve` bench (120,000 lines, 3.7 MB) to FILE instead.
 
+#![allow(clippy::unwrap_used, reason = "a benchmark stops at its first failure")]
+
 use std::process::ExitCode;
 
 #[path = "../benches/common/mod.rs"]

@@ -3,6 +3,11 @@
 //! Regenerate with `UPDATE_GOLDEN=1 cargo test -p buildfile --test golden_errors`
 //! and review the diff.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use buildfile::{Options, load};
 use diag::{SourceMap, render};
 use std::collections::{BTreeSet, HashMap};

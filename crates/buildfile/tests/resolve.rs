@@ -1,5 +1,10 @@
 //! The resolver against real host files in a temporary directory.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use buildfile::manifest::mode::*;
 use buildfile::*;
 use diag::{Diagnostic, Severity, SourceMap};

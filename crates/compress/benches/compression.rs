@@ -9,6 +9,8 @@
 //! Throughput is in MB/s of uncompressed data. The compressed size of each
 //! method is printed before the runs.
 
+#![allow(clippy::unwrap_used, reason = "a benchmark stops at its first failure")]
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 

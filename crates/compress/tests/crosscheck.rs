@@ -9,6 +9,11 @@
 //! cargo test -p compress --test crosscheck -- --ignored --nocapture
 //! ```
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use std::io::Write;

@@ -1,6 +1,11 @@
 //! Round trips of many input shapes through every method, level and thread
 //! count, and the properties of the block framing.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use compress::{Level, Method, Options, decompress, decompress_to};

@@ -1,5 +1,10 @@
 //! The three renderers on a diagnostic that points into two files.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use diag::render::{self, termcolor::NoColor};
 use diag::{Catalogue, Diagnostic, Severity, SourceMap, Span};
 

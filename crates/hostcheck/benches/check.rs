@@ -8,6 +8,8 @@
 //!   resolve the buildfile, read and parse the 16 qvmconfs, apply the rules;
 //! - `host16/rules`: the rules alone, on the resolved Manifest and VmFacts.
 
+#![allow(clippy::unwrap_used, reason = "a benchmark stops at its first failure")]
+
 use buildfile::Options as BOptions;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::fmt::Write;

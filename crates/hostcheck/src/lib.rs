@@ -152,7 +152,7 @@ pub(crate) struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// True when every `qvm` of the script has its VM among `vms`: only then
     /// can a component be called unused.
-    pub fn all_vms_known(&self) -> bool {
+    pub(crate) fn all_vms_known(&self) -> bool {
         !self.host.qvm_starts.is_empty()
             && self.host.qvm_starts.iter().all(|s| {
                 self.vms.iter().any(|v| {
@@ -166,7 +166,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Adds "VM started here" to a diagnostic about a VM.
-    pub fn started_here(&self, vm: &VmFacts, d: Diagnostic) -> Diagnostic {
+    pub(crate) fn started_here(&self, vm: &VmFacts, d: Diagnostic) -> Diagnostic {
         match self.start_of(vm) {
             Some(s) => d.with(s.span(), format!("VM `{}` is started here", vm.name)),
             None => d,
@@ -174,7 +174,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The `qvm` command that starts a VM, found by its first configuration file.
-    pub fn start_of(&self, vm: &VmFacts) -> Option<&QvmStart<'a>> {
+    pub(crate) fn start_of(&self, vm: &VmFacts) -> Option<&QvmStart<'a>> {
         if let Some(i) = vm.start {
             return self.host.qvm_starts.iter().find(|s| s.index == i);
         }

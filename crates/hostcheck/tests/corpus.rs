@@ -1,6 +1,11 @@
 //! Every real buildfile and qvmconf of the shared corpus goes through the
 //! checker without a panic, and what it finds is located.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use buildfile::{Options as BOptions, load};
 use diag::SourceMap;
 use std::path::{Path, PathBuf};

@@ -14,7 +14,7 @@ diag::declare_codes! {
 /// The exit status of `manifest`, `check`, `build`, `dump`, `explain`,
 /// `completions` and `man`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     /// Done, and nothing failed.
     Ok = 0,
     /// The input has errors (or warnings under `--deny warnings`), or the
@@ -27,7 +27,7 @@ pub enum Exit {
 
 impl Exit {
     /// `Failed` when `failed`, `Ok` otherwise.
-    pub fn failed_if(failed: bool) -> Exit {
+    pub(crate) fn failed_if(failed: bool) -> Exit {
         if failed { Exit::Failed } else { Exit::Ok }
     }
 }
@@ -35,7 +35,7 @@ impl Exit {
 /// The failing exit statuses of `qvm` and `run`: qvm's own codes (0 when
 /// a dry run printed its plan or the guest ended normally).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QvmExit {
+pub(crate) enum QvmExit {
     /// A fatal error before the guest started (a file the VM needs, KVM).
     BeforeStart = 64,
     /// A fatal error in the configuration.

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 /// Where a buildfile comes from, and how host files are found.
 #[derive(Debug, Clone, Args)]
-pub struct BuildfileInput {
+pub(crate) struct BuildfileInput {
     /// The buildfile; `-` reads standard input.
     #[arg(value_name = "BUILDFILE")]
     pub buildfile: String,
@@ -25,11 +25,11 @@ pub struct BuildfileInput {
 }
 
 /// Why the input could not be read at all (exit code 2).
-pub struct Unreadable(pub Box<Diagnostic>);
+pub(crate) struct Unreadable(pub Box<Diagnostic>);
 
 impl BuildfileInput {
     /// The name shown in messages.
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         if self.buildfile == "-" {
             "<stdin>".into()
         } else {
@@ -38,7 +38,7 @@ impl BuildfileInput {
     }
 
     /// Reads the buildfile's bytes.
-    pub fn read(&self) -> Result<Vec<u8>, Unreadable> {
+    pub(crate) fn read(&self) -> Result<Vec<u8>, Unreadable> {
         let r = if self.buildfile == "-" {
             let mut b = Vec::new();
             std::io::stdin().lock().read_to_end(&mut b).map(|_| b)
@@ -57,7 +57,7 @@ impl BuildfileInput {
     }
 
     /// Resolver options from this process and these arguments.
-    pub fn options(&self, times: Times) -> Options {
+    pub(crate) fn options(&self, times: Times) -> Options {
         let mut o = Options::from_process();
         o.root = self.root.clone();
         o.no_host_files = self.no_host_files;
@@ -67,7 +67,7 @@ impl BuildfileInput {
 
     /// Reads and resolves the buildfile; when it cannot be read, prints why
     /// (for `format`) and returns `None` (exit status 2).
-    pub fn load_or_report(
+    pub(crate) fn load_or_report(
         &self,
         map: &mut SourceMap,
         times: Times,
@@ -83,7 +83,7 @@ impl BuildfileInput {
     }
 
     /// Reads and resolves the buildfile.
-    pub fn load(
+    pub(crate) fn load(
         &self,
         map: &mut SourceMap,
         times: Times,
@@ -100,7 +100,7 @@ impl BuildfileInput {
 }
 
 /// The times `-n` (1) or `-nn` (2 or more) zero, as mkifs.
-pub fn times(zero: u8) -> Times {
+pub(crate) fn times(zero: u8) -> Times {
     match zero {
         0 => Times::Host,
         1 => Times::ZeroGenerated,

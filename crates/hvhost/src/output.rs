@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 /// When diagnostics are coloured (`--color`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum ColorWhen {
+pub(crate) enum ColorWhen {
     /// On a terminal, unless the `NO_COLOR` environment variable is set.
     #[default]
     Auto,
@@ -23,19 +23,19 @@ static COLOR: AtomicU8 = AtomicU8::new(ColorWhen::Auto as u8);
 static QUIET: AtomicBool = AtomicBool::new(false);
 
 /// Sets `--color` and `-q` for this process.
-pub fn set_style(color: ColorWhen, quiet: bool) {
+pub(crate) fn set_style(color: ColorWhen, quiet: bool) {
     COLOR.store(color as u8, Ordering::Relaxed);
     QUIET.store(quiet, Ordering::Relaxed);
 }
 
 /// Whether `-q` was given: only verdicts are printed.
-pub fn quiet() -> bool {
+pub(crate) fn quiet() -> bool {
     QUIET.load(Ordering::Relaxed)
 }
 
 /// Whether text on stderr is coloured, from `--color`, `NO_COLOR` and
 /// whether stderr is a terminal.
-pub fn stderr_color() -> termcolor::ColorChoice {
+pub(crate) fn stderr_color() -> termcolor::ColorChoice {
     let auto = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     match COLOR.load(Ordering::Relaxed) {
         c if c == ColorWhen::Always as u8 => termcolor::ColorChoice::Always,
@@ -46,7 +46,7 @@ pub fn stderr_color() -> termcolor::ColorChoice {
 
 /// How results and diagnostics are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Format {
+pub(crate) enum Format {
     /// For people: text, diagnostics with source snippets on stderr.
     #[default]
     Text,
@@ -57,7 +57,7 @@ pub enum Format {
 }
 
 /// Every code hvhost can emit.
-pub fn catalogue() -> Catalogue {
+pub(crate) fn catalogue() -> Catalogue {
     let mut c = Catalogue::new();
     c.extend(diag::ALL);
     c.extend(buildfile::codes::ALL);
@@ -74,7 +74,11 @@ pub fn catalogue() -> Catalogue {
 /// Text: rendered with snippets on stderr (coloured as [`stderr_color`]
 /// says; under `-q` only the count). JSON: one object per line on stderr. SARIF: the whole
 /// log on stdout.
-pub fn emit(format: Format, map: &SourceMap, diagnostics: &mut [Diagnostic]) -> (usize, usize) {
+pub(crate) fn emit(
+    format: Format,
+    map: &SourceMap,
+    diagnostics: &mut [Diagnostic],
+) -> (usize, usize) {
     render::sort(diagnostics);
     let counts = render::count(diagnostics);
     match format {
@@ -110,7 +114,7 @@ fn plural(n: usize, what: &str) -> String {
 }
 
 /// `2 errors, 1 warning` and the hint to use `hvhost explain`.
-pub fn summary(errors: usize, warnings: usize) -> String {
+pub(crate) fn summary(errors: usize, warnings: usize) -> String {
     let mut parts = Vec::new();
     if errors > 0 {
         parts.push(plural(errors, "error"));

@@ -4,6 +4,10 @@
     unsafe_code,
     reason = "signals to the build's process group, as Ctrl-C sends them"
 )]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 mod common;
 

@@ -3,6 +3,11 @@
 //! diagnostics in its `expected.txt` (byte for byte; `UPDATE_GOLDEN=1`
 //! rewrites them).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use common::*;

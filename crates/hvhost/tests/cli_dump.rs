@@ -1,6 +1,11 @@
 //! `hvhost dump`, run as a user runs it: listing, verification, and safe
 //! extraction of hostile images.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use common::*;

@@ -2,6 +2,11 @@
 //! `hvhost dump --buildfile -x -d DIR` it, change a file, `hvhost build -nn
 //! DIR.build` it again.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use common::{hvhost_in, text};

@@ -1,6 +1,11 @@
 //! `hvhost run`: a VM of a host, started as the host's boot script starts
 //! it, with the files the image is built from; the probe guest on real KVM.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use common::*;

@@ -1,6 +1,11 @@
 //! `hvhost` as a Unix tool: a closed pipe, Ctrl-C, exit statuses that say
 //! why, `--color`, `-q`, completions and the manual page.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use common::*;

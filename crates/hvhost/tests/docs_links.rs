@@ -4,6 +4,11 @@
 //! no document names the developers' reference folder (`../shared`) that
 //! users do not have, and the tutorial's commands print what it shows.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use common::{kvm, root};

@@ -36,16 +36,16 @@ pub(crate) struct Put<'a> {
 }
 
 impl Put<'_> {
-    pub fn u8(&mut self, off: usize, v: u8) {
+    pub(crate) fn u8(&mut self, off: usize, v: u8) {
         self.buf[off] = v;
     }
-    pub fn u16(&mut self, off: usize, v: u16) {
+    pub(crate) fn u16(&mut self, off: usize, v: u16) {
         self.buf[off..off + 2].copy_from_slice(&self.e.put_u16(v));
     }
-    pub fn u32(&mut self, off: usize, v: u32) {
+    pub(crate) fn u32(&mut self, off: usize, v: u32) {
         self.buf[off..off + 4].copy_from_slice(&self.e.put_u32(v));
     }
-    pub fn bytes(&mut self, off: usize, v: &[u8]) {
+    pub(crate) fn bytes(&mut self, off: usize, v: &[u8]) {
         self.buf[off..off + v.len()].copy_from_slice(v);
     }
 }

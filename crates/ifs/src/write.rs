@@ -672,7 +672,7 @@ pub(crate) struct Sink<'w> {
 }
 
 impl<'w> Sink<'w> {
-    pub fn new(out: &'w mut dyn Write, e: Endian, sha: bool) -> Sink<'w> {
+    pub(crate) fn new(out: &'w mut dyn Write, e: Endian, sha: bool) -> Sink<'w> {
         Sink {
             out,
             pos: 0,
@@ -681,7 +681,7 @@ impl<'w> Sink<'w> {
         }
     }
 
-    pub fn put(&mut self, b: &[u8]) -> io::Result<()> {
+    pub(crate) fn put(&mut self, b: &[u8]) -> io::Result<()> {
         self.sum.update(b);
         if let Some(h) = self.sha.as_mut() {
             h.update(b);
@@ -690,7 +690,7 @@ impl<'w> Sink<'w> {
         self.out.write_all(b)
     }
 
-    pub fn zeros(&mut self, mut n: u64) -> io::Result<()> {
+    pub(crate) fn zeros(&mut self, mut n: u64) -> io::Result<()> {
         const Z: [u8; 4096] = [0; 4096];
         while n > 0 {
             let k = n.min(Z.len() as u64) as usize;
@@ -701,7 +701,7 @@ impl<'w> Sink<'w> {
     }
 
     /// Ends the region with its trailer (v2: SHA-512 first).
-    pub fn trailer(&mut self, e: Endian) -> io::Result<()> {
+    pub(crate) fn trailer(&mut self, e: Endian) -> io::Result<()> {
         if let Some(h) = self.sha.take() {
             let d = h.finalize();
             self.put(&d)?;

@@ -2,6 +2,11 @@
 //! the system assembler and linker, a bootfile with a preboot area, every
 //! compression, and relocatable programs linked through `linker=`.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use buildfile::{Options, Times};
 use ifs::elf::{Elf, PT_LOAD};
 use ifs::format::{DirentKind, STARTUP_HEADER_SIZE, ino_flags};

@@ -4,6 +4,11 @@
 //! buildfile and times are zeroed (`-nn`), so the bytes do not depend on
 //! the machine. The ELF programs are assembled by hand for the same reason.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use buildfile::{Options, Times};

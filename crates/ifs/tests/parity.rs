@@ -3,6 +3,11 @@
 //! the written bytes. Where a byte-for-byte golden is kept it is
 //! `tests/golden/parity-*.ifs` (`UPDATE_GOLDEN=1` rewrites them).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use buildfile::{Options, Times};

@@ -2,6 +2,11 @@
 //! image the writer makes (the goldens, the example hosts, generated images
 //! of every shape), equal in content where a field cannot come back.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use buildfile::{Options, Times};
 use ifs::read::{Ifs, open};
 use std::path::Path;

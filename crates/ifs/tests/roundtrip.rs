@@ -1,5 +1,10 @@
 //! Build → read round trips over every data shape of a non-bootable image.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use buildfile::{Options, Times};
 use ifs::format::{DirentKind, S_IFMT};
 use ifs::read::{Ifs, open};

@@ -2,6 +2,8 @@
 //!
 //! `cargo bench -p qvmconf --bench parse_validate`
 
+#![allow(clippy::unwrap_used, reason = "a benchmark stops at its first failure")]
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::fmt::Write;
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use vdev::Device;
 
 /// A device shared by the buses and the vCPU threads.
-pub type SharedDevice = Arc<Mutex<Box<dyn Device>>>;
+pub(crate) type SharedDevice = Arc<Mutex<Box<dyn Device>>>;
 
 struct Entry {
     base: u64,
@@ -18,12 +18,12 @@ struct Entry {
 
 /// One address space.
 #[derive(Default)]
-pub struct Bus {
+pub(crate) struct Bus {
     entries: Vec<Entry>,
 }
 
 /// A bus hit: the device, the index of its range and the offset in it.
-pub struct Hit<'a> {
+pub(crate) struct Hit<'a> {
     /// The device.
     pub device: &'a SharedDevice,
     /// Which of the device's ranges.
@@ -36,7 +36,7 @@ pub struct Hit<'a> {
 
 impl Bus {
     /// Add a range; fails with the name of the device already there.
-    pub fn insert(
+    pub(crate) fn insert(
         &mut self,
         base: u64,
         len: u64,
@@ -77,7 +77,7 @@ impl Bus {
     }
 
     /// The device answering `addr`.
-    pub fn find(&self, addr: u64) -> Option<Hit<'_>> {
+    pub(crate) fn find(&self, addr: u64) -> Option<Hit<'_>> {
         let i = self.entries.partition_point(|e| e.base <= addr);
         let e = self.entries.get(i.checked_sub(1)?)?;
         (addr - e.base < e.len).then(|| Hit {

@@ -15,7 +15,7 @@ use crate::{Error, kvm_err};
 /// each. APIC ID in leaf 1 EBX[31:24] and leaves 0xb/0x1f EDX, the logical
 /// processor count in leaf 1, the levels of leaves 0xb/0x1f (SMT: 1 thread;
 /// core: `count`), cores per package in leaf 4, and the hypervisor bit.
-pub fn set_cpuid(vcpu: &VcpuFd, base: &CpuId, id: u32, count: u32) -> Result<(), Error> {
+pub(crate) fn set_cpuid(vcpu: &VcpuFd, base: &CpuId, id: u32, count: u32) -> Result<(), Error> {
     let mut cpuid = base.clone();
     // Leaf 0xb needs its SMT, core and terminating levels, whatever the host reports.
     if cpuid.as_slice().iter().any(|e| e.function == 0xb) {
@@ -80,7 +80,7 @@ pub fn set_cpuid(vcpu: &VcpuFd, base: &CpuId, id: u32, count: u32) -> Result<(),
 }
 
 /// MSRs a freshly reset x86 CPU has, as Linux and QNX expect them.
-pub fn set_msrs(vcpu: &VcpuFd) -> Result<(), Error> {
+pub(crate) fn set_msrs(vcpu: &VcpuFd) -> Result<(), Error> {
     let entries: Vec<kvm_msr_entry> = [
         (0x174u32, 0u64),       // SYSENTER_CS
         (0x175, 0),             // SYSENTER_ESP
@@ -113,7 +113,7 @@ pub fn set_msrs(vcpu: &VcpuFd) -> Result<(), Error> {
 }
 
 /// LAPIC: LINT0 as ExtINT (the 8259 path), LINT1 as NMI.
-pub fn set_lapic(vcpu: &VcpuFd) -> Result<(), Error> {
+pub(crate) fn set_lapic(vcpu: &VcpuFd) -> Result<(), Error> {
     let mut lapic = vcpu.get_lapic().map_err(kvm_err("get LAPIC"))?;
     let mut put = |off: usize, v: u32| {
         for (i, b) in v.to_le_bytes().iter().enumerate() {
@@ -126,7 +126,7 @@ pub fn set_lapic(vcpu: &VcpuFd) -> Result<(), Error> {
 }
 
 /// FPU control words at their reset values.
-pub fn set_fpu(vcpu: &VcpuFd) -> Result<(), Error> {
+pub(crate) fn set_fpu(vcpu: &VcpuFd) -> Result<(), Error> {
     let fpu = kvm_fpu {
         fcw: 0x37f,
         mxcsr: 0x1f80,
@@ -154,7 +154,7 @@ fn seg(selector: u16, type_: u8, db: u8, l: u8) -> kvm_segment {
 }
 
 /// Registers of the boot vCPU for `entry`.
-pub fn set_entry(vcpu: &VcpuFd, entry: &Entry) -> Result<(), Error> {
+pub(crate) fn set_entry(vcpu: &VcpuFd, entry: &Entry) -> Result<(), Error> {
     let mut sregs = vcpu.get_sregs().map_err(kvm_err("get sregs"))?;
     let data = seg(0x18, 3, 1, 0);
     sregs.ds = data;
@@ -204,7 +204,7 @@ pub fn set_entry(vcpu: &VcpuFd, entry: &Entry) -> Result<(), Error> {
 }
 
 /// The vCPU's registers as text, for `unsupported ... abort` and crashes.
-pub fn dump(vcpu: &VcpuFd, id: usize) -> String {
+pub(crate) fn dump(vcpu: &VcpuFd, id: usize) -> String {
     let mut s = format!("vCPU {id} registers:\n");
     match vcpu.get_regs() {
         Ok(r) => {

@@ -22,15 +22,15 @@ use crate::codes::{Problem, Subject};
 use crate::{Error, codes, kvm_err};
 
 /// IOAPIC pins KVM provides.
-pub const IOAPIC_PINS: u32 = 24;
+pub(crate) const IOAPIC_PINS: u32 = 24;
 /// Where KVM's PIT is (ports 0x40–0x43).
-pub const PIT_BASE: u64 = 0x40;
+pub(crate) const PIT_BASE: u64 = 0x40;
 /// Where KVM's IOAPIC is.
-pub const IOAPIC_BASE: u64 = 0xfec0_0000;
+pub(crate) const IOAPIC_BASE: u64 = 0xfec0_0000;
 
 /// The interrupt controllers the configuration names.
 #[derive(Default)]
-pub struct Controllers {
+pub(crate) struct Controllers {
     ioapics: BTreeMap<String, u64>,
     pics: bool,
     /// The PIT's IOAPIC pin, when a `timer8254` is configured.
@@ -41,7 +41,7 @@ impl Controllers {
     /// Record the in-kernel devices of the configuration (with the index of
     /// their vdev); returns the controllers and what is wrong with them.
     /// A second ioapic or timer8254 is reported and left out.
-    pub fn new(bindings: &[(usize, &InKernel)]) -> (Controllers, Vec<Problem>) {
+    pub(crate) fn new(bindings: &[(usize, &InKernel)]) -> (Controllers, Vec<Problem>) {
         let mut c = Controllers::default();
         let mut problems = Vec::new();
         let mut first_ioapic = None;
@@ -114,12 +114,12 @@ impl Controllers {
     }
 
     /// The IOAPIC's configured base, if any.
-    pub fn ioapic_base(&self) -> Option<u64> {
+    pub(crate) fn ioapic_base(&self) -> Option<u64> {
         self.ioapics.values().next().copied()
     }
 
     /// The GSI an `intr` names; `at` is where the `intr` is, for the problem.
-    pub fn gsi(&self, intr: &Intr, vdev: &str, at: Subject) -> Result<u32, Problem> {
+    pub(crate) fn gsi(&self, intr: &Intr, vdev: &str, at: Subject) -> Result<u32, Problem> {
         let (c, line) = match intr {
             Intr::Line { pic, line, .. } => (pic.as_deref().unwrap_or("ioapic"), Some(*line)),
             Intr::Apic => ("apic", None),
@@ -194,7 +194,7 @@ impl Controllers {
     /// PICs; it is replaced only when the PIT goes to another pin, because
     /// each routing change waits for an SRCU grace period (milliseconds in a
     /// nested VM).
-    pub fn route(&self, vm: &VmFd) -> Result<(), Error> {
+    pub(crate) fn route(&self, vm: &VmFd) -> Result<(), Error> {
         if self.pit_pin.unwrap_or(0) == 0 {
             return Ok(());
         }
@@ -232,11 +232,11 @@ impl Controllers {
 }
 
 /// An edge on a GSI through an irqfd.
-pub struct IrqFd(EventFd);
+pub(crate) struct IrqFd(EventFd);
 
 impl IrqFd {
     /// Register a new irqfd for `gsi`.
-    pub fn new(vm: &VmFd, gsi: u32) -> Result<IrqFd, Error> {
+    pub(crate) fn new(vm: &VmFd, gsi: u32) -> Result<IrqFd, Error> {
         let fd =
             EventFd::new(libc::EFD_NONBLOCK).map_err(|e| Error::Host(format!("eventfd: {e}")))?;
         vm.register_irqfd(&fd, gsi).map_err(kvm_err("irqfd"))?;
@@ -255,14 +255,14 @@ impl IrqLine for IrqFd {
 /// forwarded to KVM's IOAPIC state with `KVM_GET_IRQCHIP`/`KVM_SET_IRQCHIP`.
 /// Guests program the IOAPIC rarely, so the cost of a full state copy per
 /// access does not matter.
-pub struct RelocatedIoapic {
+pub(crate) struct RelocatedIoapic {
     vm: std::sync::Arc<VmFd>,
     select: u32,
 }
 
 impl RelocatedIoapic {
     /// Forward to `vm`'s IOAPIC.
-    pub fn new(vm: std::sync::Arc<VmFd>) -> RelocatedIoapic {
+    pub(crate) fn new(vm: std::sync::Arc<VmFd>) -> RelocatedIoapic {
         RelocatedIoapic { vm, select: 0 }
     }
 

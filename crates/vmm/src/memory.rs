@@ -11,12 +11,12 @@ use crate::spec::{MemKind, MemRegion};
 use crate::{Error, kvm_err};
 
 /// e820 / PVH / multiboot memory type of usable RAM.
-pub const TYPE_RAM: u32 = 1;
+pub(crate) const TYPE_RAM: u32 = 1;
 /// ... of reserved ranges.
-pub const TYPE_RESERVED: u32 = 2;
+pub(crate) const TYPE_RESERVED: u32 = 2;
 
 /// The guest's memory.
-pub struct Memory {
+pub(crate) struct Memory {
     /// RAM and ROM, as one collection of mappings.
     pub mem: GuestMemoryMmap,
     /// The regions of the spec, sorted by address.
@@ -25,7 +25,7 @@ pub struct Memory {
 
 /// True if `[addr, addr+len)` is RAM or ROM of `regions` (possibly several
 /// adjacent regions).
-pub fn covers(regions: &[MemRegion], addr: u64, len: u64) -> bool {
+pub(crate) fn covers(regions: &[MemRegion], addr: u64, len: u64) -> bool {
     let Some(end) = addr.checked_add(len) else {
         return false;
     };
@@ -47,7 +47,7 @@ pub fn covers(regions: &[MemRegion], addr: u64, len: u64) -> bool {
 /// beyond the 64-bit address space, no overlaps, RAM and ROM in whole 4 KiB
 /// pages, some RAM. On error: the index in `spec` of the region at fault
 /// (none for a VM without RAM) and the message.
-pub fn check_layout(spec: &[MemRegion]) -> Result<(), (Option<usize>, String)> {
+pub(crate) fn check_layout(spec: &[MemRegion]) -> Result<(), (Option<usize>, String)> {
     if let Some((i, r)) = spec
         .iter()
         .enumerate()
@@ -104,7 +104,7 @@ pub fn check_layout(spec: &[MemRegion]) -> Result<(), (Option<usize>, String)> {
 
 impl Memory {
     /// Check the layout ([`check_layout`]) and map RAM and ROM.
-    pub fn new(spec: &[MemRegion]) -> Result<Memory, Error> {
+    pub(crate) fn new(spec: &[MemRegion]) -> Result<Memory, Error> {
         check_layout(spec).map_err(|(_, msg)| Error::Config(msg))?;
         let mut regions: Vec<MemRegion> = spec.iter().copied().filter(|r| r.size > 0).collect();
         regions.sort_by_key(|r| r.start);
@@ -142,7 +142,7 @@ impl Memory {
     }
 
     /// Hand the regions to KVM.
-    pub fn register(&self, vm: &VmFd) -> Result<(), Error> {
+    pub(crate) fn register(&self, vm: &VmFd) -> Result<(), Error> {
         for (slot, region) in self.mem.iter().enumerate() {
             let start = region.start_addr().0;
             let rom = self
@@ -169,7 +169,7 @@ impl Memory {
     }
 
     /// (guest start, length, host address) of each mapped region.
-    pub fn host_ranges(&self) -> Vec<(u64, u64, u64)> {
+    pub(crate) fn host_ranges(&self) -> Vec<(u64, u64, u64)> {
         self.mem
             .iter()
             .filter_map(|r| {
@@ -180,12 +180,12 @@ impl Memory {
     }
 
     /// True if `[addr, addr+len)` is RAM or ROM (possibly several adjacent regions).
-    pub fn contains(&self, addr: u64, len: u64) -> bool {
+    pub(crate) fn contains(&self, addr: u64, len: u64) -> bool {
         covers(&self.regions, addr, len)
     }
 
     /// Copy bytes into guest memory (RAM or ROM), bounds-checked.
-    pub fn write(&self, addr: u64, data: &[u8], what: &str) -> Result<(), Error> {
+    pub(crate) fn write(&self, addr: u64, data: &[u8], what: &str) -> Result<(), Error> {
         if !self.contains(addr, data.len() as u64) {
             return Err(Error::Config(format!(
                 "{what}: {:#x}..{:#x} is not inside guest ram/rom",
@@ -199,7 +199,7 @@ impl Memory {
 
     /// The guest's memory map: RAM usable, `reserve` reserved, ROM left out;
     /// (start, size, type), sorted.
-    pub fn map(&self) -> Vec<(u64, u64, u32)> {
+    pub(crate) fn map(&self) -> Vec<(u64, u64, u32)> {
         self.regions
             .iter()
             .filter_map(|r| match r.kind {
@@ -212,7 +212,7 @@ impl Memory {
 
     /// KiB of RAM from 0 (max 640) and contiguous from 1 MiB (multiboot's
     /// mem_lower / mem_upper).
-    pub fn lower_upper_kib(&self) -> (u32, u32) {
+    pub(crate) fn lower_upper_kib(&self) -> (u32, u32) {
         let ram = |at: u64| {
             self.regions
                 .iter()
@@ -227,7 +227,7 @@ impl Memory {
 
     /// The highest RAM region end below `limit` with at least `size` bytes
     /// free above `floor`: an address for an initrd.
-    pub fn high_slot(&self, size: u64, floor: u64, limit: u64) -> Option<u64> {
+    pub(crate) fn high_slot(&self, size: u64, floor: u64, limit: u64) -> Option<u64> {
         let mut best = None;
         for r in self.regions.iter().filter(|r| r.kind == MemKind::Ram) {
             let end = (r.start + r.size).min(limit);

@@ -35,14 +35,14 @@ thread_local! {
 }
 
 /// The signal that interrupts a vCPU thread.
-pub fn kick_signal() -> libc::c_int {
+pub(crate) fn kick_signal() -> libc::c_int {
     SIGRTMIN()
 }
 
 /// Make kicks of the calling thread set `*immediate_exit` (its vCPU's
 /// `kvm_run.immediate_exit`); null disarms. The pointer must stay valid
 /// until the thread disarms or ends.
-pub fn arm_kick(immediate_exit: *mut u8) {
+pub(crate) fn arm_kick(immediate_exit: *mut u8) {
     IMMEDIATE_EXIT.with(|c| c.set(immediate_exit));
 }
 
@@ -73,7 +73,7 @@ extern "C" fn on_term(num: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c
 
 /// Install the kick handler and, unless `lifecycle` is false, the SIGTERM,
 /// SIGINT and SIGQUIT handlers.
-pub fn install(lifecycle: bool) -> Result<(), String> {
+pub(crate) fn install(lifecycle: bool) -> Result<(), String> {
     let wake = match WAKE.get() {
         Some(w) => w,
         None => {
@@ -92,23 +92,23 @@ pub fn install(lifecycle: bool) -> Result<(), String> {
 }
 
 /// The eventfd the lifecycle signals write to (after [`install`]).
-pub fn wake_fd() -> Option<RawFd> {
+pub(crate) fn wake_fd() -> Option<RawFd> {
     WAKE.get().map(AsRawFd::as_raw_fd)
 }
 
 /// Empty the eventfd after a wake-up.
-pub fn drain_wake() {
+pub(crate) fn drain_wake() {
     if let Some(w) = WAKE.get() {
         let _ = w.read();
     }
 }
 
 /// Take a pending power-button press.
-pub fn take_power_button() -> bool {
+pub(crate) fn take_power_button() -> bool {
     POWER_BUTTON.swap(false, Ordering::SeqCst)
 }
 
 /// True once SIGQUIT arrived.
-pub fn power_cut() -> bool {
+pub(crate) fn power_cut() -> bool {
     POWER_CUT.load(Ordering::SeqCst)
 }

@@ -9,15 +9,15 @@ use vdev::{Device, Effect, InKernel, Layout, Space};
 
 use crate::bus::{Bus, SharedDevice};
 use crate::codes;
-pub use crate::codes::{Problem, Subject};
+pub(crate) use crate::codes::{Problem, Subject};
 use crate::irq::{Controllers, IOAPIC_BASE};
 use crate::spec::VmSpec;
 
 /// The most vCPUs a VM may have (xAPIC IDs 0–253; 255 is the broadcast ID).
-pub const MAX_CPUS: u32 = 254;
+pub(crate) const MAX_CPUS: u32 = 254;
 
 /// What the checks found out, for the VM's assembly.
-pub struct Plan {
+pub(crate) struct Plan {
     /// The in-kernel interrupt controllers and the PIT.
     pub controllers: Controllers,
     /// Per vdev: the GSI of its `intr` (user-space devices only).
@@ -27,7 +27,7 @@ pub struct Plan {
 }
 
 /// The vdevs this VMM provides, for messages (from their registrations).
-pub fn provided() -> String {
+pub(crate) fn provided() -> String {
     vdev::VdevKind::provided()
         .map(|k| k.name())
         .collect::<Vec<_>>()
@@ -89,7 +89,7 @@ impl Device for Nothing {
 /// structures, an image to boot and the command line (`boot`'s own checks),
 /// the memory layout ([`crate::memory::check_layout`]). All problems are
 /// returned, in configuration order.
-pub fn plan(spec: &VmSpec) -> Result<Plan, Vec<Problem>> {
+pub(crate) fn plan(spec: &VmSpec) -> Result<Plan, Vec<Problem>> {
     let mut problems = Vec::new();
     let (layouts, controllers, gsis) = devices(spec, &mut problems);
 
@@ -225,7 +225,7 @@ fn devices(
 }
 
 /// The error a VM's assembly stops with: the first problem.
-pub fn first_error(problems: Vec<Problem>) -> crate::Error {
+pub(crate) fn first_error(problems: Vec<Problem>) -> crate::Error {
     crate::Error::Config(
         problems
             .into_iter()

@@ -24,7 +24,7 @@ use crate::spec::{Policy, ResetAction, VmSpec};
 use crate::{Error, ExitCode, Outcome, RunOptions, cpu, irq, kvm_err, signals, validate};
 
 /// State shared between the main thread and the vCPU threads.
-pub struct Shared {
+pub(crate) struct Shared {
     stop: AtomicBool,
     power_button: Arc<AtomicBool>,
     /// Per vCPU: 0 running, 1 halted with interrupts off, 2 waiting for SIPI.
@@ -34,7 +34,7 @@ pub struct Shared {
 
 impl Shared {
     /// Fresh state for one run.
-    pub fn new() -> Shared {
+    pub(crate) fn new() -> Shared {
         Shared {
             stop: AtomicBool::new(false),
             power_button: Arc::new(AtomicBool::new(false)),
@@ -45,7 +45,7 @@ impl Shared {
 }
 
 /// An assembled VM.
-pub struct Vm {
+pub(crate) struct Vm {
     vcpus: Vec<VcpuFd>,
     io: Arc<Bus>,
     mmio: Arc<Bus>,
@@ -60,7 +60,7 @@ pub struct Vm {
 
 impl Vm {
     /// Assemble the VM described by `spec`.
-    pub fn build(spec: &VmSpec, shared: &Shared) -> Result<Vm, Error> {
+    pub(crate) fn build(spec: &VmSpec, shared: &Shared) -> Result<Vm, Error> {
         Self::build_with(
             spec,
             shared,
@@ -770,7 +770,7 @@ impl Watch<'_> {
 }
 
 /// Assemble and run, restarting on reset when asked to.
-pub fn run(spec: &VmSpec, opts: &RunOptions) -> Outcome {
+pub(crate) fn run(spec: &VmSpec, opts: &RunOptions) -> Outcome {
     let start = Instant::now();
     let logger = Logger::new(&spec.logger, &spec.name, start);
     let fatal = |code: ExitCode, reason: String| {

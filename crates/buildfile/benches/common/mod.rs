@@ -5,12 +5,12 @@
 use std::fmt::Write;
 
 /// Lines of the generated buildfile.
-pub const LINES: usize = 120_000;
+pub(crate) const LINES: usize = 120_000;
 
 /// A buildfile of [`LINES`] lines with every kind of line (entries, links,
 /// directories, attribute lines, inline files, a boot block, a long boot
 /// script).
-pub fn generate() -> String {
+pub(crate) fn generate() -> String {
     let mut s = String::with_capacity(LINES * 40);
     s.push_str("[-optional]\n[image=0x80000 +compress]\n");
     s.push_str("[virtual=aarch64le,raw] boot = {\n    startup-bcm2711-rpi4 -v -D miniuart\n");

@@ -8,7 +8,7 @@ use diag::{Diagnostic, SourceMap};
 use hostcheck::{Options, Report, Sdp, VmFacts};
 
 /// Resolves `src` as `host.build` without touching the host filesystem.
-pub fn manifest(map: &mut SourceMap, src: &str) -> Manifest {
+pub(crate) fn manifest(map: &mut SourceMap, src: &str) -> Manifest {
     let opts = BOptions {
         no_host_files: true,
         host_access: false,
@@ -24,7 +24,7 @@ pub fn manifest(map: &mut SourceMap, src: &str) -> Manifest {
 }
 
 /// Resolves `src` as `host.build`, reading host files that exist (as `--no-host-files`).
-pub fn manifest_reading_host(map: &mut SourceMap, src: &str) -> Manifest {
+pub(crate) fn manifest_reading_host(map: &mut SourceMap, src: &str) -> Manifest {
     let opts = BOptions {
         no_host_files: true,
         ..BOptions::default()
@@ -35,7 +35,7 @@ pub fn manifest_reading_host(map: &mut SourceMap, src: &str) -> Manifest {
 }
 
 /// `CODE location` for each diagnostic, in order.
-pub fn found(map: &SourceMap, d: &[Diagnostic]) -> Vec<String> {
+pub(crate) fn found(map: &SourceMap, d: &[Diagnostic]) -> Vec<String> {
     d.iter()
         .map(|d| match d.span() {
             Some(s) => format!("{} {}", d.code.id, map.location(s)),
@@ -45,7 +45,7 @@ pub fn found(map: &SourceMap, d: &[Diagnostic]) -> Vec<String> {
 }
 
 /// Checks `src` with `vms` (built by `f` once the buildfile is in the map).
-pub fn check_with(
+pub(crate) fn check_with(
     src: &str,
     sdp: Option<Sdp>,
     vms: impl FnOnce(&mut SourceMap) -> Vec<VmFacts>,
@@ -59,13 +59,13 @@ pub fn check_with(
 }
 
 /// Checks `src` alone.
-pub fn check(src: &str, sdp: Option<Sdp>) -> (SourceMap, Report, Vec<String>) {
+pub(crate) fn check(src: &str, sdp: Option<Sdp>) -> (SourceMap, Report, Vec<String>) {
     check_with(src, sdp, |_| Vec::new())
 }
 
 /// A clean SDP 7.x x86_64 host with one VM, `/vm/a.qvmconf`; `boot`,
 /// `script` and `files` replace the parts given.
-pub fn host(boot: Option<&str>, script: Option<&str>, files: Option<&str>) -> String {
+pub(crate) fn host(boot: Option<&str>, script: Option<&str>, files: Option<&str>) -> String {
     let boot = boot.unwrap_or(
         "[virtual=x86_64,multiboot] boot = {\n    startup-x86 -v\n    [module=qvm] PATH=/proc/boot:/usr/bin procnto-smp-instr -v\n}\n",
     );
@@ -75,7 +75,7 @@ pub fn host(boot: Option<&str>, script: Option<&str>, files: Option<&str>) -> St
 }
 
 /// Adds a qvmconf-like file and returns the span of each of its lines (1-based index 0 unused).
-pub fn vm_file(map: &mut SourceMap, name: &str, text: &str) -> Vec<diag::Span> {
+pub(crate) fn vm_file(map: &mut SourceMap, name: &str, text: &str) -> Vec<diag::Span> {
     let id = map.add(name, text);
     let mut spans = vec![diag::Span::new(id, 0, 0)];
     let mut at = 0;
@@ -87,7 +87,7 @@ pub fn vm_file(map: &mut SourceMap, name: &str, text: &str) -> Vec<diag::Span> {
 }
 
 /// An empty VM named `name`, started by `qvm @config`.
-pub fn vm(name: &str, config: &str) -> VmFacts {
+pub(crate) fn vm(name: &str, config: &str) -> VmFacts {
     VmFacts {
         name: name.into(),
         configs: vec![config.into()],
@@ -96,7 +96,7 @@ pub fn vm(name: &str, config: &str) -> VmFacts {
 }
 
 /// A vdev use at a line, with an optional safety line in force.
-pub fn vdev(
+pub(crate) fn vdev(
     name: &str,
     span: diag::Span,
     safety: Option<(hostcheck::SafetyLevel, diag::Span)>,

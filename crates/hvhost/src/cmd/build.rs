@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// Arguments of `hvhost build`.
 #[derive(Debug, Args)]
-pub struct BuildArgs {
+pub(crate) struct BuildArgs {
     #[command(flatten)]
     input: BuildfileInput,
     /// The image file to write (`-` writes to standard output).
@@ -48,7 +48,7 @@ pub struct BuildArgs {
 }
 
 /// Runs the subcommand: 0 built, 1 errors, 2 unreadable input.
-pub fn run(args: &BuildArgs) -> Exit {
+pub(crate) fn run(args: &BuildArgs) -> Exit {
     let times = crate::input::times(args.zero_times);
     let mut map = SourceMap::new();
     let Some(out_path) = args.output_opt.clone().or_else(|| args.output.clone()) else {

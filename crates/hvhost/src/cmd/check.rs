@@ -12,14 +12,14 @@ use serde_json::json;
 
 /// What `--deny` makes fatal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Deny {
+pub(crate) enum Deny {
     /// Warnings fail the check (exit code 1).
     Warnings,
 }
 
 /// Arguments of `hvhost check`.
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     #[command(flatten)]
     input: BuildfileInput,
     /// The SDP generation: 7.0, 7.1 (module=qvm) or 8.0 (startup -Q enable); detected when not given.
@@ -39,7 +39,7 @@ fn parse_sdp(s: &str) -> Result<Sdp, String> {
 
 /// Runs the subcommand; returns the exit code: 0 clean, 1 errors (or
 /// warnings under `--deny warnings`), 2 the buildfile could not be read.
-pub fn run(args: &CheckArgs) -> Exit {
+pub(crate) fn run(args: &CheckArgs) -> Exit {
     let mut map = SourceMap::new();
     let Some((manifest, mut diags)) =
         args.input

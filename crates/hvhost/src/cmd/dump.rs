@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// Arguments of `hvhost dump`.
 #[derive(Debug, Args)]
-pub struct DumpArgs {
+pub(crate) struct DumpArgs {
     /// The image file; `-` reads it from standard input.
     #[arg(value_name = "IMAGE")]
     image: PathBuf,
@@ -87,7 +87,7 @@ impl DumpArgs {
 
 /// Runs the subcommand: 0 ok, 1 a bad or tampered image (or an entry that
 /// could not be extracted), 2 the file could not be read.
-pub fn run(args: &DumpArgs) -> Exit {
+pub(crate) fn run(args: &DumpArgs) -> Exit {
     let map = SourceMap::new();
     let data = if args.image.as_os_str() == "-" {
         let mut v = Vec::new();

@@ -7,7 +7,7 @@ use serde_json::json;
 
 /// How `hvhost explain` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum ExplainFormat {
+pub(crate) enum ExplainFormat {
     /// For people.
     #[default]
     Text,
@@ -17,7 +17,7 @@ pub enum ExplainFormat {
 
 /// Arguments of `hvhost explain`.
 #[derive(Debug, Args)]
-pub struct ExplainArgs {
+pub(crate) struct ExplainArgs {
     /// A code such as `B0101` (any case) or its name; `--list` shows them all.
     pub code: Option<String>,
     /// List every code with its one-line summary.
@@ -42,7 +42,7 @@ fn code_json(c: &diag::Code, with_text: bool) -> serde_json::Value {
 }
 
 /// Runs the subcommand; returns the process exit code.
-pub fn run(args: &ExplainArgs) -> Exit {
+pub(crate) fn run(args: &ExplainArgs) -> Exit {
     let cat = catalogue();
     let json = args.format == ExplainFormat::Json;
     if args.list || args.code.is_none() {

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 /// Arguments of `hvhost manifest`.
 #[derive(Debug, Args)]
-pub struct ManifestArgs {
+pub(crate) struct ManifestArgs {
     #[command(flatten)]
     input: BuildfileInput,
     /// Zero the times of generated entries (-n) or of all entries (-nn), as mkifs.
@@ -24,7 +24,7 @@ pub struct ManifestArgs {
 
 /// Runs the subcommand; returns the exit code: 0 resolved, 1 errors in the
 /// buildfile, 2 the buildfile could not be read.
-pub fn run(args: &ManifestArgs) -> Exit {
+pub(crate) fn run(args: &ManifestArgs) -> Exit {
     let times = crate::input::times(args.zero_times);
     let mut map = SourceMap::new();
     let Some((manifest, mut diags)) = args.input.load_or_report(&mut map, times, args.format)
@@ -72,7 +72,7 @@ fn line_of(map: &SourceMap, span: diag::Span) -> String {
 }
 
 /// The text report.
-pub fn text(m: &Manifest, map: &SourceMap, name: &str) -> String {
+pub(crate) fn text(m: &Manifest, map: &SourceMap, name: &str) -> String {
     let mut o = String::new();
     heading(&mut o, m, name);
     image_line(&mut o, m);
@@ -265,7 +265,7 @@ fn entry_table(o: &mut String, m: &Manifest) {
 }
 
 /// The JSON report: the Manifest with inode numbers and source locations.
-pub fn json_value(m: &Manifest, map: &SourceMap) -> Value {
+pub(crate) fn json_value(m: &Manifest, map: &SourceMap) -> Value {
     let mut v = serde_json::to_value(m).unwrap_or(Value::Null);
     if let Some(entries) = v.get_mut("entries").and_then(Value::as_array_mut) {
         for (i, (ev, e)) in entries.iter_mut().zip(&m.entries).enumerate() {

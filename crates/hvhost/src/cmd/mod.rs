@@ -1,34 +1,34 @@
 //! One module per subcommand; shell completions and the manual page, made
 //! from the command line's own definition.
 
-pub mod build;
-pub mod check;
-pub mod dump;
-pub mod explain;
-pub mod manifest;
-pub mod qvm;
-pub mod run;
+pub(crate) mod build;
+pub(crate) mod check;
+pub(crate) mod dump;
+pub(crate) mod explain;
+pub(crate) mod manifest;
+pub(crate) mod qvm;
+pub(crate) mod run;
 
 use crate::codes::Exit;
 use clap::{Args, CommandFactory};
 
 /// Arguments of `hvhost completions`.
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell.
     #[arg(value_enum)]
     shell: clap_complete::Shell,
 }
 
 /// Prints the completion script of `args.shell` on stdout.
-pub fn completions(args: &CompletionsArgs) -> Exit {
+pub(crate) fn completions(args: &CompletionsArgs) -> Exit {
     let mut cmd = crate::Cli::command();
     clap_complete::generate(args.shell, &mut cmd, "hvhost", &mut std::io::stdout());
     Exit::Ok
 }
 
 /// Prints the manual page, hvhost(1), on stdout.
-pub fn man() -> Exit {
+pub(crate) fn man() -> Exit {
     let page = clap_mangen::Man::new(crate::Cli::command());
     match page.render(&mut std::io::stdout()) {
         Ok(()) => Exit::Ok,

@@ -8,13 +8,13 @@ use qvmconf::VmConfig;
 use qvmconf::plan::Plan;
 
 /// qvm's exit code for a fatal configuration error.
-pub const EXIT_CONFIG: i32 = crate::codes::QvmExit::Config as i32;
+pub(crate) const EXIT_CONFIG: i32 = crate::codes::QvmExit::Config as i32;
 /// qvm's exit code for a fatal error before the guest started.
-pub const EXIT_BEFORE_START: i32 = crate::codes::QvmExit::BeforeStart as i32;
+pub(crate) const EXIT_BEFORE_START: i32 = crate::codes::QvmExit::BeforeStart as i32;
 
 /// Arguments of `hvhost qvm`.
 #[derive(Debug, Args)]
-pub struct QvmArgs {
+pub(crate) struct QvmArgs {
     /// Output format of the dry-run plan (`sarif` prints only the diagnostics).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -84,7 +84,7 @@ fn split(args: &QvmArgs) -> Result<Split, String> {
 
 /// Runs the subcommand; returns qvm's exit code: 0 for a good dry run, 65
 /// for configuration errors, 64 when the VM cannot be started.
-pub fn run(args: &QvmArgs) -> i32 {
+pub(crate) fn run(args: &QvmArgs) -> i32 {
     let s = match split(args) {
         Ok(s) => s,
         Err(e) => {
@@ -128,7 +128,7 @@ pub fn run(args: &QvmArgs) -> i32 {
 }
 
 /// Prints a dry-run plan in `format` (nothing for `sarif`: only diagnostics).
-pub fn print_plan(format: Format, plan: &Plan) {
+pub(crate) fn print_plan(format: Format, plan: &Plan) {
     match format {
         Format::Text => print!("{plan}"),
         Format::Json => println!(
@@ -141,7 +141,7 @@ pub fn print_plan(format: Format, plan: &Plan) {
 
 /// The VMM's refusals as a dry run shows them: warnings (the plan is QNX
 /// qvm's, which has these devices), each saying that a run here stops.
-pub fn dry_run_findings(found: Vec<diag::Diagnostic>) -> Vec<diag::Diagnostic> {
+pub(crate) fn dry_run_findings(found: Vec<diag::Diagnostic>) -> Vec<diag::Diagnostic> {
     found
         .into_iter()
         .map(|d| {
@@ -159,7 +159,7 @@ pub fn dry_run_findings(found: Vec<diag::Diagnostic>) -> Vec<diag::Diagnostic> {
 /// Runs the VM on KVM: converts the configuration into the VMM's
 /// [`vmm::VmSpec`] (host paths relative to the current directory, as qvm
 /// resolves them) and returns qvm's exit code.
-pub fn run_vm(_map: &SourceMap, vm: &VmConfig, _words: &[String]) -> i32 {
+pub(crate) fn run_vm(_map: &SourceMap, vm: &VmConfig, _words: &[String]) -> i32 {
     let cwd = match std::env::current_dir() {
         Ok(d) => d,
         Err(e) => {

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 /// Arguments of `hvhost run`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     #[command(flatten)]
     input: BuildfileInput,
     /// The VM to run: its configuration's path in the image, that file's name
@@ -95,7 +95,7 @@ fn names(s: &QvmStart) -> Vec<String> {
 }
 
 /// Runs the subcommand; returns qvm's exit code.
-pub fn run(args: &RunArgs) -> i32 {
+pub(crate) fn run(args: &RunArgs) -> i32 {
     let mut map = SourceMap::new();
     let (manifest, mut diags) = match args.input.load(&mut map, Times::ZeroAll) {
         Ok(r) => r,
@@ -137,6 +137,44 @@ struct Planned {
     staged: Staged,
 }
 
+/// The host's own rules: a host that would not start the VM does not start
+/// it here either (unless `--no-check`).
+fn host_rules(
+    args: &RunArgs,
+    map: &mut SourceMap,
+    m: &Manifest,
+    start: &QvmStart,
+    name: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<(), i32> {
+    let opts = hostcheck::Options { sdp: None };
+    let loaded = hostcheck::load_vms(map, m, &opts);
+    let report = hostcheck::check(m, &loaded.vms, &opts);
+    let host_errors: Vec<Diagnostic> = loaded
+        .diagnostics
+        .into_iter()
+        .chain(report.diagnostics)
+        .filter(Diagnostic::is_error)
+        .collect();
+    if !host_errors.is_empty() && !args.no_check {
+        let n = host_errors.len();
+        diags.extend(host_errors);
+        diags.push(
+            Diagnostic::new(
+                &codes::R0104,
+                format!(
+                    "{name} breaks {n} hypervisor-host rule{}: its VMs are not run",
+                    if n == 1 { "" } else { "s" }
+                ),
+            )
+            .at(start.span(), "this VM")
+            .help("fix the errors above (`hvhost check` shows them with warnings too), or give --no-check to run anyway"),
+        );
+        return Err(EXIT_CONFIG);
+    }
+    Ok(())
+}
+
 /// Chooses the VM, applies the host rules, reads its configuration and maps
 /// its image paths to host files. Diagnostics go to `diags`; `Err` is the
 /// exit code when the VM cannot run.
@@ -163,33 +201,7 @@ fn plan(
     }
     let start = choose(args, &host, &starts, &name, diags)?;
 
-    // The host's own rules: a host that would not start the VM does not
-    // start it here either.
-    let opts = hostcheck::Options { sdp: None };
-    let loaded = hostcheck::load_vms(map, m, &opts);
-    let report = hostcheck::check(m, &loaded.vms, &opts);
-    let host_errors: Vec<Diagnostic> = loaded
-        .diagnostics
-        .into_iter()
-        .chain(report.diagnostics)
-        .filter(Diagnostic::is_error)
-        .collect();
-    if !host_errors.is_empty() && !args.no_check {
-        let n = host_errors.len();
-        diags.extend(host_errors);
-        diags.push(
-            Diagnostic::new(
-                &codes::R0104,
-                format!(
-                    "{name} breaks {n} hypervisor-host rule{}: its VMs are not run",
-                    if n == 1 { "" } else { "s" }
-                ),
-            )
-            .at(start.span(), "this VM")
-            .help("fix the errors above (`hvhost check` shows them with warnings too), or give --no-check to run anyway"),
-        );
-        return Err(EXIT_CONFIG);
-    }
+    host_rules(args, map, m, start, &name, diags)?;
 
     let mut staged = Staged::default();
     let read = match hostcheck::load::read_config(

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// The repository root (the example hosts' host paths are relative to it).
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()
@@ -18,7 +18,12 @@ pub fn root() -> PathBuf {
 /// Runs `hvhost ARGS` in `dir` with `env` added to an environment without
 /// the SDK's variables (`QNX_TARGET`, `MKIFS_PATH`, `PROCESSOR`) or
 /// `SOURCE_DATE_EPOCH`, without colours, with `stdin` as its input.
-pub fn hvhost_with(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+pub(crate) fn hvhost_with(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_hvhost"));
     c.args(args)
         .current_dir(dir)
@@ -51,34 +56,34 @@ pub fn hvhost_with(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Optio
 }
 
 /// `hvhost ARGS` in `dir`.
-pub fn hvhost_in(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn hvhost_in(dir: &Path, args: &[&str]) -> Output {
     hvhost_with(dir, args, &[], None)
 }
 
 /// `hvhost ARGS` in `dir` with `env` added.
-pub fn hvhost_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn hvhost_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     hvhost_with(dir, args, env, None)
 }
 
 /// `hvhost ARGS` at the repository root.
-pub fn hvhost(args: &[&str]) -> Output {
+pub(crate) fn hvhost(args: &[&str]) -> Output {
     hvhost_in(&root(), args)
 }
 
 /// `hvhost ARGS` at the repository root, reading `stdin`.
-pub fn hvhost_stdin(args: &[&str], stdin: Option<&str>) -> Output {
+pub(crate) fn hvhost_stdin(args: &[&str], stdin: Option<&str>) -> Output {
     hvhost_with(&root(), args, &[], stdin)
 }
 
 /// Output bytes as text.
-pub fn text(b: &[u8]) -> String {
+pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
 /// Compares `got` with `tests/golden/<name>` byte for byte;
 /// `HVHOST_BLESS=1` (or `UPDATE_GOLDEN=1`) rewrites the file instead
 /// (review the diff).
-pub fn golden(name: &str, got: &str) {
+pub(crate) fn golden(name: &str, got: &str) {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(name);
@@ -87,4 +92,4 @@ pub fn golden(name: &str, got: &str) {
 
 /// Whether `/dev/kvm` is here; says why a KVM test is skipped when not.
 #[allow(unused_imports)] // only the KVM tests use it
-pub use testkit::kvm;
+pub(crate) use testkit::kvm;

@@ -4,7 +4,7 @@ use std::path::Path;
 
 /// Compares `got` with `tests/golden/<name>` byte for byte;
 /// `UPDATE_GOLDEN=1` rewrites the file instead (review the diff).
-pub fn golden(name: &str, got: &[u8]) {
+pub(crate) fn golden(name: &str, got: &[u8]) {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(name);

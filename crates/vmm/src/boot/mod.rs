@@ -31,26 +31,26 @@ use crate::spec::{Load, LoadKind, VmSpec};
 
 use images::{Kernel, Proto};
 
-pub const GDT: u64 = 0x500;
-pub const INFO: u64 = 0x6000;
+pub(crate) const GDT: u64 = 0x500;
+pub(crate) const INFO: u64 = 0x6000;
 pub(crate) const MEMMAP: u64 = 0x6100;
 pub(crate) const MODULES: u64 = 0x6e00;
 pub(crate) const LOADER_NAME: u64 = 0x6f00;
-pub const ZERO_PAGE: u64 = 0x7000;
-pub const PML4: u64 = 0x9000;
+pub(crate) const ZERO_PAGE: u64 = 0x7000;
+pub(crate) const PML4: u64 = 0x9000;
 pub(crate) const PDPT: u64 = 0xa000;
 pub(crate) const PD: u64 = 0xb000;
-pub const CMDLINE: u64 = 0x2_0000;
+pub(crate) const CMDLINE: u64 = 0x2_0000;
 const CMDLINE_MAX: usize = 0x1_0000;
 const LOW_END: u64 = 0x3_0000;
 pub(crate) const MEMMAP_MAX: usize = (MODULES - MEMMAP) as usize / 24;
 
 /// Multiboot's magic in `eax`.
-pub const MULTIBOOT_EAX: u32 = 0x2bad_b002;
+pub(crate) const MULTIBOOT_EAX: u32 = 0x2bad_b002;
 
 /// The CPU state the guest starts in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// 32-bit protected mode, paging off.
     Protected32 {
         /// `eax`.
@@ -69,7 +69,7 @@ pub enum Mode {
 
 /// Where and how the boot vCPU starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// The first instruction.
     pub rip: u64,
     /// Mode and registers.
@@ -86,17 +86,17 @@ fn img(load: &Load, msg: impl Into<String>) -> Error {
 }
 
 /// What [`load`] says when no `load` line is an image to boot.
-pub const NO_IMAGE: &str = "no bootable image: add a `load` line";
+pub(crate) const NO_IMAGE: &str = "no bootable image: add a `load` line";
 
 /// The boot structures need RAM at 0–[`LOW_END`]: the message when the
 /// regions do not give it.
-pub fn low_ram_missing(regions: &[crate::spec::MemRegion]) -> Option<String> {
+pub(crate) fn low_ram_missing(regions: &[crate::spec::MemRegion]) -> Option<String> {
     (!crate::memory::covers(regions, 0, LOW_END))
         .then(|| format!("the boot structures need RAM at 0x0-{LOW_END:#x} (e.g. `ram 0,0xa0000`)"))
 }
 
 /// The command line must fit its page and hold no NUL: the message when not.
-pub fn cmdline_problem(spec: &VmSpec) -> Option<String> {
+pub(crate) fn cmdline_problem(spec: &VmSpec) -> Option<String> {
     let cmdline = spec.cmdline.as_deref().unwrap_or("");
     (cmdline.len() >= CMDLINE_MAX || cmdline.contains('\0')).then(|| {
         format!(
@@ -109,7 +109,7 @@ pub fn cmdline_problem(spec: &VmSpec) -> Option<String> {
 
 /// True when a `load` line is an image to boot (not `data`, not `initrd`);
 /// without one [`load`] fails with [`NO_IMAGE`].
-pub fn has_image(spec: &VmSpec) -> bool {
+pub(crate) fn has_image(spec: &VmSpec) -> bool {
     spec.loads
         .iter()
         .any(|l| !matches!(l.kind, LoadKind::Data | LoadKind::Initrd))
@@ -117,7 +117,7 @@ pub fn has_image(spec: &VmSpec) -> bool {
 
 /// Load every `load` of the spec and prepare the boot protocol; returns the
 /// boot vCPU's entry.
-pub fn load(spec: &VmSpec, mem: &Memory) -> Result<Entry, Error> {
+pub(crate) fn load(spec: &VmSpec, mem: &Memory) -> Result<Entry, Error> {
     if let Some(msg) = low_ram_missing(&mem.regions) {
         return Err(Error::Config(msg));
     }

@@ -5,13 +5,13 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-pub use testkit::kvm;
+pub(crate) use testkit::kvm;
 use testkit::process::{Finished, Running};
 
 use vmm::spec::{Intr, Loc, LoggerSpec, Space, VdevSpec};
 use vmm::{Load, LoadKind, MemKind, MemRegion, VmSpec};
 
-pub fn io(base: u64) -> Option<Loc> {
+pub(crate) fn io(base: u64) -> Option<Loc> {
     Some(Loc {
         space: Space::Io,
         base,
@@ -19,17 +19,17 @@ pub fn io(base: u64) -> Option<Loc> {
     })
 }
 
-pub fn vdev(kind: &str) -> VdevSpec {
+pub(crate) fn vdev(kind: &str) -> VdevSpec {
     let k = vdev::VdevKind::from_written(kind).unwrap_or_else(|| panic!("no vdev {kind}"));
     VdevSpec::new(k)
 }
 
-pub fn intr(c: &str, line: u32) -> Option<Intr> {
+pub(crate) fn intr(c: &str, line: u32) -> Option<Intr> {
     Some(Intr::line(c, line))
 }
 
 /// A `hostdev` option as written (`>-`, `<FILE`, `-`).
-pub fn hostdev(written: &str) -> vdev::OptionValue {
+pub(crate) fn hostdev(written: &str) -> vdev::OptionValue {
     let (direction, path) = match written.as_bytes().first() {
         Some(b'<') => (Some(vdev::Direction::Input), &written[1..]),
         Some(b'>') => (Some(vdev::Direction::Output), &written[1..]),
@@ -44,7 +44,7 @@ pub fn hostdev(written: &str) -> vdev::OptionValue {
 
 /// The recommended x86 layout with 16 MiB above 1 MiB, the QNX example's
 /// vdevs, and the probe ELF as an untyped load.
-pub fn probe_spec(cmdline: &str) -> VmSpec {
+pub(crate) fn probe_spec(cmdline: &str) -> VmSpec {
     VmSpec {
         name: "probe".into(),
         memory: vec![
@@ -123,7 +123,7 @@ pub fn probe_spec(cmdline: &str) -> VmSpec {
 
 /// A finished `vmm-run`.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     pub code: i32,
     pub out: String,
     pub err: String,
@@ -141,7 +141,7 @@ impl From<Finished> for Run {
 
 impl Run {
     /// The probe's report for `check` (the text after `probe: check: `).
-    pub fn report(&self, check: &str) -> Vec<String> {
+    pub(crate) fn report(&self, check: &str) -> Vec<String> {
         let prefix = format!("probe: {check}: ");
         self.out
             .lines()
@@ -154,7 +154,7 @@ impl Run {
     }
 
     /// Assert that `check` reported `ok` and return the rest of its line.
-    pub fn ok(&self, check: &str) -> String {
+    pub(crate) fn ok(&self, check: &str) -> String {
         let r = self.report(check);
         let line = r.iter().find(|l| l.starts_with("ok")).unwrap_or_else(|| {
             panic!(
@@ -168,7 +168,7 @@ impl Run {
     /// Asserts the `pit` check saw at least 10 timer interrupts through
     /// IOAPIC pin `pin`. The guest reports the count when it has seen ten;
     /// on a loaded host KVM may deliver one more before it reads it.
-    pub fn pit_ok(&self, pin: u64) {
+    pub(crate) fn pit_ok(&self, pin: u64) {
         let line = self.ok("pit");
         let (n, rest) = line.split_once(' ').unwrap_or((line.as_str(), ""));
         let n: u32 = n.parse().unwrap_or(0);
@@ -176,7 +176,7 @@ impl Run {
         assert_eq!(rest, format!("irqs via ioapic pin {pin}"), "pit: {line}");
     }
 
-    pub fn done(&self) {
+    pub(crate) fn done(&self) {
         assert!(
             self.out.contains("probe: done"),
             "the probe did not finish\n--- stdout\n{}\n--- stderr\n{}",
@@ -187,7 +187,7 @@ impl Run {
 }
 
 /// Writes `spec` as JSON in `dir`: the command that runs `vmm-run` on it.
-pub fn command(spec: &VmSpec, dir: &Path) -> Command {
+pub(crate) fn command(spec: &VmSpec, dir: &Path) -> Command {
     let path = dir.join("spec.json");
     std::fs::write(
         &path,
@@ -201,16 +201,16 @@ pub fn command(spec: &VmSpec, dir: &Path) -> Command {
 
 /// Starts `vmm-run` on `spec` (its files in `dir`), following the guest's
 /// UART on its standard output; `stdin` pipes its standard input.
-pub fn start(spec: &VmSpec, dir: &Path, stdin: bool) -> Running {
+pub(crate) fn start(spec: &VmSpec, dir: &Path, stdin: bool) -> Running {
     Running::start(&mut command(spec, dir), stdin)
 }
 
-pub fn spawn(spec: &VmSpec, dir: &Path) -> Child {
+pub(crate) fn spawn(spec: &VmSpec, dir: &Path) -> Child {
     spawn_stdin(spec, dir, Stdio::null())
 }
 
 /// Like [`spawn`], with a pipe on the VMM's standard input.
-pub fn spawn_with_stdin(spec: &VmSpec, dir: &Path) -> Child {
+pub(crate) fn spawn_with_stdin(spec: &VmSpec, dir: &Path) -> Child {
     spawn_stdin(spec, dir, Stdio::piped())
 }
 
@@ -224,12 +224,12 @@ fn spawn_stdin(spec: &VmSpec, dir: &Path, stdin: Stdio) -> Child {
 }
 
 /// Waits for a `vmm-run` started by [`spawn`] (at most `limit`).
-pub fn finish(child: Child, limit: Duration) -> Run {
+pub(crate) fn finish(child: Child, limit: Duration) -> Run {
     Running::follow(child).finish(limit).into()
 }
 
 /// Run `spec` to its end (60 s at most).
-pub fn run(spec: &VmSpec) -> Run {
+pub(crate) fn run(spec: &VmSpec) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     start(spec, dir.path(), false)
         .finish(Duration::from_secs(60))
