@@ -98,4 +98,6 @@ diag::declare_codes! {
     B0309 = "script-line-incomplete", Warning, "a script line has a trailing `&` or modifiers but no command";
     /// A `waitfor`/`reopen` timeout that is stored rounded or clamped.
     B0310 = "timeout-rounded", Warning, "a waitfor or reopen timeout is stored rounded to tenths or clamped";
+    /// `a | b`, `a && b`, `a; b`, `a > f` in the boot script.
+    B0311 = "shell-construct", Warning, "a boot script line uses shell syntax, which the boot script passes as plain words";
 }

@@ -175,21 +175,7 @@ pub fn parse_range(
         other_tool,
         ..
     } = p;
-    for e in &lx.errors {
-        diags.push(match e {
-            LexError::UnterminatedQuote(s) => Diagnostic::new(
-                &codes::B0108,
-                "this quote is never closed",
-            )
-            .at(*s, "opened here")
-            .help("add the closing `\"`; a quoted string ends on its own line (write `\\\"` for a quote inside it)"),
-            LexError::UnterminatedVar(s) => {
-                Diagnostic::new(&codes::B0109, "`${` without a closing `}`")
-                    .at(*s, "variable reference starts here")
-                    .help("write `${NAME}`, or `\\$` for a literal dollar sign")
-            }
-        });
-    }
+    diags.extend(lx.errors.iter().map(lex_diagnostic));
     let mut foreign = template_diagnostics(&lx.marks, &mut diags);
     if let Some(s) = other_tool {
         foreign = true;
@@ -220,6 +206,23 @@ pub fn parse_range(
         },
         diags,
     )
+}
+
+/// The diagnostic of something the lexer could not accept.
+pub(crate) fn lex_diagnostic(e: &LexError) -> Diagnostic {
+    match e {
+        LexError::UnterminatedQuote(s) => Diagnostic::new(
+            &codes::B0108,
+            "this quote is never closed",
+        )
+        .at(*s, "opened here")
+        .help("add the closing `\"`; a quoted string ends on its own line (write `\\\"` for a quote inside it)"),
+        LexError::UnterminatedVar(s) => {
+            Diagnostic::new(&codes::B0109, "`${` without a closing `}`")
+                .at(*s, "variable reference starts here")
+                .help("write `${NAME}`, or `\\$` for a literal dollar sign")
+        }
+    }
 }
 
 struct Parser<'a> {

@@ -1,0 +1,115 @@
+//! `hvhost check` on the x86_64 example host with one mistake a new user
+//! makes in its buildfile: the check must not say "clean". Each case edits
+//! the example (which checks clean) in one place and names the diagnostic
+//! and the line it must be located at.
+
+mod common;
+
+use common::*;
+
+use std::path::PathBuf;
+use std::process::Output;
+
+/// The example host with `from` replaced by `to` (which must be there),
+/// written to a temporary directory; the VM files and host paths are found
+/// from the repository root, where the check runs.
+fn edited_host(from: &str, to: &str) -> (tempfile::TempDir, PathBuf) {
+    let src = std::fs::read_to_string(root().join("examples/x86_64-host/host.build"))
+        .expect("the example host");
+    assert!(src.contains(from), "the example no longer holds {from:?}");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("host.build");
+    std::fs::write(&path, src.replacen(from, to, 1)).expect("write the edited host");
+    (dir, path)
+}
+
+/// The 1-based line of the example (after the edit) that holds `text`.
+fn line_of(path: &std::path::Path, text: &str) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains(text))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("{text:?} is not in the edited host"))
+}
+
+fn check(path: &std::path::Path) -> (Output, String, String) {
+    let o = hvhost(&["check", "--no-host-files", path.to_str().unwrap()]);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    (o, out, err)
+}
+
+/// The `CODE` diagnostics of `stderr`, each as `CODE line:col`.
+fn located(stderr: &str, code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut lines = stderr.lines();
+    while let Some(l) = lines.next() {
+        if l.contains(&format!("[{code}]"))
+            && let Some(at) = lines
+                .next()
+                .and_then(|n| n.rsplit(':').nth(1).zip(n.rsplit(':').next()))
+        {
+            out.push(format!("{code} {}:{}", at.0, at.1));
+        }
+    }
+    out
+}
+
+/// The codes of every diagnostic in `stderr`.
+fn codes(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter_map(|l| l.split_once('[').and_then(|(_, r)| r.split_once(']')))
+        .map(|(c, _)| c)
+        .filter(|c| c.len() == 5 && c.starts_with(['B', 'H', 'Q', 'G']))
+        .collect()
+}
+
+#[test]
+fn the_unedited_example_is_clean() {
+    let (_d, path) = edited_host("[+session] ksh &", "[+session] ksh &");
+    let (o, out, err) = check(&path);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(out.contains(": clean"), "{out}{err}");
+}
+
+#[test]
+fn an_unclosed_quote_that_swallows_the_ampersand_is_an_error_at_the_quote() {
+    let line = "[sched_aps=guests] qvm @/vm/config/probe.qvmconf &";
+    let (_d, path) = edited_host(line, "[sched_aps=guests] qvm \"@/vm/config/probe.qvmconf &");
+    let (o, out, err) = check(&path);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(out.contains("not checked"), "{out}");
+    let n = line_of(&path, "qvm \"@");
+    assert_eq!(located(&err, "B0108"), [format!("B0108 {n}:28")], "{err}");
+    assert!(err.contains("would not run in the background"), "{err}");
+    assert_eq!(codes(&err), ["B0108"], "{err}");
+}
+
+#[test]
+fn shell_syntax_in_the_boot_script_is_a_located_warning() {
+    let (_d, path) = edited_host(
+        "    [+session] ksh &",
+        "    pidin info | tcu-cat\n    slogger2 > /dev/null &\n    [+session] ksh &",
+    );
+    let (o, out, err) = check(&path);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(!out.contains(": clean"), "{out}");
+    assert!(out.contains("0 errors, 2 warnings"), "{out}");
+    let pipe = line_of(&path, "pidin info |");
+    let redirect = line_of(&path, "slogger2 >");
+    assert_eq!(
+        located(&err, "B0311"),
+        [format!("B0311 {pipe}:16"), format!("B0311 {redirect}:14")],
+        "{err}"
+    );
+    // `--deny warnings` makes it fail.
+    let o = hvhost(&[
+        "check",
+        "--no-host-files",
+        "--deny",
+        "warnings",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+}
