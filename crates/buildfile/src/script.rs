@@ -73,6 +73,7 @@ pub fn parse_script(
         let mut m = global.clone();
         let mut words: Vec<Word> = Vec::new();
         let mut had_mods = false;
+        let mut unclosed = false;
         for t in line.toks {
             match t {
                 LineTok::Attrs {
@@ -81,11 +82,15 @@ pub fn parse_script(
                     closed,
                 } => {
                     if !closed {
+                        // The command went into the list: what its words
+                        // would say as modifiers follows from the `]`.
                         diags.push(
                             Diagnostic::new(&codes::B0102, "this modifier list is never closed")
-                                .at(span, "opened here")
+                                .at(span, "opened here; the line ends inside it")
                                 .help("close the list with `]` on the same line"),
                         );
+                        unclosed = true;
+                        break;
                     }
                     had_mods = true;
                     for w in mods {
@@ -94,6 +99,9 @@ pub fn parse_script(
                 }
                 LineTok::Word(w) => words.push(w),
             }
+        }
+        if unclosed {
+            continue;
         }
         if words.is_empty() {
             if had_mods {

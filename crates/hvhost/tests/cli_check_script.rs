@@ -113,3 +113,49 @@ fn shell_syntax_in_the_boot_script_is_a_located_warning() {
     ]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// A check that stops at one buildfile error, `code` at `line:col`.
+fn one_error(path: &std::path::Path, code: &str, at: String) -> String {
+    let (o, out, err) = check(path);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(out.contains("not checked"), "{out}");
+    assert_eq!(codes(&err), [code], "{err}");
+    assert_eq!(located(&err, code), [format!("{code} {at}")], "{err}");
+    err
+}
+
+/// An inline file whose `}` is missing: one error at its `{`, beside the
+/// next entry, where reading goes on.
+#[test]
+fn an_inline_file_left_open_is_one_error_at_its_brace() {
+    for (from, to, opened, col, next) in [
+        (
+            "procnto-smp-instr -v\n}",
+            "procnto-smp-instr -v\n",
+            "boot = {",
+            45,
+            "[+script] .script = {",
+        ),
+        (
+            "[+session] ksh &\n}",
+            "[+session] ksh &\n",
+            ".script = {",
+            21,
+            "[perms=0644] /etc/motd = {",
+        ),
+    ] {
+        let (_d, path) = edited_host(from, to);
+        let n = line_of(&path, opened);
+        let err = one_error(&path, "B0103", format!("{n}:{col}"));
+        let next_line = line_of(&path, next);
+        assert!(err.contains(&format!("{next_line} │ {next}")), "{err}");
+        assert!(err.contains("another entry starts here"), "{err}");
+    }
+}
+
+#[test]
+fn an_attribute_list_left_open_is_one_error_at_its_bracket() {
+    let (_d, path) = edited_host("[uid=0 gid=0]", "[uid=0 gid=0");
+    let n = line_of(&path, "[uid=0 gid=0");
+    one_error(&path, "B0102", format!("{n}:1"));
+}

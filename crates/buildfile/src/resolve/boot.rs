@@ -108,6 +108,9 @@ impl Resolver<'_> {
                                 .at(span, "opened here")
                                 .help("close the list with `]` on the same line"),
                         );
+                        // The program went into the list: its words say
+                        // nothing as attributes.
+                        continue;
                     }
                     let mut list = AttrList {
                         span,
