@@ -77,6 +77,10 @@ diag::declare_codes! {
     B0219 = "split-image-unsupported", Error, "split images (ram=) are not supported yet";
     /// A followed symbolic link inside a host directory points nowhere.
     B0220 = "dangling-link", Error, "a symbolic link in a host directory points nowhere";
+    /// `keepsection=`, `+relocs`, `phys_align=`, `autoso=`: read, not applied.
+    B0221 = "attribute-not-applied", Warning, "an attribute that changes the image is accepted but not applied";
+    /// `+keeplinked`: the image is the same; the `.sym` file is not written.
+    B0222 = "linked-copy-not-kept", Info, "+keeplinked is accepted; the image is the same, but no linked copy is kept";
 
     /// A boot block with no program.
     B0301 = "no-startup-program", Error, "a boot block without a startup program";

@@ -39,6 +39,23 @@ fn check(path: &std::path::Path) -> (Output, String, String) {
     (o, out, err)
 }
 
+/// `hvhost check --deny warnings PATH`.
+fn check_denying_warnings(path: &str) -> Output {
+    hvhost(&["check", "--no-host-files", "--deny", "warnings", path])
+}
+
+/// A check that passes with warnings (`summary`), not clean, and fails
+/// under `--deny warnings`; its stderr.
+fn warned(path: &std::path::Path, summary: &str) -> String {
+    let (o, out, err) = check(path);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(!out.contains(": clean"), "{out}");
+    assert!(out.contains(summary), "{out}");
+    let denied = check_denying_warnings(path.to_str().unwrap());
+    assert_eq!(denied.status.code(), Some(1), "{err}");
+    err
+}
+
 /// The `CODE` diagnostics of `stderr`, each as `CODE line:col`.
 fn located(stderr: &str, code: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -86,32 +103,36 @@ fn an_unclosed_quote_that_swallows_the_ampersand_is_an_error_at_the_quote() {
     assert_eq!(codes(&err), ["B0108"], "{err}");
 }
 
+/// Mistakes that leave a working image but not the host its author meant:
+/// located warnings, so the check is not clean. Each case: the edit, the
+/// summary, and each warning as its code, the text of its line and its column.
 #[test]
-fn shell_syntax_in_the_boot_script_is_a_located_warning() {
-    let (_d, path) = edited_host(
-        "    [+session] ksh &",
-        "    pidin info | tcu-cat\n    slogger2 > /dev/null &\n    [+session] ksh &",
-    );
-    let (o, out, err) = check(&path);
-    assert_eq!(o.status.code(), Some(0), "{out}{err}");
-    assert!(!out.contains(": clean"), "{out}");
-    assert!(out.contains("0 errors, 2 warnings"), "{out}");
-    let pipe = line_of(&path, "pidin info |");
-    let redirect = line_of(&path, "slogger2 >");
-    assert_eq!(
-        located(&err, "B0311"),
-        [format!("B0311 {pipe}:16"), format!("B0311 {redirect}:14")],
-        "{err}"
-    );
-    // `--deny warnings` makes it fail.
-    let o = hvhost(&[
-        "check",
-        "--no-host-files",
-        "--deny",
-        "warnings",
-        path.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(1));
+fn shell_syntax_and_attributes_not_applied_are_located_warnings() {
+    let cases: [(&str, &str, &str, &[(&str, &str, usize)]); 2] = [
+        (
+            "    [+session] ksh &",
+            "    pidin info | tcu-cat\n    slogger2 > /dev/null &\n    [+session] ksh &",
+            "0 errors, 2 warnings",
+            &[("B0311", "pidin info |", 16), ("B0311", "slogger2 >", 14)],
+        ),
+        (
+            // Said once, at the first use.
+            "/proc/boot/pipe = pipe\n/proc/boot/random = random",
+            "[keepsection=.note] /proc/boot/pipe = pipe\n[keepsection=.comment] /proc/boot/random = random",
+            "0 errors, 1 warning",
+            &[("B0221", "[keepsection=.note]", 2)],
+        ),
+    ];
+    for (from, to, summary, want) in cases {
+        let (_d, path) = edited_host(from, to);
+        let err = warned(&path, summary);
+        let code = want[0].0;
+        let want: Vec<String> = want
+            .iter()
+            .map(|(c, line, col)| format!("{c} {}:{col}", line_of(&path, line)))
+            .collect();
+        assert_eq!(located(&err, code), want, "{err}");
+    }
 }
 
 /// A check that stops at one buildfile error, `code` at `line:col`.
@@ -158,4 +179,23 @@ fn an_attribute_list_left_open_is_one_error_at_its_bracket() {
     let (_d, path) = edited_host("[uid=0 gid=0]", "[uid=0 gid=0");
     let n = line_of(&path, "[uid=0 gid=0");
     one_error(&path, "B0102", format!("{n}:1"));
+}
+
+/// `+keeplinked` changes nothing in the image: a note, once, and the
+/// example that uses it stays clean.
+#[test]
+fn keeplinked_is_a_note_and_the_host_stays_clean() {
+    let o = check_denying_warnings("examples/aarch64-host/host.build");
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(out.contains(": clean"), "{out}");
+    let first = line_of(
+        &root().join("examples/aarch64-host/host.build"),
+        "[+keeplinked]",
+    );
+    assert_eq!(
+        located(&err, "B0222"),
+        [format!("B0222 {first}:6")],
+        "{err}"
+    );
 }

@@ -62,6 +62,9 @@ impl Resolver<'_> {
         if !applied {
             return;
         }
+        if !matches!(a.setting, Setting::Off) {
+            self.not_applied(a);
+        }
         st.set.insert(a.name);
         if matches!(
             a.name,
@@ -74,6 +77,55 @@ impl Resolver<'_> {
         ) {
             self.img.set.insert(a.name);
         }
+    }
+
+    /// Says, at its first use, that an attribute is accepted but changes
+    /// nothing in the image hvhost writes.
+    fn not_applied(&mut self, a: &Attr) {
+        let (code, what) = match a.name {
+            AttrName::Keeplinked => (
+                &codes::B0222,
+                "the image is the same, but the linked boot programs are not kept as `NAME.sym` files",
+            ),
+            AttrName::Keepsection => (
+                &codes::B0221,
+                "ELF files are stored as they are on the host: no section is stripped, so none is kept on purpose",
+            ),
+            AttrName::Relocs => (
+                &codes::B0221,
+                "ELF files are stored as they are on the host: relocation information is neither added nor kept on purpose",
+            ),
+            AttrName::PhysAlign => (
+                &codes::B0221,
+                "ELF files are placed at the image's own alignment, not at this one",
+            ),
+            AttrName::Autoso => (
+                &codes::B0221,
+                "shared libraries the entries need are neither listed nor added",
+            ),
+            _ => return,
+        };
+        if self.unapplied.contains(a.name) {
+            return;
+        }
+        self.unapplied.insert(a.name);
+        let name = a.name.as_str();
+        let help = if code == &codes::B0222 {
+            "nothing to change for the image; keep a linked copy yourself if you need the symbols"
+                .to_string()
+        } else {
+            format!(
+                "remove `{name}` to build with hvhost, or build this image with mkifs; this is said once, for the first use"
+            )
+        };
+        self.diags.push(
+            Diagnostic::new(
+                code,
+                format!("`{name}` is accepted but not applied by hvhost"),
+            )
+            .at(a.span, what)
+            .help(help),
+        );
     }
 
     /// The attributes that take any value, or none.
