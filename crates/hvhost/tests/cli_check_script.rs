@@ -199,3 +199,14 @@ fn keeplinked_is_a_note_and_the_host_stays_clean() {
         "{err}"
     );
 }
+
+#[test]
+fn a_misspelled_attribute_gets_a_guess() {
+    let (_d, path) = edited_host(
+        "[perms=0644] /vm/config/probe.qvmconf",
+        "[prem=0644] /vm/config/probe.qvmconf",
+    );
+    let n = line_of(&path, "[prem=0644]");
+    let err = one_error(&path, "B0104", format!("{n}:2"));
+    assert!(err.contains("help: did you mean `perms`?"), "{err}");
+}

@@ -27,6 +27,16 @@ impl Resolver<'_> {
         );
     }
 
+    /// [`Self::bad_value`] for a value that must be one of `choices`, with
+    /// the closest one as a guess.
+    fn bad_choice(&mut self, vspan: Span, v: &str, choices: &[&str], msg: String, help: &str) {
+        let help = match attrs::closest(choices.iter().copied(), v) {
+            Some(c) => format!("did you mean `{c}`? ({help})"),
+            None => help.to_string(),
+        };
+        self.bad_value(vspan, msg, &help);
+    }
+
     pub(super) fn apply(&mut self, st: &mut State, a: &Attr, list: &AttrList, global: bool) {
         if a.conditional && (st.set.contains(a.name) || self.img.set.contains(a.name)) {
             return;
@@ -198,12 +208,15 @@ impl Resolver<'_> {
     fn set_choice(&mut self, st: &mut State, a: &Attr, v: &str, vspan: Span) -> bool {
         match a.name {
             AttrName::Code | AttrName::Data => {
-                let copy = match attrs::choose(v, &["uip", "copy"]) {
+                const CHOICES: [&str; 2] = ["uip", "copy"];
+                let copy = match attrs::choose(v, &CHOICES) {
                     Some("copy") => true,
                     Some(_) => false,
                     None => {
-                        self.bad_value(
+                        self.bad_choice(
                             vspan,
+                            v,
+                            &CHOICES,
                             format!("`{}={v}` is neither `uip` nor `copy`", a.name.as_str()),
                             "write `uip` (used in place) or `copy`",
                         );
@@ -259,14 +272,17 @@ impl Resolver<'_> {
                 }
             }
             AttrName::Type => {
-                st.ftype = match attrs::choose(v, &["file", "dir", "link", "fifo"]) {
+                const CHOICES: [&str; 4] = ["file", "dir", "link", "fifo"];
+                st.ftype = match attrs::choose(v, &CHOICES) {
                     Some("file") => FileType::File,
                     Some("dir") => FileType::Dir,
                     Some("link") => FileType::Link,
                     Some("fifo") => FileType::Fifo,
                     _ => {
-                        self.bad_value(
+                        self.bad_choice(
                             vspan,
+                            v,
+                            &CHOICES,
                             format!("`type={v}` is not an entry type"),
                             "the types are `file`, `dir`, `link` and `fifo`",
                         );
@@ -283,8 +299,9 @@ impl Resolver<'_> {
     fn set_number(&mut self, st: &mut State, a: &Attr, v: &str, vspan: Span) -> bool {
         match a.name {
             AttrName::Autoso => {
-                if attrs::choose(v, &["list", "add"]).is_none() {
-                    self.bad_value(vspan, format!("`autoso={v}` is neither `list` nor `add`"), "write `autoso=list` or `autoso=add`");
+                const CHOICES: [&str; 2] = ["list", "add"];
+                if attrs::choose(v, &CHOICES).is_none() {
+                    self.bad_choice(vspan, v, &CHOICES, format!("`autoso={v}` is neither `list` nor `add`"), "write `autoso=list` or `autoso=add`");
                 }
             }
             AttrName::Chain => match attrs::parse_u64(v) {
