@@ -31,7 +31,7 @@ impl Resolver<'_> {
     /// the closest one as a guess.
     fn bad_choice(&mut self, vspan: Span, v: &str, choices: &[&str], msg: String, help: &str) {
         let help = match attrs::closest(choices.iter().copied(), v) {
-            Some(c) => format!("did you mean `{c}`? ({help})"),
+            Some(c) => format!("{help}; did you mean `{c}`?"),
             None => help.to_string(),
         };
         self.bad_value(vspan, msg, &help);
