@@ -167,7 +167,8 @@ fn shell_meaning(w: &Word) -> Option<&'static str> {
 /// Warns at the first word of a line that a shell would read as an
 /// operator: the boot script passes it to the command as a plain word.
 fn shell_construct(words: &[Word], diags: &mut Vec<Diagnostic>) {
-    let Some((program, args)) = words.split_first() else {
+    let n_env = words.iter().take_while(|w| is_assignment(w)).count();
+    let Some((program, args)) = words[n_env..].split_first() else {
         return;
     };
     let Some((w, what)) = args.iter().find_map(|w| shell_meaning(w).map(|m| (w, m))) else {
