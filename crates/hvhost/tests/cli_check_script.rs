@@ -103,12 +103,15 @@ fn an_unclosed_quote_that_swallows_the_ampersand_is_an_error_at_the_quote() {
     assert_eq!(codes(&err), ["B0108"], "{err}");
 }
 
+/// A warning expected: its code, the text of its line and its column.
+type Warning = (&'static str, &'static str, usize);
+
 /// Mistakes that leave a working image but not the host its author meant:
 /// located warnings, so the check is not clean. Each case: the edit, the
 /// summary, and each warning as its code, the text of its line and its column.
 #[test]
 fn shell_syntax_and_attributes_not_applied_are_located_warnings() {
-    let cases: [(&str, &str, &str, &[(&str, &str, usize)]); 2] = [
+    let cases: [(&str, &str, &str, &[Warning]); 2] = [
         (
             "    [+session] ksh &",
             "    pidin info | tcu-cat\n    slogger2 > /dev/null &\n    [+session] ksh &",
