@@ -162,6 +162,7 @@ pub enum Lookup<T> {
 }
 
 /// Looks `text` up in `table`: an exact name, or a unique prefix.
+#[inline]
 pub fn lookup<T: Copy>(table: &[(T, &'static str, Kind)], text: &str) -> Lookup<T> {
     // The tables are sorted by spelling: an exact name is found by halving.
     if let Ok(i) = table.binary_search_by(|(_, s, _)| short_cmp(s.as_bytes(), text.as_bytes())) {
@@ -198,6 +199,7 @@ fn short_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 /// more) of an abbreviation (`prem` for `perm`, short for `perms`). Among
 /// abbreviations equally close, the one nearer as a whole wins; none when
 /// that does not decide.
+#[cold]
 pub fn closest<'a>(candidates: impl Iterator<Item = &'a str>, text: &str) -> Option<&'a str> {
     let limit = (text.len() / 3).clamp(1, 3);
     // (distance, by abbreviation, whole distance), smaller is closer.

@@ -270,47 +270,20 @@ impl<'a> Lexer<'a> {
             }
         }
         let start = self.pos;
-        let mut i = start;
-        // The first line since the last `\}` that opens another entry
-        // (`name = {`): when the contents end with no `\}` after it, the
-        // `}` of these contents is missing and that entry starts there.
-        let mut opener: Option<Span> = None;
-        let mut line_start = true;
-        while i < self.end {
-            if line_start && opener.is_none() {
-                let line_end =
-                    memchr::memchr(b'\n', &self.src[i..self.end]).map_or(self.end, |n| i + n);
-                opener = entry_opener(&self.src[i..line_end]).map(|(a, b)| self.span(i + a, i + b));
+        let opener = match self.scan_contents(start) {
+            Ok(i) => {
+                self.pos = i + 1;
+                self.at_line_start = false;
+                return InlineBody {
+                    start,
+                    end: i,
+                    close: Some(self.span(i, i + 1)),
+                    junk,
+                    reopen: None,
+                };
             }
-            line_start = false;
-            match self.src[i] {
-                b'\\' if i + 1 < self.end => {
-                    match self.src[i + 1] {
-                        b'}' => opener = None,
-                        b'\n' => line_start = true,
-                        _ => {}
-                    }
-                    i += 2;
-                }
-                b'}' if opener.is_none() => {
-                    self.pos = i + 1;
-                    self.at_line_start = false;
-                    return InlineBody {
-                        start,
-                        end: i,
-                        close: Some(self.span(i, i + 1)),
-                        junk,
-                        reopen: None,
-                    };
-                }
-                b'}' => break,
-                b'\n' => {
-                    line_start = true;
-                    i += 1;
-                }
-                _ => i += 1,
-            }
-        }
+            Err(opener) => opener,
+        };
         let end = match opener {
             // Read on from the line of the other entry.
             Some(o) => {
@@ -333,9 +306,46 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    /// Whether offsets `a` and `b` (`a` first) are on one line.
-    pub fn same_line(&self, a: u32, b: u32) -> bool {
-        memchr::memchr(b'\n', &self.src[a as usize..b as usize]).is_none()
+    /// The offset of the end of the line that holds offset `at` (its
+    /// newline, or the end of the input).
+    pub fn line_end(&self, at: u32) -> usize {
+        let at = (at as usize).min(self.end);
+        memchr::memchr(b'\n', &self.src[at..self.end]).map_or(self.end, |n| at + n)
+    }
+
+    /// Looks for the end of inline contents from `start`: `Ok` with the
+    /// offset of the first unescaped `}`, or `Err` when the contents have
+    /// none of their own, with the first line since the last `\}` that opens
+    /// another entry (`name = {`), if any: the `}` found after that line
+    /// (or the end of the input) belongs to that entry.
+    fn scan_contents(&self, start: usize) -> Result<usize, Option<Span>> {
+        let (src, end) = (self.src, self.end);
+        let mut opener: Option<Span> = None;
+        let mut i = start;
+        while i < end {
+            let line_end = memchr::memchr(b'\n', &src[i..end]).map_or(end, |n| i + n);
+            let line = &src[i..line_end];
+            if opener.is_none() && memchr::memchr(b'{', line).is_some() {
+                opener = entry_opener(line).map(|(a, b)| self.span(i + a, i + b));
+            }
+            let mut j = i;
+            while let Some(k) = memchr::memchr2(b'\\', b'}', &src[j..line_end]) {
+                let p = j + k;
+                if src[p] == b'}' {
+                    return if opener.is_none() { Ok(p) } else { Err(opener) };
+                }
+                // An escape: `\}` is contents (and closes a `{` of them).
+                if p + 1 < end && src[p + 1] == b'}' {
+                    opener = None;
+                }
+                j = (p + 2).min(end);
+                if j > line_end {
+                    break;
+                }
+            }
+            i = line_end + 1;
+        }
+        Err(opener)
     }
 
     /// Where the text ends: the end of the input before its trailing white

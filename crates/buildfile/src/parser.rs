@@ -489,6 +489,7 @@ impl Parser<'_> {
         };
         // What the words of the first line had said, for an unclosed list.
         let mut first_line: Option<(usize, usize)> = None;
+        let open_line_end = self.lx.line_end(open.start);
         loop {
             match self.lx.attr_word() {
                 AttrTok::Close(s) => {
@@ -517,7 +518,7 @@ impl Parser<'_> {
                     return (list, false);
                 }
                 AttrTok::Word(w) => {
-                    if first_line.is_none() && !self.lx.same_line(open.start, w.span.start) {
+                    if first_line.is_none() && w.span.start as usize > open_line_end {
                         first_line = Some((list.attrs.len(), self.diags.len()));
                     }
                     self.attr_word(&mut list, w);
