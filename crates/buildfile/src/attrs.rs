@@ -162,6 +162,7 @@ pub enum Lookup<T> {
 }
 
 /// Looks `text` up in `table`: an exact name, or a unique prefix.
+#[inline]
 pub fn lookup<T: Copy>(table: &[(T, &'static str, Kind)], text: &str) -> Lookup<T> {
     // The tables are sorted by spelling: an exact name is found by halving.
     if let Ok(i) = table.binary_search_by(|(_, s, _)| short_cmp(s.as_bytes(), text.as_bytes())) {
@@ -194,14 +195,41 @@ fn short_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 }
 
 /// The candidate closest to `text` by edit distance, if it is close enough
-/// to be a likely misspelling.
+/// to be a likely misspelling: of the whole name, or (for four letters or
+/// more) of an abbreviation (`prem` for `perm`, short for `perms`). Among
+/// abbreviations equally close, the one nearer as a whole wins; none when
+/// that does not decide.
+#[cold]
 pub fn closest<'a>(candidates: impl Iterator<Item = &'a str>, text: &str) -> Option<&'a str> {
     let limit = (text.len() / 3).clamp(1, 3);
-    candidates
-        .map(|c| (edit_distance(c, text), c))
-        .filter(|&(d, _)| d <= limit)
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| c)
+    // (distance, by abbreviation, whole distance), smaller is closer.
+    let mut best: Option<((usize, bool, usize), &'a str)> = None;
+    let mut tied = false;
+    for c in candidates {
+        let whole = edit_distance(c, text);
+        let abbrev = (text.len() >= 4 && c.len() > text.len())
+            .then(|| c.get(..text.len()).map(|p| edit_distance(p, text)))
+            .flatten()
+            .filter(|&a| a < whole);
+        let key = match abbrev {
+            Some(a) => (a, true, whole),
+            None => (whole, false, whole),
+        };
+        if key.0 > limit {
+            continue;
+        }
+        match best {
+            Some((b, _)) if key > b => {}
+            // Equally close names: the first is kept, as before; equally
+            // close abbreviations are no guess.
+            Some((b, _)) if key == b => tied |= key.1,
+            _ => {
+                best = Some((key, c));
+                tied = false;
+            }
+        }
+    }
+    best.filter(|_| !tied).map(|(_, c)| c)
 }
 
 /// Levenshtein distance (optimal string alignment: a swap of two neighbours costs 1).
@@ -622,6 +650,20 @@ mod tests {
             quoted: false,
             span: Span::new(FileId(0), 10, 10 + text.len()),
         }
+    }
+
+    #[test]
+    fn a_misspelled_abbreviation_gets_a_guess() {
+        let names = || AttrName::ALL.iter().map(|(_, s, _)| *s);
+        // `prem` is one swap from `perm` (short for `perms`) and one letter
+        // from `pref` (short for `prefix`): the nearer whole name decides.
+        assert_eq!(closest(names(), "prem"), Some("perms"));
+        assert_eq!(closest(names(), "folowlink"), Some("followlink"));
+        // Too short to guess an abbreviation from.
+        assert_eq!(closest(names(), "pe"), None);
+        // Equally close abbreviations and whole names alike: no guess.
+        assert_eq!(closest(["abcdx", "abcdy"].into_iter(), "abce"), None);
+        assert_eq!(closest(["copy", "uip"].into_iter(), "cpy"), Some("copy"));
     }
 
     #[test]

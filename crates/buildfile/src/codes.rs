@@ -77,6 +77,10 @@ diag::declare_codes! {
     B0219 = "split-image-unsupported", Error, "split images (ram=) are not supported yet";
     /// A followed symbolic link inside a host directory points nowhere.
     B0220 = "dangling-link", Error, "a symbolic link in a host directory points nowhere";
+    /// `keepsection=`, `+relocs`, `phys_align=`, `autoso=`: read, not applied.
+    B0221 = "attribute-not-applied", Warning, "an attribute that changes the image is accepted but not applied";
+    /// `+keeplinked`: the image is the same; the `.sym` file is not written.
+    B0222 = "linked-copy-not-kept", Info, "+keeplinked is accepted; the image is the same, but no linked copy is kept";
 
     /// A boot block with no program.
     B0301 = "no-startup-program", Error, "a boot block without a startup program";
@@ -98,4 +102,6 @@ diag::declare_codes! {
     B0309 = "script-line-incomplete", Warning, "a script line has a trailing `&` or modifiers but no command";
     /// A `waitfor`/`reopen` timeout that is stored rounded or clamped.
     B0310 = "timeout-rounded", Warning, "a waitfor or reopen timeout is stored rounded to tenths or clamped";
+    /// `a | b`, `a && b`, `a; b`, `a > f` in the boot script.
+    B0311 = "shell-construct", Warning, "a boot script line uses shell syntax, which the boot script passes as plain words";
 }

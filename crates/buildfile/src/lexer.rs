@@ -275,30 +275,88 @@ impl<'a> Lexer<'a> {
             }
         }
         let start = self.pos;
-        let mut i = start;
-        while i < self.end {
-            match self.src[i] {
-                b'\\' if i + 1 < self.end => i += 2,
-                b'}' => {
-                    self.pos = i + 1;
-                    self.at_line_start = false;
-                    return InlineBody {
-                        start,
-                        end: i,
-                        close: Some(self.span(i, i + 1)),
-                        junk,
-                    };
-                }
-                _ => i += 1,
+        let opener = match self.scan_contents(start) {
+            Ok(i) => {
+                self.pos = i + 1;
+                self.at_line_start = false;
+                return InlineBody {
+                    start,
+                    end: i,
+                    close: Some(self.span(i, i + 1)),
+                    junk,
+                    reopen: None,
+                };
             }
-        }
-        self.pos = self.end;
+            Err(opener) => opener,
+        };
+        let end = match opener {
+            // Read on from the line of the other entry.
+            Some(o) => {
+                let line = self.src[start..o.start as usize]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(start, |n| start + n + 1);
+                self.at_line_start = true;
+                line
+            }
+            None => self.end,
+        };
+        self.pos = end;
         InlineBody {
             start,
-            end: self.end,
+            end,
             close: None,
             junk,
+            reopen: opener,
         }
+    }
+
+    /// The offset of the end of the line that holds offset `at` (its
+    /// newline, or the end of the input).
+    pub fn line_end(&self, at: u32) -> usize {
+        let at = (at as usize).min(self.end);
+        memchr::memchr(b'\n', &self.src[at..self.end]).map_or(self.end, |n| at + n)
+    }
+
+    /// Looks for the end of inline contents from `start`: `Ok` with the
+    /// offset of the first unescaped `}`, or `Err` when the contents have
+    /// none of their own, with the first line since the last `\}` that opens
+    /// another entry (`name = {`), if any: the `}` found after that line
+    /// (or the end of the input) belongs to that entry.
+    fn scan_contents(&self, start: usize) -> Result<usize, Option<Span>> {
+        let (src, end) = (self.src, self.end);
+        let mut opener: Option<Span> = None;
+        let mut i = start;
+        while i < end {
+            let line_end = memchr::memchr(b'\n', &src[i..end]).map_or(end, |n| i + n);
+            let line = &src[i..line_end];
+            if opener.is_none() && memchr::memchr(b'{', line).is_some() {
+                opener = entry_opener(line).map(|(a, b)| self.span(i + a, i + b));
+            }
+            let mut j = i;
+            while let Some(k) = memchr::memchr2(b'\\', b'}', &src[j..line_end]) {
+                let p = j + k;
+                if src[p] == b'}' {
+                    return if opener.is_none() { Ok(p) } else { Err(opener) };
+                }
+                // An escape: `\}` is contents (and closes a `{` of them).
+                if p + 1 < end && src[p + 1] == b'}' {
+                    opener = None;
+                }
+                j = (p + 2).min(end);
+                if j > line_end {
+                    break;
+                }
+            }
+            i = line_end + 1;
+        }
+        Err(opener)
+    }
+
+    /// Where the text ends: the end of the input before its trailing white
+    /// space (a place to point at, on the last line that holds text).
+    pub fn text_end(&self) -> usize {
+        self.src[..self.end].trim_ascii_end().len()
     }
 
     /// A word of plain bytes only (most words), made into its `String` with
@@ -533,6 +591,12 @@ impl<'a> Lexer<'a> {
                     let mut words = Vec::new();
                     let close;
                     loop {
+                        // A modifier list ends on its line.
+                        self.skip_blank(false);
+                        if matches!(self.peek(), None | Some(b'\n')) {
+                            close = None;
+                            break;
+                        }
                         match self.attr_word() {
                             AttrTok::Word(w) => words.push(w),
                             AttrTok::Close(s) => {
@@ -590,6 +654,35 @@ pub struct InlineBody {
     pub close: Option<Span>,
     /// Text found after `{` on its own line, if any.
     pub junk: Option<Span>,
+    /// With no `}`: the line inside that opens another entry (`name = {`,
+    /// from its first word to its `{`), where the contents are taken to end
+    /// and reading goes on.
+    pub reopen: Option<Span>,
+}
+
+/// Whether `line` opens an entry with inline contents (`[attrs] name = {`,
+/// nothing but a comment after the `{`): the range from its first word to
+/// the `{`.
+fn entry_opener(line: &[u8]) -> Option<(usize, usize)> {
+    let text_end = line
+        .windows(2)
+        .position(|w| is_space(w[0]) && w[1] == b'#')
+        .unwrap_or(line.len());
+    let body = line[..text_end].trim_ascii_end();
+    let brace = body.len().checked_sub(1).filter(|&b| body[b] == b'{')?;
+    let before = body[..brace].trim_ascii_end();
+    let name_part = before.strip_suffix(b"=")?.trim_ascii_end();
+    let first = name_part.iter().position(|&b| !is_space(b))?;
+    let mut rest = &name_part[first..];
+    if rest.first() == Some(&b'[') {
+        let close = rest.iter().position(|&b| b == b']')?;
+        rest = rest[close + 1..].trim_ascii_start();
+    }
+    let name_ok = !rest.is_empty()
+        && rest
+            .iter()
+            .all(|&b| !is_space(b) && !matches!(b, b'=' | b'{' | b'}' | b'[' | b']' | b'"'));
+    name_ok.then_some((first, brace + 1))
 }
 
 /// A token of a boot-block or script line.
@@ -780,177 +873,4 @@ fn has_placeholder(text: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn toks(src: &str) -> Vec<Tok> {
-        let mut lx = Lexer::new(src.as_bytes(), FileId(0), 0, src.len());
-        let mut out = Vec::new();
-        loop {
-            let t = lx.next_tok();
-            let eof = matches!(t, Tok::Eof(_));
-            out.push(t);
-            if eof {
-                break;
-            }
-        }
-        out
-    }
-
-    fn words(src: &str) -> Vec<String> {
-        toks(src)
-            .into_iter()
-            .filter_map(|t| match t {
-                Tok::Word(w) => Some(w.text),
-                Tok::Eq(_) => Some("=".into()),
-                Tok::LBracket(_) => Some("[".into()),
-                Tok::LBrace(_) => Some("{".into()),
-                Tok::Newline(_) => Some("\\n".into()),
-                Tok::Eof(_) => None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn hash_starts_a_comment_only_at_the_start_of_a_token() {
-        assert_eq!(words("a#b # c\nd"), ["a#b", "\\n", "d"]);
-        assert_eq!(words("#x\ny"), ["\\n", "y"]);
-    }
-
-    #[test]
-    fn equals_separates_names() {
-        assert_eq!(words("a=b"), ["a", "=", "b"]);
-        assert_eq!(words("a = b"), ["a", "=", "b"]);
-        assert_eq!(words("\"a=b\"=c"), ["a=b", "=", "c"]);
-    }
-
-    #[test]
-    fn quotes_group_and_are_removed() {
-        assert_eq!(
-            words("\"I \\\"think\\\" so\" = x"),
-            ["I \"think\" so", "=", "x"]
-        );
-        assert_eq!(words("a\"b c\"d"), ["ab cd"]);
-    }
-
-    #[test]
-    fn backslash_escapes_and_continuation() {
-        assert_eq!(words("a\\\\b"), ["a\\b"]);
-        assert_eq!(words("a\\$b"), ["a$b"]);
-        assert_eq!(words("C:\\qnx"), ["C:\\qnx"]);
-        assert_eq!(words("ab\\\ncd e"), ["abcd", "e"]);
-        assert_eq!(words("a \\\n b"), ["a", "b"]);
-    }
-
-    #[test]
-    fn variables_are_kept_as_parts_but_not_inside_quotes() {
-        let t = toks("${QNX_TARGET}/x \"${Y}\" $Z");
-        let Tok::Word(w) = &t[0] else { panic!() };
-        assert_eq!(w.text, "${QNX_TARGET}/x");
-        assert_eq!(
-            w.parts.as_ref().unwrap()[0],
-            Part::Var {
-                name: "QNX_TARGET".into(),
-                span: Span::new(FileId(0), 0, 13)
-            }
-        );
-        assert_eq!(w.parts.as_ref().unwrap()[1], Part::Lit("/x".into()));
-        let Tok::Word(q) = &t[1] else { panic!() };
-        assert!(q.parts.is_none());
-        assert_eq!(q.text, "${Y}");
-        let Tok::Word(z) = &t[2] else { panic!() };
-        assert!(z.parts.is_none());
-        assert_eq!(z.text, "$Z");
-    }
-
-    #[test]
-    fn unterminated_quote_and_variable_are_reported() {
-        let mut lx = Lexer::new(b"\"abc\n${X", FileId(0), 0, 8);
-        while !matches!(lx.next_tok(), Tok::Eof(_)) {}
-        assert_eq!(lx.errors.len(), 2);
-        assert!(matches!(lx.errors[0], LexError::UnterminatedQuote(s) if s.start == 0));
-        assert!(matches!(lx.errors[1], LexError::UnterminatedVar(s) if s.start == 5));
-    }
-
-    #[test]
-    fn attribute_words_span_lines_and_keep_equals() {
-        let src = "[uid=0\n  gid=0 linker=\"a ] b\" x\\]y]";
-        let mut lx = Lexer::new(src.as_bytes(), FileId(0), 0, src.len());
-        assert!(matches!(lx.next_tok(), Tok::LBracket(_)));
-        let mut got = Vec::new();
-        loop {
-            match lx.attr_word() {
-                AttrTok::Word(w) => got.push(w.text),
-                AttrTok::Close(_) => break,
-                other => panic!("{other:?}"),
-            }
-        }
-        assert_eq!(got, ["uid=0", "gid=0", "linker=a ] b", "x]y"]);
-    }
-
-    #[test]
-    fn inline_body_stops_at_first_unescaped_brace() {
-        let src = "x = {  # c\nline \\} one\n\\\\ two\n}\nnext";
-        let mut lx = Lexer::new(src.as_bytes(), FileId(0), 0, src.len());
-        for _ in 0..3 {
-            lx.next_tok();
-        }
-        let body = lx.inline_body();
-        assert!(body.junk.is_none());
-        let raw = &src.as_bytes()[body.start..body.end];
-        assert_eq!(unescape_inline(raw), b"line } one\n\\ two\n");
-        assert_eq!(
-            body.close.unwrap().start as usize,
-            src.find("}\nnext").unwrap()
-        );
-        assert!(matches!(lx.next_tok(), Tok::Newline(_)));
-    }
-
-    #[test]
-    fn text_after_opening_brace_is_reported() {
-        let src = "x = { oops\nbody\n}";
-        let mut lx = Lexer::new(src.as_bytes(), FileId(0), 0, src.len());
-        for _ in 0..3 {
-            lx.next_tok();
-        }
-        let body = lx.inline_body();
-        assert_eq!(body.junk.map(|s| (s.start, s.end)), Some((6, 10)));
-        assert_eq!(&src[body.start..body.end], "body\n");
-    }
-
-    #[test]
-    fn template_marks() {
-        let src =
-            "#include \"x.inc\"\n# include this\n[search=__MKFS_PATH__]\n[virtual=@CPU@]\n#endif\n";
-        let mut lx = Lexer::new(src.as_bytes(), FileId(0), 0, src.len());
-        loop {
-            match lx.next_tok() {
-                Tok::Eof(_) => break,
-                Tok::LBracket(_) => while let AttrTok::Word(_) = lx.attr_word() {},
-                _ => {}
-            }
-        }
-        assert_eq!(lx.marks.len(), 4, "{:?}", lx.marks);
-        assert!(matches!(lx.marks[0], TemplateMark::Cpp(s) if s.start == 0 && s.end == 8));
-        assert!(matches!(lx.marks[1], TemplateMark::Placeholder(_)));
-        assert!(!has_placeholder(b"__init__.py"));
-        assert!(!has_placeholder(b"user@HOST"));
-        assert!(has_placeholder(b"@QNX_LINUX_GUEST_RAM@"));
-    }
-
-    #[test]
-    fn script_lines_split_modifiers_and_words() {
-        let src = "[pri=10f] devc-ser8250 -e \"a b\" &\n\n  display_msg hi # c\n";
-        let mut lx = Lexer::new(src.as_bytes(), FileId(0), 0, src.len());
-        let l1 = lx.script_line().unwrap();
-        assert_eq!(l1.toks.len(), 5);
-        assert!(
-            matches!(&l1.toks[0], LineTok::Attrs { words, closed: true, .. } if words[0].text == "pri=10f")
-        );
-        assert!(matches!(&l1.toks[3], LineTok::Word(w) if w.text == "a b"));
-        assert!(lx.script_line().unwrap().toks.is_empty());
-        let l3 = lx.script_line().unwrap();
-        assert_eq!(l3.toks.len(), 2);
-        assert!(lx.script_line().is_none());
-    }
-}
+mod tests;

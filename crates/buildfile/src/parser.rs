@@ -5,7 +5,7 @@
 
 use crate::attrs::{self, AttrName, Kind, Lookup, Setting, Split, SplitSetting};
 use crate::codes;
-use crate::lexer::{AttrTok, LexError, Lexer, TemplateMark, Tok, Word};
+use crate::lexer::{AttrTok, InlineBody, LexError, Lexer, TemplateMark, Tok, Word};
 use diag::{Diagnostic, FileId, SourceMap, Span};
 
 /// One attribute of a list, with its name looked up.
@@ -175,21 +175,7 @@ pub fn parse_range(
         other_tool,
         ..
     } = p;
-    for e in &lx.errors {
-        diags.push(match e {
-            LexError::UnterminatedQuote(s) => Diagnostic::new(
-                &codes::B0108,
-                "this quote is never closed",
-            )
-            .at(*s, "opened here")
-            .help("add the closing `\"`; a quoted string ends on its own line (write `\\\"` for a quote inside it)"),
-            LexError::UnterminatedVar(s) => {
-                Diagnostic::new(&codes::B0109, "`${` without a closing `}`")
-                    .at(*s, "variable reference starts here")
-                    .help("write `${NAME}`, or `\\$` for a literal dollar sign")
-            }
-        });
-    }
+    diags.extend(lx.errors.iter().map(lex_diagnostic));
     let mut foreign = template_diagnostics(&lx.marks, &mut diags);
     if let Some(s) = other_tool {
         foreign = true;
@@ -220,6 +206,41 @@ pub fn parse_range(
         },
         diags,
     )
+}
+
+/// B0103 for the `{` at `open` whose contents `body` have no `}`: at the
+/// `{`, and at the line that opens another entry inside them or at the end
+/// of the file (`text_end`).
+fn unclosed_inline(open: Span, body: &InlineBody, text_end: usize) -> Diagnostic {
+    let d =
+        Diagnostic::new(&codes::B0103, "this inline file is never closed").at(open, "opened here");
+    let d = match body.reopen {
+        Some(r) => d
+            .with(r, "another entry starts here: reading goes on from this line")
+            .note("the `}` after that entry's contents would close this one, and the rest would be read as its contents"),
+        None => d.with(
+            Span::new(open.file, text_end, text_end),
+            "the file ends here, inside the contents",
+        ),
+    };
+    d.help("end the contents with `}` on a line of its own; write `\\}` for a literal brace inside")
+}
+
+/// The diagnostic of something the lexer could not accept.
+pub(crate) fn lex_diagnostic(e: &LexError) -> Diagnostic {
+    match e {
+        LexError::UnterminatedQuote(s) => Diagnostic::new(
+            &codes::B0108,
+            "this quote is never closed",
+        )
+        .at(*s, "opened here")
+        .help("add the closing `\"`; a quoted string ends on its own line (write `\\\"` for a quote inside it)"),
+        LexError::UnterminatedVar(s) => {
+            Diagnostic::new(&codes::B0109, "`${` without a closing `}`")
+                .at(*s, "variable reference starts here")
+                .help("write `${NAME}`, or `\\$` for a literal dollar sign")
+        }
+    }
 }
 
 struct Parser<'a> {
@@ -315,12 +336,16 @@ impl Parser<'_> {
                     let close = match body.close {
                         Some(c) => c,
                         None => {
-                            self.diags.push(
-                                Diagnostic::new(&codes::B0103, "this inline file is never closed")
-                                    .at(s, "opened here; the contents run to the end of the file")
-                                    .help("end the contents with `}` on a line of its own; write `\\}` for a literal brace inside"),
-                            );
-                            Span::new(s.file, body.end, body.end)
+                            let end = self.lx.text_end();
+                            self.diags.push(unclosed_inline(s, &body, end));
+                            // Where the contents end is a guess: the errors
+                            // they would give follow from the missing `}`,
+                            // so the entry is left out. Reading goes on at
+                            // the entry found inside, if any.
+                            return match body.reopen {
+                                Some(_) => LineEnd::Newline,
+                                None => LineEnd::Eof,
+                            };
                         }
                     };
                     inline = Some(Inline {
@@ -462,6 +487,9 @@ impl Parser<'_> {
             span: open,
             ..AttrList::default()
         };
+        // What the words of the first line had said, for an unclosed list.
+        let mut first_line: Option<(usize, usize)> = None;
+        let open_line_end = self.lx.line_end(open.start);
         loop {
             match self.lx.attr_word() {
                 AttrTok::Close(s) => {
@@ -469,16 +497,32 @@ impl Parser<'_> {
                     return (list, true);
                 }
                 AttrTok::Unclosed(s) | AttrTok::Eof(s) => {
-                    self.diags.push(
+                    let mut d =
                         Diagnostic::new(&codes::B0102, "this attribute list is never closed")
                             .at(open, "opened here")
-                            .with(s, "a `]` was expected before this")
-                            .help("close the list with `]`; a list may span lines, but not past another `[` or `{`"),
+                            .with(s, "a `]` was expected before this");
+                    if let Some((attrs, diags)) = first_line {
+                        // The lines after the `[` were most likely entries:
+                        // what they would say as attributes follows from the
+                        // missing `]`.
+                        list.attrs.truncate(attrs);
+                        self.diags.truncate(diags);
+                        d = d.note(
+                            "the lines after the `[` are read as part of the list, not as entries",
+                        );
+                    }
+                    self.diags.push(
+                        d.help("close the list with `]`; a list may span lines, but not past another `[` or `{`"),
                     );
                     list.span = open.to(Span::new(s.file, s.start as usize, s.start as usize));
                     return (list, false);
                 }
-                AttrTok::Word(w) => self.attr_word(&mut list, w),
+                AttrTok::Word(w) => {
+                    if first_line.is_none() && w.span.start as usize > open_line_end {
+                        first_line = Some((list.attrs.len(), self.diags.len()));
+                    }
+                    self.attr_word(&mut list, w);
+                }
             }
         }
     }

@@ -45,13 +45,35 @@ pub fn parse_script(
     let mut lx = Lexer::new(src, body.file, body.start as usize, body.end as usize);
     let mut global = Modifiers::default();
     let mut out = Vec::new();
-    while let Some(line) = lx.script_line() {
+    loop {
+        let lex_errors = lx.errors.len();
+        let Some(line) = lx.script_line() else {
+            break;
+        };
+        if lx.errors.len() > lex_errors {
+            // The line cannot be read as its author meant (a quote that
+            // runs to the end of the line takes a trailing `&` with it):
+            // say so and drop the line.
+            let swallowed = line.toks.last().is_some_and(
+                |t| matches!(t, LineTok::Word(w) if w.quoted && w.text.trim_end().ends_with('&')),
+            );
+            for e in lx.errors.drain(lex_errors..) {
+                let d = crate::parser::lex_diagnostic(&e);
+                diags.push(if swallowed {
+                    d.note("the `&` at the end of the line is inside the quote: the command would not run in the background")
+                } else {
+                    d
+                });
+            }
+            continue;
+        }
         if line.toks.is_empty() {
             continue;
         }
         let mut m = global.clone();
         let mut words: Vec<Word> = Vec::new();
         let mut had_mods = false;
+        let mut unclosed = false;
         for t in line.toks {
             match t {
                 LineTok::Attrs {
@@ -60,11 +82,15 @@ pub fn parse_script(
                     closed,
                 } => {
                     if !closed {
+                        // The command went into the list: what its words
+                        // would say as modifiers follows from the `]`.
                         diags.push(
                             Diagnostic::new(&codes::B0102, "this modifier list is never closed")
-                                .at(span, "opened here")
+                                .at(span, "opened here; the line ends inside it")
                                 .help("close the list with `]` on the same line"),
                         );
+                        unclosed = true;
+                        break;
                     }
                     had_mods = true;
                     for w in mods {
@@ -74,6 +100,9 @@ pub fn parse_script(
                 LineTok::Word(w) => words.push(w),
             }
         }
+        if unclosed {
+            continue;
+        }
         if words.is_empty() {
             if had_mods {
                 global = m;
@@ -82,6 +111,7 @@ pub fn parse_script(
         }
         let background = words.last().is_some_and(|w| w.text == "&" && !w.quoted);
         let amp = if background { words.pop() } else { None };
+        shell_construct(&words, diags);
         let n_env = words.iter().take_while(|w| is_assignment(w)).count();
         let env: Vec<EnvVar> = words[..n_env].iter().map(env_var).collect();
         let rest = &words[n_env..];
@@ -109,6 +139,53 @@ pub fn parse_script(
         }
     }
     out
+}
+
+/// What a word of a script line would be to a shell, when the boot script
+/// has no such thing: pipes, lists, redirection, a `&` before the line's end.
+fn shell_meaning(w: &Word) -> Option<&'static str> {
+    if w.quoted {
+        return None;
+    }
+    let t = w.text.as_str();
+    let starts = |p: &[&str]| p.iter().any(|p| t.starts_with(p));
+    if t == "&" {
+        Some("a background `&` before the end of the line")
+    } else if t.contains("&&") || t.contains("||") {
+        Some("a conditional list (`&&`, `||`)")
+    } else if t.contains('|') {
+        Some("a pipe (`|`)")
+    } else if t.contains(';') {
+        Some("a command list (`;`)")
+    } else if starts(&[">", "<", "1>", "2>", "&>"]) {
+        Some("a redirection (`>`, `<`)")
+    } else {
+        None
+    }
+}
+
+/// Warns at the first word of a line that a shell would read as an
+/// operator: the boot script passes it to the command as a plain word.
+fn shell_construct(words: &[Word], diags: &mut Vec<Diagnostic>) {
+    let n_env = words.iter().take_while(|w| is_assignment(w)).count();
+    let Some((program, args)) = words[n_env..].split_first() else {
+        return;
+    };
+    let Some((w, what)) = args.iter().find_map(|w| shell_meaning(w).map(|m| (w, m))) else {
+        return;
+    };
+    diags.push(
+        Diagnostic::new(
+            &codes::B0311,
+            format!(
+                "`{}` is passed to `{}` as a plain word: the boot script has no shell syntax",
+                w.text, program.text
+            ),
+        )
+        .at(w.span, format!("{what} to a shell; an argument here"))
+        .with(program.span, "the one command this line runs")
+        .help("put each command on its own line (a trailing `&` runs it in the background), or run a shell: `ksh -c \"a | b\"`"),
+    );
 }
 
 /// The command a script line runs: a built-in, or an external program.

@@ -27,6 +27,16 @@ impl Resolver<'_> {
         );
     }
 
+    /// [`Self::bad_value`] for a value that must be one of `choices`, with
+    /// the closest one as a guess.
+    fn bad_choice(&mut self, vspan: Span, v: &str, choices: &[&str], msg: String, help: &str) {
+        let help = match attrs::closest(choices.iter().copied(), v) {
+            Some(c) => format!("{help}; did you mean `{c}`?"),
+            None => help.to_string(),
+        };
+        self.bad_value(vspan, msg, &help);
+    }
+
     pub(super) fn apply(&mut self, st: &mut State, a: &Attr, list: &AttrList, global: bool) {
         if a.conditional && (st.set.contains(a.name) || self.img.set.contains(a.name)) {
             return;
@@ -62,6 +72,9 @@ impl Resolver<'_> {
         if !applied {
             return;
         }
+        if !matches!(a.setting, Setting::Off) {
+            self.not_applied(a);
+        }
         st.set.insert(a.name);
         if matches!(
             a.name,
@@ -74,6 +87,55 @@ impl Resolver<'_> {
         ) {
             self.img.set.insert(a.name);
         }
+    }
+
+    /// Says, at its first use, that an attribute is accepted but changes
+    /// nothing in the image hvhost writes.
+    fn not_applied(&mut self, a: &Attr) {
+        let (code, what) = match a.name {
+            AttrName::Keeplinked => (
+                &codes::B0222,
+                "the image is the same, but the linked boot programs are not kept as `NAME.sym` files",
+            ),
+            AttrName::Keepsection => (
+                &codes::B0221,
+                "ELF files are stored as they are on the host: no section is stripped, so none is kept on purpose",
+            ),
+            AttrName::Relocs => (
+                &codes::B0221,
+                "ELF files are stored as they are on the host: relocation information is neither added nor kept on purpose",
+            ),
+            AttrName::PhysAlign => (
+                &codes::B0221,
+                "ELF files are placed at the image's own alignment, not at this one",
+            ),
+            AttrName::Autoso => (
+                &codes::B0221,
+                "shared libraries the entries need are neither listed nor added",
+            ),
+            _ => return,
+        };
+        if self.unapplied.contains(a.name) {
+            return;
+        }
+        self.unapplied.insert(a.name);
+        let name = a.name.as_str();
+        let help = if code == &codes::B0222 {
+            "nothing to change for the image; keep a linked copy yourself if you need the symbols"
+                .to_string()
+        } else {
+            format!(
+                "remove `{name}` to build with hvhost, or build this image with mkifs; this is said once, for the first use"
+            )
+        };
+        self.diags.push(
+            Diagnostic::new(
+                code,
+                format!("`{name}` is accepted but not applied by hvhost"),
+            )
+            .at(a.span, what)
+            .help(help),
+        );
     }
 
     /// The attributes that take any value, or none.
@@ -146,12 +208,15 @@ impl Resolver<'_> {
     fn set_choice(&mut self, st: &mut State, a: &Attr, v: &str, vspan: Span) -> bool {
         match a.name {
             AttrName::Code | AttrName::Data => {
-                let copy = match attrs::choose(v, &["uip", "copy"]) {
+                const CHOICES: [&str; 2] = ["uip", "copy"];
+                let copy = match attrs::choose(v, &CHOICES) {
                     Some("copy") => true,
                     Some(_) => false,
                     None => {
-                        self.bad_value(
+                        self.bad_choice(
                             vspan,
+                            v,
+                            &CHOICES,
                             format!("`{}={v}` is neither `uip` nor `copy`", a.name.as_str()),
                             "write `uip` (used in place) or `copy`",
                         );
@@ -207,14 +272,17 @@ impl Resolver<'_> {
                 }
             }
             AttrName::Type => {
-                st.ftype = match attrs::choose(v, &["file", "dir", "link", "fifo"]) {
+                const CHOICES: [&str; 4] = ["file", "dir", "link", "fifo"];
+                st.ftype = match attrs::choose(v, &CHOICES) {
                     Some("file") => FileType::File,
                     Some("dir") => FileType::Dir,
                     Some("link") => FileType::Link,
                     Some("fifo") => FileType::Fifo,
                     _ => {
-                        self.bad_value(
+                        self.bad_choice(
                             vspan,
+                            v,
+                            &CHOICES,
                             format!("`type={v}` is not an entry type"),
                             "the types are `file`, `dir`, `link` and `fifo`",
                         );
@@ -231,8 +299,9 @@ impl Resolver<'_> {
     fn set_number(&mut self, st: &mut State, a: &Attr, v: &str, vspan: Span) -> bool {
         match a.name {
             AttrName::Autoso => {
-                if attrs::choose(v, &["list", "add"]).is_none() {
-                    self.bad_value(vspan, format!("`autoso={v}` is neither `list` nor `add`"), "write `autoso=list` or `autoso=add`");
+                const CHOICES: [&str; 2] = ["list", "add"];
+                if attrs::choose(v, &CHOICES).is_none() {
+                    self.bad_choice(vspan, v, &CHOICES, format!("`autoso={v}` is neither `list` nor `add`"), "write `autoso=list` or `autoso=add`");
                 }
             }
             AttrName::Chain => match attrs::parse_u64(v) {

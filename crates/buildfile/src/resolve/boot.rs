@@ -68,7 +68,19 @@ impl Resolver<'_> {
             env_lines: Vec::new(),
             extra: Vec::new(),
         };
-        while let Some(line) = lx.script_line() {
+        loop {
+            let lex_errors = lx.errors.len();
+            let Some(line) = lx.script_line() else {
+                break;
+            };
+            // An unclosed quote runs to the end of its line: said, and the
+            // line read so (leaving it out could lose the startup program
+            // and give errors that follow from that).
+            self.diags.extend(
+                lx.errors
+                    .drain(lex_errors..)
+                    .map(|e| parser::lex_diagnostic(&e)),
+            );
             if !line.toks.is_empty() {
                 self.boot_line(&mut b, line);
             }
@@ -108,6 +120,9 @@ impl Resolver<'_> {
                                 .at(span, "opened here")
                                 .help("close the list with `]` on the same line"),
                         );
+                        // The program went into the list: its words say
+                        // nothing as attributes.
+                        continue;
                     }
                     let mut list = AttrList {
                         span,

@@ -342,6 +342,8 @@ struct Resolver<'a> {
     bad_values: usize,
     /// The inline entry after a lone `virtual=` line (for B0203).
     lost_block: Option<Span>,
+    /// The attributes not applied that have been said to be (once each).
+    unapplied: AttrSet,
 }
 
 /// Resolves parsed buildfiles (the `-l` lines first, then the file) into a
@@ -396,6 +398,7 @@ pub(crate) fn resolve_owned(
         include_depth: 0,
         bad_values: 0,
         lost_block: None,
+        unapplied: AttrSet::default(),
     };
     for f in &mut files {
         let src = r.map.file(f.file).shared_bytes();
