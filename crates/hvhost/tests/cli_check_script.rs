@@ -3,6 +3,11 @@
 //! the example (which checks clean) in one place and names the diagnostic
 //! and the line it must be located at.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use common::*;

@@ -15,11 +15,6 @@ use common::{kvm, root};
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
-/// Documents that still name `../shared` or its documents in text (not as
-/// links) and are being edited by others; to be cleaned, then removed from
-/// this list.
-const KNOWN_SHARED_MENTIONS: &[&str] = &["docs/buildfile.md"];
-
 /// What names the developers' reference folder or one of its documents,
 /// which are not in the repository.
 const OUTSIDE: &[&str] = &[
@@ -259,9 +254,6 @@ fn no_document_names_the_developers_reference_folder() {
     let mut bad = Vec::new();
     for doc in documents() {
         let name = doc.to_string_lossy().replace('\\', "/");
-        if KNOWN_SHARED_MENTIONS.contains(&name.as_str()) {
-            continue;
-        }
         let text = std::fs::read_to_string(root().join(&doc)).unwrap();
         for (i, line) in text.lines().enumerate() {
             if OUTSIDE.iter().any(|o| line.contains(o)) {
