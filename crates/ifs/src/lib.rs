@@ -29,6 +29,7 @@ pub mod link;
 pub mod manifest;
 pub mod read;
 pub mod script;
+pub mod sniff;
 pub mod write;
 
 pub use endian::Endian;
