@@ -58,6 +58,10 @@ pub struct Options {
     /// The `safety` level before any `safety` option (qvm: `required` on the
     /// safety-certified hypervisor, `none` otherwise).
     pub default_safety: SafetyLevel,
+    /// Where absolute guest-side paths (`load /vm/images/x`, `hostdev`) are
+    /// looked up on this machine (`--root DIR`: a tree made by `dump -x`, a
+    /// target's file system copied here); `None`: as written.
+    pub root: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -66,6 +70,7 @@ impl Default for Options {
             host_files: true,
             cwd: PathBuf::from("."),
             default_safety: SafetyLevel::None,
+            root: None,
         }
     }
 }
@@ -272,8 +277,19 @@ fn has_placeholder(s: &str) -> bool {
     false
 }
 
+impl Options {
+    /// The file on this machine a `load` or `hostdev` path names: relative
+    /// paths under `cwd`, absolute ones under `root` when set.
+    pub fn host_path(&self, path: &str) -> PathBuf {
+        match (&self.root, path.strip_prefix('/')) {
+            (Some(root), Some(rel)) => root.join(rel.trim_start_matches('/')),
+            _ => self.cwd.join(Path::new(path)),
+        }
+    }
+}
+
 fn host_path(opts: &Options, path: &str) -> PathBuf {
-    opts.cwd.join(Path::new(path))
+    opts.host_path(path)
 }
 
 /// Reads each load's header (unless `host_files` is off): type, size, and the
