@@ -8,13 +8,15 @@
 //! Layout: `spec` (the input), `memory` (guest RAM/ROM), `boot` (loaders and
 //! boot protocols), `cpu` (vCPU registers, CPUID, MSRs, LAPIC), `bus` (port
 //! and MMIO dispatch), `irq` (interrupt routing), `vm` (assembly and the run
-//! loop), `signals` (power button and SIGQUIT).
+//! loop), `signals` (power button and SIGQUIT), `host` (a whole host's VMs as
+//! processes).
 
 mod boot;
 mod bus;
 pub mod codes;
 mod cpu;
 mod from_qvmconf;
+pub mod host;
 mod irq;
 mod memory;
 mod signals;
