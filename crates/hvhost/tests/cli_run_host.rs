@@ -108,3 +108,62 @@ fn vm_selects_some_vms_and_a_dry_run_plans_each() {
     assert_eq!(o.status.code(), Some(64));
     assert!(text(&o.stderr).contains("R0102"), "{}", text(&o.stderr));
 }
+
+/// Ctrl-C (SIGINT to `hvhost run`) presses every VM's power button: both
+/// probes, waiting for it, see it and power off.
+#[test]
+fn ctrl_c_presses_every_vms_power_button() {
+    if !kvm() {
+        return;
+    }
+    use std::io::BufRead;
+    let d = tempfile::tempdir().unwrap();
+    host_image(d.path(), &probe_vm("second", "wait-power off", ""));
+    let g1 = probe_vm("first", "wait-power off", "");
+    let build = std::fs::read_to_string(d.path().join("host.build")).unwrap();
+    let first = probe_vm("first", "hello rtc off", "");
+    assert!(build.contains(&first), "{build}");
+    let build = build.replace(&first, &g1);
+    std::fs::write(d.path().join("host.build"), build).unwrap();
+    let o = hvhost_in(d.path(), &["build", "host.build", "host.ifs"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hvhost"))
+        .args(["run", "--no-check", "host.ifs"])
+        .current_dir(d.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    let mut waiting = 0;
+    for line in out.lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.ends_with("probe: wait-power: waiting") {
+            waiting += 1;
+            if waiting == 2 {
+                let pid = child.id().to_string();
+                let k = std::process::Command::new("kill")
+                    .args(["-INT", &pid])
+                    .status();
+                assert!(k.unwrap().success());
+            }
+        }
+    }
+    let o = child.wait_with_output().unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(waiting, 2, "{seen}\n{err}");
+    assert_eq!(o.status.code(), Some(0), "{seen}\n{err}");
+    assert!(
+        seen.contains("[first] probe: wait-power: ok pressed"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("[second] probe: wait-power: ok pressed"),
+        "{seen}"
+    );
+}
