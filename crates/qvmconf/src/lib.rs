@@ -58,9 +58,11 @@ pub struct Options {
     /// The `safety` level before any `safety` option (qvm: `required` on the
     /// safety-certified hypervisor, `none` otherwise).
     pub default_safety: SafetyLevel,
-    /// Where absolute guest-side paths (`load /vm/images/x`, `hostdev`) are
-    /// looked up on this machine (`--root DIR`: a tree made by `dump -x`, a
-    /// target's file system copied here); `None`: as written.
+    /// Where absolute paths of the files a VM loads (`load /vm/images/x`,
+    /// `initrd load`, `data load`) are looked up on this machine (`--root
+    /// DIR`: a tree made by `dump -x`, a target's file system copied here);
+    /// `None`: as written. `hostdev` names a device of the running host and
+    /// is not moved.
     pub root: Option<PathBuf>,
 }
 
@@ -278,8 +280,8 @@ fn has_placeholder(s: &str) -> bool {
 }
 
 impl Options {
-    /// The file on this machine a `load` or `hostdev` path names: relative
-    /// paths under `cwd`, absolute ones under `root` when set.
+    /// The file on this machine a `load` path names: relative paths under
+    /// `cwd`, absolute ones under `root` when set.
     pub fn host_path(&self, path: &str) -> PathBuf {
         match (&self.root, path.strip_prefix('/')) {
             (Some(root), Some(rel)) => root.join(rel.trim_start_matches('/')),
@@ -352,7 +354,7 @@ fn check_hostdevs(cfg: &VmConfig, opts: &Options, diags: &mut Vec<Diagnostic>) {
         if h.is_stdio() || h.direction == Some(Direction::Output) {
             continue;
         }
-        if let Err(e) = std::fs::metadata(host_path(opts, &h.path)) {
+        if let Err(e) = std::fs::metadata(opts.cwd.join(&h.path)) {
             diags.push(missing(
                 &Spanned::new(h.path.clone(), span),
                 &e,

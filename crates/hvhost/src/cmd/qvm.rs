@@ -24,8 +24,9 @@ pub struct QvmArgs {
     /// Assemble the VM and print it without running it (the same as the word `dryrun`).
     #[arg(long)]
     dryrun: bool,
-    /// Look absolute guest-side paths (`load /vm/images/x`, `hostdev`) up under
-    /// DIR: a tree made by `hvhost dump -x`, or a target's file system copied here.
+    /// Look the absolute paths of the files the VM loads (`load /vm/images/x`)
+    /// up under DIR: a tree made by `hvhost dump -x`, or a target's file
+    /// system copied here.
     #[arg(long, value_name = "DIR")]
     root: Option<std::path::PathBuf>,
     /// qvm's own words: `@FILE` (a configuration file), options, and `dryrun`.
