@@ -180,7 +180,14 @@ pub fn read_config(
     let Some(src) = source(host, config, s.span())? else {
         return Ok(None);
     };
-    Ok(Some(match src.inline_in {
+    // Read out of an image: the entry's span is in a file holding its bytes,
+    // registered under `IMAGE:/PATH` (see `ifs::sniff`); that is its name.
+    let in_image = src
+        .inline_in
+        .and_then(|e| map.get(e.file))
+        .filter(|f| f.bytes() == src.bytes.as_slice())
+        .map(|f| f.name().to_string());
+    Ok(Some(match src.inline_in.filter(|_| in_image.is_none()) {
         Some(entry) => {
             // Parsed under a name saying where the text is; every span is
             // then moved to the text in the buildfile.
@@ -199,11 +206,12 @@ pub fn read_config(
             }
         }
         None => {
-            let (cfg, diags) = qvmconf::load_source(map, &src.name, src.bytes, qopts);
+            let name = in_image.unwrap_or(src.name);
+            let (cfg, diags) = qvmconf::load_source(map, &name, src.bytes, qopts);
             ConfigRead {
                 config: cfg,
                 diagnostics: diags,
-                files: src.name,
+                files: name,
                 remap: Remap::default(),
             }
         }

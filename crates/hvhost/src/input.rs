@@ -1,5 +1,7 @@
 //! Reading a buildfile from the command line: the options every subcommand
-//! that reads one shares (`-l`, `-r`, `--no-host-files`).
+//! that reads one shares (`-l`, `-r`, `--no-host-files`). `check`, `manifest`
+//! and `run` also take an IFS image there ([`BuildfileInput::load_host`]):
+//! it is read into the same Manifest (see [`ifs::sniff`]).
 
 use buildfile::{Manifest, Options, Times};
 use clap::Args;
@@ -10,7 +12,8 @@ use std::path::PathBuf;
 /// Where a buildfile comes from, and how host files are found.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct BuildfileInput {
-    /// The buildfile; `-` reads standard input.
+    /// The buildfile; `-` reads standard input. `check`, `manifest` and `run`
+    /// also take an IFS image (bootable or not, compressed or not).
     #[arg(value_name = "BUILDFILE")]
     pub buildfile: String,
     /// A buildfile line processed before the file (repeatable, in order), as mkifs -l.
@@ -73,12 +76,29 @@ impl BuildfileInput {
         times: Times,
         format: crate::output::Format,
     ) -> Option<(Option<Manifest>, Vec<Diagnostic>)> {
-        match self.load(map, times) {
-            Ok(r) => Some(r),
-            Err(Unreadable(d)) => {
-                crate::output::emit(format, map, &mut [*d]);
-                None
-            }
+        let r = self.load(map, times);
+        reported(r, map, format)
+    }
+
+    /// Reads and resolves the buildfile, or reads the image it is. An image
+    /// that cannot be read is unreadable input, with the reader's code (I0xxx).
+    pub(crate) fn load_host(
+        &self,
+        map: &mut SourceMap,
+        times: Times,
+    ) -> Result<(Option<Manifest>, Vec<Diagnostic>), Unreadable> {
+        let bytes = self.read()?;
+        if !ifs::sniff::is_image(&bytes) {
+            return Ok(self.resolve(map, times, bytes));
+        }
+        let name = self.display_name();
+        match ifs::sniff::load(map, &name, &bytes) {
+            Ok(m) => Ok((Some(m), Vec::new())),
+            Err(e) => Err(Unreadable(Box::new(
+                Diagnostic::new(e.code(), format!("{name}: the image cannot be read: {e}")).help(
+                    format!("`hvhost dump --verify {name}` checks the whole image"),
+                ),
+            ))),
         }
     }
 
@@ -89,14 +109,34 @@ impl BuildfileInput {
         times: Times,
     ) -> Result<(Option<Manifest>, Vec<Diagnostic>), Unreadable> {
         let bytes = self.read()?;
-        Ok(buildfile::load(
+        Ok(self.resolve(map, times, bytes))
+    }
+
+    fn resolve(
+        &self,
+        map: &mut SourceMap,
+        times: Times,
+        bytes: Vec<u8>,
+    ) -> (Option<Manifest>, Vec<Diagnostic>) {
+        buildfile::load(
             map,
             &self.lines,
             &self.display_name(),
             bytes,
             &self.options(times),
-        ))
+        )
     }
+}
+
+/// The loaded input, or `None` after printing why it is unreadable (for
+/// `format`; exit status 2).
+pub(crate) fn reported<T>(
+    r: Result<T, Unreadable>,
+    map: &SourceMap,
+    format: crate::output::Format,
+) -> Option<T> {
+    r.map_err(|Unreadable(d)| crate::output::emit(format, map, &mut [*d]))
+        .ok()
 }
 
 /// The times `-n` (1) or `-nn` (2 or more) zero, as mkifs.

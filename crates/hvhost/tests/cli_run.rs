@@ -110,15 +110,15 @@ fn a_vm_is_chosen_by_name_path_or_system_name() {
 }
 
 #[test]
-fn several_vms_need_a_choice_and_a_wrong_name_lists_them() {
+fn without_vm_the_whole_host_runs_and_a_wrong_name_lists_them() {
     let d = tempfile::tempdir().unwrap();
     host(d.path(), "hello");
+    // No `--vm`: every VM of the host, which breaks the host rules.
     let o = hvhost_in(d.path(), &["run", "host.build"]);
-    assert_eq!(o.status.code(), Some(64));
+    assert_eq!(o.status.code(), Some(65));
     let e = text(&o.stderr);
-    assert!(e.contains("error[R0102]"), "{e}");
-    assert!(e.contains("starts 2 VMs"), "{e}");
-    assert!(e.contains("--vm NAME"), "{e}");
+    assert!(e.contains("error[R0104]"), "{e}");
+    assert!(e.contains("its VMs are not run"), "{e}");
     let o = hvhost_in(
         d.path(),
         &["run", "--no-check", "host.build", "--vm", "nosuch"],

@@ -41,6 +41,7 @@ pub mod manifest;
 pub mod read;
 pub mod rebuild;
 pub mod script;
+pub mod sniff;
 pub mod write;
 
 pub use endian::Endian;

@@ -72,6 +72,12 @@ pub struct Options {
     /// The `safety` level before any `safety` option (qvm: `required` on the
     /// safety-certified hypervisor, `none` otherwise).
     pub default_safety: SafetyLevel,
+    /// Where absolute paths of the files a VM loads (`load /vm/images/x`,
+    /// `initrd load`, `data load`) are looked up on this machine (`--root
+    /// DIR`: a tree made by `dump -x`, a target's file system copied here);
+    /// `None`: as written. `hostdev` names a device of the running host and
+    /// is not moved.
+    pub root: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -80,6 +86,7 @@ impl Default for Options {
             host_files: true,
             cwd: PathBuf::from("."),
             default_safety: SafetyLevel::None,
+            root: None,
         }
     }
 }
@@ -286,8 +293,19 @@ fn has_placeholder(s: &str) -> bool {
     false
 }
 
+impl Options {
+    /// The file on this machine a `load` path names: relative paths under
+    /// `cwd`, absolute ones under `root` when set.
+    pub fn host_path(&self, path: &str) -> PathBuf {
+        match (&self.root, path.strip_prefix('/')) {
+            (Some(root), Some(rel)) => root.join(rel.trim_start_matches('/')),
+            _ => self.cwd.join(Path::new(path)),
+        }
+    }
+}
+
 fn host_path(opts: &Options, path: &str) -> PathBuf {
-    opts.cwd.join(Path::new(path))
+    opts.host_path(path)
 }
 
 /// Reads each load's header (unless `host_files` is off): type, size, and the
@@ -350,7 +368,7 @@ fn check_hostdevs(cfg: &VmConfig, opts: &Options, diags: &mut Vec<Diagnostic>) {
         if h.is_stdio() || h.direction == Some(Direction::Output) {
             continue;
         }
-        if let Err(e) = std::fs::metadata(host_path(opts, &h.path)) {
+        if let Err(e) = std::fs::metadata(opts.cwd.join(&h.path)) {
             diags.push(missing(
                 &Spanned::new(h.path.clone(), span),
                 &e,

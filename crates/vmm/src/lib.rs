@@ -15,12 +15,14 @@
 //! | 3 | `boot`, `cpu` | loaders and boot protocols; vCPU registers |
 //! | 4 | `validate` | what this VMM can run (preflight) |
 //! | 5 | `from_qvmconf`, `vm` | a qvmconf VM → [`VmSpec`]; assembly and the run loop |
+//! | 6 | [`host`] | a whole host's VMs, each as its own process |
 
 mod boot;
 mod bus;
 pub mod codes;
 mod cpu;
 mod from_qvmconf;
+pub mod host;
 mod irq;
 mod memory;
 mod signals;

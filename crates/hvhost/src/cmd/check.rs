@@ -41,10 +41,8 @@ fn parse_sdp(s: &str) -> Result<Sdp, String> {
 /// warnings under `--deny warnings`), 2 the buildfile could not be read.
 pub(crate) fn run(args: &CheckArgs) -> Exit {
     let mut map = SourceMap::new();
-    let Some((manifest, mut diags)) =
-        args.input
-            .load_or_report(&mut map, Times::ZeroAll, args.format)
-    else {
+    let loaded = args.input.load_host(&mut map, Times::ZeroAll);
+    let Some((manifest, mut diags)) = crate::input::reported(loaded, &map, args.format) else {
         return Exit::Unreadable;
     };
     let name = args.input.display_name();

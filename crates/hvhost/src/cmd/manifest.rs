@@ -27,8 +27,8 @@ pub(crate) struct ManifestArgs {
 pub(crate) fn run(args: &ManifestArgs) -> Exit {
     let times = crate::input::times(args.zero_times);
     let mut map = SourceMap::new();
-    let Some((manifest, mut diags)) = args.input.load_or_report(&mut map, times, args.format)
-    else {
+    let loaded = args.input.load_host(&mut map, times);
+    let Some((manifest, mut diags)) = crate::input::reported(loaded, &map, args.format) else {
         return Exit::Unreadable;
     };
     let (errors, _) = emit(args.format, &map, &mut diags);

@@ -24,6 +24,11 @@ pub(crate) struct QvmArgs {
     /// Assemble the VM and print it without running it (the same as the word `dryrun`).
     #[arg(long)]
     dryrun: bool,
+    /// Look the absolute paths of the files the VM loads (`load /vm/images/x`)
+    /// up under DIR: a tree made by `hvhost dump -x`, or a target's file
+    /// system copied here.
+    #[arg(long, value_name = "DIR")]
+    root: Option<std::path::PathBuf>,
     /// qvm's own words: `@FILE` (a configuration file), options, and `dryrun`.
     /// hvhost's flags may also appear among them.
     #[arg(
@@ -40,6 +45,7 @@ struct Split {
     format: Format,
     no_host_files: bool,
     dryrun: bool,
+    root: Option<std::path::PathBuf>,
 }
 
 fn split(args: &QvmArgs) -> Result<Split, String> {
@@ -48,6 +54,7 @@ fn split(args: &QvmArgs) -> Result<Split, String> {
         format: args.format,
         no_host_files: args.no_host_files,
         dryrun: args.dryrun,
+        root: args.root.clone(),
     };
     let mut it = args.words.iter();
     while let Some(w) = it.next() {
@@ -60,11 +67,20 @@ fn split(args: &QvmArgs) -> Result<Split, String> {
                 s.dryrun = true;
                 continue;
             }
+            "--root" => {
+                let dir = it.next().ok_or("`--root` needs a directory")?;
+                s.root = Some(dir.into());
+                continue;
+            }
             "--format" => Some(
                 it.next()
                     .ok_or("`--format` needs a value: text, json or sarif")?
                     .as_str(),
             ),
+            _ if w.starts_with("--root=") => {
+                s.root = w.strip_prefix("--root=").map(Into::into);
+                continue;
+            }
             _ => w.strip_prefix("--format="),
         };
         match fmt {
@@ -102,6 +118,7 @@ pub(crate) fn run(args: &QvmArgs) -> i32 {
     let opts = qvmconf::Options {
         host_files: !s.no_host_files,
         cwd: ".".into(),
+        root: s.root.clone(),
         ..qvmconf::Options::default()
     };
     let mut map = SourceMap::new();
@@ -117,9 +134,15 @@ pub(crate) fn run(args: &QvmArgs) -> i32 {
         }
     }
     let (errors, _) = emit(s.format, &map, &mut diags);
-    let Some(vm) = vm.filter(|_| errors == 0) else {
+    let Some(mut vm) = vm.filter(|_| errors == 0) else {
         return EXIT_CONFIG;
     };
+    if opts.root.is_some() {
+        // The VMM loads what qvmconf checked: the files under `--root`.
+        for l in &mut vm.loads {
+            l.path.value = opts.host_path(&l.path.value).display().to_string();
+        }
+    }
     if !(s.dryrun || vm.dryrun) {
         return run_vm(&map, &vm, &s.words);
     }

@@ -1,5 +1,7 @@
-//! `hvhost run BUILDFILE [--vm NAME]`: runs one VM of a host on KVM, the way
-//! the host's boot script starts it.
+//! `hvhost run HOST [--vm NAME]...`: runs the VMs of a host (a buildfile or
+//! an image) on KVM, the way the host's boot script starts them: one VM in
+//! this process, several (the whole host) each as its own `hvhost qvm`
+//! process under [`vmm::host::run`].
 //!
 //! The boot script's `qvm @PATH ...` command gives the VM's words; `PATH` and
 //! every file the configuration loads are paths inside the image, which the
@@ -24,14 +26,20 @@ use std::path::PathBuf;
 pub(crate) struct RunArgs {
     #[command(flatten)]
     input: BuildfileInput,
-    /// The VM to run: its configuration's path in the image, that file's name
-    /// with or without `.qvmconf`, or its `system` name. Needed when the boot
-    /// script starts more than one VM.
+    /// A VM to run (repeatable): its configuration's path in the image, that
+    /// file's name with or without `.qvmconf`, or its `system` name. Without
+    /// it, every VM the boot script starts runs, in script order, each as its
+    /// own process with its output prefixed by `[SYSTEM] `.
     #[arg(long, value_name = "NAME")]
-    vm: Option<String>,
+    vm: Vec<String>,
     /// Print the VM that would be assembled (as `qvm ... dryrun`) and stop.
     #[arg(long)]
     dryrun: bool,
+    /// Where image paths that are not in the image are looked up (as `qvm
+    /// --root`): a tree made by `dump -x`, or a target's file system copied
+    /// here. (`-r/--root` is mkifs's search root for the buildfile's host files.)
+    #[arg(long, value_name = "DIR")]
+    target_root: Option<PathBuf>,
     /// Run even when the host breaks hypervisor-host rules (`hvhost check` errors).
     #[arg(long)]
     no_check: bool,
@@ -47,14 +55,39 @@ fn host_file(
     target: &str,
     at: Span,
     staged: &mut Staged,
+    root: Option<&std::path::Path>,
+    tree: bool,
 ) -> Result<PathBuf, Box<Diagnostic>> {
+    if host.find_followed(target).is_none()
+        && let Some(r) = root
+    {
+        let p = r.join(target.trim_start_matches('/'));
+        if p.exists() {
+            return Ok(p);
+        }
+        return Err(Box::new(
+            Diagnostic::new(
+                &codes::R0103,
+                format!(
+                    "`{target}` is neither in the image nor at `{}`",
+                    p.display()
+                ),
+            )
+            .at(at, "needed by the VM"),
+        ));
+    }
     let unavailable = |msg: String| Diagnostic::new(&codes::R0103, msg).at(at, "needed by the VM");
     let in_image = |d: Diagnostic, entry: Span| Box::new(d.with(entry, "its entry in the image"));
-    staged.host_path(host, target).map_err(|why| match why {
+    let placed = if tree {
+        staged.in_tree(host, target)
+    } else {
+        staged.host_path(host, target)
+    };
+    placed.map_err(|why| match why {
         Unavailable::NotInImage => Box::new(
             unavailable(format!("`{target}` is not in the image"))
                 .note("on the target it might come from a filesystem mounted at run time, which `hvhost run` does not have")
-                .help("put the file in the image, or run the configuration with `hvhost qvm @FILE`"),
+                .help("put the file in the image, give `--target-root DIR` (a tree holding it), or run the configuration with `hvhost qvm @FILE`"),
         ),
         Unavailable::NotRegular { entry } => in_image(
             unavailable(format!("`{target}` is not a regular file in the image")),
@@ -94,10 +127,11 @@ fn names(s: &QvmStart) -> Vec<String> {
     v
 }
 
-/// Runs the subcommand; returns qvm's exit code.
+/// Runs the subcommand; returns qvm's exit code (for several VMs: the
+/// first failed VM's, or 0).
 pub(crate) fn run(args: &RunArgs) -> i32 {
     let mut map = SourceMap::new();
-    let (manifest, mut diags) = match args.input.load(&mut map, Times::ZeroAll) {
+    let (manifest, mut diags) = match args.input.load_host(&mut map, Times::ZeroAll) {
         Ok(r) => r,
         Err(Unreadable(d)) => {
             emit(args.format, &map, &mut [*d]);
@@ -111,34 +145,147 @@ pub(crate) fn run(args: &RunArgs) -> i32 {
     let planned = plan(args, &mut map, &m, &mut diags);
     // Every diagnostic is printed once, before the plan or the VM's output.
     emit(args.format, &map, &mut diags);
-    let vm = match planned {
-        Ok(vm) => vm,
+    let plan = match planned {
+        Ok(p) => p,
         Err(code) => return code,
     };
     if args.dryrun {
-        print_plan(
-            args.format,
-            &qvmconf::plan::Plan {
+        for vm in &plan.vms {
+            if plan.vms.len() > 1 && args.format == Format::Text {
+                println!("# {}", vm.process.name);
+            }
+            let p = qvmconf::plan::Plan {
                 vm: &vm.config,
                 map: &map,
-            },
-        );
+            };
+            print_plan(args.format, &p);
+        }
         return 0;
     }
-    let code = run_vm(&map, &vm.config, &[]);
-    drop(vm.staged);
+    let code = match plan.vms.as_slice() {
+        [one] if !plan.whole => run_vm(&map, &one.config, &[]),
+        vms => whole_host(&m, vms, args.target_root.as_deref()),
+    };
+    drop(plan.staged);
     code
 }
 
-/// A VM ready to run: its configuration with host paths, and the files
-/// staged for it.
+/// Runs the VMs as the boot script does, each as its own `hvhost qvm`
+/// process (see [`vmm::host`]); returns the first failed VM's code, or 0.
+fn whole_host(m: &Manifest, vms: &[PlannedVm], root: Option<&std::path::Path>) -> i32 {
+    let host = HostView::new(m, None);
+    let mut steps = Vec::new();
+    for (i, c) in m.script.iter().enumerate() {
+        if let Some(vm) = vms.iter().find(|v| v.index == i) {
+            steps.push(vmm::host::Step::Start(vm.process.clone()));
+        } else if let buildfile::ScriptKind::Waitfor { path, checks } = &c.kind {
+            // A path of the image exists at boot; others are made by the
+            // host's programs, which do not run here, unless under DIR.
+            if host.find_followed(path).is_some() {
+                continue;
+            }
+            match root {
+                Some(r) => steps.push(vmm::host::Step::Wait {
+                    path: r.join(path.trim_start_matches('/')),
+                    timeout: std::time::Duration::from_millis(u64::from(*checks) * 100),
+                }),
+                None => eprintln!(
+                    "note: `waitfor {path}` not waited for: a program of the host makes it, and `hvhost run` runs only the VMs"
+                ),
+            }
+        }
+    }
+    let ended = match vmm::host::run(&steps) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: hvhost run: {e}");
+            return EXIT_BEFORE_START;
+        }
+    };
+    let mut code = 0;
+    for e in &ended {
+        let c = e.status.code();
+        if c != 0 {
+            eprintln!(
+                "hvhost run: VM `{}` failed: {}",
+                e.name,
+                e.status.describe()
+            );
+            if code == 0 {
+                code = c;
+            }
+        }
+    }
+    if code == 0 {
+        eprintln!("hvhost run: all {} VMs ended normally", ended.len());
+    }
+    code
+}
+
+/// The VMs to run and the files staged for them.
 struct Planned {
-    config: qvmconf::VmConfig,
+    vms: Vec<PlannedVm>,
+    /// Several VMs (or `--vm` given more than once): each runs as its own process.
+    whole: bool,
     staged: Staged,
 }
 
-/// The host's own rules: a host that would not start the VM does not start
-/// it here either (unless `--no-check`).
+/// One VM ready to run: its configuration with host paths (in-process), and
+/// the process that runs it (whole host).
+struct PlannedVm {
+    config: qvmconf::VmConfig,
+    /// Its command's index in the boot script.
+    index: usize,
+    process: vmm::host::VmProcess,
+}
+
+/// Chooses the VMs, applies the host rules, reads their configurations and
+/// maps their image paths to host files. Diagnostics go to `diags`; `Err`
+/// is the exit code when the VMs cannot run.
+fn plan(
+    args: &RunArgs,
+    map: &mut SourceMap,
+    m: &Manifest,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<Planned, i32> {
+    let host = HostView::new(m, None);
+    let name = args.input.display_name();
+    let starts: Vec<&QvmStart> = host.qvm_starts.iter().collect();
+    if starts.is_empty() {
+        let mut d = Diagnostic::new(
+            &codes::R0101,
+            format!("{name}: the boot script starts no `qvm`: there is no VM to run"),
+        )
+        .help("`hvhost run` runs the VMs a host's boot script starts; run a configuration on its own with `hvhost qvm @FILE`");
+        if let Some(s) = m.script.first() {
+            d = d.at(s.span, "the boot script");
+        }
+        diags.push(d);
+        return Err(EXIT_BEFORE_START);
+    }
+    let mut chosen: Vec<&QvmStart> = Vec::new();
+    if args.vm.is_empty() {
+        chosen.extend(starts.iter().copied());
+    }
+    for want in &args.vm {
+        let s = choose(want, &host, &starts, &name, diags)?;
+        if !chosen.iter().any(|c| c.index == s.index) {
+            chosen.push(s);
+        }
+    }
+    chosen.sort_by_key(|s| s.index);
+    host_rules(args, map, m, chosen[0], &name, diags)?;
+    let whole = chosen.len() > 1 || args.vm.len() > 1;
+    let mut staged = Staged::default();
+    let mut vms = Vec::new();
+    for start in chosen {
+        vms.push(plan_vm(args, map, &host, start, diags, &mut staged, whole)?);
+    }
+    Ok(Planned { vms, whole, staged })
+}
+
+/// The host's own rules: a host that would not start the VMs does not
+/// start them here either (unless `--no-check`).
 fn host_rules(
     args: &RunArgs,
     map: &mut SourceMap,
@@ -172,43 +319,27 @@ fn host_rules(
         );
         return Err(EXIT_CONFIG);
     }
+
     Ok(())
 }
 
-/// Chooses the VM, applies the host rules, reads its configuration and maps
-/// its image paths to host files. Diagnostics go to `diags`; `Err` is the
-/// exit code when the VM cannot run.
-fn plan(
+/// Reads one VM's configuration, checks what this VMM runs, and maps the
+/// files it loads to host files (`tree`: at their image paths under the
+/// staging directory, for a `hvhost qvm --root` process).
+fn plan_vm(
     args: &RunArgs,
     map: &mut SourceMap,
-    m: &Manifest,
+    host: &HostView,
+    start: &QvmStart,
     diags: &mut Vec<Diagnostic>,
-) -> Result<Planned, i32> {
-    let host = HostView::new(m, None);
-    let name = args.input.display_name();
-    let starts: Vec<&QvmStart> = host.qvm_starts.iter().collect();
-    if starts.is_empty() {
-        let mut d = Diagnostic::new(
-            &codes::R0101,
-            format!("{name}: the boot script starts no `qvm`: there is no VM to run"),
-        )
-        .help("`hvhost run` runs the VMs a host's boot script starts; run a configuration on its own with `hvhost qvm @FILE`");
-        if let Some(s) = m.script.first() {
-            d = d.at(s.span, "the boot script");
-        }
-        diags.push(d);
-        return Err(EXIT_BEFORE_START);
-    }
-    let start = choose(args, &host, &starts, &name, diags)?;
-
-    host_rules(args, map, m, start, &name, diags)?;
-
-    let mut staged = Staged::default();
+    staged: &mut Staged,
+    tree: bool,
+) -> Result<PlannedVm, i32> {
     let read = match hostcheck::load::read_config(
         map,
-        &host,
+        host,
         start,
-        &hostcheck::load::config_options(&host),
+        &hostcheck::load::config_options(host),
     ) {
         Ok(Some(r)) => r,
         Ok(None) => {
@@ -261,7 +392,14 @@ fn plan(
     // The files the VM loads are paths inside the image.
     let mut missing = false;
     for load in &mut config.loads {
-        match host_file(&host, &load.path.value, load.path.span, &mut staged) {
+        match host_file(
+            host,
+            &load.path.value,
+            load.path.span,
+            staged,
+            args.target_root.as_deref(),
+            tree,
+        ) {
             Ok(path) => load.path.value = path.display().to_string(),
             Err(d) => {
                 diags.push(*d);
@@ -269,15 +407,82 @@ fn plan(
             }
         }
     }
+    let process = process(host, start, &config, staged, tree).map_err(|d| {
+        diags.push(*d);
+        EXIT_BEFORE_START
+    });
     if missing {
         return Err(EXIT_BEFORE_START);
     }
-    Ok(Planned { config, staged })
+    Ok(PlannedVm {
+        config,
+        index: start.index,
+        process: process?,
+    })
 }
 
-/// The `qvm` command of the VM `--vm` names (or the only one).
+/// The `hvhost qvm --root TREE` process that runs the VM of `start` from the
+/// staging tree (its `@PATH`s staged there too), named by its `system`.
+fn process(
+    host: &HostView,
+    start: &QvmStart,
+    config: &qvmconf::VmConfig,
+    staged: &mut Staged,
+    tree: bool,
+) -> Result<vmm::host::VmProcess, Box<Diagnostic>> {
+    let name = config.system.as_ref().map_or_else(
+        || {
+            let base = hostcheck::host::basename(&start.configs.join(" ")).to_string();
+            base.strip_suffix(".qvmconf").unwrap_or(&base).to_string()
+        },
+        |s| s.value.clone(),
+    );
+    let mut args = Vec::new();
+    let mut cwd = None;
+    if tree {
+        let root = staged.tree().map_err(|e| {
+            Box::new(
+                Diagnostic::new(
+                    &codes::R0103,
+                    format!(
+                        "the staging directory cannot be made: {}",
+                        diag::io::reason(&e)
+                    ),
+                )
+                .at(start.span(), "this VM"),
+            )
+        })?;
+        args.extend([
+            "qvm".to_string(),
+            "--root".into(),
+            root.display().to_string(),
+        ]);
+        for w in start.args {
+            match w.strip_prefix('@') {
+                Some(p) => {
+                    let at = host_file(host, p, start.span(), staged, None, true)?;
+                    args.push(format!("@{}", at.display()));
+                }
+                None => args.push(w.clone()),
+            }
+        }
+        cwd = Some(root);
+    }
+    let e = start.external;
+    Ok(vmm::host::VmProcess {
+        name,
+        program: std::env::current_exe().unwrap_or_else(|_| "hvhost".into()),
+        args,
+        cwd,
+        background: e.background,
+        cpu: e.cpu,
+        nice: e.priority.and_then(|(p, _)| vmm::host::nice_of(p)),
+    })
+}
+
+/// The `qvm` command of the VM `--vm` names.
 fn choose<'s, 'a>(
-    args: &RunArgs,
+    want: &str,
     host: &HostView,
     starts: &[&'s QvmStart<'a>],
     name: &str,
@@ -297,21 +502,6 @@ fn choose<'s, 'a>(
         }
         d
     };
-    let Some(want) = &args.vm else {
-        if let [one] = starts {
-            return Ok(*one);
-        }
-        diags.push(refuse(
-            format!(
-                "{name} starts {} VMs ({}): choose one with `--vm NAME`",
-                starts.len(),
-                listed()
-            ),
-            "NAME is the configuration's path in the image, its file name (with or without `.qvmconf`) or its `system` name",
-            starts,
-        ));
-        return Err(EXIT_BEFORE_START);
-    };
     // By path or file name, else by `system` name.
     let mut hits: Vec<&QvmStart> = starts
         .iter()
@@ -327,7 +517,7 @@ fn choose<'s, 'a>(
                     .config
                     .as_ref()
                     .and_then(|c| c.system.as_ref())
-                    .is_some_and(|n| &n.value == want)
+                    .is_some_and(|n| n.value == want)
             {
                 hits.push(*s);
             }

@@ -21,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
         host_files: false,
         cwd: "/nonexistent-qvmconf-fuzz".into(),
         default_safety: qvmconf::SafetyLevel::None,
+        root: None,
     };
     let mut map = diag::SourceMap::new();
     let (vm, diags) = if mode & 1 == 0 {
