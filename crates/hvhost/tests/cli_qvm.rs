@@ -277,3 +277,41 @@ fn a_dry_run_of_nothing_is_a_configuration_error() {
         assert!(err.contains("`hvhost qvm @vm.qvmconf dryrun`"), "{err}");
     }
 }
+
+#[test]
+fn a_flag_among_qvm_words_is_named_as_a_flag() {
+    // `-v` after the configuration: not a qvm option (they have no dash) and
+    // not one of hvhost qvm's flags; said as such, not as an unknown option.
+    let o = hvhost(&[
+        "qvm",
+        "@examples/x86_64-host/vm/probe.qvmconf",
+        "-v",
+        "dryrun",
+    ]);
+    assert_eq!(o.status.code(), Some(65));
+    let err = text(&o.stderr);
+    assert!(
+        err.starts_with("error: `-v` is not a flag of `hvhost qvm`"),
+        "{err}"
+    );
+    assert!(err.contains("--no-host-files"), "{err}");
+    assert!(!err.contains("Q0102"), "{err}");
+    // A lone `-` stays a value (`hostdev -`), and flags hvhost knows still work.
+    let o = hvhost(&[
+        "qvm",
+        "--no-host-files",
+        "@examples/x86_64-host/vm/probe.qvmconf",
+        "vdev",
+        "ser8250",
+        "hostdev",
+        "-",
+        "--format=json",
+        "dryrun",
+    ]);
+    assert_ne!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        !text(&o.stderr).contains("is not a flag"),
+        "{}",
+        text(&o.stderr)
+    );
+}

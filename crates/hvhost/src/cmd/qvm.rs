@@ -81,6 +81,14 @@ fn split(args: &QvmArgs) -> Result<Split, String> {
                 s.root = w.strip_prefix("--root=").map(Into::into);
                 continue;
             }
+            _ if is_flag(w) && !w.starts_with("--format=") => {
+                return Err(format!(
+                    "`{w}` is not a flag of `hvhost qvm` (its flags: --format, --no-host-files, \
+                     --dryrun, --root, before or among the words; -q and --color before \
+                     them); qvm's options are words \
+                     without a dash, such as `ram 1m` or `dryrun` (see `hvhost qvm --help`)"
+                ));
+            }
             _ => w.strip_prefix("--format="),
         };
         match fmt {
@@ -96,6 +104,13 @@ fn split(args: &QvmArgs) -> Result<Split, String> {
         }
     }
     Ok(s)
+}
+
+/// A word that reads as a command-line flag (`-v`, `--verbose`): never a
+/// qvm option or value (a lone `-` is a value: `hostdev -`).
+fn is_flag(w: &str) -> bool {
+    let rest = w.strip_prefix('-').unwrap_or("");
+    rest.starts_with(|c: char| c == '-' || c.is_ascii_alphabetic())
 }
 
 /// Runs the subcommand; returns qvm's exit code: 0 for a good dry run, 65
