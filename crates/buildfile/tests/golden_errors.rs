@@ -1,6 +1,6 @@
 //! Golden tests: each buildfile in `tests/errors/` and the diagnostics
 //! hvhost prints for it, compared byte for byte with `<name>.stderr`.
-//! Regenerate with `UPDATE_GOLDEN=1 cargo test -p buildfile --test golden_errors`
+//! Regenerate with `HVHOST_BLESS=1 cargo test -p buildfile --test golden_errors`
 //! and review the diff.
 
 #![allow(
@@ -48,7 +48,6 @@ fn render_case(path: &Path) -> (String, Vec<&'static str>) {
 
 #[test]
 fn every_error_case_matches_its_golden_output() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut cases: Vec<PathBuf> = std::fs::read_dir(dir())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -73,15 +72,8 @@ fn every_error_case_matches_its_golden_output() {
         }
         seen.extend(codes);
         let golden = case.with_extension("stderr");
-        if update {
-            std::fs::write(&golden, &got).unwrap();
-            continue;
-        }
-        let want = std::fs::read_to_string(&golden).unwrap_or_else(|_| {
-            panic!("{} is missing: run with UPDATE_GOLDEN=1", golden.display())
-        });
-        if want != got {
-            mismatches.push(format!("=== {stem}\n--- want\n{want}\n--- got\n{got}"));
+        if let Some(why) = testkit::golden::differs(&golden, got.as_bytes()) {
+            mismatches.push(format!("=== {stem}: {why}\n--- got\n{got}"));
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));

@@ -1,6 +1,6 @@
 //! Golden outputs: the compressed bytes of fixed inputs are checked in and
 //! compared byte for byte, so a change of output between releases is seen.
-//! Regenerate deliberately with `UPDATE_GOLDEN=1 cargo test -p compress --test golden`.
+//! Regenerate deliberately with `HVHOST_BLESS=1 cargo test -p compress --test golden`.
 //!
 //! `golden/reference/` holds blocks written by the reference compressors
 //! (UCL 1.03 `ucl_nrv2b_99_compress` level 10, liblzo2 `lzo1x_1_compress`
@@ -37,23 +37,12 @@ fn extension(method: Method) -> &'static str {
 
 #[test]
 fn compressed_output_matches_the_golden_files() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     for (name, data) in golden_inputs() {
         for method in Method::ALL {
             let path = dir().join(format!("{name}.{}", extension(method)));
             let packed = compress::compress(method, &data, &Options::default());
-            if update {
-                std::fs::write(&path, &packed).unwrap();
-            }
-            let golden = std::fs::read(&path)
-                .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
-            assert!(
-                packed == golden,
-                "{method} output for {name} differs from {} ({} vs {} bytes)",
-                path.display(),
-                packed.len(),
-                golden.len()
-            );
+            testkit::golden::check(&path, &packed);
+            let golden = std::fs::read(&path).unwrap();
             let back = compress::decompress(method, &golden, data.len() as u64).unwrap();
             assert!(back == data);
         }

@@ -1,6 +1,6 @@
 //! `hvhost check`, run as a user runs it: the example hosts are clean, and
 //! every broken host under `crates/hostcheck/tests/hosts/` gives exactly the
-//! diagnostics in its `expected.txt` (byte for byte; `UPDATE_GOLDEN=1`
+//! diagnostics in its `expected.txt` (byte for byte; `HVHOST_BLESS=1`
 //! rewrites them).
 
 #![allow(
@@ -25,13 +25,7 @@ fn transcript(o: &Output) -> String {
 }
 
 fn golden(path: &Path, got: &str) {
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(path, got).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(path)
-        .unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1", path.display()));
-    assert_eq!(want, got, "golden {} differs", path.display());
+    testkit::golden::check(path, got.as_bytes());
 }
 
 /// The extra arguments of a case: the first line of `args` in its directory, if any.

@@ -1,5 +1,5 @@
 //! `hvhost qvm`, run as a user runs it: dry-run plans of the example host's
-//! VMs and of corpus files (golden, byte for byte; `UPDATE_GOLDEN=1`
+//! VMs and of corpus files (golden, byte for byte; `HVHOST_BLESS=1`
 //! regenerates them), qvm's exit codes, host files.
 
 mod common;

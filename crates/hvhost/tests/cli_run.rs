@@ -265,17 +265,8 @@ fn the_example_hosts_probe_vm_runs() {
 fn the_example_probe_image_is_the_one_the_workspace_builds() {
     // examples/x86_64-host/vm/images/probe.elf is checked in so that the
     // example host runs on a fresh clone; it must stay the guest that
-    // guests/probe builds (`UPDATE_GOLDEN=1` copies a fresh build over it).
+    // guests/probe builds (`HVHOST_BLESS=1` copies a fresh build over it).
     let checked_in = root().join("examples/x86_64-host/vm/images/probe.elf");
     let built = std::fs::read(vmm::probe::ELF).expect("the probe guest was built");
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&checked_in, &built).unwrap();
-    }
-    let have = std::fs::read(&checked_in).expect("the example's probe.elf");
-    assert!(
-        have == built,
-        "{} differs from the probe guest built from guests/probe ({}): rerun with UPDATE_GOLDEN=1",
-        checked_in.display(),
-        vmm::probe::ELF
-    );
+    testkit::golden::check(&checked_in, &built);
 }

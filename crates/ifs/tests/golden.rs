@@ -1,5 +1,5 @@
 //! Golden images: the writer's exact bytes for fixed inputs, compared byte
-//! for byte with `tests/golden/*.ifs` (`UPDATE_GOLDEN=1` rewrites them).
+//! for byte with `tests/golden/*.ifs` (`HVHOST_BLESS=1` rewrites them).
 //! Every input is made here, owners and permissions are set in the
 //! buildfile and times are zeroed (`-nn`), so the bytes do not depend on
 //! the machine. The ELF programs are assembled by hand for the same reason.

@@ -1,7 +1,7 @@
 //! What mkifs writes, case by case (issue 13): each test builds an image
 //! from inputs made here and checks the fields mkifs sets, read back from
 //! the written bytes. Where a byte-for-byte golden is kept it is
-//! `tests/golden/parity-*.ifs` (`UPDATE_GOLDEN=1` rewrites them).
+//! `tests/golden/parity-*.ifs` (`HVHOST_BLESS=1` rewrites them).
 
 #![allow(
     clippy::unwrap_used,

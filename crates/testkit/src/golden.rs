@@ -14,26 +14,37 @@ pub fn blessing() -> bool {
 /// Compare `got` with the file at `path` byte for byte (panicking with the
 /// first differing line when they differ), or write it when blessing.
 pub fn check(path: &Path, got: &[u8]) {
+    if let Some(why) = differs(path, got) {
+        panic!("{why}");
+    }
+}
+
+/// What [`check`] would panic with, for a test that reports every golden
+/// file that differs at once: `None` when `got` matches (or was written).
+pub fn differs(path: &Path, got: &[u8]) -> Option<String> {
     if blessing() {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).expect("create the golden file's directory");
         }
         std::fs::write(path, got).expect("write the golden file");
-        return;
+        return None;
     }
-    let want = std::fs::read(path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}: run with HVHOST_BLESS=1 to write it",
-            path.display()
-        )
-    });
-    if want != got {
-        panic!(
+    let want = match std::fs::read(path) {
+        Ok(w) => w,
+        Err(e) => {
+            return Some(format!(
+                "{}: {e}: run with HVHOST_BLESS=1 to write it",
+                path.display()
+            ));
+        }
+    };
+    (want != got).then(|| {
+        format!(
             "{} differs (rerun with HVHOST_BLESS=1 to accept): {}",
             path.display(),
             first_difference(&want, got)
-        );
-    }
+        )
+    })
 }
 
 /// Where two byte strings first differ, as a person reads it.
