@@ -103,26 +103,7 @@ pub(crate) fn check(cx: &mut Ctx) {
     if !cx.all_vms_known() {
         return;
     }
-    for e in &cx.host.manifest.entries {
-        if let Some((name, _)) = vdev_of_file(e.basename())
-            && !used.contains(name)
-            && !implicit.contains(&name)
-        {
-            cx.diags.push(
-                Diagnostic::new(
-                    &codes::H0302,
-                    format!("`{}` is used by no VM", cx.host.abs_path(e)),
-                )
-                .at(e.span, "unused component")
-                .note(format!(
-                    "no VM started by the boot script has `vdev {name}` ({} VM{} checked)",
-                    cx.vms.len(),
-                    if cx.vms.len() == 1 { "" } else { "s" }
-                ))
-                .help("remove it from the buildfile: the host image should hold only what the host needs"),
-            );
-        }
-    }
+    unused(cx, implicit, &used);
     let pci_pass = cx
         .vms
         .iter()
@@ -141,6 +122,52 @@ pub(crate) fn check(cx: &mut Ctx) {
                 .help("remove it, or pass a PCI device through (`pass loc pci:...`) to a VM"),
             );
         }
+    }
+}
+
+/// H0302: one finding per unused `vdev-*.so`; the first one says, once,
+/// which VMs were checked.
+fn unused(cx: &mut Ctx, implicit: &[&str], used: &BTreeSet<&str>) {
+    let files: Vec<(&Entry, &str)> = cx
+        .host
+        .manifest
+        .entries
+        .iter()
+        .filter_map(|e| vdev_of_file(e.basename()).map(|(name, _)| (e, name)))
+        .filter(|(_, name)| !used.contains(name) && !implicit.contains(name))
+        .collect();
+    let vms: Vec<String> = cx.vms.iter().map(|v| format!("`{}`", v.name)).collect();
+    let checked = if vms.is_empty() {
+        "the boot script starts no VM".to_string()
+    } else {
+        format!(
+            "checked every VM the boot script starts: {}",
+            vms.join(", ")
+        )
+    };
+    for (i, (e, name)) in files.iter().enumerate() {
+        let mut d = Diagnostic::new(
+            &codes::H0302,
+            format!("`{}` is used by no VM", cx.host.abs_path(e)),
+        )
+        .at(e.span, format!("unused component: no VM has `vdev {name}`"));
+        if i == 0 {
+            let (others, help) = match files.len() - 1 {
+                0 => (String::new(), "remove it from the buildfile"),
+                1 => (
+                    " (for this and the unused vdev below)".to_string(),
+                    "remove them from the buildfile",
+                ),
+                n => (
+                    format!(" (for this and the {n} unused vdevs below)"),
+                    "remove them from the buildfile",
+                ),
+            };
+            d = d.note(format!("{checked}{others}")).help(format!(
+                "{help}: the host image should hold only what the host needs"
+            ));
+        }
+        cx.diags.push(d);
     }
 }
 
