@@ -96,6 +96,8 @@ pub(crate) fn check(cx: &mut Ctx) {
                         ));
                 }
                 out.push(cx.started_here(vm, d));
+            } else if let Some(d) = off_library_path(cx, vm, v, [normal, safety]) {
+                out.push(d);
             }
         }
     }
@@ -123,6 +125,53 @@ pub(crate) fn check(cx: &mut Ctx) {
             );
         }
     }
+}
+
+/// H0304: the image holds the vdev, but qvm, which loads it by name through
+/// the loader's search path, runs with an `LD_LIBRARY_PATH` whose
+/// directories do not hold it. Said only when the boot script or the boot
+/// block sets `LD_LIBRARY_PATH`: the default is not known here.
+fn off_library_path(
+    cx: &Ctx,
+    vm: &crate::facts::VmFacts,
+    v: &crate::facts::VdevUse,
+    files: [Option<&Entry>; 2],
+) -> Option<Diagnostic> {
+    let index = cx.start_of(vm).map_or(usize::MAX, |s| s.index);
+    let set = cx.host.env_of(index, "LD_LIBRARY_PATH")?;
+    let path = cx.host.lib_path_of(index);
+    let mut dirs: Vec<&str> = Vec::new();
+    for d in path.split(':').filter(|d| !d.is_empty()) {
+        if !dirs.contains(&d) {
+            dirs.push(d);
+        }
+    }
+    let on_path = |e: &Entry| {
+        dirs.iter().any(|d| {
+            cx.host
+                .find_followed(&format!("{d}/{}", e.basename()))
+                .is_some()
+        })
+    };
+    let files: Vec<&Entry> = files.into_iter().flatten().collect();
+    if files.iter().any(|e| on_path(e)) || cx.host.assumed_dir_among(&path).is_some() {
+        return None;
+    }
+    let first = files.first()?;
+    let d = Diagnostic::new(
+        &codes::H0304,
+        format!(
+            "VM `{}` uses vdev `{}`: the image has `{}`, but qvm's library path `{set}` does not lead to it",
+            vm.name,
+            v.name,
+            cx.host.abs_path(first)
+        ),
+    )
+    .at(v.span, "qvm loads this vdev by name along its library path")
+    .with(first.span, "not in a directory of the library path")
+    .note(format!("the directories searched: {}", dirs.join(", ")))
+    .help("put the vdev in one of those directories, or add its directory to `LD_LIBRARY_PATH`");
+    Some(cx.started_here(vm, d))
 }
 
 /// H0302: one finding per unused `vdev-*.so`; the first one says, once,
