@@ -11,6 +11,8 @@ diag::declare_codes! {
     H0102 = "virtualization-wrong-generation", Error, "virtualization is enabled the way of the other SDP generation";
     /// No boot block.
     H0103 = "host-not-bootable", Error, "the image has no boot block, so it cannot be a hypervisor host";
+    /// An ELF boot program or script-started executable for another machine than the host's.
+    H0104 = "elf-wrong-machine", Error, "a boot program or an executable the boot script runs is built for another machine than the host";
 
     /// `qvm` not in the image, or not along the script's PATH.
     H0201 = "qvm-missing", Error, "the qvm program is not in the image";
