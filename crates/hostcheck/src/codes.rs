@@ -11,6 +11,8 @@ diag::declare_codes! {
     H0102 = "virtualization-wrong-generation", Error, "virtualization is enabled the way of the other SDP generation";
     /// No boot block.
     H0103 = "host-not-bootable", Error, "the image has no boot block, so it cannot be a hypervisor host";
+    /// An ELF boot program or script-started executable for another machine than the host's.
+    H0104 = "elf-wrong-machine", Error, "a boot program or an executable the boot script runs is built for another machine than the host";
 
     /// `qvm` not in the image, or not along the script's PATH.
     H0201 = "qvm-missing", Error, "the qvm program is not in the image";
@@ -35,6 +37,8 @@ diag::declare_codes! {
     H0302 = "vdev-unused", Warning, "a vdev in the image is used by no VM";
     /// `pci_server-qvm_support.so` with no PCI pass-through.
     H0303 = "pci-support-unused", Warning, "the PCI server's qvm support module is in the image but no VM is given a PCI device";
+    /// `vdev-foo.so` in the image but in no directory of qvm's `LD_LIBRARY_PATH`.
+    H0304 = "vdev-off-library-path", Error, "a vdev a VM uses is in the image but not along the library path qvm runs with";
 
     /// `pass loc pci:` without `pci_server-qvm_support.so`.
     H0401 = "pci-pass-without-support", Error, "a PCI device is passed through but the PCI server's qvm support module is not in the image";

@@ -96,6 +96,8 @@ pub(crate) fn check(cx: &mut Ctx) {
                         ));
                 }
                 out.push(cx.started_here(vm, d));
+            } else if let Some(d) = off_library_path(cx, vm, v, [normal, safety]) {
+                out.push(d);
             }
         }
     }
@@ -103,26 +105,7 @@ pub(crate) fn check(cx: &mut Ctx) {
     if !cx.all_vms_known() {
         return;
     }
-    for e in &cx.host.manifest.entries {
-        if let Some((name, _)) = vdev_of_file(e.basename())
-            && !used.contains(name)
-            && !implicit.contains(&name)
-        {
-            cx.diags.push(
-                Diagnostic::new(
-                    &codes::H0302,
-                    format!("`{}` is used by no VM", cx.host.abs_path(e)),
-                )
-                .at(e.span, "unused component")
-                .note(format!(
-                    "no VM started by the boot script has `vdev {name}` ({} VM{} checked)",
-                    cx.vms.len(),
-                    if cx.vms.len() == 1 { "" } else { "s" }
-                ))
-                .help("remove it from the buildfile: the host image should hold only what the host needs"),
-            );
-        }
-    }
+    unused(cx, implicit, &used);
     let pci_pass = cx
         .vms
         .iter()
@@ -141,6 +124,99 @@ pub(crate) fn check(cx: &mut Ctx) {
                 .help("remove it, or pass a PCI device through (`pass loc pci:...`) to a VM"),
             );
         }
+    }
+}
+
+/// H0304: the image holds the vdev, but qvm, which loads it by name through
+/// the loader's search path, runs with an `LD_LIBRARY_PATH` whose
+/// directories do not hold it. Said only when the boot script or the boot
+/// block sets `LD_LIBRARY_PATH`: the default is not known here.
+fn off_library_path(
+    cx: &Ctx,
+    vm: &crate::facts::VmFacts,
+    v: &crate::facts::VdevUse,
+    files: [Option<&Entry>; 2],
+) -> Option<Diagnostic> {
+    let index = cx.start_of(vm).map_or(usize::MAX, |s| s.index);
+    let set = cx.host.env_of(index, "LD_LIBRARY_PATH")?;
+    let path = cx.host.lib_path_of(index);
+    let mut dirs: Vec<&str> = Vec::new();
+    for d in path.split(':').filter(|d| !d.is_empty()) {
+        if !dirs.contains(&d) {
+            dirs.push(d);
+        }
+    }
+    let on_path = |e: &Entry| {
+        dirs.iter().any(|d| {
+            cx.host
+                .find_followed(&format!("{d}/{}", e.basename()))
+                .is_some()
+        })
+    };
+    let files: Vec<&Entry> = files.into_iter().flatten().collect();
+    if files.iter().any(|e| on_path(e)) || cx.host.assumed_dir_among(&path).is_some() {
+        return None;
+    }
+    let first = files.first()?;
+    let d = Diagnostic::new(
+        &codes::H0304,
+        format!(
+            "VM `{}` uses vdev `{}`: the image has `{}`, but qvm's library path `{set}` does not lead to it",
+            vm.name,
+            v.name,
+            cx.host.abs_path(first)
+        ),
+    )
+    .at(v.span, "qvm loads this vdev by name along its library path")
+    .with(first.span, "not in a directory of the library path")
+    .note(format!("the directories searched: {}", dirs.join(", ")))
+    .help("put the vdev in one of those directories, or add its directory to `LD_LIBRARY_PATH`");
+    Some(cx.started_here(vm, d))
+}
+
+/// H0302: one finding per unused `vdev-*.so`; the first one says, once,
+/// which VMs were checked.
+fn unused(cx: &mut Ctx, implicit: &[&str], used: &BTreeSet<&str>) {
+    let files: Vec<(&Entry, &str)> = cx
+        .host
+        .manifest
+        .entries
+        .iter()
+        .filter_map(|e| vdev_of_file(e.basename()).map(|(name, _)| (e, name)))
+        .filter(|(_, name)| !used.contains(name) && !implicit.contains(name))
+        .collect();
+    let vms: Vec<String> = cx.vms.iter().map(|v| format!("`{}`", v.name)).collect();
+    let checked = if vms.is_empty() {
+        "the boot script starts no VM".to_string()
+    } else {
+        format!(
+            "checked every VM the boot script starts: {}",
+            vms.join(", ")
+        )
+    };
+    for (i, (e, name)) in files.iter().enumerate() {
+        let mut d = Diagnostic::new(
+            &codes::H0302,
+            format!("`{}` is used by no VM", cx.host.abs_path(e)),
+        )
+        .at(e.span, format!("unused component: no VM has `vdev {name}`"));
+        if i == 0 {
+            let (others, help) = match files.len() - 1 {
+                0 => (String::new(), "remove it from the buildfile"),
+                1 => (
+                    " (for this and the unused vdev below)".to_string(),
+                    "remove them from the buildfile",
+                ),
+                n => (
+                    format!(" (for this and the {n} unused vdevs below)"),
+                    "remove them from the buildfile",
+                ),
+            };
+            d = d.note(format!("{checked}{others}")).help(format!(
+                "{help}: the host image should hold only what the host needs"
+            ));
+        }
+        cx.diags.push(d);
     }
 }
 

@@ -8,8 +8,9 @@
 //! The generation is the one given (`--sdp`), else 8.0 when the startup line
 //! has `-Q`, else 7.x. Every message says which rule applied and why.
 
-use crate::host::{Sdp, SdpSource};
+use crate::host::{Arch, Sdp, SdpSource};
 use crate::{Ctx, codes};
+use buildfile::{Boot, ElfInfo};
 use diag::Diagnostic;
 
 fn why(cx: &Ctx) -> String {
@@ -40,6 +41,7 @@ pub(crate) fn check(cx: &mut Ctx) {
         );
         return;
     };
+    machines(cx, boot);
     let why = why(cx);
     let kernel = cx.host.kernel();
     let kernel_span = kernel.map_or(boot.span, |k| k.span);
@@ -103,5 +105,82 @@ pub(crate) fn check(cx: &mut Ctx) {
                 );
             }
         }
+    }
+}
+
+/// The ELF machine (`e_machine`) and class (ELF64) of a host architecture's programs.
+fn machine_of(arch: Arch) -> (u16, bool) {
+    match arch {
+        Arch::X86_64 => (62, true),
+        Arch::Aarch64 => (183, true),
+    }
+}
+
+/// A name for an ELF machine and class.
+fn describe(machine: u16, is_64: bool) -> String {
+    let m = match machine {
+        3 => "x86 (EM_386)".to_string(),
+        40 => "32-bit ARM (EM_ARM)".to_string(),
+        62 => "x86_64 (EM_X86_64)".to_string(),
+        183 => "aarch64 (EM_AARCH64)".to_string(),
+        n => format!("machine {n}"),
+    };
+    format!("{m}, ELF{}", if is_64 { 64 } else { 32 })
+}
+
+/// H0104: the kernel and the other bootstrap programs, and the programs
+/// the boot script runs, are ELF files for the host's machine and class
+/// (ELF64: the host runs no 32-bit programs).
+fn machines(cx: &mut Ctx, boot: &Boot) {
+    let Some(arch) = cx.host.arch else { return };
+    let (machine, is_64) = machine_of(arch);
+    let want = describe(machine, is_64);
+    let wrong = |e: &ElfInfo| e.machine != machine || e.is_64 != is_64;
+    let got = |e: &ElfInfo| describe(e.machine, e.is_64);
+    let mut found: Vec<(String, diag::Span, Option<diag::Span>, String)> = Vec::new();
+    // Not the startup program: how it is built is the bootfile's business.
+    for (i, p) in boot.bootstrap.iter().enumerate() {
+        if let Some(e) = p.elf.as_ref().filter(|e| wrong(e)) {
+            let what = if i == 0 {
+                "the kernel"
+            } else {
+                "the bootstrap program"
+            };
+            found.push((format!("{what} `{}`", p.name), p.span, None, got(e)));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (index, c, ext) in cx.host.externals() {
+        let Some(entry) = cx.host.find_program(index, &ext.program) else {
+            continue;
+        };
+        let elf = entry.file().and_then(|f| f.elf.as_ref());
+        if let Some(e) = elf.filter(|e| e.is_program() && wrong(e))
+            && seen.insert(entry.path.as_str())
+        {
+            let what = format!("`{}`, which the boot script runs,", cx.host.abs_path(entry));
+            found.push((what, c.span, Some(entry.span), got(e)));
+        }
+    }
+    for (what, span, file, got) in found {
+        let mut d = Diagnostic::new(
+            &codes::H0104,
+            format!("{what} is built for {got}, but the host is {want}"),
+        )
+        .at(span, "cannot run on this host");
+        if let Some(f) = file {
+            d = d.with(f, format!("this file is {got}"));
+        }
+        cx.diags.push(
+            d.note(format!(
+                "the host's machine comes from {}",
+                if boot.cpu.is_some() {
+                    "`[virtual=...]` of the boot block"
+                } else {
+                    "the kernel's ELF header"
+                }
+            ))
+            .help("take this program from the target directory of the host's architecture"),
+        );
     }
 }

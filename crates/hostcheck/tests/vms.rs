@@ -91,6 +91,40 @@ fn h0302_unused_vdev_only_when_every_vm_is_known() {
 }
 
 #[test]
+fn h0304_only_when_ld_library_path_is_set_and_misses_the_vdev() {
+    let run = |script: &str| {
+        let src = host(
+            Some(X86_BOOT),
+            Some(script),
+            Some(&files("/opt/qvm/dll/vdev-ser8250.so = vdev-ser8250.so\n")),
+        );
+        check_with(&src, None, |map| {
+            let l = vm_file(map, "a.qvmconf", "vdev ser8250\n");
+            let mut a = vm("a", "/vm/a.qvmconf");
+            a.vdevs = vec![vdev("ser8250", l[1], None)];
+            vec![a]
+        })
+        .2
+    };
+    let qvm = "    qvm @/vm/a.qvmconf &\n";
+    // Set script-wide, without the vdev's directory.
+    assert_eq!(
+        run(&format!("    LD_LIBRARY_PATH=/proc/boot:/lib\n{qvm}")),
+        ["H0304 a.qvmconf:1:1"]
+    );
+    // Set on the qvm line itself, without it.
+    assert_eq!(
+        run("    LD_LIBRARY_PATH=/proc/boot qvm @/vm/a.qvmconf &\n"),
+        ["H0304 a.qvmconf:1:1"]
+    );
+    // Naming the directory, on the line or script-wide: found.
+    assert!(run("    LD_LIBRARY_PATH=/opt/qvm/dll qvm @/vm/a.qvmconf &\n").is_empty());
+    assert!(run(&format!("    LD_LIBRARY_PATH=/lib:/opt/qvm/dll\n{qvm}")).is_empty());
+    // Not set: the default library path is not known, nothing is said.
+    assert!(run(qvm).is_empty());
+}
+
+#[test]
 fn h0303_pci_support_without_pci_pass() {
     let src = host(
         Some(X86_BOOT),

@@ -646,6 +646,16 @@ fn done_outcome(reason: String) -> Outcome {
     }
 }
 
+/// Milliseconds as seconds for a message: 300 → `0.3`, 10000 → `10`.
+fn seconds(ms: u64) -> String {
+    let (s, frac) = (ms / 1000, ms % 1000);
+    if frac == 0 {
+        s.to_string()
+    } else {
+        format!("{s}.{frac:03}").trim_end_matches('0').to_string()
+    }
+}
+
 /// How often exit-on-halt samples the vCPUs' halt states.
 const HALT_SAMPLE: Duration = Duration::from_millis(20);
 
@@ -723,8 +733,11 @@ impl Watch<'_> {
         if signals::power_cut() {
             return Some(done(ExitCode::PowerCut, "power cut (SIGQUIT)"));
         }
+        let wait = seconds(self.spec.power_button_timeout_ms);
         if signals::take_power_button() && button.is_none() {
-            self.logger.info("power button pressed");
+            self.logger.info(format_args!(
+                "power button pressed; the guest has {wait} s to power off"
+            ));
             self.shared.power_button.store(true, Ordering::SeqCst);
             *button =
                 Some(Instant::now() + Duration::from_millis(self.spec.power_button_timeout_ms));
@@ -732,7 +745,9 @@ impl Watch<'_> {
         if button.is_some_and(|d| Instant::now() >= d) {
             return Some(done(
                 ExitCode::PowerCut,
-                "the guest ignored the power button; power cut",
+                format!(
+                    "the guest ignored the power button: it did not power off within {wait} s, so the VM was stopped (power cut)"
+                ),
             ));
         }
         None
@@ -823,5 +838,16 @@ pub(crate) fn run(spec: &VmSpec, opts: &RunOptions) -> Outcome {
                 };
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn seconds_for_messages() {
+        assert_eq!(super::seconds(300), "0.3");
+        assert_eq!(super::seconds(10_000), "10");
+        assert_eq!(super::seconds(1_250), "1.25");
+        assert_eq!(super::seconds(5), "0.005");
     }
 }

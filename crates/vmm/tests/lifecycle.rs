@@ -65,7 +65,17 @@ fn a_guest_ignoring_the_power_button_is_stopped() {
     let start = Instant::now();
     let (code, _, err) = signal_after(&spec, "spin: spinning", libc::SIGTERM);
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains("ignored the power button"), "{err}");
+    assert!(
+        err.contains("power button pressed; the guest has 0.3 s to power off"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "VM ended: the guest ignored the power button: it did not power off within 0.3 s, \
+             so the VM was stopped (power cut) (exit 3)"
+        ),
+        "{err}"
+    );
     assert!(start.elapsed() >= Duration::from_millis(300));
 }
 
