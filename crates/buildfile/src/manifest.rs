@@ -580,9 +580,24 @@ pub struct ScriptCommand {
     pub span: Span,
 }
 
+/// What a [`Manifest`] was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// A buildfile: everything it says is known.
+    #[default]
+    Buildfile,
+    /// An IFS image: what the image does not record (the kernel modules a
+    /// bootstrap line linked, host paths, attributes that only steer the
+    /// build) is not known.
+    Image,
+}
+
 /// The resolved image.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Manifest {
+    /// What it was read from.
+    #[serde(skip)]
+    pub origin: Origin,
     /// The boot block, for a bootable image.
     pub boot: Option<Boot>,
     /// Image-wide settings.

@@ -13,6 +13,8 @@ diag::declare_codes! {
     H0103 = "host-not-bootable", Error, "the image has no boot block, so it cannot be a hypervisor host";
     /// An ELF boot program or script-started executable for another machine than the host's.
     H0104 = "elf-wrong-machine", Error, "a boot program or an executable the boot script runs is built for another machine than the host";
+    /// An image (no `module=` recorded) of an SDP 7.x host: virtualization cannot be seen.
+    H0105 = "virtualization-not-recorded", Info, "an image does not record whether its SDP 7.x kernel links the qvm module";
 
     /// `qvm` not in the image, or not along the script's PATH.
     H0201 = "qvm-missing", Error, "the qvm program is not in the image";

@@ -10,7 +10,7 @@
 
 use crate::host::{Arch, Sdp, SdpSource};
 use crate::{Ctx, codes};
-use buildfile::{Boot, ElfInfo};
+use buildfile::{Boot, ElfInfo, Origin};
 use diag::Diagnostic;
 
 fn why(cx: &Ctx) -> String {
@@ -48,7 +48,17 @@ pub(crate) fn check(cx: &mut Ctx) {
     let kernel_name = kernel.map_or("the kernel", |k| k.name.as_str());
     match cx.host.sdp {
         Sdp::V7 => {
-            if cx.host.qvm_module.is_none() {
+            if cx.host.qvm_module.is_none() && cx.host.manifest.origin == Origin::Image {
+                cx.diags.push(
+                    Diagnostic::new(
+                        &codes::H0105,
+                        format!("an image does not record `module=`: whether the SDP 7.x kernel `{kernel_name}` links the qvm module cannot be seen"),
+                    )
+                    .at(kernel_span, "the kernel")
+                    .note("mkifs links `libmod_qvm.a` into the kernel when the buildfile says `module=qvm`; the image holds only the linked kernel")
+                    .help("check the buildfile the image was built from to verify `module=qvm`"),
+                );
+            } else if cx.host.qvm_module.is_none() {
                 cx.diags.push(
                     Diagnostic::new(
                         &codes::H0101,

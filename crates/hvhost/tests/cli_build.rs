@@ -396,11 +396,17 @@ fn the_example_host_builds_against_a_stand_in_sdk() {
         std::fs::read_to_string(p.join("out/etc/motd")).unwrap(),
         "hvhost example host: two guests, see /vm/config.\n"
     );
-    // The image is an input as the buildfile is: its probe VM runs from the
-    // image's bytes (the guest ELF is stored `+raw`, so it boots as built).
-    // `--no-check`: an image does not record `module=qvm` (H0101).
+    // The image is an input as the buildfile is: it checks clean (with the
+    // note that an image does not record `module=qvm`), and its probe VM
+    // runs from the image's bytes (the guest ELF is stored `+raw`).
+    let o = hvhost_env(p, &["check", "host.ifs"], &[]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("note[H0105]"), "{err}");
+    assert!(!err.contains("H0101"), "{err}");
+    assert!(text(&o.stdout).contains("clean"), "{}", text(&o.stdout));
     if kvm() {
-        let o = hvhost_env(p, &["run", "--no-check", "host.ifs", "--vm", "probe"], &[]);
+        let o = hvhost_env(p, &["run", "host.ifs", "--vm", "probe"], &[]);
         let (out, err) = (text(&o.stdout), text(&o.stderr));
         assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
         assert!(out.contains("probe: off: powering off"), "{out}\n{err}");

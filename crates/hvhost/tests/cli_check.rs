@@ -67,11 +67,12 @@ fn every_broken_host_is_caught() {
             assert_eq!(o.status.code(), Some(0), "{name}:\n{t}");
         }
     }
-    // Every code of the checker has a broken host.
+    // Every code of the checker has a broken host, but H0105, which only an
+    // image gives (cli_build's stand-in SDK test checks it on a built image).
     let missing: Vec<&str> = hostcheck::codes::ALL
         .iter()
         .map(|c| c.id)
-        .filter(|id| !codes_seen.contains(*id))
+        .filter(|id| !codes_seen.contains(*id) && *id != "H0105")
         .collect();
     assert!(missing.is_empty(), "no broken host for {missing:?}");
 }

@@ -248,6 +248,7 @@ pub fn to_manifest(c: &Container<'_>, fs: &Ifs<'_>) -> Result<Manifest, ReadErro
         span: Span::default(),
     });
     Ok(Manifest {
+        origin: buildfile::Origin::Image,
         boot,
         image: ImageSettings {
             byte_order: fs.endian(),

@@ -76,6 +76,7 @@ impl Resolver<'_> {
             f.size = None;
         }
         Manifest {
+            origin: Origin::Buildfile,
             boot: self.boot.take(),
             image: ImageSettings {
                 byte_order,
