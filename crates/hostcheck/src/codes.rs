@@ -3,6 +3,8 @@
 //! `H01xx`: virtualization present. `H02xx`: host domain code (qvm and the
 //! VM configuration files). `H03xx`: vdevs. `H04xx`: pass-through. `H05xx`:
 //! safety variants. `H06xx`: adaptive partitioning. `H07xx`: guest images.
+//! `R01xx` ([`run`]): planning a run of the host's VMs ([`crate::plan`],
+//! `hvhost run`), in their own list so that [`ALL`] is the checker's codes.
 
 diag::declare_codes! {
     /// Neither `module=qvm` (SDP 7.x) nor `-Q enable` (SDP 8.0).
@@ -75,4 +77,18 @@ diag::declare_codes! {
     H0701 = "guest-image-outside-image", Info, "a guest image is expected on a filesystem mounted at run time";
     /// `load PATH` that cannot be satisfied.
     H0702 = "guest-image-unavailable", Error, "a guest image path names a directory, or a file the image's /proc/boot lacks";
+}
+
+/// The codes of a planned run of the host's VMs (`R01xx`, [`crate::plan`]).
+pub mod run {
+    diag::declare_codes! {
+        /// `hvhost run` on a host whose boot script starts no `qvm`.
+        R0101 = "no-vm-to-run", Error, "the host's boot script starts no VM";
+        /// Several VMs and no `--vm`, an unknown name, or a name that fits several.
+        R0102 = "vm-choice", Error, "which VM to run is not clear";
+        /// A file the VM needs (its configuration or a guest image) cannot be had on this machine.
+        R0103 = "vm-file-unavailable", Error, "a file the VM needs is not in the image or not on this machine";
+        /// The host breaks a hypervisor-host rule with an error: its qvm would not start the VM.
+        R0104 = "host-has-errors", Error, "the host has errors: `hvhost check` must pass before its VMs run";
+    }
 }

@@ -21,6 +21,7 @@
 //! | 4 | [`load`], [`drivers`], [`stage`] | reading the VMs' qvmconf files into facts; the host's drivers and the devices they claim; where an entry's bytes are on this machine |
 //! | 5 | the rule families (below) | the rules, each on a [`HostView`] and the facts; [`safety`] uses [`vdevs`]'s tables |
 //! | 6 | this file | [`check`]: every rule family, in order |
+//! | 7 | [`plan`] | a run of the host's VMs planned: which VMs, the host rules first, their configurations with host paths (R codes) |
 //!
 //! One module per rule family:
 //!
@@ -57,6 +58,7 @@ pub mod images;
 pub mod load;
 pub mod pass;
 pub mod paths;
+pub mod plan;
 pub mod safety;
 pub mod shell;
 pub mod stage;

@@ -61,8 +61,8 @@ pub(crate) fn catalogue() -> Catalogue {
     let mut c = Catalogue::new();
     c.extend(diag::ALL);
     c.extend(buildfile::codes::ALL);
-    c.extend(crate::codes::ALL);
     c.extend(hostcheck::codes::ALL);
+    c.extend(hostcheck::codes::run::ALL);
     c.extend(ifs::codes::ALL);
     c.extend(qvmconf::codes::ALL);
     c.extend(vmm::codes::ALL);

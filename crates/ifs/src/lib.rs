@@ -12,7 +12,7 @@
 //! | 2 | [`format`](mod@format), [`checksum`], [`elf`] | the on-disk structures; checksums and digests; ELF programs |
 //! | 3 | [`read`], [`write`](mod@write) | the bounds-checked reader; the image-region writer |
 //! | 4 | `image`, [`extract`], [`manifest`] | whole images (preboot, startup, compression); extraction; image → Manifest |
-//! | 5 | [`rebuild`](mod@rebuild) | image → buildfile that builds it again |
+//! | 5 | [`rebuild`](mod@rebuild), [`filter`] | image → buildfile that builds it again; the bootfile's filter run on a written image |
 //!
 //! ```
 //! let mut map = diag::SourceMap::new();
@@ -34,6 +34,7 @@ pub mod codes;
 pub mod elf;
 pub mod endian;
 pub mod extract;
+pub mod filter;
 pub mod format;
 mod image;
 pub mod link;

@@ -5,9 +5,7 @@ use crate::input::BuildfileInput;
 use crate::output::{Format, emit};
 use clap::Args;
 use diag::{Diagnostic, SourceMap};
-use ifs::WriteError;
-use ifs::atomic::{AtomicFile, TempFile};
-use std::io::{BufWriter, IsTerminal, Seek, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `hvhost build`.
@@ -75,7 +73,7 @@ pub(crate) fn run(args: &BuildArgs) -> Exit {
         ..Default::default()
     };
     let to_stdout = out_path.as_os_str() == "-";
-    let site = FilterSite::new(
+    let site = ifs::filter::FilterSite::new(
         &mut map,
         &m,
         if to_stdout {
@@ -90,9 +88,20 @@ pub(crate) fn run(args: &BuildArgs) -> Exit {
             prepared.postfilter = None;
         }
         if to_stdout {
-            write_stdout(prepared, &site)
+            ifs::filter::write_stream(prepared, &site, &mut std::io::stdout().lock())
         } else {
-            write_file(prepared, &out_path, &site)
+            let total = image_size(&prepared);
+            let show = total >= PROGRESS_MIN && std::io::stderr().is_terminal();
+            let write = move |prepared: ifs::Prepared, w: &mut dyn Write| {
+                if !show {
+                    return prepared.write_to(w);
+                }
+                let mut p = Progress::new(w, total);
+                let r = prepared.write_to(&mut p);
+                p.finish();
+                r
+            };
+            ifs::filter::write_file(prepared, &out_path, &site, Box::new(write))
         }
     });
     match result {
@@ -215,169 +224,6 @@ impl Write for Progress<'_> {
     }
 }
 
-/// Writes the image to standard output: streamed, or through a temporary
-/// file when the bootfile's filter must run on it first.
-fn write_stdout(prepared: ifs::Prepared, site: &FilterSite) -> Result<ifs::Built, WriteError> {
-    let stdout = std::io::stdout();
-    if prepared.postfilter.is_none() {
-        let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
-        let b = prepared.write_to(&mut w)?;
-        w.flush().map_err(WriteError::Output)?;
-        return Ok(b);
-    }
-    let dir = std::env::temp_dir();
-    let tmp = TempFile::new_in(&dir, "hvhost-image").map_err(WriteError::Output)?;
-    let mut w = BufWriter::with_capacity(1 << 20, tmp.file());
-    let b = prepared.write_to(&mut w)?;
-    w.flush().map_err(WriteError::Output)?;
-    drop(w);
-    let result = match &b.postfilter {
-        Some(pf) => run_filter(
-            pf,
-            tmp.path(),
-            || TempFile::new_in(&dir, "hvhost-image"),
-            site,
-        )?,
-        None => None,
-    }
-    .unwrap_or(tmp);
-    let mut f = result.file();
-    f.seek(std::io::SeekFrom::Start(0))
-        .and_then(|_| std::io::copy(&mut f, &mut stdout.lock()))
-        .map_err(WriteError::Output)?;
-    Ok(b)
-}
-
-/// Writes the image to `path` atomically (see [`AtomicFile`]), with a
-/// progress bar on a terminal for a large image, then runs the bootfile's
-/// filter on it.
-fn write_file(
-    prepared: ifs::Prepared,
-    path: &Path,
-    site: &FilterSite,
-) -> Result<ifs::Built, WriteError> {
-    let total = prepared.preboot.len() as u64
-        + prepared
-            .startup
-            .as_ref()
-            .map_or(0, |h| h.startup_size as u64)
-        + prepared.plan.image_size();
-    let mut out = AtomicFile::create(path).map_err(WriteError::Output)?;
-    let mut w = BufWriter::with_capacity(1 << 20, out.file());
-    let built = if total >= PROGRESS_MIN && std::io::stderr().is_terminal() {
-        let mut p = Progress::new(&mut w, total);
-        let r = prepared.write_to(&mut p);
-        p.finish();
-        r
-    } else {
-        prepared.write_to(&mut w)
-    }?;
-    w.flush()
-        .map_err(|e| WriteError::Output(diag::io::with_path("write", path, &e)))?;
-    drop(w);
-    if let Some(pf) = &built.postfilter
-        && let Some(t) = run_filter(pf, out.temp_path(), || out.new_temp(), site)?
-    {
-        out.replace(t);
-    }
-    out.commit().map_err(WriteError::Output)?;
-    Ok(built)
-}
-
-/// Where the bootfile's filter comes from and what it runs on, for its
-/// diagnostics.
-struct FilterSite {
-    /// The bootfile.
-    bootfile: PathBuf,
-    /// The output as the user named it.
-    output: PathBuf,
-    /// The bootfile's `filter=` setting (the bootfile is added to the
-    /// source map), or the buildfile's boot line when it cannot be found.
-    span: diag::Span,
-    /// The buildfile line that names the bootfile.
-    named: diag::Span,
-}
-
-impl FilterSite {
-    fn new(map: &mut SourceMap, m: &buildfile::Manifest, output: &Path) -> FilterSite {
-        let boot = m.boot.as_ref();
-        let named = boot.map(|b| b.span).unwrap_or_default();
-        let bootfile = boot
-            .and_then(|b| b.bootfile.as_ref())
-            .map(|b| b.path.clone())
-            .unwrap_or_default();
-        let span = std::fs::read(&bootfile)
-            .ok()
-            .and_then(|bytes| {
-                let (start, end) = filter_setting(&bytes)?;
-                let file = map.add(bootfile.display().to_string(), bytes);
-                Some(diag::Span::new(file, start, end))
-            })
-            .unwrap_or(named);
-        FilterSite {
-            bootfile,
-            output: output.to_path_buf(),
-            span,
-            named,
-        }
-    }
-}
-
-/// The byte range of the `filter=` setting in a bootfile's header: from
-/// `filter=` (at the start of a word) to the end of its line.
-fn filter_setting(b: &[u8]) -> Option<(usize, usize)> {
-    let key = b"filter=";
-    let header_end = b.iter().position(|&c| c == b']').unwrap_or(b.len());
-    let start = (0..header_end).find(|&i| {
-        b[i..].starts_with(key)
-            && (i == 0 || matches!(b[i - 1], b' ' | b'\t' | b'\n' | b'\r' | b'['))
-    })?;
-    let end = b[start..]
-        .iter()
-        .position(|&c| c == b'\n' || c == b'\r')
-        .map_or(b.len(), |n| start + n);
-    Some((start, end))
-}
-
-/// Runs the bootfile's filter on the written image at `image`; returns the
-/// new file that holds the result for `%I` filters (made by `new_temp`),
-/// `None` when the filter rewrote `image` itself.
-fn run_filter(
-    pf: &ifs::PostFilter,
-    image: &Path,
-    new_temp: impl FnOnce() -> std::io::Result<TempFile>,
-    site: &FilterSite,
-) -> Result<Option<TempFile>, WriteError> {
-    let fail = |why: String| WriteError::BootFilter {
-        bootfile: site.bootfile.clone(),
-        output: site.output.clone(),
-        filter: pf.template.clone(),
-        why,
-        span: site.span,
-        named: site.named,
-    };
-    let out = if pf.uses_intermediate() {
-        Some(new_temp().map_err(|e| fail(e.to_string()))?)
-    } else {
-        None
-    };
-    let target = out.as_ref().map(|o| o.path()).unwrap_or(image);
-    let cmd = pf.command(target, image);
-    let prog = cmd.split_whitespace().next().unwrap_or("");
-    if ifs::link::find_program(prog).is_none() {
-        return Err(fail(format!("its program `{prog}` is not installed")));
-    }
-    let st = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(&cmd)
-        .status()
-        .map_err(|e| fail(diag::io::reason(&e)))?;
-    if !st.success() {
-        return Err(fail(format!("`{cmd}` exited with {st}")));
-    }
-    Ok(out)
-}
-
 /// The `-v` table: where every entry went.
 fn placement_table(m: &buildfile::Manifest, built: &ifs::Built) -> String {
     use std::fmt::Write as _;
@@ -455,4 +301,14 @@ fn placement_table(m: &buildfile::Manifest, built: &ifs::Built) -> String {
         }
     );
     o
+}
+
+/// The bytes the image will take (for the progress bar).
+fn image_size(prepared: &ifs::Prepared) -> u64 {
+    prepared.preboot.len() as u64
+        + prepared
+            .startup
+            .as_ref()
+            .map_or(0, |h| h.startup_size as u64)
+        + prepared.plan.image_size()
 }
