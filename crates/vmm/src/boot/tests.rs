@@ -175,3 +175,21 @@ fn hostile_images_are_errors_not_panics() {
         );
     }
 }
+
+#[test]
+fn acpi_and_fdt_loads_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let table = dir.path().join("table");
+    std::fs::write(&table, [0u8; 64]).expect("write");
+    for kind in [LoadKind::Acpi, LoadKind::Fdt] {
+        let spec = VmSpec {
+            loads: vec![
+                Load::image(ImageFormat::Auto, None, crate::probe::ELF),
+                Load::other(kind, Some(0x20_0000), &table),
+            ],
+            ..Default::default()
+        };
+        let e = load(&spec, &memory()).expect_err("refused");
+        assert!(e.to_string().contains("not supported"), "{kind:?}: {e}");
+    }
+}
