@@ -227,8 +227,8 @@ pub struct Vcpu {
     pub span: Span,
 }
 
-/// The type written before `load` (or none).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The type written before `load` (or none): what the loaded file is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LoadKind {
     /// Untyped: ELF and Linux images are recognised, set the entry point.

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::{Kvm, VcpuExit};
 use vmm::spec::{Dest, Level, Loc, LoggerSpec, Space, VdevSpec};
-use vmm::{Load, LoadKind, MemKind, MemRegion, VmSpec};
+use vmm::{ImageFormat, Load, MemKind, MemRegion, VmSpec};
 
 fn spec(cmdline: &str, debug: bool) -> VmSpec {
     use vdev::VdevKind as K;
@@ -37,11 +37,7 @@ fn spec(cmdline: &str, debug: bool) -> VmSpec {
             start: 0,
             size: 32 << 20,
         }],
-        loads: vec![Load {
-            kind: LoadKind::Auto,
-            addr: None,
-            path: vmm::probe::ELF.into(),
-        }],
+        loads: vec![Load::image(ImageFormat::Auto, None, vmm::probe::ELF)],
         cmdline: Some(cmdline.into()),
         exit_on_halt: true,
         vdevs: vec![
@@ -397,11 +393,7 @@ fn ours_loop(dir: &std::path::Path, n: u32) -> Duration {
     let image = dir.join("ioloop.bin");
     std::fs::write(&image, io_loop_code(n)).expect("write loop image");
     let mut s = spec("", false);
-    s.loads = vec![Load {
-        kind: LoadKind::Raw,
-        addr: Some(LOOP_AT),
-        path: image,
-    }];
+    s.loads = vec![Load::image(ImageFormat::Raw, Some(LOOP_AT), image)];
     let p = dir.join("ioloop.json");
     std::fs::write(&p, serde_json::to_vec(&s).expect("serialise")).expect("write spec");
     let out = Command::new(env!("CARGO_BIN_EXE_vmm-run"))

@@ -6,15 +6,15 @@ use std::path::PathBuf;
 
 use crate::{Error, codes};
 use qvmconf::{
-    ImageType, Intr, LoadKind as QLoadKind, Location, MemKind as QMemKind, Space,
-    UnsupportedAction, Vdev, VmConfig,
+    ImageType, Intr, Location, MemKind as QMemKind, Space, UnsupportedAction, Vdev, VmConfig,
 };
 use vdev::{Applied, OptionValue, Value};
 
 use diag::Span;
 
 use crate::spec::{
-    Dest, Level, Load, LoadKind, Loc, LoggerSpec, MemKind, MemRegion, Policy, VdevSpec, VmSpec,
+    Dest, ImageFormat, Level, Load, LoadKind, Loc, LoggerSpec, MemKind, MemRegion, Policy,
+    VdevSpec, VmSpec,
 };
 
 fn level(name: &str) -> Result<Level, String> {
@@ -174,10 +174,9 @@ fn memory(cfg: &VmConfig) -> (Vec<MemRegion>, Vec<Span>) {
 fn loads(cfg: &VmConfig, abs: &dyn Fn(&str) -> PathBuf, refused: &mut Vec<Refusal>) -> Vec<Load> {
     let mut out = Vec::new();
     for l in &cfg.loads {
-        let kind = match (l.kind, &l.detected) {
-            (QLoadKind::Data, _) => LoadKind::Data,
-            (QLoadKind::Initrd, _) => LoadKind::Initrd,
-            (QLoadKind::Acpi | QLoadKind::Fdt, _) => {
+        let format = match (l.kind, &l.detected) {
+            (LoadKind::Data | LoadKind::Initrd, _) => ImageFormat::Auto,
+            (LoadKind::Acpi | LoadKind::Fdt, _) => {
                 refused.push(refuse(
                     Some(l.span),
                     format!(
@@ -189,10 +188,10 @@ fn loads(cfg: &VmConfig, abs: &dyn Fn(&str) -> PathBuf, refused: &mut Vec<Refusa
                 ));
                 continue;
             }
-            (QLoadKind::Image, ImageType::BzImage { .. }) => LoadKind::Bzimage,
-            (QLoadKind::Image, ImageType::Ifs) => LoadKind::Ifs,
-            (QLoadKind::Image, ImageType::Raw) => LoadKind::Raw,
-            (QLoadKind::Image, ImageType::Arm64Image { .. }) => {
+            (LoadKind::Image, ImageType::BzImage { .. }) => ImageFormat::Bzimage,
+            (LoadKind::Image, ImageType::Ifs) => ImageFormat::Ifs,
+            (LoadKind::Image, ImageType::Raw) => ImageFormat::Raw,
+            (LoadKind::Image, ImageType::Arm64Image { .. }) => {
                 refused.push(refuse(
                     Some(l.path.span),
                     format!("{}: an arm64 image cannot run on x86 KVM", l.path.value),
@@ -201,10 +200,11 @@ fn loads(cfg: &VmConfig, abs: &dyn Fn(&str) -> PathBuf, refused: &mut Vec<Refusa
                 ));
                 continue;
             }
-            (QLoadKind::Image, _) => LoadKind::Auto,
+            (LoadKind::Image, _) => ImageFormat::Auto,
         };
         out.push(Load {
-            kind,
+            kind: l.kind,
+            format,
             addr: l.addr,
             path: abs(&l.path.value),
         });

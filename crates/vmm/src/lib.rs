@@ -31,7 +31,7 @@ mod validate;
 mod vm;
 
 pub use from_qvmconf::spec_from_config;
-pub use spec::{Load, LoadKind, MemKind, MemRegion, Policy, ResetAction, VmSpec};
+pub use spec::{ImageFormat, Load, LoadKind, MemKind, MemRegion, Policy, ResetAction, VmSpec};
 
 /// qvm's exit codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

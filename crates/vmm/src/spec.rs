@@ -107,13 +107,19 @@ pub struct MemRegion {
     pub size: u64,
 }
 
-/// How a `load` line's file is interpreted.
+/// What a `load` line's file is for (the word before `load`): one
+/// definition, qvmconf's. This VMM boots `image` loads, places `data` and
+/// `initrd` loads, and refuses `acpi` and `fdt` loads (it builds the boot
+/// tables itself).
+pub use qvmconf::LoadKind;
+
+/// How an image (a [`LoadKind::Image`] load) is booted: its file format and
+/// boot protocol.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum LoadKind {
-    /// Untyped `load`: recognise a bzImage, an ELF (PVH note, then multiboot
-    /// header, else its 64-bit entry point), an IFS image; anything else is
-    /// a raw binary.
+pub enum ImageFormat {
+    /// Recognise a bzImage, an ELF (PVH note, then multiboot header, else
+    /// its 64-bit entry point), an IFS image; anything else is a raw binary.
     #[default]
     Auto,
     /// An ELF entered through its Xen PVH note.
@@ -128,23 +134,86 @@ pub enum LoadKind {
     Ifs,
     /// A raw binary: loaded at the address, entered at its first byte.
     Raw,
-    /// `data load ADDR,FILE`: bytes placed in guest memory.
-    Data,
-    /// `initrd load [ADDR,]FILE`: the initial ramdisk / first boot module.
-    Initrd,
 }
 
 /// A `load` line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "LoadJson")]
 pub struct Load {
-    /// How to interpret the file.
-    #[serde(default)]
+    /// What the file is for.
     pub kind: LoadKind,
+    /// How an image is booted; [`ImageFormat::Auto`] for other kinds.
+    pub format: ImageFormat,
     /// Where it goes, when given.
-    #[serde(default)]
     pub addr: Option<u64>,
     /// The host file.
     pub path: PathBuf,
+}
+
+impl Load {
+    /// An image load (the file booted) in `format`.
+    pub fn image(format: ImageFormat, addr: Option<u64>, path: impl Into<PathBuf>) -> Self {
+        Load::of(LoadKind::Image, format, addr, path.into())
+    }
+
+    /// A `data` or `initrd` (or other non-image) load.
+    pub fn other(kind: LoadKind, addr: Option<u64>, path: impl Into<PathBuf>) -> Self {
+        Load::of(kind, ImageFormat::Auto, addr, path.into())
+    }
+
+    fn of(kind: LoadKind, format: ImageFormat, addr: Option<u64>, path: PathBuf) -> Self {
+        Load {
+            kind,
+            format,
+            addr,
+            path,
+        }
+    }
+}
+
+/// A `load` as JSON: `kind` is the load kind, or (the older form, still
+/// read) an image format, which means an image in that format.
+#[derive(Deserialize)]
+struct LoadJson {
+    #[serde(default)]
+    kind: Option<KindJson>,
+    #[serde(default)]
+    format: Option<ImageFormat>,
+    #[serde(default)]
+    addr: Option<u64>,
+    path: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum KindJson {
+    Kind(LoadKind),
+    Format(ImageFormat),
+}
+
+impl TryFrom<LoadJson> for Load {
+    type Error = String;
+
+    fn try_from(j: LoadJson) -> Result<Self, String> {
+        let (kind, format) = match (j.kind, j.format) {
+            (Some(KindJson::Format(f)), None) => (LoadKind::Image, f),
+            (Some(KindJson::Format(f)), Some(g)) => {
+                return Err(format!(
+                    "load {}: kind {f:?} is an image format and format {g:?} another",
+                    j.path.display()
+                ));
+            }
+            (Some(KindJson::Kind(k)), f) => (k, f.unwrap_or_default()),
+            (None, f) => (LoadKind::Image, f.unwrap_or_default()),
+        };
+        if kind != LoadKind::Image && format != ImageFormat::Auto {
+            return Err(format!(
+                "load {}: format {format:?} is for image loads only",
+                j.path.display()
+            ));
+        }
+        Ok(Load::of(kind, format, j.addr, j.path))
+    }
 }
 
 /// `unsupported reference ignore|fail|abort`.

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{kvm, probe_spec, run};
-use vmm::{Load, LoadKind};
+use vmm::{ImageFormat, Load, LoadKind};
 
 const CHECKS: &str = "hello mem progress";
 
@@ -21,13 +21,9 @@ fn expect_map(r: &common::Run) {
     );
 }
 
-fn boot(kind: LoadKind, path: &str, addr: Option<u64>, extra: Vec<Load>) -> common::Run {
+fn boot(format: ImageFormat, path: &str, addr: Option<u64>, extra: Vec<Load>) -> common::Run {
     let mut spec = probe_spec(CHECKS);
-    spec.loads = vec![Load {
-        kind,
-        addr,
-        path: path.into(),
-    }];
+    spec.loads = vec![Load::image(format, addr, path)];
     spec.loads.extend(extra);
     let r = run(&spec);
     assert_eq!(r.code, 0, "exit code\n{}\n{}", r.out, r.err);
@@ -50,7 +46,7 @@ fn pvh_elf_auto_detected() {
     if !kvm() {
         return;
     }
-    let r = boot(LoadKind::Auto, vmm::probe::ELF, None, vec![]);
+    let r = boot(ImageFormat::Auto, vmm::probe::ELF, None, vec![]);
     assert_eq!(r.ok("hello"), "boot=pvh");
     expect_map(&r);
 }
@@ -60,7 +56,7 @@ fn multiboot_elf() {
     if !kvm() {
         return;
     }
-    let r = boot(LoadKind::Multiboot, vmm::probe::ELF, None, vec![]);
+    let r = boot(ImageFormat::Multiboot, vmm::probe::ELF, None, vec![]);
     assert_eq!(r.ok("hello"), "boot=multiboot");
     expect_map(&r);
 }
@@ -70,7 +66,7 @@ fn elf64_entry() {
     if !kvm() {
         return;
     }
-    let r = boot(LoadKind::Elf64, vmm::probe::ELF, None, vec![]);
+    let r = boot(ImageFormat::Elf64, vmm::probe::ELF, None, vec![]);
     assert_eq!(r.ok("hello"), "boot=elf64");
     expect_map(&r);
 }
@@ -89,7 +85,7 @@ fn raw_binary_starts_at_first_byte() {
     let p = dir.path().join("probe.raw");
     std::fs::write(&p, bin).expect("write");
     let r = boot(
-        LoadKind::Auto,
+        ImageFormat::Auto,
         p.to_str().expect("utf-8"),
         Some(vmm::probe::BASE),
         vec![],
@@ -105,7 +101,7 @@ fn multiboot_flat_binary_with_address_fields() {
         return;
     }
     // untyped, no address: the header's address fields say where it goes
-    let r = boot(LoadKind::Auto, vmm::probe::BIN, None, vec![]);
+    let r = boot(ImageFormat::Auto, vmm::probe::BIN, None, vec![]);
     assert_eq!(r.ok("hello"), "boot=multiboot");
     expect_map(&r);
 }
@@ -116,11 +112,7 @@ fn raw_without_address_is_a_config_error() {
         return;
     }
     let mut spec = probe_spec(CHECKS);
-    spec.loads = vec![Load {
-        kind: LoadKind::Raw,
-        addr: None,
-        path: vmm::probe::BIN.into(),
-    }];
+    spec.loads = vec![Load::image(ImageFormat::Raw, None, vmm::probe::BIN)];
     let r = run(&spec);
     assert_eq!(r.code, 65, "{}", r.err);
     assert!(r.err.contains("needs an address"), "{}", r.err);
@@ -156,7 +148,7 @@ fn ifs_image_loaded_at_image_paddr() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = ifs_image(dir.path());
     let r = boot(
-        LoadKind::Auto,
+        ImageFormat::Auto,
         p.to_str().expect("utf-8 path"),
         None,
         vec![],
@@ -175,11 +167,7 @@ fn ifs_for_another_machine_is_rejected() {
     b[10..12].copy_from_slice(&183u16.to_le_bytes());
     std::fs::write(&p, b).expect("write");
     let mut spec = probe_spec(CHECKS);
-    spec.loads = vec![Load {
-        kind: LoadKind::Ifs,
-        addr: None,
-        path: p,
-    }];
+    spec.loads = vec![Load::image(ImageFormat::Ifs, None, p)];
     let r = run(&spec);
     assert_eq!(r.code, 65, "{}", r.err);
     assert!(r.err.contains("machine 183"), "{}", r.err);
@@ -210,11 +198,7 @@ fn bzimage(dir: &std::path::Path) -> std::path::PathBuf {
 fn initrd(dir: &std::path::Path) -> Load {
     let p = dir.join("initrd.img");
     std::fs::write(&p, b"INITRD-CONTENT-0123456789").expect("write initrd");
-    Load {
-        kind: LoadKind::Initrd,
-        addr: None,
-        path: p,
-    }
+    Load::other(LoadKind::Initrd, None, p)
 }
 
 #[test]
@@ -225,14 +209,7 @@ fn bzimage_64bit_protocol_with_initrd_and_e820() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = bzimage(dir.path());
     let mut spec = probe_spec("hello mem initrd");
-    spec.loads = vec![
-        Load {
-            kind: LoadKind::Auto,
-            addr: None,
-            path: p,
-        },
-        initrd(dir.path()),
-    ];
+    spec.loads = vec![Load::image(ImageFormat::Auto, None, p), initrd(dir.path())];
     let r = run(&spec);
     assert_eq!(r.code, 0, "{}\n{}", r.out, r.err);
     r.done();
@@ -251,17 +228,13 @@ fn initrd_as_pvh_and_multiboot_module() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    for (kind, boot) in [
-        (LoadKind::Pvh, "boot=pvh"),
-        (LoadKind::Multiboot, "boot=multiboot"),
+    for (format, boot) in [
+        (ImageFormat::Pvh, "boot=pvh"),
+        (ImageFormat::Multiboot, "boot=multiboot"),
     ] {
         let mut spec = probe_spec("hello initrd");
         spec.loads = vec![
-            Load {
-                kind,
-                addr: None,
-                path: vmm::probe::ELF.into(),
-            },
+            Load::image(format, None, vmm::probe::ELF),
             initrd(dir.path()),
         ];
         let r = run(&spec);
@@ -281,11 +254,8 @@ fn data_load_at_address() {
     let p = dir.path().join("blob");
     std::fs::write(&p, b"DATA-BLOCK-ABCDEFGHIJ").expect("write");
     let mut spec = probe_spec("peek=300000");
-    spec.loads.push(Load {
-        kind: LoadKind::Data,
-        addr: Some(0x30_0000),
-        path: p,
-    });
+    spec.loads
+        .push(Load::other(LoadKind::Data, Some(0x30_0000), p));
     let r = run(&spec);
     assert_eq!(r.code, 0, "{}", r.err);
     assert_eq!(r.ok("peek"), "300000 'DATA-BLOCK-ABCDE'");
@@ -297,11 +267,11 @@ fn data_outside_memory_is_a_config_error() {
         return;
     }
     let mut spec = probe_spec("hello");
-    spec.loads.push(Load {
-        kind: LoadKind::Data,
-        addr: Some(0x4000_0000),
-        path: vmm::probe::BIN.into(),
-    });
+    spec.loads.push(Load::other(
+        LoadKind::Data,
+        Some(0x4000_0000),
+        vmm::probe::BIN,
+    ));
     let r = run(&spec);
     assert_eq!(r.code, 65, "{}", r.err);
     assert!(r.err.contains("not inside guest ram/rom"), "{}", r.err);
@@ -313,11 +283,11 @@ fn missing_image_fails_before_start() {
         return;
     }
     let mut spec = probe_spec("hello");
-    spec.loads = vec![Load {
-        kind: LoadKind::Auto,
-        addr: None,
-        path: "/nonexistent/guest.elf".into(),
-    }];
+    spec.loads = vec![Load::image(
+        ImageFormat::Auto,
+        None,
+        "/nonexistent/guest.elf",
+    )];
     let r = run(&spec);
     assert_eq!(r.code, 64, "{}", r.err);
     assert!(r.err.contains("/nonexistent/guest.elf"), "{}", r.err);

@@ -3,6 +3,7 @@
 mod common;
 
 use common::{kvm, run};
+use vmm::{ImageFormat, LoadKind};
 
 fn spec_from(text: &str, dir: &std::path::Path) -> vmm::VmSpec {
     let mut map = diag::SourceMap::new();
@@ -118,6 +119,15 @@ fn the_vmspec_json_of_the_docs_is_the_one_the_vmm_reads() {
         .and_then(|b| b.split("```").next())
         .expect("a json block");
     let spec: vmm::VmSpec = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+    let kinds: Vec<_> = spec.loads.iter().map(|l| (l.kind, l.format)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (LoadKind::Image, ImageFormat::Auto),
+            (LoadKind::Initrd, ImageFormat::Auto),
+            (LoadKind::Data, ImageFormat::Auto)
+        ]
+    );
     let uart = &spec.vdevs[1];
     assert_eq!(uart.kind, vdev::VdevKind::Ser8250);
     assert_eq!(uart.intr, Some(vdev::Intr::line("myioapic", 4)));
@@ -132,5 +142,51 @@ fn the_vmspec_json_of_the_docs_is_the_one_the_vmm_reads() {
     // what vmm-run checks first: every vdev's kind, loc and options
     for v in &spec.vdevs {
         vdev::layout(v).unwrap_or_else(|e| panic!("{}: {e}", v.kind.name()));
+    }
+}
+
+fn load_json(json: &str) -> Result<vmm::Load, String> {
+    serde_json::from_str(json).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_load_reads_its_kind_and_format_and_the_older_form() {
+    fn read(json: &str) -> vmm::Load {
+        load_json(json).unwrap_or_else(|e| panic!("{json}: {e}"))
+    }
+    let l = read(r#"{"path": "k"}"#);
+    assert_eq!((l.kind, l.format), (LoadKind::Image, ImageFormat::Auto));
+    let l = read(r#"{"kind": "image", "format": "bzimage", "addr": 4096, "path": "k"}"#);
+    assert_eq!(l, vmm::Load::image(ImageFormat::Bzimage, Some(4096), "k"));
+    // the older form: an image format as the kind
+    let l = read(r#"{"kind": "pvh", "path": "k"}"#);
+    assert_eq!(l, vmm::Load::image(ImageFormat::Pvh, None, "k"));
+    let l = read(r#"{"kind": "initrd", "path": "i"}"#);
+    assert_eq!(l, vmm::Load::other(LoadKind::Initrd, None, "i"));
+    // what the VMM writes, it reads back
+    for l in [
+        vmm::Load::image(ImageFormat::Multiboot, None, "k"),
+        vmm::Load::other(LoadKind::Data, Some(0x30_0000), "d"),
+    ] {
+        let json = serde_json::to_string(&l).expect("serialise");
+        assert_eq!(read(&json), l, "{json}");
+    }
+}
+
+#[test]
+fn a_load_with_two_formats_or_a_format_off_an_image_is_refused() {
+    for (json, says) in [
+        (
+            r#"{"kind": "ifs", "format": "raw", "path": "k"}"#,
+            "another",
+        ),
+        (
+            r#"{"kind": "data", "format": "pvh", "addr": 0, "path": "d"}"#,
+            "image loads only",
+        ),
+        (r#"{"kind": "elf32", "path": "k"}"#, "variant"),
+    ] {
+        let e = load_json(json).expect_err(json);
+        assert!(e.contains(says), "{json}: {e}");
     }
 }

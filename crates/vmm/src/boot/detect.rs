@@ -1,7 +1,7 @@
 //! Recognising an image: bzImage setup header, ELF (PVH note, multiboot
 //! header), multiboot header with address fields, IFS startup header, raw.
 
-use crate::spec::{Load, LoadKind};
+use crate::spec::{ImageFormat, Load};
 
 pub(super) const MULTIBOOT_MAGIC: u32 = 0x1bad_b002;
 pub(super) const IFS_SIGNATURE: u32 = 0x00ff_7eeb;
@@ -53,29 +53,29 @@ pub(super) fn is_bzimage(data: &[u8]) -> bool {
     data.get(0x202..0x206) == Some(b"HdrS") && data.get(0x1fe..0x200) == Some(&[0x55, 0xaa])
 }
 
-pub(super) fn detect(load: &Load, data: &[u8]) -> LoadKind {
-    if load.kind != LoadKind::Auto {
-        return load.kind;
+pub(super) fn detect(load: &Load, data: &[u8]) -> ImageFormat {
+    if load.format != ImageFormat::Auto {
+        return load.format;
     }
     if is_bzimage(data) {
-        return LoadKind::Bzimage;
+        return ImageFormat::Bzimage;
     }
     if data.starts_with(b"\x7fELF") {
         if data.get(4) == Some(&2) && has_pvh_note(data) {
-            return LoadKind::Pvh;
+            return ImageFormat::Pvh;
         }
         if multiboot_header(data).is_some() {
-            return LoadKind::Multiboot;
+            return ImageFormat::Multiboot;
         }
-        return LoadKind::Elf64;
+        return ImageFormat::Elf64;
     }
     if multiboot_header(data).is_some_and(|(_, w)| w[0] & (1 << 16) != 0) {
-        return LoadKind::Multiboot;
+        return ImageFormat::Multiboot;
     }
     if ifs_header(data).is_some() {
-        return LoadKind::Ifs;
+        return ImageFormat::Ifs;
     }
-    LoadKind::Raw
+    ImageFormat::Raw
 }
 
 /// True when the ELF64 file has a Xen `PHYS32_ENTRY` note (the PVH entry),

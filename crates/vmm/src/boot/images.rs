@@ -10,7 +10,7 @@ use super::detect::{ifs_header, is_bzimage, multiboot_header, u16_at, u32_at};
 use super::img;
 use crate::Error;
 use crate::memory::Memory;
-use crate::spec::{Load, LoadKind};
+use crate::spec::{ImageFormat, Load};
 
 /// The boot protocol an image is entered with.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -45,19 +45,19 @@ impl Kernel {
     }
 }
 
-/// Load `data` (of `kind`, already detected) into `mem`.
+/// Load `data` (in `format`, already detected) into `mem`.
 pub(super) fn load_image(
     load: &Load,
-    kind: LoadKind,
+    format: ImageFormat,
     data: &[u8],
     mem: &Memory,
 ) -> Result<Kernel, Error> {
-    match kind {
-        LoadKind::Pvh | LoadKind::Elf64 => load_elf64(load, kind, data, mem),
-        LoadKind::Multiboot => load_multiboot(load, data, mem),
-        LoadKind::Bzimage => load_bzimage(load, data, mem),
-        LoadKind::Ifs => load_ifs(load, data, mem),
-        LoadKind::Raw => {
+    match format {
+        ImageFormat::Pvh | ImageFormat::Elf64 => load_elf64(load, format, data, mem),
+        ImageFormat::Multiboot => load_multiboot(load, data, mem),
+        ImageFormat::Bzimage => load_bzimage(load, data, mem),
+        ImageFormat::Ifs => load_ifs(load, data, mem),
+        ImageFormat::Raw => {
             let addr = load
                 .addr
                 .ok_or_else(|| img(load, "a raw binary needs an address: `load ADDR,FILE`"))?;
@@ -69,9 +69,7 @@ pub(super) fn load_image(
                 "raw",
             ))
         }
-        LoadKind::Auto | LoadKind::Data | LoadKind::Initrd => {
-            unreachable!("resolved by the caller")
-        }
+        ImageFormat::Auto => unreachable!("resolved by the caller"),
     }
 }
 
@@ -90,12 +88,17 @@ fn elf64(load: &Load, data: &[u8], mem: &Memory) -> Result<(Option<u64>, u64, u6
     Ok((pvh, r.kernel_load.0, r.kernel_end))
 }
 
-fn load_elf64(load: &Load, kind: LoadKind, data: &[u8], mem: &Memory) -> Result<Kernel, Error> {
+fn load_elf64(
+    load: &Load,
+    format: ImageFormat,
+    data: &[u8],
+    mem: &Memory,
+) -> Result<Kernel, Error> {
     if !is_elf(data, 2) {
         return Err(img(load, "not an ELF64 file"));
     }
     let (pvh, entry, end) = elf64(load, data, mem)?;
-    if kind != LoadKind::Pvh {
+    if format != ImageFormat::Pvh {
         return Ok(Kernel::new(Proto::Elf64, entry, end, "elf64"));
     }
     let at = pvh.ok_or_else(|| img(load, "no Xen PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)"))?;

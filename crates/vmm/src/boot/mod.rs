@@ -110,9 +110,7 @@ pub(crate) fn cmdline_problem(spec: &VmSpec) -> Option<String> {
 /// True when a `load` line is an image to boot (not `data`, not `initrd`);
 /// without one [`load`] fails with [`NO_IMAGE`].
 pub(crate) fn has_image(spec: &VmSpec) -> bool {
-    spec.loads
-        .iter()
-        .any(|l| !matches!(l.kind, LoadKind::Data | LoadKind::Initrd))
+    spec.loads.iter().any(|l| l.kind == LoadKind::Image)
 }
 
 /// Load every `load` of the spec and prepare the boot protocol; returns the
@@ -164,7 +162,7 @@ fn load_files<'a>(spec: &'a VmSpec, mem: &Memory) -> Result<(Kernel, Vec<Initrd<
             ));
         }
         let data = std::fs::read(&load.path).map_err(file_err)?;
-        match detect::detect(load, &data) {
+        match load.kind {
             LoadKind::Data => {
                 let addr = load
                     .addr
@@ -172,8 +170,15 @@ fn load_files<'a>(spec: &'a VmSpec, mem: &Memory) -> Result<(Kernel, Vec<Initrd<
                 mem.write(addr, &data, &path)?;
             }
             LoadKind::Initrd => initrds.push((load, data)),
-            kind => {
-                let k = images::load_image(load, kind, &data, mem)?;
+            LoadKind::Acpi | LoadKind::Fdt => {
+                return Err(img(
+                    load,
+                    "`acpi load` and `fdt load` are not supported by this VMM",
+                ));
+            }
+            LoadKind::Image => {
+                let format = detect::detect(load, &data);
+                let k = images::load_image(load, format, &data, mem)?;
                 if kernel.is_none() {
                     kernel = Some(k);
                 }

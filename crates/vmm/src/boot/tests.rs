@@ -4,6 +4,7 @@ use super::detect::{
     IFS_SIGNATURE, MULTIBOOT_MAGIC, detect, has_pvh_note, ifs_header, is_bzimage, multiboot_header,
 };
 use super::*;
+use crate::spec::ImageFormat;
 
 fn probe() -> Vec<u8> {
     std::fs::read(crate::probe::ELF).expect("the probe ELF")
@@ -16,20 +17,16 @@ fn probe_elf_has_every_entry() {
     let (off, w) = multiboot_header(&elf).expect("multiboot header");
     assert_eq!(off % 4, 0);
     assert_ne!(w[0] & (1 << 16), 0, "address fields");
-    let load = Load {
-        kind: LoadKind::Auto,
-        addr: None,
-        path: "probe".into(),
-    };
-    assert_eq!(detect(&load, &elf), LoadKind::Pvh);
+    let load = Load::image(ImageFormat::Auto, None, "probe");
+    assert_eq!(detect(&load, &elf), ImageFormat::Pvh);
     let mut bin = std::fs::read(crate::probe::BIN).expect("the probe binary");
     assert_eq!(
         detect(&load, &bin),
-        LoadKind::Multiboot,
+        ImageFormat::Multiboot,
         "header with address fields"
     );
     bin[8] ^= 0xff;
-    assert_eq!(detect(&load, &bin), LoadKind::Raw);
+    assert_eq!(detect(&load, &bin), ImageFormat::Raw);
 }
 
 #[test]
@@ -103,12 +100,12 @@ fn memory() -> Memory {
     .expect("memory")
 }
 
-fn try_load(kind: LoadKind, addr: Option<u64>, data: &[u8]) -> Result<Entry, Error> {
+fn try_load(format: ImageFormat, addr: Option<u64>, data: &[u8]) -> Result<Entry, Error> {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("image");
     std::fs::write(&path, data).expect("write");
     let spec = VmSpec {
-        loads: vec![Load { kind, addr, path }],
+        loads: vec![Load::image(format, addr, path)],
         ..Default::default()
     };
     load(&spec, &memory())
@@ -117,20 +114,20 @@ fn try_load(kind: LoadKind, addr: Option<u64>, data: &[u8]) -> Result<Entry, Err
 #[test]
 fn hostile_images_are_errors_not_panics() {
     let elf = probe();
-    let kinds = [
-        LoadKind::Auto,
-        LoadKind::Pvh,
-        LoadKind::Multiboot,
-        LoadKind::Elf64,
-        LoadKind::Bzimage,
-        LoadKind::Ifs,
-        LoadKind::Raw,
+    let formats = [
+        ImageFormat::Auto,
+        ImageFormat::Pvh,
+        ImageFormat::Multiboot,
+        ImageFormat::Elf64,
+        ImageFormat::Bzimage,
+        ImageFormat::Ifs,
+        ImageFormat::Raw,
     ];
     let mut cuts: Vec<usize> = (0..200).step_by(7).collect();
     cuts.extend([0x1000, 0x1010, 0x1100, elf.len() - 1]);
-    for kind in kinds {
+    for format in formats {
         for &n in &cuts {
-            let _ = try_load(kind, Some(0x10_0000), &elf[..n.min(elf.len())]);
+            let _ = try_load(format, Some(0x10_0000), &elf[..n.min(elf.len())]);
         }
     }
     // a multiboot header whose bss reaches 4 GiB
@@ -150,14 +147,14 @@ fn hostile_images_are_errors_not_panics() {
     }
     let sum = MULTIBOOT_MAGIC.wrapping_add(0x1_0000).wrapping_neg();
     mb[8..12].copy_from_slice(&sum.to_le_bytes());
-    let e = try_load(LoadKind::Auto, None, &mb).expect_err("bss beyond memory");
+    let e = try_load(ImageFormat::Auto, None, &mb).expect_err("bss beyond memory");
     assert!(
         e.to_string().contains("bss_end_addr beyond guest memory"),
         "{e}"
     );
     // header_addr below load_addr
     mb[12..16].copy_from_slice(&0x1000u32.to_le_bytes());
-    let e = try_load(LoadKind::Multiboot, None, &mb).expect_err("bad address fields");
+    let e = try_load(ImageFormat::Multiboot, None, &mb).expect_err("bad address fields");
     assert!(e.to_string().contains("header below load_addr"), "{e}");
     // an IFS image whose image_paddr is outside RAM
     let mut ifs = vec![0u8; 512];
@@ -167,14 +164,32 @@ fn hostile_images_are_errors_not_panics() {
     ifs[10] = 62;
     ifs[20..24].copy_from_slice(&0xe000_0000u32.to_le_bytes());
     ifs[36..40].copy_from_slice(&u32::MAX.to_le_bytes());
-    let e = try_load(LoadKind::Auto, None, &ifs).expect_err("outside RAM");
+    let e = try_load(ImageFormat::Auto, None, &ifs).expect_err("outside RAM");
     assert!(e.to_string().contains("not inside guest ram/rom"), "{e}");
     // the probe loads in every mode
-    for kind in [LoadKind::Pvh, LoadKind::Multiboot, LoadKind::Elf64] {
-        let entry = try_load(kind, None, &elf).expect("probe loads");
+    for format in [ImageFormat::Pvh, ImageFormat::Multiboot, ImageFormat::Elf64] {
+        let entry = try_load(format, None, &elf).expect("probe loads");
         assert!(
             entry.rip >= 0x10_0000 && entry.rip < 0x11_0000,
-            "{kind:?} {entry:?}"
+            "{format:?} {entry:?}"
         );
+    }
+}
+
+#[test]
+fn acpi_and_fdt_loads_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let table = dir.path().join("table");
+    std::fs::write(&table, [0u8; 64]).expect("write");
+    for kind in [LoadKind::Acpi, LoadKind::Fdt] {
+        let spec = VmSpec {
+            loads: vec![
+                Load::image(ImageFormat::Auto, None, crate::probe::ELF),
+                Load::other(kind, Some(0x20_0000), &table),
+            ],
+            ..Default::default()
+        };
+        let e = load(&spec, &memory()).expect_err("refused");
+        assert!(e.to_string().contains("not supported"), "{kind:?}: {e}");
     }
 }

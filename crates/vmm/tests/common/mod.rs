@@ -9,7 +9,7 @@ pub(crate) use testkit::kvm;
 use testkit::process::{Finished, Running};
 
 use vmm::spec::{Intr, Loc, LoggerSpec, Space, VdevSpec};
-use vmm::{Load, LoadKind, MemKind, MemRegion, VmSpec};
+use vmm::{ImageFormat, Load, MemKind, MemRegion, VmSpec};
 
 pub(crate) fn io(base: u64) -> Option<Loc> {
     Some(Loc {
@@ -69,11 +69,7 @@ pub(crate) fn probe_spec(cmdline: &str) -> VmSpec {
                 size: 16 << 20,
             },
         ],
-        loads: vec![Load {
-            kind: LoadKind::Auto,
-            addr: None,
-            path: vmm::probe::ELF.into(),
-        }],
+        loads: vec![Load::image(ImageFormat::Auto, None, vmm::probe::ELF)],
         cmdline: Some(cmdline.into()),
         exit_on_halt: true,
         vdevs: vec![
