@@ -50,6 +50,29 @@ impl Resolver<'_> {
         }
     }
 
+    /// An entry the buildfile itself makes (no host file's metadata): the
+    /// line's owner (root by default), the generated time, the line's
+    /// attributes.
+    pub(super) fn made_entry(
+        &self,
+        st: &State,
+        path: String,
+        kind: EntryKind,
+        mode: u32,
+        span: Span,
+    ) -> Entry {
+        Entry {
+            path,
+            kind,
+            mode,
+            uid: st.uid.unwrap_or(0),
+            gid: st.gid.unwrap_or(0),
+            mtime: self.mtime_generated(),
+            attrs: st.file_attrs(),
+            span,
+        }
+    }
+
     pub(super) fn push_entry(&mut self, e: Entry, st: &State) -> Option<usize> {
         if e.path.is_empty() {
             // The root itself: only its attributes can be set.
@@ -162,16 +185,13 @@ impl Resolver<'_> {
                     Perms::Host => 0o777,
                     p => p.apply(0o777),
                 };
-                let entry = Entry {
+                let entry = self.made_entry(
+                    st,
                     path,
-                    kind: EntryKind::Symlink { target: link },
-                    mode: S_IFLNK | perms | sticky(perms),
-                    uid: st.uid.unwrap_or(0),
-                    gid: st.gid.unwrap_or(0),
-                    mtime: self.mtime_generated(),
-                    attrs: st.file_attrs(),
-                    span: e.span,
-                };
+                    EntryKind::Symlink { target: link },
+                    S_IFLNK | perms | sticky(perms),
+                    e.span,
+                );
                 self.push_entry(entry, st);
             }
             FileType::Dir | FileType::Fifo => {
@@ -360,25 +380,17 @@ impl Resolver<'_> {
             return;
         };
         let mode = self.file_mode(st, 0o755, None);
-        let entry = Entry {
-            path,
-            kind: EntryKind::File(FileData {
-                source: DataSource::Assumed { name: host },
-                size: None,
-                elf: None,
-                role: if st.script {
-                    FileRole::Script
-                } else {
-                    FileRole::Plain
-                },
-            }),
-            mode,
-            uid: st.uid.unwrap_or(0),
-            gid: st.gid.unwrap_or(0),
-            mtime: self.mtime_generated(),
-            attrs: st.file_attrs(),
-            span: e.span,
-        };
+        let kind = EntryKind::File(FileData {
+            source: DataSource::Assumed { name: host },
+            size: None,
+            elf: None,
+            role: if st.script {
+                FileRole::Script
+            } else {
+                FileRole::Plain
+            },
+        });
+        let entry = self.made_entry(st, path, kind, mode, e.span);
         self.push_entry(entry, st);
     }
 

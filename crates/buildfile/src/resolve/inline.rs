@@ -27,21 +27,13 @@ impl Resolver<'_> {
         let bytes = lexer::unescape_inline(body);
         let base = 0o666;
         let mode = self.file_mode(st, base, None);
-        let entry = Entry {
-            path,
-            kind: EntryKind::File(FileData {
-                size: Some(bytes.len() as u64),
-                source: DataSource::Inline { bytes },
-                elf: None,
-                role: FileRole::Plain,
-            }),
-            mode,
-            uid: st.uid.unwrap_or(0),
-            gid: st.gid.unwrap_or(0),
-            mtime: self.mtime_generated(),
-            attrs: st.file_attrs(),
-            span: e.span,
-        };
+        let kind = EntryKind::File(FileData {
+            size: Some(bytes.len() as u64),
+            source: DataSource::Inline { bytes },
+            elf: None,
+            role: FileRole::Plain,
+        });
+        let entry = self.made_entry(st, path, kind, mode, e.span);
         self.push_entry(entry, st);
     }
 
@@ -71,21 +63,13 @@ impl Resolver<'_> {
         }
         self.script.extend(cmds);
         let mode = self.file_mode(st, base, None);
-        let entry = Entry {
-            path,
-            kind: EntryKind::File(FileData {
-                source: DataSource::Script,
-                size: None,
-                elf: None,
-                role: FileRole::Script,
-            }),
-            mode,
-            uid: st.uid.unwrap_or(0),
-            gid: st.gid.unwrap_or(0),
-            mtime: self.mtime_generated(),
-            attrs: st.file_attrs(),
-            span,
-        };
+        let kind = EntryKind::File(FileData {
+            source: DataSource::Script,
+            size: None,
+            elf: None,
+            role: FileRole::Script,
+        });
+        let entry = self.made_entry(st, path, kind, mode, span);
         self.script_entry = self.push_entry(entry, st);
     }
 
