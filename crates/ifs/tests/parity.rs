@@ -19,45 +19,21 @@ use ifs::{WriteOptions, build_to_vec};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-/// Appends little-endian fields: (value, size in bytes).
-fn fields(b: &mut Vec<u8>, f: &[(u64, usize)]) {
-    for &(v, n) in f {
-        b.extend_from_slice(&v.to_le_bytes()[..n]);
-    }
-}
-
 /// A static ELF file (64-bit x86_64 or 32-bit x86) of type `e_type` with
 /// one PT_LOAD of flags `p_flags` holding `code` at `vaddr`, right after
-/// the headers.
+/// the headers, and 64 bytes of `.bss`.
 fn elf(is64: bool, e_type: u16, p_flags: u32, vaddr: u64, code: &[u8]) -> Vec<u8> {
-    let (w, ehsize, phsize) = if is64 { (8, 64, 56) } else { (4, 52, 32) };
-    let mut b = b"\x7fELF\0\x01\x01\0\0\0\0\0\0\0\0\0".to_vec();
-    b[4] = if is64 { 2 } else { 1 };
-    let machine = if is64 { 62 } else { 3 };
-    fields(
-        &mut b,
-        &[
-            (e_type.into(), 2),
-            (machine, 2),
-            (1, 4),
-            (vaddr, w),
-            (ehsize, w),
-            (0, w),
-        ],
-    );
-    fields(&mut b, &[(0, 4), (ehsize, 2), (phsize, 2), (1, 2), (0, 6)]);
-    let (len, at) = (code.len() as u64, ehsize + phsize);
-    let flags = (u64::from(p_flags), 4);
-    if is64 {
-        fields(&mut b, &[(1, 4), flags, (at, 8), (vaddr, 8), (vaddr, 8)]);
-        fields(&mut b, &[(len, 8), (len + 64, 8), (16, 8)]);
-    } else {
-        fields(&mut b, &[(1, 4), (at, 4), (vaddr, 4), (vaddr, 4)]);
-        fields(&mut b, &[(len, 4), (len + 64, 4), flags, (16, 4)]);
-    }
-    assert_eq!(b.len() as u64, at);
-    b.extend_from_slice(code);
-    b
+    ifs::elf::write(&ifs::elf::OneSegment {
+        is64,
+        endian: ifs::Endian::Little,
+        e_type,
+        machine: if is64 { 62 } else { 3 },
+        entry: vaddr,
+        addr: vaddr,
+        flags: p_flags,
+        code,
+        bss: 64,
+    })
 }
 
 fn elf64(e_type: u16, p_flags: u32, vaddr: u64, code: &[u8]) -> Vec<u8> {
