@@ -499,8 +499,7 @@ fn a_flat_guest_binary_becomes_a_bootable_ifs() {
 /// image_paddr, enter at startup_vaddr).
 #[test]
 fn the_probe_packaged_as_an_ifs_boots_on_kvm() {
-    if !Path::new("/dev/kvm").exists() {
-        eprintln!("skipped: /dev/kvm is absent");
+    if !kvm() {
         return;
     }
     let d = tempfile::tempdir().unwrap();
