@@ -63,8 +63,14 @@ impl Staged {
         let (found, entry) = find(host, target)?;
         match found {
             Found::Host(path) => Ok(path),
+            // Named after the normalised path: one file name, never `..`.
             Found::Bytes(bytes) => self
-                .write(&target.trim_start_matches('/').replace('/', "_"), bytes)
+                .write(
+                    &crate::host::absolute(target)
+                        .trim_start_matches('/')
+                        .replace('/', "_"),
+                    bytes,
+                )
                 .map_err(|error| Unavailable::Staging { entry, error }),
         }
     }
