@@ -221,7 +221,6 @@ fn vdevs_this_vmm_does_not_provide() {
         ("vdev virtio-entropy", "virtio-entropy"),
         ("vdev hpet", "hpet"),
         ("vdev shmem", "shmem"),
-        ("vdev pci-dummy", "pci-dummy"),
         ("vdev wdt-ib700", "wdt-ib700"),
     ] {
         let (found, built) = preflight(&format!("{BASE}{line}\n"));

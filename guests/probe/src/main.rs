@@ -9,10 +9,12 @@
 //! `rtc` · `smp=APICID` · `cpuid` · `pit=PIN` · `uartirq=PIN` · `kbd` · `mem` · `initrd` ·
 //! `peek=ADDR` · `rx=PORT` · `iobench=N` (N port writes between milestones 10 and 11) · `bad=PORT` · `badmmio=ADDR` · `wait-power` ·
 //! `spin` · `reboot` · `off` · `halt`. Unknown words are reported and skipped.
+//! PCI (`pci.rs`): `pci` · `ecam=ADDR` · `pcicfg=DDRR`.
 #![no_std]
 #![no_main]
 
 mod boot;
+mod pci;
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -320,6 +322,9 @@ impl Probe {
                 r.s(if v == 0x55 { "ok" } else { "FAIL" }).s(" selftest=").hex(u64::from(v));
                 r.s("\n");
             }
+            b"pci" => self.pci(),
+            b"ecam" => self.ecam(arg.unwrap_or(0xe000_0000)),
+            b"pcicfg" => self.pcicfg(arg.unwrap_or(0)),
             b"mem" => self.mem(),
             b"initrd" => self.initrd(),
             b"peek" => {
