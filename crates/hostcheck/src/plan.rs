@@ -33,8 +33,10 @@ pub struct Request<'r> {
     pub target_root: Option<&'r Path>,
     /// Plan even when the host breaks hypervisor-host rules.
     pub no_check: bool,
-    /// What the VMM refuses to run in a configuration; an error stops the
-    /// VM (a caller that only prints the plan gives warnings instead).
+    /// What the VMM refuses to run in a configuration (called on the
+    /// configuration as far as it could be read, errors and all); an error
+    /// stops the VM, the same for a dry run and a run. A [`qvmconf::codes::is_host_file`]
+    /// error (a `hostdev` not on this machine) stops it as a missing file.
     pub refusals: &'r dyn Fn(&VmConfig) -> Vec<Diagnostic>,
 }
 
@@ -137,14 +139,54 @@ pub fn plan<'a>(
         }
     }
     chosen.sort_by_key(|s| s.index);
-    host_rules(req, map, m, chosen[0], diags)?;
+    // Every stage of every chosen VM is reported in one pass: the host's
+    // rules, each configuration, what the VMM refuses, the files it needs.
+    let from = diags.len();
+    let mut stop = host_rules(req, map, m, chosen[0], diags).err();
     let whole = chosen.len() > 1 || req.vms.len() > 1;
     let mut staged = Staged::default();
     let mut vms = Vec::new();
     for start in chosen {
-        vms.push(plan_vm(req, map, &host, start, diags, &mut staged, whole)?);
+        match plan_vm(req, map, &host, start, diags, &mut staged, whole) {
+            Ok(vm) => vms.push(vm),
+            Err(s) => stop = Some(worse(stop, s)),
+        }
     }
-    Ok(Plan { vms, whole, staged })
+    dedup(map, diags, from);
+    match stop {
+        Some(s) => Err(s),
+        None => Ok(Plan { vms, whole, staged }),
+    }
+}
+
+/// The stop that wins: a configuration error over a missing file.
+fn worse(a: Option<Stop>, b: Stop) -> Stop {
+    match a {
+        Some(Stop::Config) => Stop::Config,
+        _ => b,
+    }
+}
+
+/// Removes the diagnostics from index `from` on that repeat an earlier one
+/// (the host rules and the VM's own reading find the same configuration
+/// errors, in files registered twice).
+fn dedup(map: &SourceMap, diags: &mut Vec<Diagnostic>, from: usize) {
+    let key = |d: &Diagnostic| {
+        (
+            d.code.id,
+            d.message.clone(),
+            d.span().map(|s| map.location(s)),
+        )
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut i = from;
+    while i < diags.len() {
+        if seen.insert(key(&diags[i])) {
+            i += 1;
+        } else {
+            diags.remove(i);
+        }
+    }
 }
 
 /// The boot script's starts of the planned VMs and its `waitfor`s, in
@@ -227,7 +269,13 @@ fn plan_vm<'a>(
     staged: &mut Staged,
     tree: bool,
 ) -> Result<PlannedVm<'a>, Stop> {
-    let read = match load::read_config(map, host, start, &load::config_options(host)) {
+    // The VM as far as it can be read, so that the later stages run on a
+    // configuration with errors too.
+    let qopts = qvmconf::Options {
+        partial: true,
+        ..load::config_options(host)
+    };
+    let read = match load::read_config(map, host, start, &qopts) {
         Ok(Some(r)) => r,
         Ok(None) => {
             // Its configuration is not in the image (reported by the host rules).
@@ -245,20 +293,17 @@ fn plan_vm<'a>(
             return Err(Stop::BeforeStart);
         }
     };
-    let has_errors = read.diagnostics.iter().any(Diagnostic::is_error);
+    let (mut config_error, mut missing) = classify(&read.diagnostics);
     diags.extend(read.diagnostics.iter().cloned());
-    let Some(mut config) = read.config.clone().filter(|_| !has_errors) else {
+    let Some(mut config) = read.config.clone() else {
         return Err(Stop::Config);
     };
     // Located where the configuration's text is (the buildfile for inline text).
     let refused = read.locate((req.refusals)(&config));
-    let refuse = refused.iter().any(Diagnostic::is_error);
+    let (refuse, files) = classify(&refused);
+    (config_error, missing) = (config_error || refuse, missing || files);
     diags.extend(refused);
-    if refuse {
-        return Err(Stop::Config);
-    }
     // The files the VM loads are paths inside the image.
-    let mut missing = false;
     for l in &mut config.loads {
         let at = Need {
             target: &l.path.value,
@@ -278,6 +323,9 @@ fn plan_vm<'a>(
         diags.push(*d);
         Stop::BeforeStart
     });
+    if config_error {
+        return Err(Stop::Config);
+    }
     if missing {
         return Err(Stop::BeforeStart);
     }
@@ -290,6 +338,16 @@ fn plan_vm<'a>(
         cwd,
         external: start.external,
     })
+}
+
+/// Whether `diags` hold errors about the configuration, and errors about
+/// host files that are not on this machine ([`qvmconf::codes::is_host_file`]).
+fn classify(diags: &[Diagnostic]) -> (bool, bool) {
+    let errors = || diags.iter().filter(|d| d.is_error());
+    (
+        errors().any(|d| !qvmconf::codes::is_host_file(d.code)),
+        errors().any(|d| qvmconf::codes::is_host_file(d.code)),
+    )
 }
 
 /// A file the VM needs: its image path, where it is named, where image

@@ -60,6 +60,13 @@ diag::declare_codes! {
     Q0215 = "suspicious-config", Warning, "the configuration is valid but probably wrong";
 }
 
+/// Whether an error with this code is about a host file that is not on
+/// this machine (qvm's exit 64, a failure before the guest started) rather
+/// than about the configuration itself (exit 65).
+pub fn is_host_file(code: &diag::Code) -> bool {
+    *code == Q0211
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

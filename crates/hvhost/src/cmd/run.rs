@@ -8,7 +8,7 @@
 //! command adds what the VMM refuses, prints or runs the plan. The VM then
 //! runs as under `hvhost qvm`, with qvm's exit codes.
 
-use crate::cmd::qvm::{EXIT_BEFORE_START, EXIT_CONFIG, dry_run_findings, print_plan, run_vm};
+use crate::cmd::qvm::{EXIT_BEFORE_START, EXIT_CONFIG, print_plan, run_vm};
 use crate::input::{BuildfileInput, Unreadable};
 use crate::output::{Format, emit};
 use buildfile::{Manifest, Times};
@@ -60,14 +60,11 @@ pub(crate) fn run(args: &RunArgs) -> i32 {
         return EXIT_CONFIG;
     };
     let name = args.input.display_name();
+    // The same preflight as `hvhost qvm`'s, for a dry run and a run: what
+    // this VMM cannot run, and the `hostdev` files this machine lacks.
     let refusals = |c: &qvmconf::VmConfig| {
-        // What this VMM cannot run: an error for a run, a warning in a dry run.
-        let found = vmm::preflight(c);
-        if args.dryrun {
-            dry_run_findings(found)
-        } else {
-            found
-        }
+        let files = qvmconf::missing_hostdevs(c, std::path::Path::new("."));
+        vmm::Verdict::new(Some(c), files).diagnostics
     };
     let req = Request {
         name: &name,
