@@ -34,10 +34,11 @@ pub struct Request<'r> {
     /// Plan even when the host breaks hypervisor-host rules.
     pub no_check: bool,
     /// What the VMM refuses to run in a configuration (called on the
-    /// configuration as far as it could be read, errors and all); an error
+    /// configuration as far as it could be read, with what its reading
+    /// found: errors and all); an error
     /// stops the VM, the same for a dry run and a run. A [`qvmconf::codes::is_host_file`]
     /// error (a `hostdev` not on this machine) stops it as a missing file.
-    pub refusals: &'r dyn Fn(&VmConfig) -> Vec<Diagnostic>,
+    pub refusals: &'r dyn Fn(&VmConfig, &[Diagnostic]) -> Vec<Diagnostic>,
 }
 
 impl std::fmt::Debug for Request<'_> {
@@ -58,6 +59,27 @@ pub enum Stop {
     BeforeStart,
     /// The host or a configuration has errors.
     Config,
+}
+
+/// Why the VMs do not run, and the VMs that could be planned all the same
+/// (each one whose configuration reads without a configuration error, even
+/// when the VMM refuses it or a file it needs is missing): what a dry run
+/// prints beside the diagnostics.
+#[derive(Debug)]
+pub struct Stopped<'a> {
+    /// Why.
+    pub stop: Stop,
+    /// The VMs planned, in boot-script order.
+    pub vms: Vec<PlannedVm<'a>>,
+}
+
+impl From<Stop> for Stopped<'_> {
+    fn from(stop: Stop) -> Self {
+        Stopped {
+            stop,
+            vms: Vec::new(),
+        }
+    }
 }
 
 /// The VMs to run and the files staged for them.
@@ -113,7 +135,7 @@ pub fn plan<'a>(
     m: &'a Manifest,
     req: &Request<'_>,
     diags: &mut Vec<Diagnostic>,
-) -> Result<Plan<'a>, Stop> {
+) -> Result<Plan<'a>, Stopped<'a>> {
     let host = HostView::new(m, None);
     let starts: Vec<&QvmStart> = host.qvm_starts.iter().collect();
     if starts.is_empty() {
@@ -126,7 +148,7 @@ pub fn plan<'a>(
             d = d.at(s.span, "the boot script");
         }
         diags.push(d);
-        return Err(Stop::BeforeStart);
+        return Err(Stop::BeforeStart.into());
     }
     let mut chosen: Vec<&QvmStart> = Vec::new();
     if req.vms.is_empty() {
@@ -147,14 +169,15 @@ pub fn plan<'a>(
     let mut staged = Staged::default();
     let mut vms = Vec::new();
     for start in chosen {
-        match plan_vm(req, map, &host, start, diags, &mut staged, whole) {
-            Ok(vm) => vms.push(vm),
-            Err(s) => stop = Some(worse(stop, s)),
+        let (vm, s) = plan_vm(req, map, &host, start, diags, &mut staged, whole);
+        vms.extend(vm);
+        if let Some(s) = s {
+            stop = Some(worse(stop, s));
         }
     }
     dedup(map, diags, from);
     match stop {
-        Some(s) => Err(s),
+        Some(stop) => Err(Stopped { stop, vms }),
         None => Ok(Plan { vms, whole, staged }),
     }
 }
@@ -258,7 +281,9 @@ fn config_unavailable(start: &QvmStart, msg: String) -> Diagnostic {
 }
 
 /// Reads one VM's configuration, checks what the VMM runs, and maps the
-/// files it loads to host files (`tree`: at their image paths under the
+/// files it loads to host files; returns the VM when its configuration has
+/// no error (even when it does not run: what a dry run prints) and what
+/// stops it (`tree`: at their image paths under the
 /// staging directory, for a `hvhost qvm --root` process).
 fn plan_vm<'a>(
     req: &Request<'_>,
@@ -268,7 +293,7 @@ fn plan_vm<'a>(
     diags: &mut Vec<Diagnostic>,
     staged: &mut Staged,
     tree: bool,
-) -> Result<PlannedVm<'a>, Stop> {
+) -> (Option<PlannedVm<'a>>, Option<Stop>) {
     // The VM as far as it can be read, so that the later stages run on a
     // configuration with errors too.
     let qopts = qvmconf::Options {
@@ -282,7 +307,7 @@ fn plan_vm<'a>(
             let c = start.configs.join(" ");
             let msg = format!("the configuration of `{c}` is not in the image");
             diags.push(config_unavailable(start, msg));
-            return Err(Stop::BeforeStart);
+            return (None, Some(Stop::BeforeStart));
         }
         Err(d) => {
             // The reason is a warning for `check`; here it stops the VM.
@@ -290,16 +315,17 @@ fn plan_vm<'a>(
             let c = start.configs.join(" ");
             let msg = format!("the configuration `{c}` cannot be read: the VM is not started");
             diags.push(config_unavailable(start, msg));
-            return Err(Stop::BeforeStart);
+            return (None, Some(Stop::BeforeStart));
         }
     };
     let (mut config_error, mut missing) = classify(&read.diagnostics);
+    let readable = !config_error;
     diags.extend(read.diagnostics.iter().cloned());
     let Some(mut config) = read.config.clone() else {
-        return Err(Stop::Config);
+        return (None, Some(Stop::Config));
     };
     // Located where the configuration's text is (the buildfile for inline text).
-    let refused = read.locate((req.refusals)(&config));
+    let refused = read.locate((req.refusals)(&config, &read.diagnostics));
     let (refuse, files) = classify(&refused);
     (config_error, missing) = (config_error || refuse, missing || files);
     diags.extend(refused);
@@ -319,25 +345,28 @@ fn plan_vm<'a>(
             }
         }
     }
-    let process = process(host, start, &config, staged, tree).map_err(|d| {
-        diags.push(*d);
-        Stop::BeforeStart
-    });
-    if config_error {
-        return Err(Stop::Config);
-    }
-    if missing {
-        return Err(Stop::BeforeStart);
-    }
-    let (name, args, cwd) = process?;
-    Ok(PlannedVm {
-        config,
-        index: start.index,
-        name,
-        args,
-        cwd,
-        external: start.external,
-    })
+    let mut stop = match (config_error, missing) {
+        (true, _) => Some(Stop::Config),
+        (false, true) => Some(Stop::BeforeStart),
+        (false, false) => None,
+    };
+    let vm = match process(host, start, &config, staged, tree) {
+        Ok((name, args, cwd)) => Some(PlannedVm {
+            config,
+            index: start.index,
+            name,
+            args,
+            cwd,
+            external: start.external,
+        }),
+        Err(d) => {
+            diags.push(*d);
+            stop = stop.or(Some(Stop::BeforeStart));
+            None
+        }
+    };
+    // A configuration with errors is not planned (only reported).
+    (vm.filter(|_| readable), stop)
 }
 
 /// Whether `diags` hold errors about the configuration, and errors about
@@ -575,7 +604,7 @@ mod tests {
     fn run(src: &str, vms: &[String]) -> (Result<Vec<String>, Stop>, Vec<&'static str>) {
         let mut map = SourceMap::new();
         let m = manifest(&mut map, src);
-        let none = |_: &VmConfig| Vec::new();
+        let none = |_: &VmConfig, _: &[Diagnostic]| Vec::new();
         let req = Request {
             name: "host.build",
             vms,
@@ -585,7 +614,9 @@ mod tests {
         };
         let mut diags = Vec::new();
         let planned = plan(&mut map, &m, &req, &mut diags);
-        let names = planned.map(|p| p.vms.into_iter().map(|v| v.name).collect());
+        let names = planned
+            .map(|p| p.vms.into_iter().map(|v| v.name).collect())
+            .map_err(|s| s.stop);
         (names, diags.iter().map(|d| d.code.id).collect())
     }
 

@@ -77,8 +77,9 @@ fn codes(stderr: &str) -> Vec<String> {
 
 /// Runs the four paths on a configuration that a preflight stops: the same
 /// exit code everywhere, the dry run's diagnostics byte for byte the run's,
-/// no guest output (`qvm ... dryrun` prints the plan of a configuration
-/// qvmconf accepts); returns the `qvm` and `run` diagnostics.
+/// no guest output (the dry runs print the plan of a configuration without
+/// a qvmconf error, both or neither); returns the `qvm` and `run`
+/// diagnostics.
 fn stopped(conf: &str, exit: i32) -> (String, String) {
     let d = tempfile::tempdir().unwrap();
     setup(d.path(), conf);
@@ -91,9 +92,15 @@ fn stopped(conf: &str, exit: i32) -> (String, String) {
     ] {
         assert_eq!(o.status.code(), Some(exit), "{what}: {}", text(&o.stderr));
         let out = text(&o.stdout);
-        let plan = what == "qvm dryrun" && out.starts_with("VM probe:");
+        let plan = what.ends_with("dryrun") && out.starts_with("VM probe:");
         assert!(out.is_empty() || plan, "{what}: {out}");
     }
+    assert_eq!(
+        qd.stdout.is_empty(),
+        rd.stdout.is_empty(),
+        "a plan from both or neither"
+    );
+    assert!(q.stdout.is_empty() && r.stdout.is_empty(), "nothing ran");
     assert_eq!(text(&qd.stderr), text(&q.stderr), "qvm: dry run and run");
     assert_eq!(text(&rd.stderr), text(&r.stderr), "run: dry run and run");
     // `run` names the configuration by the host file mkifs found.
@@ -175,4 +182,18 @@ fn every_stage_reports_in_one_pass() {
     assert_eq!(codes(&r), ["Q0104", "R0103", "V0101"], "{r}");
     assert!(q.contains("3 errors"), "{q}");
     assert!(r.contains("3 errors"), "{r}");
+}
+
+/// A line qvmconf refuses is not reported again by the VMM as missing: a
+/// bad low `ram` is one error, not also "no RAM for the boot structures".
+#[test]
+fn a_refused_line_is_not_also_missing() {
+    let conf = config(&[("ram 0,0xa0000", "ram 0,0xa000q")]);
+    let (q, r) = stopped(&conf, 65);
+    assert_eq!(codes(&q), ["Q0104"], "{q}");
+    assert_eq!(q, r);
+    // Without the qvmconf error the VMM's rule is reported.
+    let conf = config(&[("ram 0,0xa0000\n", "")]);
+    let (q, _) = stopped(&conf, 65);
+    assert_eq!(codes(&q), ["V0111"], "{q}");
 }

@@ -32,7 +32,7 @@ mod vm;
 
 pub use from_qvmconf::spec_from_config;
 pub use spec::{ImageFormat, Load, LoadKind, MemKind, MemRegion, Policy, ResetAction, VmSpec};
-pub use validate::{Verdict, stop_of};
+pub use validate::{Verdict, refusals, stop_of};
 
 /// qvm's exit codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -252,10 +252,9 @@ impl Verdict {
     /// The verdict on `config` (the VM as far as it could be read; `None`:
     /// it could not be read) whose reading found `read`.
     pub fn new(config: Option<&qvmconf::VmConfig>, read: Vec<diag::Diagnostic>) -> Verdict {
+        let refused = config.map(|c| refusals(c, &read)).unwrap_or_default();
         let mut diagnostics = read;
-        if let Some(c) = config {
-            diagnostics.extend(crate::preflight(c));
-        }
+        diagnostics.extend(refused);
         Verdict { diagnostics }
     }
 
@@ -264,6 +263,23 @@ impl Verdict {
     pub fn stop(&self) -> Option<crate::ExitCode> {
         stop_of(&self.diagnostics)
     }
+}
+
+/// The VMM's stage of a [`Verdict`]: what [`crate::preflight`] refuses in
+/// `config`, whose reading found `read`. When reading found configuration
+/// errors, the VM lacks the lines in error, so the rules about what a whole
+/// VM is missing (boot RAM at 0, V0111; an image, V0112) are left for after
+/// they are fixed: they would only repeat that a refused `ram` or `load` is
+/// missing.
+pub fn refusals(config: &qvmconf::VmConfig, read: &[diag::Diagnostic]) -> Vec<diag::Diagnostic> {
+    let incomplete = read
+        .iter()
+        .any(|d| d.is_error() && !qvmconf::codes::is_host_file(d.code));
+    let missing = [&codes::V0111, &codes::V0112];
+    crate::preflight(config)
+        .into_iter()
+        .filter(|d| !(incomplete && missing.contains(&d.code)))
+        .collect()
 }
 
 /// The exit code errors among `diagnostics` stop a VM with: 65 (a

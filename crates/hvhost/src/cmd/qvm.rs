@@ -139,8 +139,11 @@ pub(crate) fn run(args: &QvmArgs) -> i32 {
     };
     let mut map = SourceMap::new();
     let (vm, diags) = qvmconf::load(&mut map, &s.words, &opts);
-    // A VM qvm would assemble: the plan a dry run prints.
-    let assembled = !diags.iter().any(diag::Diagnostic::is_error);
+    // A configuration without errors (its host files may be missing): the
+    // plan a dry run prints.
+    let assembled = !diags
+        .iter()
+        .any(|d| d.is_error() && !qvmconf::codes::is_host_file(d.code));
     // One verdict for a dry run and a run, every stage's findings at once.
     let mut verdict = vmm::Verdict::new(vm.as_ref(), diags);
     emit(s.format, &map, &mut verdict.diagnostics);
