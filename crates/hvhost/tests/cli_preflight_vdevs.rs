@@ -157,6 +157,17 @@ fn a_vendors_vdev_is_a_warning_and_a_vmm_refusal() {
             && l.contains("vm.qvmconf:9")),
         "{plan}"
     );
+    // And in the JSON plan, located, with its shared object.
+    let o = hvhost_in(
+        d.path(),
+        &["qvm", "@vm.qvmconf", "--format", "json", "dryrun"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let f = &v["foreign_vdevs"][0];
+    assert_eq!(f["name"], "acme-can", "{v}");
+    assert_eq!(f["shared_object"], "vdev-acme-can.so");
+    assert_eq!(f["location"], "vm.qvmconf:9:1");
+    assert_eq!(f["words"][2]["value"], "bitrate");
     let o = hvhost_in(d.path(), &["explain", "Q0112"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(text(&o.stdout).starts_with("# Q0112: a vdev hvhost does not know"));
