@@ -161,3 +161,14 @@ pub const WDT_IB700: DeviceDecl = DeviceDecl::new("wdt-ib700", "IB700 watchdog t
 pub const WDT_SP805: DeviceDecl = DeviceDecl::new("wdt-sp805", "ARM SP805 watchdog timer")
     .arch(Arch::Aarch64)
     .needs_loc();
+
+/// `smmu`: the guest's view of the host's SMMU manager (`smmuman`), a vdev
+/// shipped with the hypervisor (`vdev-smmu.so`). It has only the common
+/// options: `loc`, the base address of its request page (placed by qvm when
+/// left out), and `intr`, the interrupt that tells the guest a request is
+/// done (allocated when left out).
+pub const SMMU: DeviceDecl = DeviceDecl::new(
+    "smmu",
+    "the guest's view of the host's SMMU manager (smmuman): DMA mappings for pass-through devices",
+)
+.memory(0x1000, None);

@@ -229,6 +229,7 @@ registry! {
     Gic => catalogue::GIC, Provider::None;
     WdtIb700 => catalogue::WDT_IB700, Provider::None;
     WdtSp805 => catalogue::WDT_SP805, Provider::None;
+    Smmu => catalogue::SMMU, Provider::None;
 }
 
 impl VdevKind {

@@ -117,6 +117,22 @@ pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
             vdev_src.push(src);
         }
     }
+    for f in &cfg.foreign_vdevs {
+        refused.push(Refusal {
+            code: &codes::V0101,
+            span: Some(f.span),
+            msg: format!(
+                "vdev {} is not one hvhost knows: this VMM cannot run it",
+                f.name
+            ),
+            label: format!("a vendor's vdev (`{}`)", f.shared_object()),
+            help: format!(
+                "this VMM provides {}: remove the line to run the VM here (QNX qvm loads `{}`)",
+                crate::validate::provided(),
+                f.shared_object()
+            ),
+        });
+    }
     spec.unsupported_reference = match cfg.unsupported.reference {
         UnsupportedAction::Ignore => Policy::Ignore,
         UnsupportedAction::Fail => Policy::Fail,

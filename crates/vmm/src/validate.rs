@@ -322,3 +322,86 @@ pub(crate) fn first_error(problems: Vec<Problem>) -> crate::Error {
             .unwrap_or_else(|| "invalid configuration".into()),
     )
 }
+
+/// The one verdict on a VM before it runs, the same for a dry run (`qvm
+/// ... dryrun`, `run --dryrun`) and a run: every stage's findings in one
+/// pass — reading and validating the configuration with its host files
+/// (given), then what this VMM cannot run ([`crate::preflight`], also on a
+/// configuration that has errors, read with [`qvmconf::Options::partial`])
+/// — and qvm's exit code when they stop the VM. A dry run prints the plan
+/// and a run starts the VM only when [`Verdict::stop`] is `None`.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// Every finding, in stage order.
+    pub diagnostics: Vec<diag::Diagnostic>,
+}
+
+impl Verdict {
+    /// The verdict on `config` (the VM as far as it could be read; `None`:
+    /// it could not be read) whose reading found `read`.
+    pub fn new(config: Option<&qvmconf::VmConfig>, read: Vec<diag::Diagnostic>) -> Verdict {
+        let refused = config.map(|c| refusals(c, &read)).unwrap_or_default();
+        let mut diagnostics = read;
+        diagnostics.extend(refused);
+        Verdict { diagnostics }
+    }
+
+    /// `None` when the VM may run; otherwise the exit code that stops it
+    /// (see [`stop_of`]).
+    pub fn stop(&self) -> Option<crate::ExitCode> {
+        stop_of(&self.diagnostics)
+    }
+}
+
+/// The VMM's stage of a [`Verdict`]: what [`crate::preflight`] refuses in
+/// `config`, whose reading found `read`. When reading found configuration
+/// errors, the VM lacks the lines in error, so the rules about what a whole
+/// VM is missing (boot RAM at 0, V0111; an image, V0112) are left for after
+/// they are fixed: they would only repeat that a refused `ram` or `load` is
+/// missing.
+pub fn refusals(config: &qvmconf::VmConfig, read: &[diag::Diagnostic]) -> Vec<diag::Diagnostic> {
+    let incomplete = read
+        .iter()
+        .any(|d| d.is_error() && !qvmconf::codes::is_host_file(d.code));
+    let missing = [&codes::V0111, &codes::V0112];
+    crate::preflight(config)
+        .into_iter()
+        .filter(|d| !(incomplete && missing.contains(&d.code)))
+        .collect()
+}
+
+/// The exit code errors among `diagnostics` stop a VM with: 65 (a
+/// configuration error) when any error is about the configuration or what
+/// this VMM cannot run, else 64 (before the guest started) when the only
+/// errors are host files that are not on this machine
+/// ([`qvmconf::codes::is_host_file`]); `None` without errors.
+pub fn stop_of(diagnostics: &[diag::Diagnostic]) -> Option<crate::ExitCode> {
+    let mut errors = diagnostics.iter().filter(|d| d.is_error()).peekable();
+    errors.peek()?;
+    if errors.any(|d| !qvmconf::codes::is_host_file(d.code)) {
+        Some(crate::ExitCode::Config)
+    } else {
+        Some(crate::ExitCode::BeforeStart)
+    }
+}
+
+/// The one finding for a configuration of another architecture than this
+/// machine's guests (x86_64): a [`codes::V0115`] error at what made it
+/// one, instead of every device and memory rule of an x86 VM it breaks.
+pub(crate) fn foreign_arch(cfg: &qvmconf::VmConfig) -> Option<diag::Diagnostic> {
+    let a = cfg.arch.as_ref().filter(|a| a.arch != vdev::Arch::X86_64)?;
+    Some(
+        diag::Diagnostic::new(
+            &codes::V0115,
+            format!(
+                "this machine runs x86_64 guests only: this is an {} configuration ({})",
+                a.arch.as_str(),
+                a.reason
+            ),
+        )
+        .at(a.span, format!("makes it an {} guest", a.arch.as_str()))
+        .help(
+            "run it with QNX qvm on an aarch64 hypervisor host; `hvhost check` still checks it for one",
+        ),
+    )
+}

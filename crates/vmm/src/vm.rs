@@ -789,12 +789,7 @@ impl Watch<'_> {
             let _ = w.read();
             Flow::Continue
         })?;
-        if let Some(fd) = signals::wake_fd() {
-            lp.add(&fd, |_| {
-                signals::drain_wake();
-                Flow::Continue
-            })?;
-        }
+        signals::watch(&mut lp)?;
         if button.is_some() {
             self.shared.power_button.store(true, Ordering::SeqCst);
         }
