@@ -170,11 +170,6 @@ pub const GIC: DeviceDecl = DeviceDecl::new("gic", "ARM generic interrupt contro
         OptDecl::new("msi", ValueType::Numbers, "MSI frame: base,count,first"),
     ]);
 
-/// `wdt-ib700`.
-pub const WDT_IB700: DeviceDecl = DeviceDecl::new("wdt-ib700", "IB700 watchdog timer")
-    .arch(Arch::X86_64)
-    .ports(3, Some(0x441));
-
 /// `wdt-sp805`.
 pub const WDT_SP805: DeviceDecl = DeviceDecl::new("wdt-sp805", "ARM SP805 watchdog timer")
     .arch(Arch::Aarch64)

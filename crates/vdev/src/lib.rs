@@ -30,14 +30,15 @@
 //! |---|---|---|
 //! | 1 | [`decl`], [`event`], `logger` | option declarations; the event loop devices wait in; the guest log |
 //! | 2 | [`catalogue`], [`inkernel`], [`value`] | the vendor vdevs hvhost does not run; KVM's own devices; typed option values |
-//! | 3 | [`ser8250`], [`mc146818`], [`pckeyboard`], [`progress`] | one module per device |
+//! | 3 | [`ser8250`], [`mc146818`], [`pckeyboard`], [`progress`], [`wdt_ib700`] | one module per device |
 //! | 4 | this file | [`Device`], the registry of kinds ([`VdevKind`]) |
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
+use vmm_sys_util::eventfd::{EFD_NONBLOCK, EventFd};
 
 pub mod catalogue;
 pub mod decl;
@@ -49,6 +50,7 @@ pub mod pckeyboard;
 pub mod progress;
 pub mod ser8250;
 pub mod value;
+pub mod wdt_ib700;
 
 pub use decl::{Applied, Arch, Attachment, DeviceDecl, OptDecl, Repeat, Space, ValueType};
 pub use logger::{Dest, Level, Logger, LoggerSpec};
@@ -204,7 +206,7 @@ registry! {
     Progress => progress::DECL, bus!(progress);
     VgpuGvtg => catalogue::VGPU_GVTG, Provider::None;
     Gic => catalogue::GIC, Provider::None;
-    WdtIb700 => catalogue::WDT_IB700, Provider::None;
+    WdtIb700 => wdt_ib700::DECL, bus!(wdt_ib700);
     WdtSp805 => catalogue::WDT_SP805, Provider::None;
 }
 
@@ -379,6 +381,50 @@ pub enum Effect {
     Reset,
     /// Turn the machine off (the guest shut down).
     PowerOff,
+    /// The watchdog expired: the VM ends with qvm's watchdog exit code (4).
+    Watchdog,
+}
+
+/// A device's way to end the VM from a thread of its own (a timer that
+/// expired), not during a guest access: the request is kept (the first one
+/// wins) and the VMM's main loop, which waits for [`EndVm::fd`] to be
+/// readable, is woken and takes it ([`EndVm::take`]).
+#[derive(Clone)]
+pub struct EndVm {
+    request: Arc<Mutex<Option<(Effect, String)>>>,
+    wake: Arc<EventFd>,
+}
+
+impl EndVm {
+    /// A path with nothing requested.
+    pub fn new() -> std::io::Result<EndVm> {
+        Ok(EndVm {
+            request: Arc::default(),
+            wake: Arc::new(EventFd::new(EFD_NONBLOCK)?),
+        })
+    }
+
+    /// Ask the VMM to end the VM with `effect`, for `reason` (for the log).
+    pub fn end(&self, effect: Effect, reason: impl Into<String>) {
+        if let Ok(mut r) = self.request.lock()
+            && r.is_none()
+        {
+            *r = Some((effect, reason.into()));
+        }
+        // fails only on counter overflow, when the reader is woken anyway
+        let _ = self.wake.write(1);
+    }
+
+    /// The eventfd that becomes readable when an end was requested.
+    pub fn fd(&self) -> &EventFd {
+        &self.wake
+    }
+
+    /// The request, if any (and clear the eventfd).
+    pub fn take(&self) -> Option<(Effect, String)> {
+        let _ = self.wake.read();
+        self.request.lock().ok().and_then(|mut r| r.take())
+    }
 }
 
 /// An interrupt line into the VM's interrupt controllers.
@@ -444,6 +490,21 @@ pub struct Context {
     pub logger: Logger,
     /// Set by the VMM when the power button is pressed (SIGTERM/SIGINT).
     pub power_button: Arc<AtomicBool>,
+    /// Ends the VM from a device's own thread.
+    pub end: EndVm,
+}
+
+impl Context {
+    /// A context with no interrupt line, the power button released and an
+    /// end path of its own.
+    pub fn new(logger: Logger) -> std::io::Result<Context> {
+        Ok(Context {
+            irq: None,
+            logger,
+            power_button: Arc::default(),
+            end: EndVm::new()?,
+        })
+    }
 }
 
 /// What a `vdev` line becomes, known without creating anything: the ranges

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use kvm_bindings::{KVM_MAX_CPUID_ENTRIES, KVM_PIT_SPEAKER_DUMMY, kvm_pit_config};
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 use vdev::event::{EventLoop, Flow, Wake};
-use vdev::{Context, Created, Effect, Logger, Space};
+use vdev::{Context, Created, Effect, EndVm, Logger, Space};
 use vmm_sys_util::eventfd::{EFD_NONBLOCK, EventFd};
 use vmm_sys_util::signal::Killable;
 
@@ -51,6 +51,7 @@ pub(crate) struct Vm {
     mmio: Arc<Bus>,
     entry: Entry,
     logger: Logger,
+    end: EndVm,
     _irqfds: Vec<Arc<IrqFd>>,
     _vm: Arc<VmFd>,
     _kvm: Kvm,
@@ -91,7 +92,8 @@ impl Vm {
         vm.create_irq_chip().map_err(kvm_err("in-kernel irqchip"))?;
         logger.debug("VM and irqchip created");
 
-        let (io, mmio, irqfds) = create_devices(spec, plan, &vm, shared, &logger)?;
+        let end = EndVm::new().map_err(|e| Error::Host(format!("eventfd: {e}")))?;
+        let (io, mmio, irqfds) = create_devices(spec, plan, &vm, shared, &logger, &end)?;
         logger.debug("vdevs created");
         if logger.enabled(vdev::Level::Debug) {
             for (start, len, host) in memory.host_ranges() {
@@ -118,6 +120,7 @@ impl Vm {
             mmio: Arc::new(mmio),
             entry,
             logger,
+            end,
             _irqfds: irqfds,
             _vm: vm,
             _kvm: kvm,
@@ -134,6 +137,7 @@ fn create_devices(
     vm: &Arc<VmFd>,
     shared: &Shared,
     logger: &Logger,
+    end: &EndVm,
 ) -> Result<(Bus, Bus, Vec<Arc<IrqFd>>), Error> {
     let mut created = Vec::new();
     let controllers = plan.controllers;
@@ -175,6 +179,7 @@ fn create_devices(
             irq,
             logger: logger.clone(),
             power_button: shared.power_button.clone(),
+            end: end.clone(),
         };
         match vdev::create(v, &ctx)? {
             Created::Bus { device, ranges } => {
@@ -281,6 +286,17 @@ fn done(code: ExitCode, reason: impl Into<String>) -> End {
     })
 }
 
+/// How a device's [`Effect`] (other than none) ends the VM; `by` names the
+/// device, or says why for a device's own thread.
+fn effect_end(effect: Effect, by: &str) -> End {
+    match effect {
+        Effect::Reset => End::Reset(format!("reset by {by}")),
+        Effect::PowerOff => done(ExitCode::Shutdown, format!("powered off through {by}")),
+        Effect::Watchdog => done(ExitCode::Watchdog, by),
+        Effect::None => done(ExitCode::Unexpected, format!("{by}: ended for no reason")),
+    }
+}
+
 fn access(
     ctx: &VcpuCtx,
     space: Space,
@@ -316,11 +332,7 @@ fn access(
             };
             match r {
                 Ok(Effect::None) => Action::Continue,
-                Ok(Effect::Reset) => Action::End(End::Reset(format!("reset by {}", hit.name))),
-                Ok(Effect::PowerOff) => Action::End(done(
-                    ExitCode::Shutdown,
-                    format!("powered off through {}", hit.name),
-                )),
+                Ok(effect) => Action::End(effect_end(effect, hit.name)),
                 Err(e) => Action::End(done(ExitCode::VdevError, e.to_string())),
             }
         }
@@ -603,6 +615,7 @@ impl Vm {
             None => {
                 let w = Watch {
                     spec,
+                    end: &self.end,
                     shared: &shared,
                     rx: &rx,
                     threads: &threads,
@@ -662,6 +675,7 @@ const HALT_SAMPLE: Duration = Duration::from_millis(20);
 /// The main thread's view of a running VM.
 struct Watch<'a> {
     spec: &'a VmSpec,
+    end: &'a EndVm,
     shared: &'a Shared,
     rx: &'a Receiver<Event>,
     threads: &'a [JoinHandle<()>],
@@ -678,6 +692,9 @@ impl Watch<'_> {
             let _ = w.read();
             Flow::Continue
         })?;
+        // devices' own threads end the VM through `end`: its eventfd wakes
+        // the loop, and the request is taken below
+        lp.add(self.end.fd(), |_| Flow::Continue)?;
         if let Some(fd) = signals::wake_fd() {
             lp.add(&fd, |_| {
                 signals::drain_wake();
@@ -705,6 +722,9 @@ impl Watch<'_> {
                         return Ok(done(ExitCode::Unexpected, "vCPU threads gone"));
                     }
                 }
+            }
+            if let Some((effect, why)) = self.end.take() {
+                return Ok(effect_end(effect, &why));
             }
             if let Some(end) = self.lifecycle(button) {
                 return Ok(end);

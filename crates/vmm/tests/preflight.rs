@@ -222,7 +222,6 @@ fn vdevs_this_vmm_does_not_provide() {
         ("vdev hpet", "hpet"),
         ("vdev shmem", "shmem"),
         ("vdev pci-dummy", "pci-dummy"),
-        ("vdev wdt-ib700", "wdt-ib700"),
     ] {
         let (found, built) = preflight(&format!("{BASE}{line}\n"));
         let codes: Vec<_> = found.iter().map(|f| (f.code, f.at.as_str())).collect();

@@ -9,10 +9,12 @@
 //! `rtc` · `smp=APICID` · `cpuid` · `pit=PIN` · `uartirq=PIN` · `kbd` · `mem` · `initrd` ·
 //! `peek=ADDR` · `rx=PORT` · `iobench=N` (N port writes between milestones 10 and 11) · `bad=PORT` · `badmmio=ADDR` · `wait-power` ·
 //! `spin` · `reboot` · `off` · `halt`. Unknown words are reported and skipped.
+//! Timers (`timers.rs`): `wdt` (pets the IB700 watchdog, then lets it expire).
 #![no_std]
 #![no_main]
 
 mod boot;
+mod timers;
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -308,6 +310,7 @@ impl Probe {
                 self.out.s(" cycles each\n");
             }
             b"pit" => self.pit(arg.unwrap_or(0)),
+            b"wdt" => self.wdt(),
             b"uartirq" => self.uartirq(arg.unwrap_or(4)),
             b"kbd" => {
                 outb(0x64, 0xaa);
