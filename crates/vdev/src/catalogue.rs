@@ -27,25 +27,6 @@ const LEGACY: OptDecl = OptDecl::new(
     "offer the legacy (pre-1.0) virtio interface too",
 );
 
-/// `hpet`.
-pub const HPET: DeviceDecl = DeviceDecl::new("hpet", "high-precision event timer")
-    .arch(Arch::X86_64)
-    .memory(0x400, Some(0xfed0_0000))
-    .options(&[
-        OptDecl::new(
-            "frequency",
-            ValueType::NonZero,
-            "the counter's frequency in Hz",
-        )
-        .default("14318180"),
-        OptDecl::new(
-            "legacy-free",
-            ValueType::Flag,
-            "no legacy replacement routing (timers 0 and 1 do not replace the 8254 and RTC)",
-        )
-        .key("legacy_free"),
-    ]);
-
 /// `pci-dummy`.
 pub const PCI_DUMMY: DeviceDecl = DeviceDecl::new(
     "pci-dummy",

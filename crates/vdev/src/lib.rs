@@ -30,7 +30,7 @@
 //! |---|---|---|
 //! | 1 | [`decl`], [`event`], `logger` | option declarations; the event loop devices wait in; the guest log |
 //! | 2 | [`catalogue`], [`inkernel`], [`value`] | the vendor vdevs hvhost does not run; KVM's own devices; typed option values |
-//! | 3 | [`ser8250`], [`mc146818`], [`pckeyboard`], [`progress`], [`wdt_ib700`] | one module per device |
+//! | 3 | [`ser8250`], [`mc146818`], [`pckeyboard`], [`progress`], [`hpet`], [`wdt_ib700`] | one module per device |
 //! | 4 | this file | [`Device`], the registry of kinds ([`VdevKind`]) |
 
 use std::path::PathBuf;
@@ -43,6 +43,7 @@ use vmm_sys_util::eventfd::{EFD_NONBLOCK, EventFd};
 pub mod catalogue;
 pub mod decl;
 pub mod event;
+pub mod hpet;
 pub mod inkernel;
 mod logger;
 pub mod mc146818;
@@ -194,7 +195,7 @@ registry! {
     Timer8254 => inkernel::TIMER8254, Provider::InKernel(inkernel::pit);
     Mc146818 => mc146818::DECL, bus!(mc146818);
     Pckeyboard => pckeyboard::DECL, bus!(pckeyboard);
-    Hpet => catalogue::HPET, Provider::None;
+    Hpet => hpet::DECL, bus!(hpet);
     PciDummy => catalogue::PCI_DUMMY, Provider::None;
     Ser8250 => ser8250::DECL, bus!(ser8250);
     Pl011 => catalogue::PL011, Provider::None;
@@ -285,9 +286,12 @@ pub struct VdevSpec {
     /// `loc`.
     #[serde(default)]
     pub loc: Option<Loc>,
-    /// `intr`.
+    /// `intr` (the first line given).
     #[serde(default)]
     pub intr: Option<Intr>,
+    /// The further lines of `intr` (`intr a,b,c`: hpet's timers 1 and 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_intr: Vec<Intr>,
     /// `name`.
     #[serde(default)]
     pub name: Option<String>,
@@ -303,6 +307,7 @@ impl VdevSpec {
             kind,
             loc: None,
             intr: None,
+            more_intr: Vec::new(),
             name: None,
             options: Vec::new(),
         }
@@ -320,6 +325,11 @@ impl VdevSpec {
             .iter()
             .filter(move |o| o.name == name)
             .map(|o| &o.value)
+    }
+
+    /// Every `intr` line, in order.
+    pub fn intrs(&self) -> impl Iterator<Item = &Intr> {
+        self.intr.iter().chain(&self.more_intr)
     }
 
     /// The value of option `decl` (the last one written).
@@ -433,6 +443,18 @@ pub trait IrqLine: Send + Sync {
     fn trigger(&self) -> std::io::Result<()>;
 }
 
+/// Lines to any GSI, for a device whose guest moves its interrupts to lines
+/// its `intr` does not name (the hpet's legacy replacement). GSIs are
+/// numbered like IOAPIC pins; 0-15 reach the 8259 pair too.
+pub trait IrqLines: Send + Sync {
+    /// A line to `gsi`.
+    fn line(&self, gsi: u32) -> std::io::Result<Arc<dyn IrqLine>>;
+    /// The GSI the 8254 PIT's interrupt takes (it reaches 8259 line 0 and
+    /// the IOAPIC pin the `timer8254` is configured with), or IOAPIC pin 2
+    /// when the VM has no 8254.
+    fn pit_gsi(&self) -> u32;
+}
+
 /// A device emulated in user space.
 ///
 /// `offset` is relative to the base of the range that was hit; `data` is the
@@ -484,8 +506,10 @@ pub enum Created {
 /// What a device may need from the VMM when it is created.
 #[derive(Clone)]
 pub struct Context {
-    /// The device's interrupt line, when its `intr` names one.
-    pub irq: Option<Arc<dyn IrqLine>>,
+    /// The device's interrupt lines, one per line of its `intr`, in order.
+    pub irqs: Vec<Arc<dyn IrqLine>>,
+    /// Lines to other GSIs, when the VMM offers them.
+    pub lines: Option<Arc<dyn IrqLines>>,
     /// The VM's logger.
     pub logger: Logger,
     /// Set by the VMM when the power button is pressed (SIGTERM/SIGINT).
@@ -499,11 +523,17 @@ impl Context {
     /// end path of its own.
     pub fn new(logger: Logger) -> std::io::Result<Context> {
         Ok(Context {
-            irq: None,
+            irqs: Vec::new(),
+            lines: None,
             logger,
             power_button: Arc::default(),
             end: EndVm::new()?,
         })
+    }
+
+    /// The device's first interrupt line (its `intr`), if it has one.
+    pub fn irq(&self) -> Option<Arc<dyn IrqLine>> {
+        self.irqs.first().cloned()
     }
 }
 
@@ -563,6 +593,21 @@ pub(crate) fn io_base(spec: &VdevSpec, default: Option<u64>) -> Result<u64, Erro
             space: Space::Mem, ..
         }) => Err(spec.misplaced("this device lives in port space (io:)")),
         None => default.ok_or_else(|| spec.bad("needs `loc io:PORT`")),
+    }
+}
+
+/// The memory base from `loc`, or `default`; a port `loc` is an error.
+pub(crate) fn mem_base(spec: &VdevSpec, default: Option<u64>) -> Result<u64, Error> {
+    match spec.loc {
+        Some(Loc {
+            space: Space::Mem,
+            base,
+            ..
+        }) => Ok(base),
+        Some(Loc {
+            space: Space::Io, ..
+        }) => Err(spec.misplaced("this device lives in memory space (mem:)")),
+        None => default.ok_or_else(|| spec.bad("needs `loc mem:ADDR`")),
     }
 }
 

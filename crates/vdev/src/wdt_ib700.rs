@@ -23,7 +23,7 @@ use vmm_sys_util::eventfd::{EFD_NONBLOCK, EventFd};
 use vmm_sys_util::timerfd::TimerFd;
 
 use crate::decl::{Arch, DeviceDecl};
-use crate::event::{EventLoop, Flow, Stopper};
+use crate::event::{EventLoop, Flow, Running};
 use crate::{Context, Device, Effect, EndVm, Error, Range, Space, VdevSpec, io_base};
 
 /// What `wdt-ib700` declares.
@@ -72,7 +72,8 @@ struct State {
 pub struct WdtIb700 {
     state: Arc<Mutex<State>>,
     wake: Arc<EventFd>,
-    stop: Stopper,
+    /// The timer thread, stopped when the device is dropped.
+    _timers: Running,
 }
 
 fn host_err(e: std::io::Error) -> Error {
@@ -84,10 +85,14 @@ fn host_err(e: std::io::Error) -> Error {
 
 pub(crate) fn device(_spec: &VdevSpec, ctx: &Context) -> Result<Box<dyn Device>, Error> {
     let (state, wake, stop) = start(ctx.end.clone()).map_err(host_err)?;
-    Ok(Box::new(WdtIb700 { state, wake, stop }))
+    Ok(Box::new(WdtIb700 {
+        state,
+        wake,
+        _timers: stop,
+    }))
 }
 
-type Started = (Arc<Mutex<State>>, Arc<EventFd>, Stopper);
+type Started = (Arc<Mutex<State>>, Arc<EventFd>, Running);
 
 /// The timer thread: applies commands, and ends the VM when the timer fires.
 fn start(end: EndVm) -> std::io::Result<Started> {
@@ -133,13 +138,7 @@ fn start(end: EndVm) -> std::io::Result<Started> {
         );
         Flow::Stop
     })?;
-    let stop = lp.stopper();
-    std::thread::Builder::new()
-        .name("wdt-ib700".into())
-        .spawn(move || {
-            let _ = lp.run();
-        })?;
-    Ok((state, wake, stop))
+    Ok((state, wake, lp.spawn("wdt-ib700")?))
 }
 
 impl WdtIb700 {
@@ -174,12 +173,6 @@ impl Device for WdtIb700 {
     }
 }
 
-impl Drop for WdtIb700 {
-    fn drop(&mut self) {
-        self.stop.stop();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,7 +190,14 @@ mod tests {
     fn wdt() -> (WdtIb700, EndVm) {
         let end = EndVm::new().expect("end path");
         let (state, wake, stop) = start(end.clone()).expect("timer thread");
-        (WdtIb700 { state, wake, stop }, end)
+        (
+            WdtIb700 {
+                state,
+                wake,
+                _timers: stop,
+            },
+            end,
+        )
     }
 
     /// Waits (at most `limit`) for the end path to be signalled.

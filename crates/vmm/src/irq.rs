@@ -250,6 +250,35 @@ impl IrqLine for IrqFd {
     }
 }
 
+/// Lines to any GSI (irqfds registered when asked for), for devices whose
+/// guest reroutes their interrupts.
+pub(crate) struct GsiLines {
+    vm: std::sync::Arc<VmFd>,
+    pit: bool,
+}
+
+impl GsiLines {
+    /// Lines of `vm`; `pit`: the VM has a `timer8254`.
+    pub(crate) fn new(vm: std::sync::Arc<VmFd>, pit: bool) -> GsiLines {
+        GsiLines { vm, pit }
+    }
+}
+
+impl vdev::IrqLines for GsiLines {
+    fn line(&self, gsi: u32) -> std::io::Result<std::sync::Arc<dyn IrqLine>> {
+        if gsi >= IOAPIC_PINS {
+            return Err(std::io::Error::other(format!("no GSI {gsi}")));
+        }
+        let fd = IrqFd::new(&self.vm, gsi).map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(std::sync::Arc::new(fd))
+    }
+
+    fn pit_gsi(&self) -> u32 {
+        // GSI 0 is the PIT's: 8259 line 0 and the IOAPIC pin it is routed to
+        if self.pit { 0 } else { 2 }
+    }
+}
+
 /// An IOAPIC at a `loc` other than KVM's fixed 0xfec00000: its register
 /// window (IOREGSEL at 0x00, IOWIN at 0x10) is emulated in user space and
 /// forwarded to KVM's IOAPIC state with `KVM_GET_IRQCHIP`/`KVM_SET_IRQCHIP`.

@@ -20,8 +20,8 @@ pub(crate) const MAX_CPUS: u32 = 254;
 pub(crate) struct Plan {
     /// The in-kernel interrupt controllers and the PIT.
     pub controllers: Controllers,
-    /// Per vdev: the GSI of its `intr` (user-space devices only).
-    pub gsis: Vec<Option<u32>>,
+    /// Per vdev: the GSI of each line of its `intr` (user-space devices only).
+    pub gsis: Vec<Vec<u32>>,
     /// Per vdev: true for the in-kernel ones (8259, ioapic, timer8254).
     pub in_kernel: Vec<bool>,
 }
@@ -163,7 +163,7 @@ pub(crate) fn plan(spec: &VmSpec) -> Result<Plan, Vec<Problem>> {
 fn devices(
     spec: &VmSpec,
     problems: &mut Vec<Problem>,
-) -> (Vec<Option<Layout>>, Controllers, Vec<Option<u32>>) {
+) -> (Vec<Option<Layout>>, Controllers, Vec<Vec<u32>>) {
     let mut layouts = Vec::with_capacity(spec.vdevs.len());
     for (i, v) in spec.vdevs.iter().enumerate() {
         match vdev::layout(v) {
@@ -185,7 +185,7 @@ fn devices(
     let (controllers, found) = Controllers::new(&bindings);
     problems.extend(found);
 
-    let mut gsis = vec![None; spec.vdevs.len()];
+    let mut gsis = vec![Vec::new(); spec.vdevs.len()];
     let mut io = Bus::default();
     let mut mmio = Bus::default();
     let nothing: SharedDevice = Arc::new(Mutex::new(Box::new(Nothing)));
@@ -197,9 +197,9 @@ fn devices(
         let Some(Layout::Bus(ranges)) = &layouts[i] else {
             continue;
         };
-        if let Some(intr) = &v.intr {
+        for intr in v.intrs() {
             match controllers.gsi(intr, v.base_kind(), Subject::Intr(i)) {
-                Ok(g) => gsis[i] = Some(g),
+                Ok(g) => gsis[i].push(g),
                 Err(p) => problems.push(p),
             }
         }

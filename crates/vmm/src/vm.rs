@@ -154,6 +154,10 @@ fn create_devices(
     let mut io = Bus::default();
     let mut mmio = Bus::default();
     let mut irqfds = Vec::new();
+    let lines: Arc<dyn vdev::IrqLines> = Arc::new(irq::GsiLines::new(
+        vm.clone(),
+        controllers.pit_pin.is_some(),
+    ));
     if let Some(base) = controllers.ioapic_base().filter(|&b| b != IOAPIC_BASE) {
         let dev: SharedDevice =
             Arc::new(Mutex::new(Box::new(irq::RelocatedIoapic::new(vm.clone()))));
@@ -167,16 +171,15 @@ fn create_devices(
         if plan.in_kernel[i] {
             continue;
         }
-        let irq: Option<Arc<dyn vdev::IrqLine>> = match plan.gsis[i] {
-            Some(gsi) => {
-                let fd = Arc::new(IrqFd::new(vm, gsi)?);
-                irqfds.push(fd.clone());
-                Some(fd)
-            }
-            None => None,
-        };
+        let mut irqs: Vec<Arc<dyn vdev::IrqLine>> = Vec::new();
+        for &gsi in &plan.gsis[i] {
+            let fd = Arc::new(IrqFd::new(vm, gsi)?);
+            irqfds.push(fd.clone());
+            irqs.push(fd);
+        }
         let ctx = Context {
-            irq,
+            irqs,
+            lines: Some(lines.clone()),
             logger: logger.clone(),
             power_button: shared.power_button.clone(),
             end: end.clone(),

@@ -7,6 +7,7 @@ mod common;
 
 use common::{kvm, probe_spec, run, vdev};
 use vmm::ExitCode;
+use vmm::spec::{Intr, VdevSpec};
 
 /// The VMM's log time (seconds since it started) of the first stderr line
 /// containing `what`.
@@ -46,4 +47,46 @@ fn wdt_ib700_ends_the_vm_with_exit_4_two_seconds_after_the_last_pet() {
         r.err
     );
     assert!(r.err.contains("watchdog (wdt-ib700) expired"), "{}", r.err);
+}
+
+#[test]
+fn hpet_timer_0_raises_periodic_interrupts_at_100_hz_through_the_ioapic() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec("progress hpet=fed00000");
+    spec.vdevs.push(VdevSpec {
+        intr: common::intr("myioapic", 20),
+        more_intr: vec![Intr::line("myioapic", 21)],
+        ..vdev("hpet")
+    });
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}\n{}", r.out, r.err);
+    let line = r.ok("hpet");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    // "20 irqs via ioapic pin 20 in T ticks of 69841279 fs, period 143181 timers=3"
+    assert_eq!(
+        words[..6],
+        ["20", "irqs", "via", "ioapic", "pin", "20"],
+        "{line}"
+    );
+    assert_eq!(words[8..11], ["ticks", "of", "69841279"], "{line}");
+    assert_eq!(words[13..], ["143181", "timers=3"], "{line}");
+    // interrupts never come faster than the period; a loaded host may
+    // deliver them late (periods already past are skipped), not 3 times so
+    let ticks: f64 = words[7].parse().expect("ticks");
+    let periods = ticks / 143_181.0;
+    assert!((19.5..60.0).contains(&periods), "{periods} periods: {line}");
+    // the counter runs at 14.31818 MHz of the host's clock: the VMM's log
+    // times the milestones written just before it started and after it
+    // was read
+    let t0 = logged_at(&r.err, "milestone 1808").expect("start logged");
+    let t1 = logged_at(&r.err, "milestone 1809").expect("end logged");
+    let counted = ticks / 14_318_180.0;
+    assert!(
+        (0.5..1.05).contains(&(counted / (t1 - t0))),
+        "the counter counted {counted} s in {} s\n{}",
+        t1 - t0,
+        r.err
+    );
 }

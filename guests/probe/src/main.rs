@@ -9,7 +9,8 @@
 //! `rtc` · `smp=APICID` · `cpuid` · `pit=PIN` · `uartirq=PIN` · `kbd` · `mem` · `initrd` ·
 //! `peek=ADDR` · `rx=PORT` · `iobench=N` (N port writes between milestones 10 and 11) · `bad=PORT` · `badmmio=ADDR` · `wait-power` ·
 //! `spin` · `reboot` · `off` · `halt`. Unknown words are reported and skipped.
-//! Timers (`timers.rs`): `wdt` (pets the IB700 watchdog, then lets it expire).
+//! Timers (`timers.rs`): `wdt` (pets the IB700 watchdog, then lets it expire) ·
+//! `hpet=ADDR` (counts periodic HPET timer 0 interrupts).
 #![no_std]
 #![no_main]
 
@@ -311,6 +312,7 @@ impl Probe {
             }
             b"pit" => self.pit(arg.unwrap_or(0)),
             b"wdt" => self.wdt(),
+            b"hpet" => self.hpet(arg.unwrap_or(0xfed0_0000)),
             b"uartirq" => self.uartirq(arg.unwrap_or(4)),
             b"kbd" => {
                 outb(0x64, 0xaa);
