@@ -51,7 +51,7 @@ fn dry_runs_refuse_what_this_vmm_cannot_run() {
             "vdev ser8250 loc 0x2f8 intr myioapic:5",
         ),
         ("vdev virtio-console", "V0101", 1, ""),
-        ("vdev shmem", "V0101", 1, ""),
+        ("vdev shmem create ipc,0x1000", "V0105", 1, ""),
         ("vdev pci-dummy", "V0101", 1, ""),
     ] {
         let conf = probe_vm(dir.path(), bad);

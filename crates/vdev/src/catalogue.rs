@@ -98,30 +98,6 @@ pub const VIRTIO_ENTROPY: DeviceDecl =
         .attachment(Attachment::Virtio)
         .options(&[LEGACY]);
 
-/// `shmem`.
-pub const SHMEM: DeviceDecl = DeviceDecl::new("shmem", "shared memory between VMs")
-    .attachment(Attachment::Pci)
-    .options(&[
-        OptDecl::new(
-            "create",
-            ValueType::NamedSize,
-            "create a named region of this size",
-        )
-        .repeat(Repeat::Many),
-        OptDecl::new(
-            "allow",
-            ValueType::Text,
-            "regions (patterns) the guest may attach",
-        )
-        .repeat(Repeat::Many),
-        OptDecl::new(
-            "deny",
-            ValueType::Text,
-            "regions (patterns) the guest may not attach",
-        )
-        .repeat(Repeat::Many),
-    ]);
-
 /// `vgpu-gvtg`.
 pub const VGPU_GVTG: DeviceDecl = DeviceDecl::new("vgpu-gvtg", "Intel GVT-g virtual GPU")
     .arch(Arch::X86_64)

@@ -701,8 +701,10 @@ mod tests {
         std::thread::sleep(Duration::from_millis(205));
         w(&mut d, CONF, 0);
         let got = n.load(std::sync::atomic::Ordering::SeqCst);
+        // never more than the periods that passed; a loaded host may run
+        // the timer thread late (missed periods are skipped)
         assert!(
-            (15..=21).contains(&got),
+            (8..=21).contains(&got),
             "{got} interrupts in 205 ms at 100 Hz"
         );
     }

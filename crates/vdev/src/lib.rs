@@ -30,7 +30,7 @@
 //! |---|---|---|
 //! | 1 | [`decl`], [`event`], `logger` | option declarations; the event loop devices wait in; the guest log |
 //! | 2 | [`catalogue`], [`inkernel`], [`value`] | the vendor vdevs hvhost does not run; KVM's own devices; typed option values |
-//! | 3 | [`ser8250`], [`mc146818`], [`pckeyboard`], [`progress`], [`hpet`], [`wdt_ib700`] | one module per device |
+//! | 3 | [`ser8250`], [`mc146818`], [`pckeyboard`], [`progress`], [`hpet`], [`shmem`], [`wdt_ib700`] | one module per device |
 //! | 4 | this file | [`Device`], the registry of kinds ([`VdevKind`]) |
 
 use std::path::PathBuf;
@@ -50,6 +50,7 @@ pub mod mc146818;
 pub mod pckeyboard;
 pub mod progress;
 pub mod ser8250;
+pub mod shmem;
 pub mod value;
 pub mod wdt_ib700;
 
@@ -203,7 +204,7 @@ registry! {
     VirtioBlk => catalogue::VIRTIO_BLK, Provider::None;
     VirtioNet => catalogue::VIRTIO_NET, Provider::None;
     VirtioEntropy => catalogue::VIRTIO_ENTROPY, Provider::None;
-    Shmem => catalogue::SHMEM, Provider::None;
+    Shmem => shmem::DECL, bus!(shmem);
     Progress => progress::DECL, bus!(progress);
     VgpuGvtg => catalogue::VGPU_GVTG, Provider::None;
     Gic => catalogue::GIC, Provider::None;
@@ -503,6 +504,16 @@ pub enum Created {
     InKernel(InKernel),
 }
 
+/// Maps host memory into the guest while it runs, for devices that attach
+/// memory (`shmem`): the VMM checks the place and adds a memory slot.
+pub trait GuestMapper: Send + Sync {
+    /// Map `len` bytes of `file` (from its start; `len` a multiple of 4 KiB
+    /// the file has) read-write at guest address `gpa`. Refused when `gpa`
+    /// is not 4 KiB aligned or the range meets guest memory, a device or
+    /// another mapping.
+    fn map(&self, gpa: u64, len: u64, file: &std::fs::File) -> Result<(), String>;
+}
+
 /// What a device may need from the VMM when it is created.
 #[derive(Clone)]
 pub struct Context {
@@ -510,6 +521,8 @@ pub struct Context {
     pub irqs: Vec<Arc<dyn IrqLine>>,
     /// Lines to other GSIs, when the VMM offers them.
     pub lines: Option<Arc<dyn IrqLines>>,
+    /// Maps memory into the guest at run time, when the VMM can.
+    pub mapper: Option<Arc<dyn GuestMapper>>,
     /// The VM's logger.
     pub logger: Logger,
     /// Set by the VMM when the power button is pressed (SIGTERM/SIGINT).
@@ -525,6 +538,7 @@ impl Context {
         Ok(Context {
             irqs: Vec::new(),
             lines: None,
+            mapper: None,
             logger,
             power_button: Arc::default(),
             end: EndVm::new()?,

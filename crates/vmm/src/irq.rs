@@ -27,6 +27,8 @@ pub(crate) const IOAPIC_PINS: u32 = 24;
 pub(crate) const PIT_BASE: u64 = 0x40;
 /// Where KVM's IOAPIC is.
 pub(crate) const IOAPIC_BASE: u64 = 0xfec0_0000;
+/// Where the local APICs are.
+pub(crate) const LAPIC_BASE: u64 = 0xfee0_0000;
 
 /// The interrupt controllers the configuration names.
 #[derive(Default)]

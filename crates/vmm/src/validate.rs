@@ -50,6 +50,10 @@ fn from_vdev(i: usize, kind: &str, e: vdev::Error) -> Problem {
             let help = match kind {
                 "8259" => "use `loc 0x20` (master) and `loc 0xa0` (slave), where KVM's PIC pair is",
                 "ioapic" => "give a memory location, e.g. `loc mem:0xfec00000`",
+                "hpet" => "give a 1 KiB aligned memory location, e.g. `loc mem:0xfed00000`",
+                "shmem" => {
+                    "give the factory page a 4 KiB aligned memory location, e.g. `loc mem:0xfe000000`"
+                }
                 _ => "give a port location `loc io:PORT` with the device's ports within 0-0xffff",
             };
             Problem::new(

@@ -19,7 +19,7 @@ use vmm_sys_util::signal::Killable;
 use crate::boot::{self, Entry};
 use crate::bus::{Bus, SharedDevice};
 use crate::irq::{IOAPIC_BASE, IrqFd};
-use crate::memory::Memory;
+use crate::memory::{Mapper, Memory};
 use crate::spec::{Policy, ResetAction, VmSpec};
 use crate::{Error, ExitCode, Outcome, RunOptions, cpu, irq, kvm_err, signals, validate};
 
@@ -93,7 +93,8 @@ impl Vm {
         logger.debug("VM and irqchip created");
 
         let end = EndVm::new().map_err(|e| Error::Host(format!("eventfd: {e}")))?;
-        let (io, mmio, irqfds) = create_devices(spec, plan, &vm, shared, &logger, &end)?;
+        let mapper = Arc::new(Mapper::new(vm.clone(), memory.clone()));
+        let (io, mmio, irqfds) = create_devices(spec, plan, &vm, shared, &logger, &end, &mapper)?;
         logger.debug("vdevs created");
         if logger.enabled(vdev::Level::Debug) {
             for (start, len, host) in memory.host_ranges() {
@@ -138,6 +139,7 @@ fn create_devices(
     shared: &Shared,
     logger: &Logger,
     end: &EndVm,
+    mapper: &Arc<Mapper>,
 ) -> Result<(Bus, Bus, Vec<Arc<IrqFd>>), Error> {
     let mut created = Vec::new();
     let controllers = plan.controllers;
@@ -154,6 +156,9 @@ fn create_devices(
     let mut io = Bus::default();
     let mut mmio = Bus::default();
     let mut irqfds = Vec::new();
+    // KVM's own IOAPIC and local APICs
+    mapper.reserve(IOAPIC_BASE, 0x1000);
+    mapper.reserve(irq::LAPIC_BASE, 0x1000);
     let lines: Arc<dyn vdev::IrqLines> = Arc::new(irq::GsiLines::new(
         vm.clone(),
         controllers.pit_pin.is_some(),
@@ -163,6 +168,7 @@ fn create_devices(
             Arc::new(Mutex::new(Box::new(irq::RelocatedIoapic::new(vm.clone()))));
         mmio.insert(base, 0x100, 0, dev, "ioapic")
             .map_err(Error::Config)?;
+        mapper.reserve(base, 0x1000);
         logger.debug(format_args!(
             "ioapic at {base:#x} forwarded to KVM's at {IOAPIC_BASE:#x}"
         ));
@@ -180,6 +186,7 @@ fn create_devices(
         let ctx = Context {
             irqs,
             lines: Some(lines.clone()),
+            mapper: Some(mapper.clone()),
             logger: logger.clone(),
             power_button: shared.power_button.clone(),
             end: end.clone(),
@@ -201,6 +208,9 @@ fn create_devices(
             };
             bus.insert(r.base, r.len, i, dev.clone(), &name)
                 .map_err(|e| Error::Config(format!("vdev {name}: {e}")))?;
+            if r.space == Space::Mem {
+                mapper.reserve(r.base, r.len);
+            }
         }
     }
     Ok((io, mmio, irqfds))

@@ -7,7 +7,7 @@ mod common;
 
 use common::{kvm, probe_spec, run, vdev};
 use vmm::ExitCode;
-use vmm::spec::{Intr, VdevSpec};
+use vmm::spec::{Intr, Loc, Space, VdevSpec};
 
 /// The VMM's log time (seconds since it started) of the first stderr line
 /// containing `what`.
@@ -88,5 +88,68 @@ fn hpet_timer_0_raises_periodic_interrupts_at_100_hz_through_the_ioapic() {
         "the counter counted {counted} s in {} s\n{}",
         t1 - t0,
         r.err
+    );
+}
+
+/// A probe VM with a shmem factory page at 0xfe000000 interrupting on
+/// IOAPIC pin 10, creating region `name`, running `shmem=...,ROLE`.
+fn shmem_vm(name: &str, role: &str) -> vmm::VmSpec {
+    let mut spec = probe_spec(&format!("shmem=fe000000,{name},{role}"));
+    spec.name = role.into();
+    spec.vdevs.push(VdevSpec {
+        loc: Some(Loc {
+            space: Space::Mem,
+            base: 0xfe00_0000,
+            len: None,
+        }),
+        intr: common::intr("myioapic", 10),
+        options: vec![vdev::OptionValue::new(
+            "create",
+            vdev::Value::NamedSize(name.into(), 0x10000),
+        )],
+        ..vdev("shmem")
+    });
+    spec
+}
+
+#[test]
+fn shmem_two_vm_processes_exchange_a_message_and_an_interrupt() {
+    if !kvm() {
+        return;
+    }
+    let name = format!("probe-{}", std::process::id());
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let recv = common::spawn(&shmem_vm(&name, "recv"), da.path());
+    let send = common::spawn(&shmem_vm(&name, "send"), db.path());
+    let limit = std::time::Duration::from_secs(60);
+    let (r, s) = (common::finish(recv, limit), common::finish(send, limit));
+    assert_eq!(
+        (r.code, s.code),
+        (0, 0),
+        "{}\n{}\n{}\n{}",
+        r.out,
+        r.err,
+        s.out,
+        s.err
+    );
+    let sent = s.ok("shmem");
+    let got = r.ok("shmem");
+    // "sent to peer 1 as peer 2" / "1 irqs via ioapic pin 10 status=1 from peer 2 '...'"
+    let peers: Vec<&str> = sent.split_whitespace().collect();
+    assert_eq!(
+        got,
+        format!(
+            "1 irqs via ioapic pin 10 status=1 from peer {} 'hello through shmem'",
+            peers[6]
+        ),
+        "{}",
+        s.out
+    );
+    assert_eq!(peers[..3], ["sent", "to", "peer"], "{sent}");
+    assert_eq!(peers[4..6], ["as", "peer"], "{sent}");
+    assert_ne!(peers[3], peers[6], "two peers");
+    assert!(
+        !std::path::Path::new(&format!("/dev/shm/hvhost-shmem-{name}")).exists(),
+        "the region's name is removed when the VMs end"
     );
 }

@@ -219,7 +219,6 @@ fn vdevs_this_vmm_does_not_provide() {
     for (line, kind) in [
         ("vdev virtio-console", "virtio-console"),
         ("vdev virtio-entropy", "virtio-entropy"),
-        ("vdev shmem", "shmem"),
         ("vdev pci-dummy", "pci-dummy"),
     ] {
         let (found, built) = preflight(&format!("{BASE}{line}\n"));

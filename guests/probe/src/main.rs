@@ -10,11 +10,13 @@
 //! `peek=ADDR` · `rx=PORT` · `iobench=N` (N port writes between milestones 10 and 11) · `bad=PORT` · `badmmio=ADDR` · `wait-power` ·
 //! `spin` · `reboot` · `off` · `halt`. Unknown words are reported and skipped.
 //! Timers (`timers.rs`): `wdt` (pets the IB700 watchdog, then lets it expire) ·
-//! `hpet=ADDR` (counts periodic HPET timer 0 interrupts).
+//! `hpet=ADDR` (counts periodic HPET timer 0 interrupts). Shared memory
+//! (`shmem.rs`): `shmem=FACTORY,NAME,send|recv` (a message between two VMs).
 #![no_std]
 #![no_main]
 
 mod boot;
+mod shmem;
 mod timers;
 
 use core::arch::asm;
@@ -313,6 +315,7 @@ impl Probe {
             b"pit" => self.pit(arg.unwrap_or(0)),
             b"wdt" => self.wdt(),
             b"hpet" => self.hpet(arg.unwrap_or(0xfed0_0000)),
+            b"shmem" => self.shmem(word.get(name.len() + 1..).unwrap_or(b"")),
             b"uartirq" => self.uartirq(arg.unwrap_or(4)),
             b"kbd" => {
                 outb(0x64, 0xaa);
