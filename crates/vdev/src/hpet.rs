@@ -23,7 +23,7 @@
 //! clears it.
 //!
 //! Timers run on timerfds in an [`EventLoop`] on a thread of the device's
-//! own: the vCPU's register writes only wake that thread (eventfd), which
+//! own, at most one expiry per timer every [`MIN_INTERVAL`] (50 µs): the vCPU's register writes only wake that thread (eventfd), which
 //! re-arms the timerfds; reading the counter needs no thread at all.
 
 use std::os::fd::AsRawFd;
@@ -67,6 +67,11 @@ pub const TIMERS: usize = 3;
 /// The vendor ID in the capabilities register.
 pub const VENDOR: u64 = 0x8086;
 const DEFAULT_FREQUENCY: u64 = 14_318_180;
+/// The shortest wait between two expiries of a timer: a guest that
+/// programs a period of a few ticks gets its interrupts at most this often
+/// (periods in between are skipped) rather than a thread spinning on the
+/// host.
+pub const MIN_INTERVAL: Duration = Duration::from_micros(50);
 /// The GSI of the RTC, which timer 1 replaces.
 const RTC_GSI: u32 = 8;
 
@@ -442,8 +447,9 @@ fn start(regs: &Arc<Mutex<Regs>>, lines: Lines) -> std::io::Result<(Arc<EventFd>
     let timers = Arc::new(Mutex::new(timers));
     let arm = |regs: &Regs, timers: &mut [TimerFd], n: usize| {
         let _ = match regs.due_in(n, Instant::now()) {
-            // a timerfd armed with 0 is disarmed: "now" is 1 ns
-            Some(d) => timers[n].reset(d.max(Duration::from_nanos(1)), None),
+            // never sooner than MIN_INTERVAL (also: a timerfd armed with 0
+            // is disarmed)
+            Some(d) => timers[n].reset(d.max(MIN_INTERVAL), None),
             None => timers[n].clear(),
         };
     };
@@ -682,8 +688,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_timer_thread_raises_periodic_interrupts_at_the_rate() {
+    /// Runs timer 0 periodic with `period` ticks for `run`; the interrupts.
+    fn periodic(period: u64, run: Duration) -> u32 {
         let n = Arc::new(std::sync::atomic::AtomicU32::new(0));
         let mut ctx = Context::new(crate::Logger::new(&Default::default(), "t", Instant::now()))
             .expect("context");
@@ -695,12 +701,23 @@ mod tests {
             d.write(0, off, &v.to_le_bytes()).expect("write")
         };
         w(&mut d, TIMER0, T_ENABLE | T_PERIODIC | T_VAL_SET);
-        w(&mut d, TIMER0 + 8, 143_181); // 10 ms
-        w(&mut d, TIMER0 + 8, 143_181);
+        w(&mut d, TIMER0 + 8, period);
+        w(&mut d, TIMER0 + 8, period);
         w(&mut d, CONF, ENABLE);
-        std::thread::sleep(Duration::from_millis(205));
+        std::thread::sleep(run);
         w(&mut d, CONF, 0);
-        let got = n.load(std::sync::atomic::Ordering::SeqCst);
+        n.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    #[test]
+    fn a_one_tick_period_is_held_to_the_minimum_interval() {
+        let got = periodic(1, Duration::from_millis(100));
+        assert!((1..=2000).contains(&got), "{got} interrupts in 100 ms");
+    }
+
+    #[test]
+    fn the_timer_thread_raises_periodic_interrupts_at_the_rate() {
+        let got = periodic(143_181, Duration::from_millis(205)); // 10 ms
         // never more than the periods that passed; a loaded host may run
         // the timer thread late (missed periods are skipped)
         assert!(
