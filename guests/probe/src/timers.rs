@@ -10,6 +10,7 @@ const WDT_2S: u8 = 14;
 /// HPET registers and timer configuration bits.
 const HPET_CONF: u64 = 0x10;
 const HPET_COUNTER: u64 = 0xf0;
+const HPET_LEGACY: u64 = 2;
 const HPET_T0: u64 = 0x100;
 const T_ENABLE: u64 = 1 << 2;
 const T_PERIODIC: u64 = 1 << 3;
@@ -71,8 +72,10 @@ impl Probe {
     /// `hpet=ADDR`: reads the capabilities, runs timer 0 periodic at 100 Hz
     /// on the first pin its routing capability offers and counts
     /// [`HPET_IRQS`] interrupts through the ioapic; reports the counter's
-    /// ticks across them.
-    pub(crate) fn hpet(&self, base: u64) {
+    /// ticks across them. `hpet-legacy=PIN`: the same with the HPET at
+    /// 0xfed00000 in legacy replacement mode, where timer 0 interrupts as
+    /// the 8254 does, on IOAPIC pin PIN (the 8254's).
+    pub(crate) fn hpet(&self, base: u64, legacy: Option<u64>) {
         let caps = rd64(base);
         let period_fs = caps >> 32;
         let timers = ((caps >> 8) & 0x1f) + 1;
@@ -81,24 +84,25 @@ impl Probe {
             self.report("hpet").s("FAIL caps=").hex(caps).s(" route-cap=").hex(route_cap).s("\n");
             return;
         }
-        let pin = u64::from(route_cap.trailing_zeros());
+        let own = u64::from(route_cap.trailing_zeros());
+        let pin = legacy.unwrap_or(own);
         let period = 10_000_000_000_000 / period_fs; // 10 ms
         wr64(base + HPET_CONF, 0);
         wr64(base + HPET_COUNTER, 0);
-        wr64(base + HPET_T0, (pin << 9) | T_ENABLE | T_PERIODIC | T_VAL_SET);
+        wr64(base + HPET_T0, (own << 9) | T_ENABLE | T_PERIODIC | T_VAL_SET);
         wr64(base + HPET_T0 + 8, period);
         wr64(base + HPET_T0 + 8, period);
         TICKS.store(0, Ordering::Relaxed);
         self.lapic_on();
         self.ioapic_route(pin, TIMER_VECTOR);
         outl(self.progress, HPET_MILESTONE);
-        wr64(base + HPET_CONF, 1);
+        wr64(base + HPET_CONF, if legacy.is_some() { HPET_LEGACY | 1 } else { 1 });
         let got = self.wait_for(&TICKS, HPET_IRQS);
         let ticks = rd64(base + HPET_COUNTER);
         wr64(base + HPET_CONF, 0);
         outl(self.progress, HPET_MILESTONE + 1);
         self.ioapic_mask(pin);
-        let o = self.report("hpet");
+        let o = self.report(if legacy.is_some() { "hpet-legacy" } else { "hpet" });
         o.s(if got >= HPET_IRQS { "ok " } else { "FAIL " }).dec(u64::from(got), 1);
         o.s(" irqs via ioapic pin ").dec(pin, 1).s(" in ").dec(ticks, 1).s(" ticks of ");
         o.dec(period_fs, 1).s(" fs, period ").dec(period, 1).s(" timers=").dec(timers, 1).s("\n");
