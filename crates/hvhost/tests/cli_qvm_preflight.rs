@@ -53,8 +53,7 @@ fn dry_runs_refuse_what_this_vmm_cannot_run() {
             "vdev ser8250 loc 0x2f8 intr myioapic:5",
         ),
         ("vdev virtio-console", "V0101", 1, ""),
-        ("vdev hpet", "V0101", 1, ""),
-        ("vdev shmem", "V0101", 1, ""),
+        ("vdev shmem create ipc,0x1000", "V0105", 1, ""),
     ] {
         let conf = probe_vm(dir.path(), bad);
         let o = hvhost_in(dir.path(), &["qvm", &conf]);
@@ -128,7 +127,7 @@ fn a_real_run_stops_with_the_located_diagnostic() {
 #[test]
 fn json_diagnostics_and_the_qnx_plan() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let conf = probe_vm(dir.path(), "vdev hpet");
+    let conf = probe_vm(dir.path(), "vdev vgpu-gvtg");
     let o = hvhost_in(dir.path(), &["qvm", &conf, "--format", "json"]);
     assert_eq!(o.status.code(), Some(65));
     let line = text(&o.stderr);
@@ -156,8 +155,9 @@ fn every_v_code_is_explained() {
     }
 }
 
-/// A host whose boot script starts a VM with an hpet.
-fn host_with_hpet(dir: &Path) {
+/// A host whose boot script starts a VM with a GVT-g vGPU (a vdev this VMM
+/// does not provide).
+fn host_with_vgpu(dir: &Path) {
     let build = format!(
         r#"[+script] .script = {{
     qvm @/vm/config/probe.qvmconf
@@ -170,7 +170,7 @@ cpu
 load /vm/images/probe.elf
 vdev ioapic loc 0xfec00000 intr apic name myioapic
 vdev ser8250 loc 0x3f8 intr myioapic:4 hostdev >-
-vdev hpet
+vdev vgpu-gvtg
 }}
 /vm/images/probe.elf = {probe}
 "#,
@@ -182,7 +182,7 @@ vdev hpet
 #[test]
 fn hvhost_run_refuses_too_but_check_does_not() {
     let dir = tempfile::tempdir().expect("tempdir");
-    host_with_hpet(dir.path());
+    host_with_vgpu(dir.path());
     // (a host without a boot block breaks host rules: --no-check)
     for args in [
         &["run", "--no-check", "host.build"][..],
@@ -192,13 +192,13 @@ fn hvhost_run_refuses_too_but_check_does_not() {
         let err = text(&o.stderr);
         assert_eq!(o.status.code(), Some(65), "{args:?}: {err}");
         assert!(
-            err.contains("error[V0101]: vdev hpet is not provided by this VMM yet"),
+            err.contains("error[V0101]: vdev vgpu-gvtg is not provided by this VMM yet"),
             "{err}"
         );
         // The configuration is inline: located in the buildfile.
         assert!(err.contains("host.build:12:1"), "{err}");
     }
-    // `hvhost check` judges the host for QNX qvm, which has an hpet
+    // `hvhost check` judges the host for QNX qvm, which has a vGPU vdev
     let o = hvhost_in(dir.path(), &["check", "host.build"]);
     let all = text(&o.stdout) + &text(&o.stderr);
     assert!(!all.contains("V0101"), "{all}");

@@ -297,13 +297,15 @@ fn vdev_spec(
         Some(_) => None,
         None => None,
     };
+    let mut lines = v
+        .intr
+        .iter()
+        .filter(|i| matches!(i.value, Intr::Line { .. }))
+        .map(|i| i.value.clone());
     let mut d = VdevSpec {
         loc,
-        intr: v
-            .intr
-            .iter()
-            .find(|i| matches!(i.value, Intr::Line { .. }))
-            .map(|i| i.value.clone()),
+        intr: lines.next(),
+        more_intr: lines.collect(),
         name: v.name.as_ref().map(|n| n.value.clone()),
         pci: match v.attach {
             Attach::Pci { addr, .. } => Some(addr),

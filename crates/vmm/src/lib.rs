@@ -44,6 +44,8 @@ pub enum ExitCode {
     Shutdown = 0,
     /// 3: power cut: SIGQUIT, or a guest that ignored the power button.
     PowerCut = 3,
+    /// 4: the guest's watchdog (`wdt-ib700`) expired: it was not petted in time.
+    Watchdog = 4,
     /// 5: the guest did something the VM cannot emulate (`unsupported ... abort`).
     Unsupported = 5,
     /// 6: a vdev failed.

@@ -20,8 +20,8 @@ pub(crate) const MAX_CPUS: u32 = 254;
 pub(crate) struct Plan {
     /// The in-kernel interrupt controllers and the PIT.
     pub controllers: Controllers,
-    /// Per vdev: the GSI of its `intr` (user-space devices only).
-    pub gsis: Vec<Option<u32>>,
+    /// Per vdev: the GSI of each line of its `intr` (user-space devices only).
+    pub gsis: Vec<Vec<u32>>,
     /// Per vdev: true for the in-kernel ones (8259, ioapic, timer8254).
     pub in_kernel: Vec<bool>,
     /// Per vdev: its PCI address, for PCI functions (as written or
@@ -53,6 +53,10 @@ fn from_vdev(i: usize, kind: &str, e: vdev::Error) -> Problem {
             let help = match kind {
                 "8259" => "use `loc 0x20` (master) and `loc 0xa0` (slave), where KVM's PIC pair is",
                 "ioapic" => "give a memory location, e.g. `loc mem:0xfec00000`",
+                "hpet" => "give a 1 KiB aligned memory location, e.g. `loc mem:0xfed00000`",
+                "shmem" => {
+                    "give the factory page a 4 KiB aligned memory location, e.g. `loc mem:0xfe000000`"
+                }
                 _ => "give a port location `loc io:PORT` with the device's ports within 0-0xffff",
             };
             Problem::new(
@@ -168,7 +172,7 @@ pub(crate) fn plan(spec: &VmSpec) -> Result<Plan, Vec<Problem>> {
 fn devices(
     spec: &VmSpec,
     problems: &mut Vec<Problem>,
-) -> (Vec<Option<Layout>>, Controllers, Vec<Option<u32>>) {
+) -> (Vec<Option<Layout>>, Controllers, Vec<Vec<u32>>) {
     let mut layouts = Vec::with_capacity(spec.vdevs.len());
     for (i, v) in spec.vdevs.iter().enumerate() {
         match vdev::layout(v) {
@@ -190,7 +194,7 @@ fn devices(
     let (controllers, found) = Controllers::new(&bindings);
     problems.extend(found);
 
-    let mut gsis = vec![None; spec.vdevs.len()];
+    let mut gsis = vec![Vec::new(); spec.vdevs.len()];
     let mut io = Bus::default();
     let mut mmio = Bus::default();
     let nothing: SharedDevice = Arc::new(Mutex::new(Box::new(Nothing)));
@@ -206,9 +210,9 @@ fn devices(
             Some(Layout::Pci) => &Vec::new(),
             _ => continue,
         };
-        if let Some(intr) = &v.intr {
+        for intr in v.intrs() {
             match controllers.gsi(intr, v.base_kind(), Subject::Intr(i)) {
-                Ok(g) => gsis[i] = Some(g),
+                Ok(g) => gsis[i].push(g),
                 Err(p) => problems.push(p),
             }
         }
