@@ -27,7 +27,6 @@ const LEGACY: OptDecl = OptDecl::new(
     "offer the legacy (pre-1.0) virtio interface too",
 );
 
-
 /// `pl011`.
 pub const PL011: DeviceDecl = DeviceDecl::new("pl011", "ARM PL011 UART")
     .arch(Arch::Aarch64)
