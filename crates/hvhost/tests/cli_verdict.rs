@@ -138,7 +138,7 @@ fn a_clean_configuration_plans_and_runs_with_no_diagnostic() {
 
 #[test]
 fn a_vdev_this_vmm_does_not_run_stops_every_path_with_65() {
-    let conf = config(&[("vdev mc146818\n", "vdev mc146818\nvdev hpet\n")]);
+    let conf = config(&[("vdev mc146818\n", "vdev mc146818\nvdev vgpu-gvtg\n")]);
     let (q, r) = stopped(&conf, 65);
     assert_eq!(codes(&q), ["V0101"], "{q}");
     assert!(q.contains("vm.qvmconf:12:1"), "{q}");
@@ -173,7 +173,7 @@ fn a_missing_hostdev_stops_every_path_with_64() {
 fn every_stage_reports_in_one_pass() {
     let conf = config(&[
         ("cpu\n", "cpu sched often\n"),
-        ("vdev mc146818\n", "vdev mc146818\nvdev hpet\n"),
+        ("vdev mc146818\n", "vdev mc146818\nvdev vgpu-gvtg\n"),
         ("images/probe.elf", "images/missing.elf"),
     ]);
     // A configuration error wins over a missing file: 65.
