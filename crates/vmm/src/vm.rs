@@ -21,7 +21,9 @@ use crate::bus::{Bus, SharedDevice};
 use crate::irq::{IOAPIC_BASE, IrqFd};
 use crate::memory::Memory;
 use crate::spec::{Policy, ResetAction, VmSpec};
-use crate::{Error, ExitCode, Outcome, RunOptions, cpu, irq, kvm_err, pci, signals, validate};
+use crate::{
+    Error, ExitCode, Outcome, RunOptions, cpu, firmware, irq, kvm_err, pci, signals, validate,
+};
 
 /// State shared between the main thread and the vCPU threads.
 pub(crate) struct Shared {
@@ -92,7 +94,17 @@ impl Vm {
         vm.create_irq_chip().map_err(kvm_err("in-kernel irqchip"))?;
         logger.debug("VM and irqchip created");
 
+        let machine = machine(spec, &plan);
         let (io, mmio, irqfds, pci) = create_devices(spec, plan, &vm, shared, &logger)?;
+        let machine = firmware::Machine {
+            ecam: pci.lock().ok().and_then(|b| b.ecam()),
+            mmio_windows: pci.lock().map(|b| b.mmio_windows()).unwrap_or_default(),
+            pci: pci
+                .lock()
+                .map(|b| firmware::pci_functions(&b))
+                .unwrap_or_default(),
+            ..machine
+        };
         logger.debug("vdevs created");
         if logger.enabled(vdev::Level::Debug) {
             for (start, len, host) in memory.host_ranges() {
@@ -101,7 +113,8 @@ impl Vm {
                 ));
             }
         }
-        let entry = boot::load(spec, &memory)?;
+        let platform = firmware_tables(spec, &machine, &memory, &logger)?;
+        let entry = boot::load(spec, &memory, &platform)?;
         logger.debug(format_args!(
             "boot: {} entry {:#x}",
             entry.protocol, entry.rip
@@ -126,6 +139,60 @@ impl Vm {
             memory,
         })
     }
+}
+
+/// What the firmware tables say about the VM's devices (the PCI parts are
+/// added once the bus is built).
+fn machine(spec: &VmSpec, plan: &validate::Plan) -> firmware::Machine {
+    use vdev::VdevKind as K;
+    let has = |k: K| spec.vdevs.iter().any(|v| v.kind == k);
+    let hpet = spec
+        .vdevs
+        .iter()
+        .find(|v| v.kind == K::Hpet)
+        .and_then(|v| v.loc.map(|l| l.base).or(v.kind.decl().default_loc));
+    firmware::Machine {
+        cpus: spec.cpus.max(1),
+        ioapic: plan.controllers.ioapic_base(),
+        pit_pin: plan.controllers.pit_pin,
+        pic: has(K::Pic8259),
+        i8042: has(K::Pckeyboard),
+        rtc: has(K::Mc146818),
+        legacy_devices: has(K::Ser8250) || has(K::Mc146818),
+        hpet,
+        ..Default::default()
+    }
+}
+
+/// Write the ACPI and MP tables; what the boot information adds for them
+/// (the ECAM window reserved, the RSDP).
+fn firmware_tables(
+    spec: &VmSpec,
+    machine: &firmware::Machine,
+    memory: &Memory,
+    logger: &Logger,
+) -> Result<boot::Platform, Error> {
+    let mut platform = boot::Platform::default();
+    if let Some(e) = machine.ecam {
+        platform.reserved.push((e, pci::ECAM_LEN));
+    }
+    match firmware::write(machine, memory)? {
+        Some(w) => {
+            platform.rsdp = Some(w.rsdp);
+            if spec.memory.iter().any(|m| {
+                m.kind == crate::spec::MemKind::Ram
+                    && m.start < firmware::TABLES + firmware::TABLES_LEN
+                    && firmware::TABLES < m.start + m.size
+            }) {
+                platform
+                    .reserved
+                    .push((firmware::TABLES, firmware::TABLES_LEN));
+            }
+            logger.debug(format_args!("ACPI RSDP at {:#x}", w.rsdp));
+        }
+        None => logger.debug("no memory at 0xe0000: no ACPI or MP tables"),
+    }
+    Ok(platform)
 }
 
 /// The port and MMIO buses, the irqfds, the PCI bus.
@@ -236,6 +303,9 @@ fn attach_pci(
     let ecam_free = !busy.iter().any(|&(s, b, l)| {
         s == Space::Mem && b < pci::ECAM_BASE + pci::ECAM_LEN && pci::ECAM_BASE < b + l
     });
+    let pm: SharedDevice = Arc::new(Mutex::new(Box::new(firmware::pm::Pm::new())));
+    io.insert(firmware::PM_BASE, firmware::pm::Pm::LEN, 0, pm, "acpi pm")
+        .map_err(|e| Error::Config(format!("ACPI PM registers: {e}")))?;
     let ports: SharedDevice = Arc::new(Mutex::new(Box::new(pci::ConfigPorts(pci.clone()))));
     io.insert(pci::CONFIG_PORTS, 8, 0, ports, "pci")
         .map_err(|e| Error::Config(format!("PCI configuration ports: {e}")))?;

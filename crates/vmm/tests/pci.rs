@@ -100,3 +100,61 @@ fn a_pci_address_taken_twice_is_refused_before_start() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("0:3.0 is taken by vdev pci-dummy"), "{err}");
 }
+
+#[test]
+fn the_guest_finds_and_checks_the_acpi_and_mp_tables() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec("acpi");
+    spec.cpus = 2;
+    spec.vdevs.push(dummy(&[], None));
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(
+        r.ok("acpi"),
+        "rsdp=e0000 tables=FACP,APIC,MCFG, bad=0 dsdt=ok ecam=e0000000 lapics=2 ioapics=1 mp=ok"
+    );
+}
+
+#[test]
+fn the_slots_qvmconf_allocates_are_the_slots_that_run() {
+    if !kvm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "system probe
+ram 0,0xa0000
+rom 0xc0000,0x40000
+ram 1m,31m
+load {}
+cmdline \"ioapic=f8000000 pci\"
+vdev ioapic loc 0xf8000000 intr apic name myioapic
+vdev ser8250 loc 0x3f8 intr myioapic:4 hostdev >-
+vdev progress
+vdev pci-dummy reg Device_ID=0x2
+vdev pci-dummy loc pci:0:1 reg Device_ID=0x1
+set exit-on-halt 1
+",
+        vmm::probe::ELF
+    );
+    let spec = common::spec_from_qvmconf(&text, dir.path());
+    let slots: Vec<_> = spec
+        .vdevs
+        .iter()
+        .filter_map(|v| v.pci)
+        .map(|a| a.dev)
+        .collect();
+    assert_eq!(
+        slots,
+        vec![2, 1],
+        "the validator's allocation is in the spec"
+    );
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(
+        r.ok("pci"),
+        "n=3 0.0=8086:29c0/60000 1.0=1234:1/ff0000 2.0=1234:2/ff0000 widths=ok"
+    );
+}

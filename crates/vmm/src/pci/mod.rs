@@ -145,9 +145,9 @@ impl PciBus {
         Ok(())
     }
 
-    /// The functions' addresses and interrupt pins (0: none), for the tables.
-    #[allow(dead_code, reason = "the firmware tables use it (next step)")]
-    pub(crate) fn functions(&self) -> Vec<(PciAddr, u8)> {
+    /// The functions' addresses, interrupt pins (0: none) and interrupt
+    /// lines (the IOAPIC pin each is wired to), for the tables.
+    pub(crate) fn functions(&self) -> Vec<(PciAddr, u8, u8)> {
         self.slots
             .iter()
             .map(|s| {
@@ -156,9 +156,26 @@ impl PciBus {
                     dev: s.devfn >> 3,
                     func: s.devfn & 7,
                 };
-                (addr, s.func.config().read_u8(INTERRUPT_PIN))
+                let c = s.func.config();
+                (addr, c.read_u8(INTERRUPT_PIN), c.read_u8(INTERRUPT_LINE))
             })
             .collect()
+    }
+
+    /// The 32-bit memory windows memory BARs are placed in (first and last
+    /// address): the PCI hole without the ECAM window.
+    pub(crate) fn mmio_windows(&self) -> Vec<(u64, u64)> {
+        match self.ecam {
+            Some(e) if (MMIO_START..MMIO_END).contains(&e) => {
+                vec![(MMIO_START, e - 1), (e + ECAM_LEN, MMIO_END - 1)]
+            }
+            _ => vec![(MMIO_START, MMIO_END - 1)],
+        }
+    }
+
+    /// The ECAM window's base, when there is one.
+    pub(crate) fn ecam(&self) -> Option<u64> {
+        self.ecam
     }
 
     /// Tell each function with an interrupt pin the GSI it is wired to
@@ -218,7 +235,7 @@ impl PciBus {
     }
 
     /// The BARs decoding now.
-    #[allow(dead_code, reason = "the firmware tables use it (next step)")]
+    #[cfg(test)]
     pub(crate) fn mappings(&self) -> &[Mapping] {
         &self.maps
     }

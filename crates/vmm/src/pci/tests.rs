@@ -267,4 +267,7 @@ fn addresses_and_placement() {
     assert!(dup(&mut b, 32).is_err());
     assert!(dup(&mut b, 4).is_ok());
     assert_eq!(b.functions().len(), 2);
+    assert_eq!(b.mmio_windows(), vec![(MMIO_START, MMIO_END - 1)]);
+    b.set_ecam(ECAM_BASE);
+    assert_eq!(b.mmio_windows()[1], (ECAM_BASE + ECAM_LEN, MMIO_END - 1));
 }
