@@ -237,8 +237,7 @@ fn create_devices(
             continue;
         }
         if let Some(addr) = plan.pci[i] {
-            let gsi = plan.gsis[i].unwrap_or_else(|| pci::intx_gsi(addr.dev, 1));
-            functions.push((i, addr, gsi));
+            functions.push((i, addr, plan.gsis[i]));
             continue;
         }
         let irq: Option<Arc<dyn vdev::IrqLine>> = match plan.gsis[i] {
@@ -330,10 +329,12 @@ fn attach_pci(
 }
 
 /// The PCI bus with the host bridge and each PCI vdev `(index, address,
-/// INTx GSI)`, its MSI-X on `vm`'s routing table.
+/// the GSI of its `intr`)`, its MSI-X on `vm`'s routing table. A function
+/// with an interrupt pin gets an irqfd on its `intr`'s GSI, else on the
+/// pin's IOAPIC pin ([`pci::intx_gsi`]).
 fn create_pci(
     spec: &VmSpec,
-    functions: &[(usize, vdev::PciAddr, u32)],
+    functions: &[(usize, vdev::PciAddr, Option<u32>)],
     (vm, controllers): (&Arc<VmFd>, &irq::Controllers),
     shared: &Shared,
     logger: &Logger,
@@ -341,23 +342,31 @@ fn create_pci(
 ) -> Result<Arc<Mutex<pci::PciBus>>, Error> {
     let mut bus = pci::PciBus::new();
     let routes = Arc::new(irq::Routes::new(vm.clone(), controllers));
-    for &(i, addr, gsi) in functions {
+    for &(i, addr, intr) in functions {
         let v = &spec.vdevs[i];
-        let fd = Arc::new(IrqFd::new(vm, gsi)?);
-        irqfds.push(fd.clone());
+        let line = Arc::new(pci::IntxLine::default());
         let ctx = Context {
-            irq: Some(fd),
+            irq: Some(line.clone()),
             logger: logger.clone(),
             power_button: shared.power_button.clone(),
         };
         let msi = Arc::new(pci::msi::KvmMsi::new(routes.clone()));
         let func = vdev::create_pci(v, &ctx, msi)?;
+        let pin = func.config().read_u8(vdev::pci::INTERRUPT_PIN);
         bus.add(addr, v.base_kind(), func).map_err(Error::Config)?;
-        bus.set_interrupt_line(addr, gsi);
-        logger.debug(format_args!(
-            "pci {addr}: {} (INTx GSI {gsi})",
-            v.base_kind()
-        ));
+        if (1..=4).contains(&pin) {
+            let gsi = intr.unwrap_or_else(|| pci::intx_gsi(addr.dev, pin));
+            let fd = Arc::new(IrqFd::new(vm, gsi)?);
+            irqfds.push(fd.clone());
+            line.connect(fd);
+            bus.set_interrupt_line(addr, gsi);
+            logger.debug(format_args!(
+                "pci {addr}: {} (INTx GSI {gsi})",
+                v.base_kind()
+            ));
+        } else {
+            logger.debug(format_args!("pci {addr}: {}", v.base_kind()));
+        }
     }
     Ok(Arc::new(Mutex::new(bus)))
 }

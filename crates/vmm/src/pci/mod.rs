@@ -22,7 +22,7 @@ use vdev::pci::{
     Bar, BarKind, CMD_IO, CMD_MEMORY, COMMAND, ConfigSpace, INTERRUPT_LINE, INTERRUPT_PIN, Ids,
     PciFunction,
 };
-use vdev::{Effect, PciAddr, Space};
+use vdev::{Effect, IrqLine, PciAddr, Space};
 
 /// The configuration address port (0xCF8, dword) and data ports (0xCFC–0xCFF).
 pub(crate) const CONFIG_PORTS: u64 = 0xcf8;
@@ -54,6 +54,28 @@ pub(crate) const HOST_BRIDGE: Ids = Ids {
 /// The IOAPIC pin INTx `pin` (1 = INTA#) of device `dev` goes to.
 pub(crate) fn intx_gsi(dev: u8, pin: u8) -> u32 {
     INTX_BASE + (u32::from(dev) + u32::from(pin.max(1)) - 1) % 4
+}
+
+/// A function's INTx line: connected to an irqfd once the VMM knows the
+/// function's interrupt pin (a function without one never raises it).
+/// Each trigger is one edge on the IOAPIC pin.
+#[derive(Default)]
+pub(crate) struct IntxLine(std::sync::OnceLock<Arc<dyn IrqLine>>);
+
+impl IntxLine {
+    /// Connect the line (once).
+    pub(crate) fn connect(&self, to: Arc<dyn IrqLine>) {
+        let _ = self.0.set(to);
+    }
+}
+
+impl IrqLine for IntxLine {
+    fn trigger(&self) -> std::io::Result<()> {
+        match self.0.get() {
+            Some(l) => l.trigger(),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The host bridge: a header and nothing else.

@@ -271,3 +271,57 @@ fn addresses_and_placement() {
     b.set_ecam(ECAM_BASE);
     assert_eq!(b.mmio_windows()[1], (ECAM_BASE + ECAM_LEN, MMIO_END - 1));
 }
+
+/// The LAPIC IRR bit of `vector` on `vcpu`.
+fn irr(vcpu: &kvm_ioctls::VcpuFd, vector: u8) -> bool {
+    let lapic = vcpu.get_lapic().unwrap();
+    let at = 0x200 + usize::from(vector / 32) * 16;
+    let word = u32::from_le_bytes([0, 1, 2, 3].map(|i| lapic.regs[at + i] as u8));
+    word & (1 << (vector % 32)) != 0
+}
+
+#[test]
+fn msix_vectors_become_kvm_msi_routes_that_reach_the_lapic() {
+    if !testkit::kvm() {
+        return;
+    }
+    let kvm = kvm_ioctls::Kvm::new().unwrap();
+    let vm = Arc::new(kvm.create_vm().unwrap());
+    vm.create_irq_chip().unwrap();
+    let vcpu = vm.create_vcpu(0).unwrap();
+    let mut lapic = vcpu.get_lapic().unwrap();
+    lapic.regs[0xf0] = 0xff_u8 as _; // SVR: software enabled, spurious 0xff
+    lapic.regs[0xf1] = 1;
+    vcpu.set_lapic(&lapic).unwrap();
+    let (controllers, _) = crate::irq::Controllers::new(&[]);
+    let routes = Arc::new(crate::irq::Routes::new(vm.clone(), &controllers));
+    let sink = msi::KvmMsi::new(routes.clone());
+    let to_cpu0 = |vector: u32| {
+        Some(MsiMessage {
+            addr: 0xfee0_0000,
+            data: vector,
+        })
+    };
+    sink.route(0, to_cpu0(0x41)).unwrap();
+    sink.route(1, None).unwrap(); // never routed: takes no GSI
+    sink.route(2, to_cpu0(0x42)).unwrap();
+    assert_eq!(
+        routes.allocate().unwrap(),
+        26,
+        "vectors 0 and 2 took GSIs 24 and 25"
+    );
+    assert!(!irr(&vcpu, 0x41));
+    sink.signal(0).unwrap();
+    sink.signal(1).unwrap();
+    let t = std::time::Instant::now();
+    while !irr(&vcpu, 0x41) && t.elapsed() < std::time::Duration::from_secs(2) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(irr(&vcpu, 0x41), "vector 0's message reached the LAPIC");
+    assert!(!irr(&vcpu, 0x42), "vector 2 was not signalled");
+    // a withdrawn route delivers nothing
+    sink.route(2, None).unwrap();
+    sink.signal(2).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(!irr(&vcpu, 0x42));
+}
