@@ -90,15 +90,35 @@ fn ecam_shows_the_same_functions_as_cf8() {
 }
 
 #[test]
-fn a_pci_address_taken_twice_is_refused_before_start() {
-    let mut spec = probe_spec("pci");
-    spec.vdevs.push(dummy(&[], Some(3)));
-    spec.vdevs.push(dummy(&[], Some(3)));
-    let dir = tempfile::tempdir().unwrap();
-    let out = common::command(&spec, dir.path()).output().unwrap();
-    assert_eq!(out.status.code(), Some(65));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("0:3.0 is taken by vdev pci-dummy"), "{err}");
+fn pci_addresses_taken_twice_off_bus_0_or_the_bridges_are_refused_before_start() {
+    let off_bus = |mut v: VdevSpec| {
+        v.pci = Some(vdev::PciAddr {
+            bus: 1,
+            dev: 2,
+            func: 0,
+        });
+        v
+    };
+    for (extra, msg) in [
+        (
+            vec![dummy(&[], Some(3)), dummy(&[], Some(3))],
+            "0:3.0 is taken by vdev pci-dummy",
+        ),
+        (vec![dummy(&[], Some(0))], "0:0.0 is the host bridge's"),
+        (vec![off_bus(dummy(&[], None))], "1:2.0 is not on bus 0"),
+        (
+            vec![dummy(&[("Nonsense", 1)], None)],
+            "reg Nonsense: no such register",
+        ),
+    ] {
+        let mut spec = probe_spec("pci");
+        spec.vdevs.extend(extra);
+        let dir = tempfile::tempdir().unwrap();
+        let out = common::command(&spec, dir.path()).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(65), "{err}");
+        assert!(err.contains(msg), "{msg}: {err}");
+    }
 }
 
 #[test]
@@ -157,4 +177,42 @@ set exit-on-halt 1
         r.ok("pci"),
         "n=3 0.0=8086:29c0/60000 1.0=1234:1/ff0000 2.0=1234:2/ff0000 widths=ok"
     );
+}
+
+/// The time of `progress: milestone N` in the VMM's log.
+fn milestone(err: &str, n: u32) -> f64 {
+    let tail = format!("progress: milestone {n}");
+    err.lines()
+        .find(|l| l.ends_with(&tail))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|t| t.trim_start_matches('+').parse().ok())
+        .unwrap_or_else(|| panic!("no milestone {n}:\n{err}"))
+}
+
+#[test]
+fn configuration_reads_cost_over_cf8_and_ecam() {
+    if !kvm() {
+        return;
+    }
+    let n = 2000;
+    // iobench: N port writes to the progress device, the cost of one exit
+    let r = run(&probe_spec(&format!(
+        "progress iobench={n:x} pcibench={n:x}"
+    )));
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(r.ok("pcibench"), format!("{n} reads each"));
+    let (a, b, c) = (
+        milestone(&r.err, 20),
+        milestone(&r.err, 21),
+        milestone(&r.err, 22),
+    );
+    let io = milestone(&r.err, 11) - milestone(&r.err, 10);
+    let us = |d: f64| d * 1e6 / f64::from(n);
+    eprintln!(
+        "config read: CF8/CFC {:.1} µs, ECAM {:.1} µs; one port exit {:.1} µs",
+        us(b - a),
+        us(c - b),
+        us(io)
+    );
+    assert!(b > a && c > b);
 }

@@ -9,7 +9,7 @@
 //! `rtc` · `smp=APICID` · `cpuid` · `pit=PIN` · `uartirq=PIN` · `kbd` · `mem` · `initrd` ·
 //! `peek=ADDR` · `rx=PORT` · `iobench=N` (N port writes between milestones 10 and 11) · `bad=PORT` · `badmmio=ADDR` · `wait-power` ·
 //! `spin` · `reboot` · `off` · `halt`. Unknown words are reported and skipped.
-//! PCI (`pci.rs`): `pci` · `ecam=ADDR` · `pcicfg=DDRR` · `acpi`.
+//! PCI (`pci.rs`): `pci` · `ecam=ADDR` · `pcicfg=DDRR` · `acpi` · `pcibench=N`.
 #![no_std]
 #![no_main]
 
@@ -326,6 +326,7 @@ impl Probe {
             b"ecam" => self.ecam(arg.unwrap_or(0xe000_0000)),
             b"pcicfg" => self.pcicfg(arg.unwrap_or(0)),
             b"acpi" => self.acpi(),
+            b"pcibench" => self.pcibench(arg.unwrap_or(0x100)),
             b"mem" => self.mem(),
             b"initrd" => self.initrd(),
             b"peek" => {

@@ -207,3 +207,25 @@ impl Probe {
         o.s(if mp_ok { " mp=ok\n" } else { " mp=FAIL\n" });
     }
 }
+
+impl Probe {
+    /// `pcibench=N`: N dword reads of 00:00.0's IDs over CF8/CFC (an OUT
+    /// and an IN each) between progress milestones 20 and 21, then N over
+    /// ECAM at 0xE0000000 (one MMIO read each) up to milestone 22; the
+    /// VMM's log times the milestones.
+    pub(crate) fn pcibench(&self, n: u64) {
+        outl(self.progress, 20);
+        let mut x = 0u32;
+        for _ in 0..n {
+            x ^= cfg_read(0, 0, 0);
+        }
+        outl(self.progress, 21);
+        for _ in 0..n {
+            x ^= rd32(0xe000_0000);
+        }
+        outl(self.progress, 22);
+        let o = self.report("pcibench");
+        // the same value read 2N times XORs to zero
+        o.s(if x == 0 { "ok " } else { "FAIL " }).dec(n, 1).s(" reads each\n");
+    }
+}
