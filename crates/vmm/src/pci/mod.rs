@@ -19,8 +19,8 @@ pub(crate) mod msi;
 use std::sync::{Arc, Mutex};
 
 use vdev::pci::{
-    Bar, BarKind, CMD_IO, CMD_MEMORY, COMMAND, ConfigSpace, INTERRUPT_LINE, INTERRUPT_PIN, Ids,
-    PciFunction,
+    Bar, BarKind, CMD_IO, CMD_MEMORY, COMMAND, ConfigSpace, HEADER_TYPE, INTERRUPT_LINE,
+    INTERRUPT_PIN, Ids, PciFunction,
 };
 use vdev::{Effect, IrqLine, PciAddr, Space};
 
@@ -250,10 +250,29 @@ impl PciBus {
             }
             cfg.set_u16(COMMAND, cmd);
         }
+        self.mark_multifunction();
         for i in 0..self.slots.len() {
             self.remap(i);
         }
         Ok(())
+    }
+
+    /// Set the multi-function bit of function 0 of every device that has
+    /// other functions (guests look for functions 1-7 only then).
+    fn mark_multifunction(&mut self) {
+        let multi: Vec<u8> = self
+            .slots
+            .iter()
+            .filter(|s| s.devfn & 7 != 0)
+            .map(|s| s.devfn >> 3)
+            .collect();
+        for s in &mut self.slots {
+            if s.devfn & 7 == 0 && multi.contains(&(s.devfn >> 3)) {
+                let c = s.func.config_mut();
+                let h = c.read_u8(HEADER_TYPE) | 0x80;
+                c.set_u8(HEADER_TYPE, h);
+            }
+        }
     }
 
     /// The BARs decoding now.

@@ -267,6 +267,28 @@ fn addresses_and_placement() {
     assert!(dup(&mut b, 32).is_err());
     assert!(dup(&mut b, 4).is_ok());
     assert_eq!(b.functions().len(), 2);
+    let f = HostBridge(ConfigSpace::new(&HOST_BRIDGE));
+    b.add(
+        PciAddr {
+            bus: 0,
+            dev: 4,
+            func: 2,
+        },
+        "x",
+        Box::new(f),
+    )
+    .unwrap();
+    b.assign(&[]).unwrap();
+    assert_eq!(
+        cfg32(&mut b, 4, 0xc) >> 16 & 0xff,
+        0x80,
+        "device 4 is multi-function"
+    );
+    assert_eq!(
+        cfg32(&mut b, 0, 0xc) >> 16 & 0xff,
+        0,
+        "the host bridge is not"
+    );
     assert_eq!(b.mmio_windows(), vec![(MMIO_START, MMIO_END - 1)]);
     b.set_ecam(ECAM_BASE);
     assert_eq!(b.mmio_windows()[1], (ECAM_BASE + ECAM_LEN, MMIO_END - 1));
