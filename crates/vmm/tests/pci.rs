@@ -216,3 +216,18 @@ fn configuration_reads_cost_over_cf8_and_ecam() {
     );
     assert!(b > a && c > b);
 }
+
+#[test]
+fn random_configuration_writes_from_the_guest_leave_the_vmm_running() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec("pcifuzz=1000 pci");
+    spec.vdevs.push(dummy(&[("Vendor_ID", 0x8086)], Some(4)));
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    r.done();
+    assert_eq!(r.ok("pcifuzz"), "4096 accesses, bridge=29c08086");
+    // the preset IDs survive; the rest of the bus still answers
+    assert!(r.ok("pci").contains("4.0=8086:1/ff0000"), "{}", r.out);
+}

@@ -9,7 +9,7 @@
 //! `rtc` · `smp=APICID` · `cpuid` · `pit=PIN` · `uartirq=PIN` · `kbd` · `mem` · `initrd` ·
 //! `peek=ADDR` · `rx=PORT` · `iobench=N` (N port writes between milestones 10 and 11) · `bad=PORT` · `badmmio=ADDR` · `wait-power` ·
 //! `spin` · `reboot` · `off` · `halt`. Unknown words are reported and skipped.
-//! PCI (`pci.rs`): `pci` · `ecam=ADDR` · `pcicfg=DDRR` · `acpi` · `pcibench=N`.
+//! PCI (`pci.rs`): `pci` · `ecam=ADDR` · `pcicfg=DDRR` · `acpi` · `pcibench=N` · `pcifuzz=N`.
 #![no_std]
 #![no_main]
 
@@ -327,6 +327,7 @@ impl Probe {
             b"pcicfg" => self.pcicfg(arg.unwrap_or(0)),
             b"acpi" => self.acpi(),
             b"pcibench" => self.pcibench(arg.unwrap_or(0x100)),
+            b"pcifuzz" => self.pcifuzz(arg.unwrap_or(0x1000)),
             b"mem" => self.mem(),
             b"initrd" => self.initrd(),
             b"peek" => {

@@ -229,3 +229,46 @@ impl Probe {
         o.s(if x == 0 { "ok " } else { "FAIL " }).dec(n, 1).s(" reads each\n");
     }
 }
+
+impl Probe {
+    /// `pcifuzz=N`: N random configuration writes (random function,
+    /// register, width and value) over CF8/CFC and ECAM and random reads of
+    /// the PCI hole, then the host bridge's IDs read back.
+    pub(crate) fn pcifuzz(&self, n: u64) {
+        let mut s = 0x9e37_79b9_7f4a_7c15u64 ^ n;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for _ in 0..n {
+            let r = next();
+            let (dev, func, reg) = ((r >> 8) & 0x1f, (r >> 13) & 7, (r >> 16) & 0xff);
+            let v = (r >> 32) as u32;
+            match r & 7 {
+                0 => super::outb(DATA + (reg & 3) as u16, v as u8),
+                1 => {
+                    outl(ADDR, cf8(dev, func, reg));
+                    outl(DATA, v);
+                }
+                2 => outl(ADDR, v),
+                3 => super::wr32(0xe000_0000 + ((r >> 8) & 0xf_fffc), v),
+                4 => {
+                    let _ = rd32(0xc000_0000 + ((r >> 8) & 0x3fff_fffc));
+                }
+                5 => {
+                    let _ = inl(DATA);
+                }
+                _ => {
+                    outl(ADDR, cf8(dev, func, reg));
+                    super::outb(DATA + (reg & 3) as u16, v as u8);
+                }
+            }
+        }
+        let id = cfg_read(0, 0, 0);
+        let o = self.report("pcifuzz");
+        o.s(if id == 0x29c0_8086 { "ok " } else { "FAIL " }).dec(n, 1).s(" accesses, bridge=").hex(u64::from(id));
+        self.out.s("\n");
+    }
+}

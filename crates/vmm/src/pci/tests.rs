@@ -347,3 +347,50 @@ fn msix_vectors_become_kvm_msi_routes_that_reach_the_lapic() {
     std::thread::sleep(std::time::Duration::from_millis(20));
     assert!(!irr(&vcpu, 0x42));
 }
+
+#[test]
+fn random_accesses_never_panic_and_keep_the_ids() {
+    let (mut b, _) = bus(Arc::default());
+    b.assign(&[]).unwrap();
+    let mut s = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    for _ in 0..200_000 {
+        let r = next();
+        let len = [1usize, 2, 4, 8][(r & 3) as usize];
+        let mut data = (r >> 16).to_le_bytes();
+        let data = &mut data[..len];
+        let off = (r >> 20) & 0xf_ffff;
+        match (r >> 4) & 7 {
+            0 => b.ports_write(off & 7, data).map(|_| ()).unwrap(),
+            1 => b.ports_read(off & 7, data),
+            2 => b.ecam_write(off, data).unwrap(),
+            3 => b.ecam_read(off, data),
+            4 => {
+                let addr = MMIO_START + (off << 4);
+                let _ = b.bar_access(Space::Mem, addr, None, Some(data));
+            }
+            5 => {
+                let _ = b.bar_access(Space::Io, off & 0xffff, Some(data), None);
+            }
+            _ => {
+                let addr = MMIO_START + (off << 4);
+                let _ = b.bar_access(Space::Mem, addr, Some(data), None);
+            }
+        }
+    }
+    assert_eq!(cfg32(&mut b, 0, 0), 0x29c0_8086);
+    assert_eq!(cfg32(&mut b, 2, 0), 0x1000_1af4);
+    for m in b.mappings() {
+        let limit = if m.space == Space::Io {
+            0x1_0000
+        } else {
+            u64::MAX
+        };
+        assert!(m.base != 0 && m.base.checked_add(m.len).is_some_and(|e| e <= limit));
+    }
+}
