@@ -115,6 +115,7 @@ pub(crate) struct PciBus {
     address: u32,
     ecam: Option<u64>,
     maps: Vec<Mapping>,
+    windows: Vec<(u64, u64)>,
 }
 
 /// A failed BAR or configuration access, for the vCPU.
@@ -133,6 +134,7 @@ impl PciBus {
             address: 0,
             ecam: None,
             maps: Vec::new(),
+            windows: vec![(MMIO_START, MMIO_END - 1)],
         }
     }
 
@@ -185,14 +187,10 @@ impl PciBus {
     }
 
     /// The 32-bit memory windows memory BARs are placed in (first and last
-    /// address): the PCI hole without the ECAM window.
+    /// address): the PCI hole without what [`PciBus::assign`] was told is
+    /// busy (RAM, ROM, ECAM, other devices).
     pub(crate) fn mmio_windows(&self) -> Vec<(u64, u64)> {
-        match self.ecam {
-            Some(e) if (MMIO_START..MMIO_END).contains(&e) => {
-                vec![(MMIO_START, e - 1), (e + ECAM_LEN, MMIO_END - 1)]
-            }
-            _ => vec![(MMIO_START, MMIO_END - 1)],
-        }
+        self.windows.clone()
     }
 
     /// The ECAM window's base, when there is one.
@@ -213,6 +211,7 @@ impl PciBus {
     /// BARs above 0x1000, each aligned to its size and clear of `busy`
     /// (RAM, ROM, ECAM, other vdevs); then enable decoding.
     pub(crate) fn assign(&mut self, busy: &[(Space, u64, u64)]) -> std::result::Result<(), String> {
+        self.windows = free(busy, MMIO_START, MMIO_END);
         let mut taken: Vec<(Space, u64, u64)> = busy.to_vec();
         let mut bars: Vec<(usize, usize, Bar)> = Vec::new();
         for (si, s) in self.slots.iter().enumerate() {
@@ -478,6 +477,28 @@ fn place(
         }
     }
     None
+}
+
+/// The parts of `start..end` (memory) no busy range meets: (first, last).
+fn free(busy: &[(Space, u64, u64)], start: u64, end: u64) -> Vec<(u64, u64)> {
+    let mut cuts: Vec<(u64, u64)> = busy
+        .iter()
+        .filter(|b| b.0 == Space::Mem && b.2 > 0)
+        .map(|b| (b.1, b.1.saturating_add(b.2)))
+        .collect();
+    cuts.sort_unstable();
+    let mut out = Vec::new();
+    let mut at = start;
+    for (a, b) in cuts {
+        if a > at && at < end {
+            out.push((at, a.min(end) - 1));
+        }
+        at = at.max(b);
+    }
+    if at < end {
+        out.push((at, end - 1));
+    }
+    out
 }
 
 /// Ports 0xCF8–0xCFF on the port bus.

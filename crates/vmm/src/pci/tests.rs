@@ -290,8 +290,20 @@ fn addresses_and_placement() {
         "the host bridge is not"
     );
     assert_eq!(b.mmio_windows(), vec![(MMIO_START, MMIO_END - 1)]);
-    b.set_ecam(ECAM_BASE);
-    assert_eq!(b.mmio_windows()[1], (ECAM_BASE + ECAM_LEN, MMIO_END - 1));
+    let busy = [
+        (Space::Mem, ECAM_BASE, ECAM_LEN),
+        (Space::Mem, 0xf800_0000, 0x100),
+        (Space::Io, 0xc000_0000, 0x1000),
+        (Space::Mem, 0, 0xc800_0000),
+    ];
+    assert_eq!(
+        free(&busy, MMIO_START, MMIO_END),
+        vec![
+            (0xc800_0000, ECAM_BASE - 1),
+            (ECAM_BASE + ECAM_LEN, 0xf7ff_ffff),
+            (0xf800_0100, MMIO_END - 1)
+        ]
+    );
 }
 
 /// The LAPIC IRR bit of `vector` on `vcpu`.
