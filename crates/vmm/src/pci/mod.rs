@@ -416,6 +416,14 @@ impl PciBus {
             .iter()
             .find(|m| m.space == space && addr >= m.base && addr - m.base < m.len)?;
         let offset = addr - m.base;
+        let len = read.as_deref().or(write).map_or(0, <[u8]>::len) as u64;
+        if offset + len > m.len {
+            // straddles the BAR's end: reads all ones, writes are dropped
+            if let Some(d) = read {
+                d.fill(0xff);
+            }
+            return Some(Ok(Effect::None));
+        }
         let s = &mut self.slots[m.slot];
         if let Some(msix) = s.func.msix()
             && let Some(region) = msix.region(m.bar, offset)
