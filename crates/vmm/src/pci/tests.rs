@@ -31,8 +31,8 @@ impl PciFunction for Test {
     fn config_mut(&mut self) -> &mut ConfigSpace {
         &mut self.config
     }
-    fn msix(&mut self) -> Option<&mut Msix> {
-        Some(&mut self.msix)
+    fn msix(&self) -> Option<&Msix> {
+        Some(&self.msix)
     }
     fn bar_read(&mut self, bar: usize, offset: u64, data: &mut [u8]) -> Result<()> {
         self.seen.lock().unwrap().push((bar, offset));
