@@ -13,20 +13,23 @@
 //! | 1 | [`spec`], [`codes`], `bus`, `signals` | the VM description; the V codes; port and MMIO dispatch; the power button |
 //! | 2 | `memory`, `irq` | guest RAM and ROM; interrupt routing |
 //! | 3 | `pci` | PCI bus 0: configuration access, BARs, INTx and MSI-X routes |
-//! | 4 | `boot`, `cpu` | loaders, boot protocols and firmware tables; vCPU registers |
+//! | 4 | `boot`, `cpu`, `firmware` | loaders and boot protocols; vCPU registers; the ACPI and MP tables |
 //! | 5 | `validate` | what this VMM can run (preflight) |
-//! | 6 | `from_qvmconf`, `vm` | a qvmconf VM → [`VmSpec`]; assembly and the run loop |
-//! | 7 | [`host`] | a whole host's VMs, each as its own process |
+//! | 6 | `from_qvmconf`, `platform` | a qvmconf VM → [`VmSpec`]; the PCI bus, ACPI hardware and firmware tables of an assembled VM |
+//! | 7 | `vm` | assembly and the run loop |
+//! | 8 | [`host`] | a whole host's VMs, each as its own process |
 
 mod boot;
 mod bus;
 pub mod codes;
 mod cpu;
+mod firmware;
 mod from_qvmconf;
 pub mod host;
 mod irq;
 mod memory;
 mod pci;
+mod platform;
 mod signals;
 pub mod spec;
 mod validate;

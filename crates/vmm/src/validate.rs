@@ -204,6 +204,8 @@ fn devices(
     }
     // the PCI configuration ports (vm.rs adds the same)
     let _ = io.insert(crate::pci::CONFIG_PORTS, 8, 0, nothing.clone(), "pci");
+    let pm = crate::firmware::pm::Pm::LEN;
+    let _ = io.insert(crate::firmware::PM_BASE, pm, 0, nothing.clone(), "acpi pm");
     for (i, v) in spec.vdevs.iter().enumerate() {
         let ranges = match &layouts[i] {
             Some(Layout::Bus(ranges)) => ranges,

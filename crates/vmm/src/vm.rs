@@ -21,7 +21,9 @@ use crate::bus::{Bus, SharedDevice};
 use crate::irq::{IOAPIC_BASE, IrqFd};
 use crate::memory::{Mapper, Memory};
 use crate::spec::{Policy, ResetAction, VmSpec};
-use crate::{Error, ExitCode, Outcome, RunOptions, cpu, irq, kvm_err, pci, signals, validate};
+use crate::{
+    Error, ExitCode, Outcome, RunOptions, cpu, irq, kvm_err, pci, platform, signals, validate,
+};
 
 /// State shared between the main thread and the vCPU threads.
 pub(crate) struct Shared {
@@ -95,8 +97,10 @@ impl Vm {
 
         let end = EndVm::new().map_err(|e| Error::Host(format!("eventfd: {e}")))?;
         let mapper = Arc::new(Mapper::new(vm.clone(), memory.clone()));
+        let machine = platform::machine(spec, &plan);
         let (io, mmio, irqfds, pci) =
             create_devices(spec, plan, &vm, shared, &logger, &end, &mapper)?;
+        let machine = platform::with_pci(machine, &pci);
         logger.debug("vdevs created");
         if logger.enabled(vdev::Level::Debug) {
             for (start, len, host) in memory.host_ranges() {
@@ -105,7 +109,8 @@ impl Vm {
                 ));
             }
         }
-        let entry = boot::load(spec, &memory)?;
+        let platform = platform::firmware_tables(spec, &machine, &memory, &logger)?;
+        let entry = boot::load(spec, &memory, &platform)?;
         logger.debug(format_args!(
             "boot: {} entry {:#x}",
             entry.protocol, entry.rip
@@ -185,11 +190,7 @@ fn create_devices(
             continue;
         }
         if let Some(addr) = plan.pci[i] {
-            let gsi = plan.gsis[i]
-                .first()
-                .copied()
-                .unwrap_or_else(|| pci::intx_gsi(addr.dev, 1));
-            functions.push((i, addr, gsi));
+            functions.push((i, addr, plan.gsis[i].first().copied()));
             continue;
         }
         let mut irqs: Vec<Arc<dyn vdev::IrqLine>> = Vec::new();
@@ -236,87 +237,14 @@ fn create_devices(
         power_button: shared.power_button.clone(),
         end: end.clone(),
     };
-    let pci = create_pci(spec, &functions, (vm, &controllers), &base, &mut irqfds)?;
+    let pci = platform::create_pci(spec, &functions, (vm, &controllers), &base, &mut irqfds)?;
     if !functions.is_empty() {
         // BARs may be moved anywhere in the PCI window
         mapper.reserve(pci::MMIO_START, pci::MMIO_END - pci::MMIO_START);
     }
     mapper.reserve(pci::ECAM_BASE, pci::ECAM_LEN);
-    attach_pci(spec, &pci, &mut io, &mut mmio, logger)?;
+    platform::attach_pci(spec, &pci, &mut io, &mut mmio, logger)?;
     Ok((io, mmio, irqfds, pci))
-}
-
-/// Put the PCI bus on the buses (configuration ports, ECAM when its window
-/// is free) and place its BARs clear of RAM, ROM and every other device.
-fn attach_pci(
-    spec: &VmSpec,
-    pci: &Arc<Mutex<pci::PciBus>>,
-    io: &mut Bus,
-    mmio: &mut Bus,
-    logger: &Logger,
-) -> Result<(), Error> {
-    let mut busy: Vec<(Space, u64, u64)> = mmio
-        .ranges_in(Space::Mem)
-        .chain(io.ranges_in(Space::Io))
-        .collect();
-    busy.extend(spec.memory.iter().map(|m| (Space::Mem, m.start, m.size)));
-    busy.push((Space::Mem, IOAPIC_BASE, 0x1000));
-    let ecam_free = !busy.iter().any(|&(s, b, l)| {
-        s == Space::Mem && b < pci::ECAM_BASE + pci::ECAM_LEN && pci::ECAM_BASE < b + l
-    });
-    let ports: SharedDevice = Arc::new(Mutex::new(Box::new(pci::ConfigPorts(pci.clone()))));
-    io.insert(pci::CONFIG_PORTS, 8, 0, ports, "pci")
-        .map_err(|e| Error::Config(format!("PCI configuration ports: {e}")))?;
-    {
-        let mut bus = pci
-            .lock()
-            .map_err(|_| Error::Host("PCI bus poisoned".into()))?;
-        if ecam_free {
-            bus.set_ecam(pci::ECAM_BASE);
-            busy.push((Space::Mem, pci::ECAM_BASE, pci::ECAM_LEN));
-        } else {
-            logger.debug("no ECAM: memory or a vdev is at its window");
-        }
-        bus.assign(&busy).map_err(Error::Config)?;
-    }
-    if ecam_free {
-        let ecam: SharedDevice = Arc::new(Mutex::new(Box::new(pci::Ecam(pci.clone()))));
-        mmio.insert(pci::ECAM_BASE, pci::ECAM_LEN, 0, ecam, "pci ecam")
-            .map_err(Error::Config)?;
-    }
-    Ok(())
-}
-
-/// The PCI bus with the host bridge and each PCI vdev `(index, address,
-/// INTx GSI)`, its MSI-X on `vm`'s routing table.
-fn create_pci(
-    spec: &VmSpec,
-    functions: &[(usize, vdev::PciAddr, u32)],
-    (vm, controllers): (&Arc<VmFd>, &irq::Controllers),
-    base: &Context,
-    irqfds: &mut Vec<Arc<IrqFd>>,
-) -> Result<Arc<Mutex<pci::PciBus>>, Error> {
-    let logger = &base.logger;
-    let mut bus = pci::PciBus::new();
-    let routes = Arc::new(irq::Routes::new(vm.clone(), controllers));
-    for &(i, addr, gsi) in functions {
-        let v = &spec.vdevs[i];
-        let fd = Arc::new(IrqFd::new(vm, gsi)?);
-        irqfds.push(fd.clone());
-        let ctx = Context {
-            irqs: vec![fd],
-            ..base.clone()
-        };
-        let msi = Arc::new(pci::msi::KvmMsi::new(routes.clone()));
-        let func = vdev::create_pci(v, &ctx, msi)?;
-        bus.add(addr, v.base_kind(), func).map_err(Error::Config)?;
-        bus.set_interrupt_line(addr, gsi);
-        logger.debug(format_args!(
-            "pci {addr}: {} (INTx GSI {gsi})",
-            v.base_kind()
-        ));
-    }
-    Ok(Arc::new(Mutex::new(bus)))
 }
 
 /// The vCPUs with CPUID, MSRs, LAPIC and FPU set; the boot vCPU at `entry`.

@@ -6,15 +6,7 @@ use common::{kvm, run};
 use vmm::{ImageFormat, LoadKind};
 
 fn spec_from(text: &str, dir: &std::path::Path) -> vmm::VmSpec {
-    let mut map = diag::SourceMap::new();
-    let opts = qvmconf::Options {
-        cwd: dir.to_path_buf(),
-        ..Default::default()
-    };
-    let (vm, diags) =
-        qvmconf::load_source(&mut map, "probe.qvmconf", text.as_bytes().to_vec(), &opts);
-    let vm = vm.unwrap_or_else(|| panic!("qvmconf errors: {diags:?}"));
-    vmm::spec_from_config(&vm, dir).expect("convertible")
+    common::spec_from_qvmconf(text, dir)
 }
 
 const PROBE_VM: &str = "system probe
@@ -60,7 +52,11 @@ fn the_probe_vm_from_its_qvmconf() {
     assert_eq!(r.ok("kbd"), "selftest=55");
     assert_eq!(
         r.report("mem"),
-        vec!["ok 0-9ffff type 1", "ok 100000-1ffffff type 1"]
+        vec![
+            "ok 0-9ffff type 1",
+            "ok 100000-1ffffff type 1",
+            "ok e0000000-e00fffff type 2"
+        ]
     );
 }
 

@@ -9,10 +9,10 @@
 //! `rtc` · `smp=APICID` · `cpuid` · `pit=PIN` · `uartirq=PIN` · `kbd` · `mem` · `initrd` ·
 //! `peek=ADDR` · `rx=PORT` · `iobench=N` (N port writes between milestones 10 and 11) · `bad=PORT` · `badmmio=ADDR` · `wait-power` ·
 //! `spin` · `reboot` · `off` · `halt`. Unknown words are reported and skipped.
-//! PCI (`pci.rs`): `pci` · `ecam=ADDR` · `pcicfg=DDRR`.
 //! Timers (`timers.rs`): `wdt` (pets the IB700 watchdog, then lets it expire) ·
 //! `hpet=ADDR`, `hpet-legacy=PIN` (count periodic HPET timer 0 interrupts). Shared memory
 //! (`shmem.rs`): `shmem=FACTORY,NAME,send|recv` (a message between two VMs).
+//! PCI (`pci.rs`): `pci` · `ecam=ADDR` · `pcicfg=DDRR` · `acpi` · `pcibench=N` · `pcifuzz=N`.
 #![no_std]
 #![no_main]
 
@@ -334,6 +334,9 @@ impl Probe {
             b"pci" => self.pci(),
             b"ecam" => self.ecam(arg.unwrap_or(0xe000_0000)),
             b"pcicfg" => self.pcicfg(arg.unwrap_or(0)),
+            b"acpi" => self.acpi(),
+            b"pcibench" => self.pcibench(arg.unwrap_or(0x100)),
+            b"pcifuzz" => self.pcifuzz(arg.unwrap_or(0x1000)),
             b"mem" => self.mem(),
             b"initrd" => self.initrd(),
             b"peek" => {
