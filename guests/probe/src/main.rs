@@ -12,11 +12,13 @@
 //! Timers (`timers.rs`): `wdt` (pets the IB700 watchdog, then lets it expire) ·
 //! `hpet=ADDR`, `hpet-legacy=PIN` (count periodic HPET timer 0 interrupts). Shared memory
 //! (`shmem.rs`): `shmem=FACTORY,NAME,send|recv` (a message between two VMs).
+//! The hostile guest (`hostile.rs`): `hmmio=ADDR`… `hchaos=ADDR` `hostile=N` (N random operations).
 //! PCI (`pci.rs`): `pci` · `ecam=ADDR` · `pcicfg=DDRR` · `acpi` · `pcibench=N` · `pcifuzz=N`.
 #![no_std]
 #![no_main]
 
 mod boot;
+mod hostile;
 mod pci;
 mod shmem;
 mod timers;
@@ -331,6 +333,9 @@ impl Probe {
                 r.s(if v == 0x55 { "ok" } else { "FAIL" }).s(" selftest=").hex(u64::from(v));
                 r.s("\n");
             }
+            b"hostile" => self.hostile(arg.unwrap_or(1000)),
+            b"hmmio" => self.hmmio(arg.unwrap_or(0)),
+            b"hchaos" => self.hchaos(arg.unwrap_or(0x100_0000)),
             b"pci" => self.pci(),
             b"ecam" => self.ecam(arg.unwrap_or(0xe000_0000)),
             b"pcicfg" => self.pcicfg(arg.unwrap_or(0)),
