@@ -140,6 +140,7 @@ pub(crate) fn create_pci(
     irqfds: &mut Vec<Arc<IrqFd>>,
 ) -> Result<Arc<Mutex<pci::PciBus>>, Error> {
     let mut bus = pci::PciBus::new();
+    bus.set_ioevents(Arc::new(pci::ioevent::KvmIoevents(vm.clone())));
     let routes = Arc::new(irq::Routes::new(vm.clone(), controllers));
     for &(i, addr, intr) in functions {
         let v = &spec.vdevs[i];

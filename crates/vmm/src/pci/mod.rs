@@ -14,13 +14,14 @@
 //! | I/O BARs | [`IO_START`]..0xFFFF, outside other vdevs' ports |
 //! | INTx | INTA# of device d on IOAPIC pin 16 + d mod 4 (pin p: 16 + (d + p − 1) mod 4), or the vdev's `intr` |
 
+pub(crate) mod ioevent;
 pub(crate) mod msi;
 
 use std::sync::{Arc, Mutex};
 
 use vdev::pci::{
     Bar, BarKind, CMD_IO, CMD_MEMORY, COMMAND, ConfigSpace, HEADER_TYPE, INTERRUPT_LINE,
-    INTERRUPT_PIN, Ids, PciFunction,
+    INTERRUPT_PIN, Ids, Notifier, PciFunction,
 };
 use vdev::{Effect, IrqLine, PciAddr, Space};
 
@@ -116,6 +117,18 @@ pub(crate) struct PciBus {
     ecam: Option<u64>,
     maps: Vec<Mapping>,
     windows: Vec<(u64, u64)>,
+    events: Option<Arc<dyn Ioevents>>,
+    /// Registered notifiers: slot, space, address, notifier.
+    registered: Vec<(usize, Space, u64, Notifier)>,
+}
+
+/// Where the bus registers its functions' notifiers: KVM's ioeventfds
+/// ([`ioevent::KvmIoevents`]).
+pub(crate) trait Ioevents: Send + Sync {
+    /// Signal `n.fd` on the writes `n` describes at `addr`.
+    fn register(&self, space: Space, addr: u64, n: &Notifier) -> std::io::Result<()>;
+    /// Stop doing so.
+    fn unregister(&self, space: Space, addr: u64, n: &Notifier) -> std::io::Result<()>;
 }
 
 /// A failed BAR or configuration access, for the vCPU.
@@ -135,6 +148,8 @@ impl PciBus {
             ecam: None,
             maps: Vec::new(),
             windows: vec![(MMIO_START, MMIO_END - 1)],
+            events: None,
+            registered: Vec::new(),
         }
     }
 
@@ -251,7 +266,8 @@ impl PciBus {
         }
         self.mark_multifunction();
         for i in 0..self.slots.len() {
-            self.remap(i);
+            self.remap(i)
+                .map_err(|e| format!("{}: ioeventfd: {e}", self.slots[i].name))?;
         }
         Ok(())
     }
@@ -280,8 +296,9 @@ impl PciBus {
         &self.maps
     }
 
-    /// Recompute slot `i`'s mappings from its BARs and command register.
-    fn remap(&mut self, i: usize) {
+    /// Recompute slot `i`'s mappings from its BARs and command register,
+    /// and move its notifiers with them.
+    fn remap(&mut self, i: usize) -> std::io::Result<()> {
         self.maps.retain(|m| m.slot != i);
         let cfg = self.slots[i].func.config();
         let cmd = cfg.command();
@@ -304,6 +321,62 @@ impl PciBus {
                 });
             }
         }
+        self.move_notifiers(i)
+    }
+
+    /// Register slot `i`'s notifiers where its BARs decode now (and
+    /// unregister those whose place changed).
+    fn move_notifiers(&mut self, i: usize) -> std::io::Result<()> {
+        let Some(events) = self.events.clone() else {
+            return Ok(());
+        };
+        let want: Vec<(Space, u64, Notifier)> = self.slots[i]
+            .func
+            .notifiers()
+            .into_iter()
+            .filter_map(|n| {
+                let m = self.maps.iter().find(|m| m.slot == i && m.bar == n.bar)?;
+                (n.offset < m.len).then(|| (m.space, m.base + n.offset, n))
+            })
+            .collect();
+        let same = |a: &(usize, Space, u64, Notifier), w: &(Space, u64, Notifier)| {
+            a.1 == w.0
+                && a.2 == w.1
+                && a.3.datamatch == w.2.datamatch
+                && Arc::ptr_eq(&a.3.fd, &w.2.fd)
+        };
+        let mut keep = Vec::new();
+        for r in std::mem::take(&mut self.registered) {
+            if r.0 != i || want.iter().any(|w| same(&r, w)) {
+                keep.push(r);
+            } else {
+                events.unregister(r.1, r.2, &r.3)?;
+            }
+        }
+        self.registered = keep;
+        for (space, addr, n) in want {
+            let r = (i, space, addr, n);
+            if !self
+                .registered
+                .iter()
+                .any(|x| x.0 == i && same(x, &(r.1, r.2, r.3.clone())))
+            {
+                events.register(space, addr, &r.3)?;
+                self.registered.push(r);
+            }
+        }
+        Ok(())
+    }
+
+    /// Register notifiers with `events` (KVM's ioeventfds).
+    pub(crate) fn set_ioevents(&mut self, events: Arc<dyn Ioevents>) {
+        self.events = Some(events);
+    }
+
+    /// The notifiers registered now: (space, address) each.
+    #[cfg(test)]
+    pub(crate) fn registered(&self) -> Vec<(Space, u64)> {
+        self.registered.iter().map(|r| (r.1, r.2)).collect()
     }
 
     fn slot(&mut self, bus: u8, devfn: u8) -> Option<usize> {
@@ -350,7 +423,8 @@ impl PciBus {
         }
         s.func.config_written(offset, data.len());
         if ConfigSpace::touches_decode(offset, data.len()) {
-            self.remap(i);
+            self.remap(i)
+                .map_err(|e| runtime(&self.slots[i].name, format!("ioeventfd: {e}")))?;
         }
         Ok(())
     }
