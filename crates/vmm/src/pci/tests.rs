@@ -323,6 +323,15 @@ fn addresses_and_placement() {
     );
 }
 
+/// A fresh VM, when /dev/kvm is there.
+fn kvm_vm() -> Option<Arc<kvm_ioctls::VmFd>> {
+    if !testkit::kvm() {
+        return None;
+    }
+    let kvm = kvm_ioctls::Kvm::new().unwrap();
+    Some(Arc::new(kvm.create_vm().unwrap()))
+}
+
 /// The LAPIC IRR bit of `vector` on `vcpu`.
 fn irr(vcpu: &kvm_ioctls::VcpuFd, vector: u8) -> bool {
     let lapic = vcpu.get_lapic().unwrap();
@@ -333,11 +342,7 @@ fn irr(vcpu: &kvm_ioctls::VcpuFd, vector: u8) -> bool {
 
 #[test]
 fn msix_vectors_become_kvm_msi_routes_that_reach_the_lapic() {
-    if !testkit::kvm() {
-        return;
-    }
-    let kvm = kvm_ioctls::Kvm::new().unwrap();
-    let vm = Arc::new(kvm.create_vm().unwrap());
+    let Some(vm) = kvm_vm() else { return };
     vm.create_irq_chip().unwrap();
     let vcpu = vm.create_vcpu(0).unwrap();
     let mut lapic = vcpu.get_lapic().unwrap();
@@ -492,11 +497,7 @@ fn notifiers_follow_their_bars() {
 
 #[test]
 fn notifiers_are_kvm_ioeventfds() {
-    if !testkit::kvm() {
-        return;
-    }
-    let kvm = kvm_ioctls::Kvm::new().unwrap();
-    let vm = Arc::new(kvm.create_vm().unwrap());
+    let Some(vm) = kvm_vm() else { return };
     let mut b = notifying(Arc::new(ioevent::KvmIoevents(vm.clone())));
     let io = b
         .mappings()
