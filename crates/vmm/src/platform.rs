@@ -45,6 +45,7 @@ pub(crate) fn with_pci(m: firmware::Machine, pci: &Mutex<pci::PciBus>) -> firmwa
         Ok(b) => firmware::Machine {
             ecam: b.ecam(),
             mmio_windows: b.mmio_windows(),
+            mmio_high: Some(b.high_window()),
             pci: firmware::pci_functions(&b),
             ..m
         },

@@ -58,6 +58,8 @@ pub(crate) struct Machine {
     pub ecam: Option<u64>,
     /// The 32-bit memory windows BARs are placed in (first, last address).
     pub mmio_windows: Vec<(u64, u64)>,
+    /// The window above 4 GiB for 64-bit BARs, when there is one.
+    pub mmio_high: Option<(u64, u64)>,
     /// The PCI functions with an interrupt pin.
     pub pci: Vec<PciFn>,
 }

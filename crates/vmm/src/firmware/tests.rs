@@ -12,6 +12,7 @@ fn machine() -> Machine {
         hpet: Some(0xfed0_0000),
         ecam: Some(pci::ECAM_BASE),
         mmio_windows: vec![(0xc000_0000, 0xdfff_ffff), (0xe010_0000, 0xfebf_ffff)],
+        mmio_high: Some((0x1_0000_0000, 0x4_ffff_ffff)),
         pci: vec![PciFn {
             dev: 3,
             pin: 1,
@@ -184,6 +185,12 @@ fn dsdt_has_the_pci_root_its_resources_and_routing() {
     assert!(find(&entry).is_some(), "the _PRT entry of 03 INTA#");
     // a DWordMemory window from 0xc0000000
     assert!(find(&[0x00, 0x00, 0x00, 0xc0, 0xff, 0xff, 0xff, 0xdf]).is_some());
+    // a QWordMemory window (descriptor 0x8a) from 4 GiB to 20 GiB
+    let q = find(&[0x8a, 0x2b, 0x00, 0x00]).expect("QWordMemory");
+    assert_eq!(
+        &d[q + 14..q + 30],
+        &[0, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 4, 0, 0, 0]
+    );
 }
 
 #[test]

@@ -11,6 +11,7 @@
 //! | configuration ports | 0xCF8 (address), 0xCFC–0xCFF (data), 0xCF9 (reset control) |
 //! | ECAM (MMCONFIG), bus 0 | [`ECAM_BASE`], 1 MiB |
 //! | 32-bit memory BARs | [`MMIO_START`]..[`MMIO_END`], outside RAM, ROM, ECAM and other vdevs |
+//! | 64-bit memory BARs | there too, else [`HIGH_LEN`] from the first GiB above 4 GiB and RAM |
 //! | I/O BARs | [`IO_START`]..0xFFFF, outside other vdevs' ports |
 //! | INTx | INTA# of device d on IOAPIC pin 16 + d mod 4 (pin p: 16 + (d + p − 1) mod 4), or the vdev's `intr` |
 
@@ -35,6 +36,9 @@ pub(crate) const ECAM_LEN: u64 = 1 << 20;
 pub(crate) const MMIO_START: u64 = 0xc000_0000;
 /// End of it (the IOAPIC, HPET and LAPIC pages follow).
 pub(crate) const MMIO_END: u64 = 0xfec0_0000;
+/// Size of the window for 64-bit BARs above RAM (16 GiB: guests with 36
+/// physical address bits reach it above up to 48 GiB of RAM).
+pub(crate) const HIGH_LEN: u64 = 16 << 30;
 /// First port for I/O BARs.
 pub(crate) const IO_START: u64 = 0x1000;
 /// IOAPIC pin of INTA# for device 0 (PIRQ A–D are pins 16–19).
@@ -117,6 +121,7 @@ pub(crate) struct PciBus {
     ecam: Option<u64>,
     maps: Vec<Mapping>,
     windows: Vec<(u64, u64)>,
+    high: (u64, u64),
     events: Option<Arc<dyn Ioevents>>,
     /// Registered notifiers: slot, space, address, notifier.
     registered: Vec<(usize, Space, u64, Notifier)>,
@@ -148,6 +153,7 @@ impl PciBus {
             ecam: None,
             maps: Vec::new(),
             windows: vec![(MMIO_START, MMIO_END - 1)],
+            high: (1 << 32, (1 << 32) + HIGH_LEN - 1),
             events: None,
             registered: Vec::new(),
         }
@@ -208,6 +214,12 @@ impl PciBus {
         self.windows.clone()
     }
 
+    /// The window above 4 GiB (and above RAM) for 64-bit BARs that do
+    /// not fit below: (first, last address).
+    pub(crate) fn high_window(&self) -> (u64, u64) {
+        self.high
+    }
+
     /// The ECAM window's base, when there is one.
     pub(crate) fn ecam(&self) -> Option<u64> {
         self.ecam
@@ -227,6 +239,13 @@ impl PciBus {
     /// (RAM, ROM, ECAM, other vdevs); then enable decoding.
     pub(crate) fn assign(&mut self, busy: &[(Space, u64, u64)]) -> std::result::Result<(), String> {
         self.windows = free(busy, MMIO_START, MMIO_END);
+        let top = busy
+            .iter()
+            .filter(|b| b.0 == Space::Mem)
+            .map(|b| b.1.saturating_add(b.2))
+            .fold(1 << 32, u64::max)
+            .next_multiple_of(1 << 30);
+        self.high = (top, top + HIGH_LEN - 1);
         let mut taken: Vec<(Space, u64, u64)> = busy.to_vec();
         let mut bars: Vec<(usize, usize, Bar)> = Vec::new();
         for (si, s) in self.slots.iter().enumerate() {
@@ -236,13 +255,29 @@ impl PciBus {
                 }
             }
         }
-        bars.sort_by_key(|&(si, b, bar)| (std::cmp::Reverse(bar.size), si, b));
+        // 32-bit BARs first (they have nowhere else to go), largest first
+        bars.sort_by_key(|&(si, b, bar)| {
+            (
+                bar.kind == BarKind::Mem64,
+                std::cmp::Reverse(bar.size),
+                si,
+                b,
+            )
+        });
+        let (hs, he) = self.high;
         for (si, b, bar) in bars {
             let (space, start, end) = match bar.kind {
                 BarKind::Io => (Space::Io, IO_START, 0x1_0000),
                 _ => (Space::Mem, MMIO_START, MMIO_END),
             };
-            let at = place(&taken, space, start, end, bar.size).ok_or_else(|| {
+            let low = place(&taken, space, start, end, bar.size);
+            // a 64-bit BAR that does not fit below 4 GiB goes above RAM
+            let high = || {
+                (bar.kind == BarKind::Mem64)
+                    .then(|| place(&taken, space, hs, he + 1, bar.size))
+                    .flatten()
+            };
+            let at = low.or_else(high).ok_or_else(|| {
                 format!(
                     "{}: no room for a {:#x}-byte BAR {b} in {start:#x}..{end:#x}",
                     self.slots[si].name, bar.size

@@ -528,3 +528,41 @@ fn notifiers_are_kvm_ioeventfds() {
     assert!(!taken(0x3010), "I/O decoding off");
     assert!(b.registered().iter().all(|r| r.0 != Space::Io));
 }
+
+#[test]
+fn a_64_bit_bar_too_big_for_the_hole_goes_above_ram() {
+    struct Big(ConfigSpace);
+    impl PciFunction for Big {
+        fn config(&self) -> &ConfigSpace {
+            &self.0
+        }
+        fn config_mut(&mut self) -> &mut ConfigSpace {
+            &mut self.0
+        }
+    }
+    let mut c = ConfigSpace::new(&HOST_BRIDGE);
+    c.set_bar(0, Bar::mem64(1 << 30, true)).unwrap();
+    c.set_bar(2, Bar::mem32(1 << 29)).unwrap();
+    let mut b = PciBus::new();
+    b.add(
+        PciAddr {
+            bus: 0,
+            dev: 1,
+            func: 0,
+        },
+        "big",
+        Box::new(Big(c)),
+    )
+    .unwrap();
+    // 5 GiB of RAM: 3 GiB below the hole, 2 GiB above 4 GiB
+    let busy = [(Space::Mem, 0, 0xc000_0000), (Space::Mem, 1 << 32, 2 << 30)];
+    b.assign(&busy).unwrap();
+    assert_eq!(b.high_window(), (6 << 30, (6 << 30) + HIGH_LEN - 1));
+    let mut bases: Vec<u64> = b.mappings().iter().map(|m| m.base).collect();
+    bases.sort_unstable();
+    assert_eq!(
+        bases,
+        vec![0xc000_0000, 6 << 30],
+        "the 32-bit BAR below, the 64-bit one above"
+    );
+}
