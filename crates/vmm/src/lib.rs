@@ -37,6 +37,7 @@ mod vm;
 
 pub use from_qvmconf::spec_from_config;
 pub use spec::{ImageFormat, Load, LoadKind, MemKind, MemRegion, Policy, ResetAction, VmSpec};
+pub use validate::{Verdict, refusals, stop_of};
 
 /// qvm's exit codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +47,8 @@ pub enum ExitCode {
     Shutdown = 0,
     /// 3: power cut: SIGQUIT, or a guest that ignored the power button.
     PowerCut = 3,
+    /// 4: the guest's watchdog (`wdt-ib700`) expired: it was not petted in time.
+    Watchdog = 4,
     /// 5: the guest did something the VM cannot emulate (`unsupported ... abort`).
     Unsupported = 5,
     /// 6: a vdev failed.
@@ -140,6 +143,9 @@ pub(crate) fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> E
 /// Meant for `qvm`-style front ends: QNX qvm has vdevs (virtio, hpet, ...)
 /// this VMM does not, so a host checker for QNX must not call this.
 pub fn preflight(cfg: &qvmconf::VmConfig) -> Vec<diag::Diagnostic> {
+    if let Some(d) = validate::foreign_arch(cfg) {
+        return vec![d]; // one error: nothing else of such a VM is judged here
+    }
     let conv = from_qvmconf::convert(cfg, std::path::Path::new("."));
     let mut out: Vec<diag::Diagnostic> = conv
         .refused

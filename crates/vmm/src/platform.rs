@@ -3,7 +3,6 @@
 //! configuration ports, ECAM and the ACPI PM registers on the buses, BAR
 //! placement, and the ACPI and MP tables written into guest memory.
 
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use kvm_ioctls::VmFd;
@@ -136,10 +135,10 @@ pub(crate) fn create_pci(
     spec: &VmSpec,
     functions: &[(usize, vdev::PciAddr, Option<u32>)],
     (vm, controllers): (&Arc<VmFd>, &irq::Controllers),
-    power_button: &Arc<AtomicBool>,
-    logger: &Logger,
+    base: &Context,
     irqfds: &mut Vec<Arc<IrqFd>>,
 ) -> Result<Arc<Mutex<pci::PciBus>>, Error> {
+    let logger = &base.logger;
     let mut bus = pci::PciBus::new();
     bus.set_ioevents(Arc::new(pci::ioevent::KvmIoevents(vm.clone())));
     let routes = Arc::new(irq::Routes::new(vm.clone(), controllers));
@@ -147,9 +146,8 @@ pub(crate) fn create_pci(
         let v = &spec.vdevs[i];
         let line = Arc::new(pci::IntxLine::default());
         let ctx = Context {
-            irq: Some(line.clone()),
-            logger: logger.clone(),
-            power_button: power_button.clone(),
+            irqs: vec![line.clone()],
+            ..base.clone()
         };
         let msi = Arc::new(pci::msi::KvmMsi::new(routes.clone()));
         let func = vdev::create_pci(v, &ctx, msi)?;

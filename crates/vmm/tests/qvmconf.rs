@@ -186,3 +186,47 @@ fn a_load_with_two_formats_or_a_format_off_an_image_is_refused() {
         assert!(e.contains(says), "{json}: {e}");
     }
 }
+
+#[test]
+fn the_timer_and_shared_memory_vdevs_from_qvmconf() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = PROBE_VM.replace("PROBE", vmm::probe::ELF).replace(
+        "hello mem rtc pit=0 uartirq=4 kbd progress",
+        "ioapic=f8000000 progress hpet-legacy=0",
+    ) + "vdev hpet intr myioapic:20,myioapic:21,myioapic:22 frequency 14318180\n\
+           vdev wdt-ib700\n\
+           vdev shmem loc mem:0xfe000000 intr myioapic:10 create ipc,0x2000 allow ipc*\n";
+    let spec = spec_from(&text, dir.path());
+    let kind = |k| spec.vdevs.iter().find(|v| v.kind == k).expect("converted");
+    let hpet = kind(vdev::VdevKind::Hpet);
+    assert_eq!(hpet.intr, Some(vdev::Intr::line("myioapic", 20)));
+    assert_eq!(
+        hpet.more_intr,
+        [
+            vdev::Intr::line("myioapic", 21),
+            vdev::Intr::line("myioapic", 22)
+        ]
+    );
+    assert_eq!(
+        hpet.value(&vdev::hpet::FREQUENCY),
+        Some(&vdev::Value::Number(14_318_180))
+    );
+    let shmem = kind(vdev::VdevKind::Shmem);
+    assert_eq!(shmem.values(&vdev::shmem::CREATE).count(), 1);
+    assert_eq!(
+        shmem.value(&vdev::shmem::ALLOW),
+        Some(&vdev::Value::Text("ipc*".into()))
+    );
+    kind(vdev::VdevKind::WdtIb700);
+    if !kvm() {
+        return;
+    }
+    // the VM's timer8254 is on pin 0: legacy replacement puts timer 0 there
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}\n{}", r.out, r.err);
+    assert!(
+        r.ok("hpet-legacy").starts_with("20 irqs via ioapic pin 0 "),
+        "{}",
+        r.out
+    );
+}

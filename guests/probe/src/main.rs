@@ -9,12 +9,17 @@
 //! `rtc` · `smp=APICID` · `cpuid` · `pit=PIN` · `uartirq=PIN` · `kbd` · `mem` · `initrd` ·
 //! `peek=ADDR` · `rx=PORT` · `iobench=N` (N port writes between milestones 10 and 11) · `bad=PORT` · `badmmio=ADDR` · `wait-power` ·
 //! `spin` · `reboot` · `off` · `halt`. Unknown words are reported and skipped.
+//! Timers (`timers.rs`): `wdt` (pets the IB700 watchdog, then lets it expire) ·
+//! `hpet=ADDR`, `hpet-legacy=PIN` (count periodic HPET timer 0 interrupts). Shared memory
+//! (`shmem.rs`): `shmem=FACTORY,NAME,send|recv` (a message between two VMs).
 //! PCI (`pci.rs`): `pci` · `ecam=ADDR` · `pcicfg=DDRR` · `acpi` · `pcibench=N` · `pcifuzz=N`.
 #![no_std]
 #![no_main]
 
 mod boot;
 mod pci;
+mod shmem;
+mod timers;
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -310,6 +315,10 @@ impl Probe {
                 self.out.s(" cycles each\n");
             }
             b"pit" => self.pit(arg.unwrap_or(0)),
+            b"wdt" => self.wdt(),
+            b"hpet" => self.hpet(arg.unwrap_or(0xfed0_0000), None),
+            b"hpet-legacy" => self.hpet(0xfed0_0000, Some(arg.unwrap_or(2))),
+            b"shmem" => self.shmem(word.get(name.len() + 1..).unwrap_or(b"")),
             b"uartirq" => self.uartirq(arg.unwrap_or(4)),
             b"kbd" => {
                 outb(0x64, 0xaa);
