@@ -23,7 +23,10 @@ pub(crate) fn machine(spec: &VmSpec, plan: &validate::Plan) -> firmware::Machine
         .vdevs
         .iter()
         .find(|v| v.kind == K::Hpet)
-        .and_then(|v| v.loc.map(|l| l.base).or(v.kind.decl().default_loc));
+        .map(|v| firmware::Hpet {
+            base: v.loc.map_or(vdev::hpet::DEFAULT_BASE, |l| l.base),
+            legacy: v.value(&vdev::hpet::LEGACY_FREE).is_none(),
+        });
     firmware::Machine {
         cpus: spec.cpus.max(1),
         ioapic: plan.controllers.ioapic_base(),

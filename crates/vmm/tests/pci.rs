@@ -135,6 +135,16 @@ fn the_guest_finds_and_checks_the_acpi_and_mp_tables() {
         r.ok("acpi"),
         "rsdp=e0000 tables=FACP,APIC,MCFG, bad=0 dsdt=ok ecam=e0000000 lapics=2 ioapics=1 mp=ok"
     );
+    // with an hpet, its table too
+    let mut spec = probe_spec("acpi");
+    spec.vdevs.push(vdev("hpet"));
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(
+        r.ok("acpi").starts_with("rsdp=e0000 tables=FACP,APIC,MCFG,HPET, bad=0 dsdt=ok"),
+        "{}",
+        r.out
+    );
 }
 
 #[test]

@@ -35,6 +35,15 @@ pub(crate) struct PciFn {
     pub gsi: u32,
 }
 
+/// The `hpet` vdev as the HPET table describes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Hpet {
+    /// Its register block.
+    pub base: u64,
+    /// Legacy replacement routing capable (no `legacy-free`).
+    pub legacy: bool,
+}
+
 /// What the tables describe.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Machine {
@@ -52,8 +61,8 @@ pub(crate) struct Machine {
     pub rtc: bool,
     /// Legacy ISA devices (a UART, the RTC) are there.
     pub legacy_devices: bool,
-    /// The HPET's base, when one is configured.
-    pub hpet: Option<u64>,
+    /// The HPET, when one is configured.
+    pub hpet: Option<Hpet>,
     /// The ECAM window, when there is one.
     pub ecam: Option<u64>,
     /// The 32-bit memory windows BARs are placed in (first, last address).
@@ -88,7 +97,7 @@ pub(crate) fn build(m: &Machine) -> Vec<(u64, Vec<u8>)> {
     if let Some(ecam) = m.ecam {
         tables.push(place(acpi::mcfg(ecam), &mut out));
     }
-    if let Some(hpet) = m.hpet {
+    if let Some(hpet) = &m.hpet {
         tables.push(place(acpi::hpet(hpet), &mut out));
     }
     let (rsdt, xsdt) = acpi::rsdt_xsdt(&tables);

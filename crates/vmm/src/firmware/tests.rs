@@ -9,7 +9,10 @@ fn machine() -> Machine {
         i8042: true,
         rtc: true,
         legacy_devices: true,
-        hpet: Some(0xfed0_0000),
+        hpet: Some(Hpet {
+            base: 0xfed0_0000,
+            legacy: true,
+        }),
         ecam: Some(pci::ECAM_BASE),
         mmio_windows: vec![(0xc000_0000, 0xdfff_ffff), (0xe010_0000, 0xfebf_ffff)],
         mmio_high: Some((0x1_0000_0000, 0x4_ffff_ffff)),
@@ -161,7 +164,11 @@ fn madt_mcfg_hpet_layouts() {
     );
     let h = at(&t, u64_at(xsdt, 60));
     assert_eq!(h.len(), 56);
-    assert_eq!(u32_at(h, 36) >> 16, 0x8086);
+    assert_eq!(
+        u32_at(h, 36),
+        0x8086_a201,
+        "vendor, legacy, 64-bit, 3 comparators, rev 1"
+    );
     assert_eq!(
         (h[40], u64_at(h, 44)),
         (0, 0xfed0_0000),
