@@ -141,7 +141,8 @@ fn the_guest_finds_and_checks_the_acpi_and_mp_tables() {
     let r = run(&spec);
     assert_eq!(r.code, 0, "{}", r.err);
     assert!(
-        r.ok("acpi").starts_with("rsdp=e0000 tables=FACP,APIC,MCFG,HPET, bad=0 dsdt=ok"),
+        r.ok("acpi")
+            .starts_with("rsdp=e0000 tables=FACP,APIC,MCFG,HPET, bad=0 dsdt=ok"),
         "{}",
         r.out
     );

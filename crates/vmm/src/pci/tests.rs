@@ -456,6 +456,15 @@ fn sorted(mut v: Vec<(Space, u64)>) -> Vec<(Space, u64)> {
     v
 }
 
+/// Where the test function's I/O BAR is.
+fn io_bar(b: &PciBus) -> u64 {
+    b.mappings()
+        .iter()
+        .find(|m| m.space == Space::Io)
+        .unwrap()
+        .base
+}
+
 /// A bus whose notifiers go to `events`, its BARs placed.
 fn notifying(events: Arc<dyn Ioevents>) -> PciBus {
     let (mut b, _) = bus(Arc::default());
@@ -468,12 +477,7 @@ fn notifying(events: Arc<dyn Ioevents>) -> PciBus {
 fn notifiers_follow_their_bars() {
     let events = Arc::new(Events::default());
     let mut b = notifying(events.clone());
-    let io = b
-        .mappings()
-        .iter()
-        .find(|m| m.space == Space::Io)
-        .unwrap()
-        .base;
+    let io = io_bar(&b);
     let mem = b.mappings().iter().find(|m| m.len == 0x4000).unwrap().base;
     let want = sorted(vec![(Space::Io, io + 0x10), (Space::Mem, mem + 0x100)]);
     assert_eq!(sorted(events.0.lock().unwrap().clone()), want);
@@ -499,12 +503,7 @@ fn notifiers_follow_their_bars() {
 fn notifiers_are_kvm_ioeventfds() {
     let Some(vm) = kvm_vm() else { return };
     let mut b = notifying(Arc::new(ioevent::KvmIoevents(vm.clone())));
-    let io = b
-        .mappings()
-        .iter()
-        .find(|m| m.space == Space::Io)
-        .unwrap()
-        .base;
+    let io = io_bar(&b);
     // KVM refuses a second ioeventfd at a registered place (EEXIST)
     let fd = vmm_sys_util::eventfd::EventFd::new(libc::EFD_NONBLOCK).unwrap();
     let taken = |port: u64| {
@@ -531,15 +530,6 @@ fn notifiers_are_kvm_ioeventfds() {
 
 #[test]
 fn a_64_bit_bar_too_big_for_the_hole_goes_above_ram() {
-    struct Big(ConfigSpace);
-    impl PciFunction for Big {
-        fn config(&self) -> &ConfigSpace {
-            &self.0
-        }
-        fn config_mut(&mut self) -> &mut ConfigSpace {
-            &mut self.0
-        }
-    }
     let mut c = ConfigSpace::new(&HOST_BRIDGE);
     c.set_bar(0, Bar::mem64(1 << 30, true)).unwrap();
     c.set_bar(2, Bar::mem32(1 << 29)).unwrap();
@@ -551,7 +541,7 @@ fn a_64_bit_bar_too_big_for_the_hole_goes_above_ram() {
             func: 0,
         },
         "big",
-        Box::new(Big(c)),
+        Box::new(HostBridge(c)),
     )
     .unwrap();
     // 5 GiB of RAM: 3 GiB below the hole, 2 GiB above 4 GiB
