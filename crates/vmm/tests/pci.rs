@@ -242,3 +242,26 @@ fn random_configuration_writes_from_the_guest_leave_the_vmm_running() {
     // the preset IDs survive; the rest of the bus still answers
     assert!(r.ok("pci").contains("4.0=8086:1/ff0000"), "{}", r.out);
 }
+
+#[test]
+fn a_function_with_an_interrupt_pin_is_told_its_ioapic_pin() {
+    if !kvm() {
+        return;
+    }
+    // INTA# of device 3 is IOAPIC pin 16 + 3 mod 4 = 19; with `intr`, pin 10
+    let mut spec = probe_spec("pcicfg=33c pcicfg=53c");
+    spec.vdevs.push(dummy(&[("Interrupt_Pin", 1)], Some(3)));
+    let mut wired = dummy(&[("Interrupt_Pin", 1)], Some(5));
+    wired.intr = common::intr("myioapic", 10);
+    spec.vdevs.push(wired);
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(
+        r.report("pcicfg"),
+        vec![
+            // the line is the guest's scratch register; the preset pin is not
+            "ok 3.0+3c=113 after-write=1ec",
+            "ok 5.0+3c=10a after-write=1f5",
+        ]
+    );
+}
