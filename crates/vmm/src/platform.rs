@@ -70,18 +70,17 @@ pub(crate) fn firmware_tables(
     match firmware::write(machine, memory)? {
         Some(w) => {
             platform.rsdp = Some(w.rsdp);
+            let area = (w.rsdp, firmware::TABLES_LEN);
             if spec.memory.iter().any(|m| {
                 m.kind == crate::spec::MemKind::Ram
-                    && m.start < firmware::TABLES + firmware::TABLES_LEN
-                    && firmware::TABLES < m.start + m.size
+                    && m.start < area.0 + area.1
+                    && area.0 < m.start + m.size
             }) {
-                platform
-                    .reserved
-                    .push((firmware::TABLES, firmware::TABLES_LEN));
+                platform.reserved.push(area);
             }
             logger.debug(format_args!("ACPI RSDP at {:#x}", w.rsdp));
         }
-        None => logger.debug("no memory at 0xe0000: no ACPI or MP tables"),
+        None => logger.debug("no memory at 0xe0000 nor 0x90000: no ACPI or MP tables"),
     }
     Ok(platform)
 }

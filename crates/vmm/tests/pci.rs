@@ -265,3 +265,25 @@ fn a_function_with_an_interrupt_pin_is_told_its_ioapic_pin() {
         ]
     );
 }
+
+#[test]
+fn without_memory_at_0xe0000_the_tables_are_in_the_ebda() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec("acpi mem");
+    spec.memory.retain(|m| m.start != 0xc0000); // no ROM
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(
+        r.ok("acpi")
+            .starts_with("rsdp=90000 tables=FACP,APIC,MCFG, bad=0 dsdt=ok"),
+        "{}",
+        r.out
+    );
+    assert_eq!(
+        r.report("mem")[..2],
+        ["ok 0-8ffff type 1", "ok 90000-9ffff type 2"],
+        "the EBDA is reserved"
+    );
+}

@@ -47,7 +47,7 @@ fn at(tables: &[(u64, Vec<u8>)], addr: u64) -> &[u8] {
 
 #[test]
 fn every_table_sums_to_zero_and_the_rsdp_leads_to_them() {
-    let t = build(&machine());
+    let t = build(&machine(), TABLES);
     let rsdp = at(&t, TABLES);
     assert_eq!(&rsdp[..8], b"RSD PTR ");
     assert_eq!(sum(&rsdp[..20]), 0, "ACPI 1.0 checksum");
@@ -85,6 +85,13 @@ fn every_table_sums_to_zero_and_the_rsdp_leads_to_them() {
     for (a, b) in &t {
         assert!(*a >= TABLES && a + b.len() as u64 <= TABLES + TABLES_LEN);
     }
+    let e = build(&machine(), EBDA);
+    assert_eq!(&at(&e, EBDA)[..8], b"RSD PTR ", "in the EBDA's first KiB");
+    assert_eq!(&at(&e, EBDA + 0x40)[..4], b"_MP_");
+    assert!(
+        e.iter()
+            .all(|(a, b)| *a >= EBDA && a + b.len() as u64 <= EBDA + TABLES_LEN)
+    );
     let mut spans: Vec<(u64, u64)> = t.iter().map(|(a, b)| (*a, a + b.len() as u64)).collect();
     spans.sort_unstable();
     assert!(
@@ -95,7 +102,7 @@ fn every_table_sums_to_zero_and_the_rsdp_leads_to_them() {
 
 #[test]
 fn fadt_layout() {
-    let t = build(&machine());
+    let t = build(&machine(), TABLES);
     let rsdp = at(&t, TABLES);
     let xsdt = at(&t, u64_at(rsdp, 24));
     let f = at(&t, u64_at(xsdt, 36));
@@ -130,7 +137,7 @@ fn fadt_layout() {
 
 #[test]
 fn madt_mcfg_hpet_layouts() {
-    let t = build(&machine());
+    let t = build(&machine(), TABLES);
     let rsdp = at(&t, TABLES);
     let xsdt = at(&t, u64_at(rsdp, 24));
     let m = at(&t, u64_at(xsdt, 44));
@@ -202,7 +209,7 @@ fn dsdt_has_the_pci_root_its_resources_and_routing() {
 
 #[test]
 fn mp_table_layout() {
-    let t = build(&machine());
+    let t = build(&machine(), TABLES);
     let f = at(&t, TABLES + 0x40);
     assert_eq!(
         (&f[..4], f.len(), f[8], f[9], sum(f)),
