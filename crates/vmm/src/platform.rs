@@ -23,7 +23,10 @@ pub(crate) fn machine(spec: &VmSpec, plan: &validate::Plan) -> firmware::Machine
         .vdevs
         .iter()
         .find(|v| v.kind == K::Hpet)
-        .and_then(|v| v.loc.map(|l| l.base).or(v.kind.decl().default_loc));
+        .map(|v| firmware::Hpet {
+            base: v.loc.map_or(vdev::hpet::DEFAULT_BASE, |l| l.base),
+            legacy: v.value(&vdev::hpet::LEGACY_FREE).is_none(),
+        });
     firmware::Machine {
         cpus: spec.cpus.max(1),
         ioapic: plan.controllers.ioapic_base(),
@@ -44,6 +47,7 @@ pub(crate) fn with_pci(m: firmware::Machine, pci: &Mutex<pci::PciBus>) -> firmwa
         Ok(b) => firmware::Machine {
             ecam: b.ecam(),
             mmio_windows: b.mmio_windows(),
+            mmio_high: Some(b.high_window()),
             pci: firmware::pci_functions(&b),
             ..m
         },
@@ -66,18 +70,17 @@ pub(crate) fn firmware_tables(
     match firmware::write(machine, memory)? {
         Some(w) => {
             platform.rsdp = Some(w.rsdp);
+            let area = (w.rsdp, firmware::TABLES_LEN);
             if spec.memory.iter().any(|m| {
                 m.kind == crate::spec::MemKind::Ram
-                    && m.start < firmware::TABLES + firmware::TABLES_LEN
-                    && firmware::TABLES < m.start + m.size
+                    && m.start < area.0 + area.1
+                    && area.0 < m.start + m.size
             }) {
-                platform
-                    .reserved
-                    .push((firmware::TABLES, firmware::TABLES_LEN));
+                platform.reserved.push(area);
             }
             logger.debug(format_args!("ACPI RSDP at {:#x}", w.rsdp));
         }
-        None => logger.debug("no memory at 0xe0000: no ACPI or MP tables"),
+        None => logger.debug("no memory at 0xe0000 nor 0x90000: no ACPI or MP tables"),
     }
     Ok(platform)
 }
@@ -139,6 +142,7 @@ pub(crate) fn create_pci(
 ) -> Result<Arc<Mutex<pci::PciBus>>, Error> {
     let logger = &base.logger;
     let mut bus = pci::PciBus::new();
+    bus.set_ioevents(Arc::new(pci::ioevent::KvmIoevents(vm.clone())));
     let routes = Arc::new(irq::Routes::new(vm.clone(), controllers));
     for &(i, addr, intr) in functions {
         let v = &spec.vdevs[i];

@@ -135,6 +135,17 @@ fn the_guest_finds_and_checks_the_acpi_and_mp_tables() {
         r.ok("acpi"),
         "rsdp=e0000 tables=FACP,APIC,MCFG, bad=0 dsdt=ok ecam=e0000000 lapics=2 ioapics=1 mp=ok"
     );
+    // with an hpet, its table too
+    let mut spec = probe_spec("acpi");
+    spec.vdevs.push(vdev("hpet"));
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(
+        r.ok("acpi")
+            .starts_with("rsdp=e0000 tables=FACP,APIC,MCFG,HPET, bad=0 dsdt=ok"),
+        "{}",
+        r.out
+    );
 }
 
 #[test]
@@ -230,4 +241,49 @@ fn random_configuration_writes_from_the_guest_leave_the_vmm_running() {
     assert_eq!(r.ok("pcifuzz"), "4096 accesses, bridge=29c08086");
     // the preset IDs survive; the rest of the bus still answers
     assert!(r.ok("pci").contains("4.0=8086:1/ff0000"), "{}", r.out);
+}
+
+#[test]
+fn a_function_with_an_interrupt_pin_is_told_its_ioapic_pin() {
+    if !kvm() {
+        return;
+    }
+    // INTA# of device 3 is IOAPIC pin 16 + 3 mod 4 = 19; with `intr`, pin 10
+    let mut spec = probe_spec("pcicfg=33c pcicfg=53c");
+    spec.vdevs.push(dummy(&[("Interrupt_Pin", 1)], Some(3)));
+    let mut wired = dummy(&[("Interrupt_Pin", 1)], Some(5));
+    wired.intr = common::intr("myioapic", 10);
+    spec.vdevs.push(wired);
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(
+        r.report("pcicfg"),
+        vec![
+            // the line is the guest's scratch register; the preset pin is not
+            "ok 3.0+3c=113 after-write=1ec",
+            "ok 5.0+3c=10a after-write=1f5",
+        ]
+    );
+}
+
+#[test]
+fn without_memory_at_0xe0000_the_tables_are_in_the_ebda() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec("acpi mem");
+    spec.memory.retain(|m| m.start != 0xc0000); // no ROM
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(
+        r.ok("acpi")
+            .starts_with("rsdp=90000 tables=FACP,APIC,MCFG, bad=0 dsdt=ok"),
+        "{}",
+        r.out
+    );
+    assert_eq!(
+        r.report("mem")[..2],
+        ["ok 0-8ffff type 1", "ok 90000-9ffff type 2"],
+        "the EBDA is reserved"
+    );
 }

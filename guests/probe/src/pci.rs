@@ -146,14 +146,22 @@ fn scan(sig: &[u8], from: u64, to: u64) -> Option<u64> {
         .find(|&a| sig.iter().enumerate().all(|(i, &c)| super::rd8(a + i as u64) == c))
 }
 
+/// `sig` where guests look: the first KiB of the EBDA (its segment at
+/// 0x40E), then 0xE0000–0xFFFFF.
+fn find(sig: &[u8]) -> Option<u64> {
+    let ebda = (u64::from(super::rd8(0x40e)) | (u64::from(super::rd8(0x40f)) << 8)) << 4;
+    let in_ebda = if ebda >= 0x8_0000 { scan(sig, ebda, ebda + 0x400) } else { None };
+    in_ebda.or_else(|| scan(sig, 0xe_0000, 0x10_0000))
+}
+
 impl Probe {
-    /// `acpi`: find the RSDP in 0xE0000–0xFFFFF, check its checksums and
+    /// `acpi`: find the RSDP (EBDA, then 0xE0000–0xFFFFF), check its checksums and
     /// every table the XSDT lists (and the DSDT), name them, read the ECAM
     /// base from the MCFG and count the LAPICs and IOAPICs of the MADT; then
     /// the MP floating pointer and configuration table's checksums.
     pub(crate) fn acpi(&self) {
         let o = self.report("acpi");
-        let Some(rsdp) = scan(b"RSD PTR ", 0xe_0000, 0x10_0000) else {
+        let Some(rsdp) = find(b"RSD PTR ") else {
             o.s("FAIL no RSDP\n");
             return;
         };
@@ -199,7 +207,7 @@ impl Probe {
         }
         o.s(" bad=").dec(bad, 1).s(if dsdt_ok { " dsdt=ok" } else { " dsdt=FAIL" });
         o.s(" ecam=").hex(ecam).s(" lapics=").dec(lapics, 1).s(" ioapics=").dec(ioapics, 1);
-        let mp = scan(b"_MP_", 0xe_0000, 0x10_0000).filter(|&f| sum(f, 16) == 0).map(|f| u64::from(rd32(f + 4)));
+        let mp = find(b"_MP_").filter(|&f| sum(f, 16) == 0).map(|f| u64::from(rd32(f + 4)));
         let mp_ok = mp.is_some_and(|c| {
             let len = u64::from(rd32(c + 4) & 0xffff);
             rd32(c) == u32::from_le_bytes(*b"PCMP") && sum(c, len) == 0

@@ -16,6 +16,8 @@ pub use config::{
 };
 pub use msix::{CAP_MSIX, MsiMessage, Msix, MsixRegion};
 
+use std::sync::Arc;
+
 use crate::{Effect, Error};
 
 /// A function's identity.
@@ -96,6 +98,32 @@ pub trait MsiSink: Send + Sync {
     fn signal(&self, vector: u16) -> std::io::Result<()>;
 }
 
+/// What a [`Notifier`] write must carry to be signalled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Datamatch {
+    /// Any write, of any width.
+    Any,
+    /// A 2-byte write of this value.
+    U16(u16),
+    /// A 4-byte write of this value.
+    U32(u32),
+}
+
+/// A guest write into a BAR that KVM turns into a signal on `fd` without
+/// leaving the guest (an ioeventfd): the VMM registers it where the BAR is
+/// and moves it when the guest moves the BAR or turns decoding off.
+#[derive(Clone, Debug)]
+pub struct Notifier {
+    /// The BAR.
+    pub bar: usize,
+    /// The offset in it.
+    pub offset: u64,
+    /// Which writes.
+    pub datamatch: Datamatch,
+    /// The eventfd the device waits on.
+    pub fd: Arc<vmm_sys_util::eventfd::EventFd>,
+}
+
 /// A PCI function as the bus sees it.
 ///
 /// Configuration accesses go to [`PciFunction::config_mut`]'s space (after
@@ -112,6 +140,10 @@ pub trait PciFunction: Send {
     /// that raises vectors from its own thread keeps it in an `Arc`).
     fn msix(&self) -> Option<&Msix> {
         None
+    }
+    /// The BAR writes KVM signals on eventfds instead of exiting.
+    fn notifiers(&self) -> Vec<Notifier> {
+        Vec::new()
     }
     /// After a guest write of `len` bytes at `offset` of configuration space.
     fn config_written(&mut self, _offset: usize, _len: usize) {}

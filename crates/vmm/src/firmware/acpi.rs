@@ -2,7 +2,7 @@
 //! FACS, MADT, MCFG, HPET. Each is built as bytes with its header and
 //! checksum; the DSDT's AML is in `dsdt.rs`.
 
-use super::{Machine, PM_BASE, PM_TMR, SCI_IRQ};
+use super::{Hpet, Machine, PM_BASE, PM_TMR, SCI_IRQ};
 
 /// OEM ID in every header.
 pub(super) const OEM_ID: &[u8; 6] = b"HVHOST";
@@ -160,13 +160,17 @@ pub(super) fn mcfg(ecam: u64) -> Vec<u8> {
     table(b"MCFG", 1, &b)
 }
 
-/// The HPET table for a block at `base`: 3 comparators, 64-bit counter,
-/// legacy-replacement capable, PCI vendor 0x8086; minimum tick 128.
-pub(super) fn hpet(base: u64) -> Vec<u8> {
+/// The HPET table for the `hpet` vdev: its block at `base`, the event
+/// timer block ID its capabilities register gives (revision 1, its
+/// comparators, 64-bit counter, legacy replacement unless `legacy-free`,
+/// its vendor ID); minimum tick 128.
+pub(super) fn hpet(h: &Hpet) -> Vec<u8> {
+    use vdev::hpet::{TIMERS, VENDOR};
     let mut b = Vec::new();
-    let id: u32 = 0x8086_0000 | (1 << 15) | (1 << 13) | (2 << 8) | 1;
+    let legacy = if h.legacy { 1 << 15 } else { 0 };
+    let id = ((VENDOR as u32) << 16) | legacy | (1 << 13) | ((TIMERS as u32 - 1) << 8) | 1;
     b.extend_from_slice(&id.to_le_bytes());
-    b.extend_from_slice(&gas(0, 64, 0, base));
+    b.extend_from_slice(&gas(0, 64, 0, h.base));
     b.push(0);
     b.extend_from_slice(&128u16.to_le_bytes());
     b.push(0);

@@ -82,8 +82,12 @@ fn pci_device(m: &Machine) -> Raw {
             )
         })
         .collect();
+    let high = m.mmio_high.map(|(lo, hi)| {
+        AddressSpace::<u64>::new_memory(AddressSpaceCacheable::NotCacheable, true, lo, hi, None)
+    });
     let mut res: Vec<&dyn Aml> = vec![&bus, &cfg, &io_low, &io_high, &vga];
     res.extend(windows.iter().map(|w| w as &dyn Aml));
+    res.extend(high.iter().map(|w| w as &dyn Aml));
     let crs = ResourceTemplate::new(res);
     let entries: Vec<(u32, u8, u32)> = routes(m)
         .into_iter()

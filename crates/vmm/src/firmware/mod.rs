@@ -2,8 +2,10 @@
 //! BIOS: the ACPI tables (RSDP, RSDT and XSDT, FADT with FACS and DSDT,
 //! MADT, MCFG, HPET) and the MP tables, in the BIOS area at
 //! [`TABLES`]..+64 KiB (the RSDP and the MP floating pointer where guests
-//! scan for them, 0xE0000–0xFFFFF), and the ACPI fixed hardware the FADT
-//! names ([`pm`]).
+//! scan for them, 0xE0000–0xFFFFF), or, when guest memory does not cover
+//! it, in the 64 KiB below 0xA0000 made the EBDA (its segment in the BIOS
+//! data area at 0x40E, where guests scan first); and the ACPI fixed
+//! hardware the FADT names ([`pm`]).
 
 mod acpi;
 mod dsdt;
@@ -17,6 +19,11 @@ use crate::{Error, pci};
 pub(crate) const TABLES: u64 = 0xe_0000;
 /// Room for them.
 pub(crate) const TABLES_LEN: u64 = 0x1_0000;
+/// Where they go without memory at [`TABLES`]: the top 64 KiB of low RAM,
+/// as the EBDA.
+pub(crate) const EBDA: u64 = 0x9_0000;
+/// The BIOS data area's word holding the EBDA's segment.
+const BDA_EBDA: u64 = 0x40e;
 /// The PM1a event block (the control block at +4).
 pub(crate) const PM_BASE: u64 = 0x600;
 /// The PM timer.
@@ -33,6 +40,15 @@ pub(crate) struct PciFn {
     pub pin: u8,
     /// The IOAPIC pin it is wired to.
     pub gsi: u32,
+}
+
+/// The `hpet` vdev as the HPET table describes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Hpet {
+    /// Its register block.
+    pub base: u64,
+    /// Legacy replacement routing capable (no `legacy-free`).
+    pub legacy: bool,
 }
 
 /// What the tables describe.
@@ -52,12 +68,14 @@ pub(crate) struct Machine {
     pub rtc: bool,
     /// Legacy ISA devices (a UART, the RTC) are there.
     pub legacy_devices: bool,
-    /// The HPET's base, when one is configured.
-    pub hpet: Option<u64>,
+    /// The HPET, when one is configured.
+    pub hpet: Option<Hpet>,
     /// The ECAM window, when there is one.
     pub ecam: Option<u64>,
     /// The 32-bit memory windows BARs are placed in (first, last address).
     pub mmio_windows: Vec<(u64, u64)>,
+    /// The window above 4 GiB for 64-bit BARs, when there is one.
+    pub mmio_high: Option<(u64, u64)>,
     /// The PCI functions with an interrupt pin.
     pub pci: Vec<PciFn>,
 }
@@ -65,13 +83,14 @@ pub(crate) struct Machine {
 /// Where the tables were written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Written {
-    /// The RSDP.
+    /// The RSDP (the first byte of their area).
     pub rsdp: u64,
 }
 
-/// The tables of `m`, laid out from [`TABLES`]: (address, bytes) each.
-pub(crate) fn build(m: &Machine) -> Vec<(u64, Vec<u8>)> {
-    let mut at = TABLES + 0x1000;
+/// The tables of `m`, laid out from `base` ([`TABLES`] or [`EBDA`]):
+/// (address, bytes) each.
+pub(crate) fn build(m: &Machine, base: u64) -> Vec<(u64, Vec<u8>)> {
+    let mut at = base + 0x1000;
     let mut out = Vec::new();
     let mut place = |bytes: Vec<u8>, out: &mut Vec<(u64, Vec<u8>)>| {
         let a = at;
@@ -86,15 +105,15 @@ pub(crate) fn build(m: &Machine) -> Vec<(u64, Vec<u8>)> {
     if let Some(ecam) = m.ecam {
         tables.push(place(acpi::mcfg(ecam), &mut out));
     }
-    if let Some(hpet) = m.hpet {
+    if let Some(hpet) = &m.hpet {
         tables.push(place(acpi::hpet(hpet), &mut out));
     }
     let (rsdt, xsdt) = acpi::rsdt_xsdt(&tables);
     let rsdt = place(rsdt, &mut out);
     let xsdt = place(xsdt, &mut out);
-    out.push((TABLES, acpi::rsdp(rsdt as u32, xsdt)));
-    let mp = TABLES + 0x100;
-    out.push((TABLES + 0x40, mptable::floating(mp as u32)));
+    out.push((base, acpi::rsdp(rsdt as u32, xsdt)));
+    let mp = base + 0x100;
+    out.push((base + 0x40, mptable::floating(mp as u32)));
     let routes: Vec<(u8, u8, u32)> = m
         .pci
         .iter()
@@ -104,20 +123,29 @@ pub(crate) fn build(m: &Machine) -> Vec<(u64, Vec<u8>)> {
     out
 }
 
-/// Write the tables into guest memory when it covers [`TABLES`]; `None`
-/// (no tables) when it does not.
+/// Write the tables into guest memory at [`TABLES`], or at [`EBDA`] when
+/// memory does not cover the first; `None` (no tables) when it covers
+/// neither.
 pub(crate) fn write(m: &Machine, mem: &Memory) -> Result<Option<Written>, Error> {
-    if !mem.contains(TABLES, TABLES_LEN) {
+    let base = if mem.contains(TABLES, TABLES_LEN) {
+        TABLES
+    } else if mem.contains(EBDA, TABLES_LEN) && mem.contains(BDA_EBDA, 2) {
+        mem.write(
+            BDA_EBDA,
+            &((EBDA >> 4) as u16).to_le_bytes(),
+            "EBDA pointer",
+        )?;
+        EBDA
+    } else {
         return Ok(None);
-    }
-    let tables = build(m);
-    for (addr, bytes) in &tables {
-        if addr + bytes.len() as u64 > TABLES + TABLES_LEN {
+    };
+    for (addr, bytes) in &build(m, base) {
+        if addr + bytes.len() as u64 > base + TABLES_LEN {
             return Err(Error::Config("the ACPI tables do not fit in 64 KiB".into()));
         }
         mem.write(*addr, bytes, "ACPI tables")?;
     }
-    Ok(Some(Written { rsdp: TABLES }))
+    Ok(Some(Written { rsdp: base }))
 }
 
 /// The PCI functions of `bus` with an interrupt pin, as the tables give them.

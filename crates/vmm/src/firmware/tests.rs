@@ -9,9 +9,13 @@ fn machine() -> Machine {
         i8042: true,
         rtc: true,
         legacy_devices: true,
-        hpet: Some(0xfed0_0000),
+        hpet: Some(Hpet {
+            base: 0xfed0_0000,
+            legacy: true,
+        }),
         ecam: Some(pci::ECAM_BASE),
         mmio_windows: vec![(0xc000_0000, 0xdfff_ffff), (0xe010_0000, 0xfebf_ffff)],
+        mmio_high: Some((0x1_0000_0000, 0x4_ffff_ffff)),
         pci: vec![PciFn {
             dev: 3,
             pin: 1,
@@ -43,7 +47,7 @@ fn at(tables: &[(u64, Vec<u8>)], addr: u64) -> &[u8] {
 
 #[test]
 fn every_table_sums_to_zero_and_the_rsdp_leads_to_them() {
-    let t = build(&machine());
+    let t = build(&machine(), TABLES);
     let rsdp = at(&t, TABLES);
     assert_eq!(&rsdp[..8], b"RSD PTR ");
     assert_eq!(sum(&rsdp[..20]), 0, "ACPI 1.0 checksum");
@@ -81,6 +85,13 @@ fn every_table_sums_to_zero_and_the_rsdp_leads_to_them() {
     for (a, b) in &t {
         assert!(*a >= TABLES && a + b.len() as u64 <= TABLES + TABLES_LEN);
     }
+    let e = build(&machine(), EBDA);
+    assert_eq!(&at(&e, EBDA)[..8], b"RSD PTR ", "in the EBDA's first KiB");
+    assert_eq!(&at(&e, EBDA + 0x40)[..4], b"_MP_");
+    assert!(
+        e.iter()
+            .all(|(a, b)| *a >= EBDA && a + b.len() as u64 <= EBDA + TABLES_LEN)
+    );
     let mut spans: Vec<(u64, u64)> = t.iter().map(|(a, b)| (*a, a + b.len() as u64)).collect();
     spans.sort_unstable();
     assert!(
@@ -91,7 +102,7 @@ fn every_table_sums_to_zero_and_the_rsdp_leads_to_them() {
 
 #[test]
 fn fadt_layout() {
-    let t = build(&machine());
+    let t = build(&machine(), TABLES);
     let rsdp = at(&t, TABLES);
     let xsdt = at(&t, u64_at(rsdp, 24));
     let f = at(&t, u64_at(xsdt, 36));
@@ -126,7 +137,7 @@ fn fadt_layout() {
 
 #[test]
 fn madt_mcfg_hpet_layouts() {
-    let t = build(&machine());
+    let t = build(&machine(), TABLES);
     let rsdp = at(&t, TABLES);
     let xsdt = at(&t, u64_at(rsdp, 24));
     let m = at(&t, u64_at(xsdt, 44));
@@ -160,7 +171,11 @@ fn madt_mcfg_hpet_layouts() {
     );
     let h = at(&t, u64_at(xsdt, 60));
     assert_eq!(h.len(), 56);
-    assert_eq!(u32_at(h, 36) >> 16, 0x8086);
+    assert_eq!(
+        u32_at(h, 36),
+        0x8086_a201,
+        "vendor, legacy, 64-bit, 3 comparators, rev 1"
+    );
     assert_eq!(
         (h[40], u64_at(h, 44)),
         (0, 0xfed0_0000),
@@ -184,11 +199,17 @@ fn dsdt_has_the_pci_root_its_resources_and_routing() {
     assert!(find(&entry).is_some(), "the _PRT entry of 03 INTA#");
     // a DWordMemory window from 0xc0000000
     assert!(find(&[0x00, 0x00, 0x00, 0xc0, 0xff, 0xff, 0xff, 0xdf]).is_some());
+    // a QWordMemory window (descriptor 0x8a) from 4 GiB to 20 GiB
+    let q = find(&[0x8a, 0x2b, 0x00, 0x00]).expect("QWordMemory");
+    assert_eq!(
+        &d[q + 14..q + 30],
+        &[0, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 4, 0, 0, 0]
+    );
 }
 
 #[test]
 fn mp_table_layout() {
-    let t = build(&machine());
+    let t = build(&machine(), TABLES);
     let f = at(&t, TABLES + 0x40);
     assert_eq!(
         (&f[..4], f.len(), f[8], f[9], sum(f)),

@@ -11,16 +11,18 @@
 //! | configuration ports | 0xCF8 (address), 0xCFC–0xCFF (data), 0xCF9 (reset control) |
 //! | ECAM (MMCONFIG), bus 0 | [`ECAM_BASE`], 1 MiB |
 //! | 32-bit memory BARs | [`MMIO_START`]..[`MMIO_END`], outside RAM, ROM, ECAM and other vdevs |
+//! | 64-bit memory BARs | there too, else [`HIGH_LEN`] from the first GiB above 4 GiB and RAM |
 //! | I/O BARs | [`IO_START`]..0xFFFF, outside other vdevs' ports |
 //! | INTx | INTA# of device d on IOAPIC pin 16 + d mod 4 (pin p: 16 + (d + p − 1) mod 4), or the vdev's `intr` |
 
+pub(crate) mod ioevent;
 pub(crate) mod msi;
 
 use std::sync::{Arc, Mutex};
 
 use vdev::pci::{
     Bar, BarKind, CMD_IO, CMD_MEMORY, COMMAND, ConfigSpace, HEADER_TYPE, INTERRUPT_LINE,
-    INTERRUPT_PIN, Ids, PciFunction,
+    INTERRUPT_PIN, Ids, Notifier, PciFunction,
 };
 use vdev::{Effect, IrqLine, PciAddr, Space};
 
@@ -34,6 +36,9 @@ pub(crate) const ECAM_LEN: u64 = 1 << 20;
 pub(crate) const MMIO_START: u64 = 0xc000_0000;
 /// End of it (the IOAPIC, HPET and LAPIC pages follow).
 pub(crate) const MMIO_END: u64 = 0xfec0_0000;
+/// Size of the window for 64-bit BARs above RAM (16 GiB: guests with 36
+/// physical address bits reach it above up to 48 GiB of RAM).
+pub(crate) const HIGH_LEN: u64 = 16 << 30;
 /// First port for I/O BARs.
 pub(crate) const IO_START: u64 = 0x1000;
 /// IOAPIC pin of INTA# for device 0 (PIRQ A–D are pins 16–19).
@@ -116,6 +121,19 @@ pub(crate) struct PciBus {
     ecam: Option<u64>,
     maps: Vec<Mapping>,
     windows: Vec<(u64, u64)>,
+    high: (u64, u64),
+    events: Option<Arc<dyn Ioevents>>,
+    /// Registered notifiers: slot, space, address, notifier.
+    registered: Vec<(usize, Space, u64, Notifier)>,
+}
+
+/// Where the bus registers its functions' notifiers: KVM's ioeventfds
+/// ([`ioevent::KvmIoevents`]).
+pub(crate) trait Ioevents: Send + Sync {
+    /// Signal `n.fd` on the writes `n` describes at `addr`.
+    fn register(&self, space: Space, addr: u64, n: &Notifier) -> std::io::Result<()>;
+    /// Stop doing so.
+    fn unregister(&self, space: Space, addr: u64, n: &Notifier) -> std::io::Result<()>;
 }
 
 /// A failed BAR or configuration access, for the vCPU.
@@ -135,6 +153,9 @@ impl PciBus {
             ecam: None,
             maps: Vec::new(),
             windows: vec![(MMIO_START, MMIO_END - 1)],
+            high: (1 << 32, (1 << 32) + HIGH_LEN - 1),
+            events: None,
+            registered: Vec::new(),
         }
     }
 
@@ -193,6 +214,12 @@ impl PciBus {
         self.windows.clone()
     }
 
+    /// The window above 4 GiB (and above RAM) for 64-bit BARs that do
+    /// not fit below: (first, last address).
+    pub(crate) fn high_window(&self) -> (u64, u64) {
+        self.high
+    }
+
     /// The ECAM window's base, when there is one.
     pub(crate) fn ecam(&self) -> Option<u64> {
         self.ecam
@@ -212,6 +239,13 @@ impl PciBus {
     /// (RAM, ROM, ECAM, other vdevs); then enable decoding.
     pub(crate) fn assign(&mut self, busy: &[(Space, u64, u64)]) -> std::result::Result<(), String> {
         self.windows = free(busy, MMIO_START, MMIO_END);
+        let top = busy
+            .iter()
+            .filter(|b| b.0 == Space::Mem)
+            .map(|b| b.1.saturating_add(b.2))
+            .fold(1 << 32, u64::max)
+            .next_multiple_of(1 << 30);
+        self.high = (top, top + HIGH_LEN - 1);
         let mut taken: Vec<(Space, u64, u64)> = busy.to_vec();
         let mut bars: Vec<(usize, usize, Bar)> = Vec::new();
         for (si, s) in self.slots.iter().enumerate() {
@@ -221,13 +255,29 @@ impl PciBus {
                 }
             }
         }
-        bars.sort_by_key(|&(si, b, bar)| (std::cmp::Reverse(bar.size), si, b));
+        // 32-bit BARs first (they have nowhere else to go), largest first
+        bars.sort_by_key(|&(si, b, bar)| {
+            (
+                bar.kind == BarKind::Mem64,
+                std::cmp::Reverse(bar.size),
+                si,
+                b,
+            )
+        });
+        let (hs, he) = self.high;
         for (si, b, bar) in bars {
             let (space, start, end) = match bar.kind {
                 BarKind::Io => (Space::Io, IO_START, 0x1_0000),
                 _ => (Space::Mem, MMIO_START, MMIO_END),
             };
-            let at = place(&taken, space, start, end, bar.size).ok_or_else(|| {
+            let low = place(&taken, space, start, end, bar.size);
+            // a 64-bit BAR that does not fit below 4 GiB goes above RAM
+            let high = || {
+                (bar.kind == BarKind::Mem64)
+                    .then(|| place(&taken, space, hs, he + 1, bar.size))
+                    .flatten()
+            };
+            let at = low.or_else(high).ok_or_else(|| {
                 format!(
                     "{}: no room for a {:#x}-byte BAR {b} in {start:#x}..{end:#x}",
                     self.slots[si].name, bar.size
@@ -251,7 +301,8 @@ impl PciBus {
         }
         self.mark_multifunction();
         for i in 0..self.slots.len() {
-            self.remap(i);
+            self.remap(i)
+                .map_err(|e| format!("{}: ioeventfd: {e}", self.slots[i].name))?;
         }
         Ok(())
     }
@@ -280,8 +331,9 @@ impl PciBus {
         &self.maps
     }
 
-    /// Recompute slot `i`'s mappings from its BARs and command register.
-    fn remap(&mut self, i: usize) {
+    /// Recompute slot `i`'s mappings from its BARs and command register,
+    /// and move its notifiers with them.
+    fn remap(&mut self, i: usize) -> std::io::Result<()> {
         self.maps.retain(|m| m.slot != i);
         let cfg = self.slots[i].func.config();
         let cmd = cfg.command();
@@ -304,6 +356,62 @@ impl PciBus {
                 });
             }
         }
+        self.move_notifiers(i)
+    }
+
+    /// Register slot `i`'s notifiers where its BARs decode now (and
+    /// unregister those whose place changed).
+    fn move_notifiers(&mut self, i: usize) -> std::io::Result<()> {
+        let Some(events) = self.events.clone() else {
+            return Ok(());
+        };
+        let want: Vec<(Space, u64, Notifier)> = self.slots[i]
+            .func
+            .notifiers()
+            .into_iter()
+            .filter_map(|n| {
+                let m = self.maps.iter().find(|m| m.slot == i && m.bar == n.bar)?;
+                (n.offset < m.len).then(|| (m.space, m.base + n.offset, n))
+            })
+            .collect();
+        let same = |a: &(usize, Space, u64, Notifier), w: &(Space, u64, Notifier)| {
+            a.1 == w.0
+                && a.2 == w.1
+                && a.3.datamatch == w.2.datamatch
+                && Arc::ptr_eq(&a.3.fd, &w.2.fd)
+        };
+        let mut keep = Vec::new();
+        for r in std::mem::take(&mut self.registered) {
+            if r.0 != i || want.iter().any(|w| same(&r, w)) {
+                keep.push(r);
+            } else {
+                events.unregister(r.1, r.2, &r.3)?;
+            }
+        }
+        self.registered = keep;
+        for (space, addr, n) in want {
+            let r = (i, space, addr, n);
+            if !self
+                .registered
+                .iter()
+                .any(|x| x.0 == i && same(x, &(r.1, r.2, r.3.clone())))
+            {
+                events.register(space, addr, &r.3)?;
+                self.registered.push(r);
+            }
+        }
+        Ok(())
+    }
+
+    /// Register notifiers with `events` (KVM's ioeventfds).
+    pub(crate) fn set_ioevents(&mut self, events: Arc<dyn Ioevents>) {
+        self.events = Some(events);
+    }
+
+    /// The notifiers registered now: (space, address) each.
+    #[cfg(test)]
+    pub(crate) fn registered(&self) -> Vec<(Space, u64)> {
+        self.registered.iter().map(|r| (r.1, r.2)).collect()
     }
 
     fn slot(&mut self, bus: u8, devfn: u8) -> Option<usize> {
@@ -350,7 +458,8 @@ impl PciBus {
         }
         s.func.config_written(offset, data.len());
         if ConfigSpace::touches_decode(offset, data.len()) {
-            self.remap(i);
+            self.remap(i)
+                .map_err(|e| runtime(&self.slots[i].name, format!("ioeventfd: {e}")))?;
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::*;
+use crate::pci::Ioevents;
 use vdev::pci::{MsiMessage, MsiSink, Msix};
 
 /// A function with a 4 KiB memory BAR 0 (MSI-X table at 0, PBA at 0x800),
@@ -9,6 +10,7 @@ struct Test {
     config: ConfigSpace,
     msix: Msix,
     seen: Arc<Mutex<Vec<(usize, u64)>>>,
+    notify: Arc<vmm_sys_util::eventfd::EventFd>,
 }
 
 #[derive(Default)]
@@ -34,6 +36,19 @@ impl PciFunction for Test {
     fn msix(&self) -> Option<&Msix> {
         Some(&self.msix)
     }
+    fn notifiers(&self) -> Vec<vdev::pci::Notifier> {
+        // BAR 1 (ports) at +0x10, any write; BAR 2 (memory) at +0x100, the value 3
+        let n = |bar, offset, datamatch| vdev::pci::Notifier {
+            bar,
+            offset,
+            datamatch,
+            fd: self.notify.clone(),
+        };
+        vec![
+            n(1, 0x10, vdev::pci::Datamatch::Any),
+            n(2, 0x100, vdev::pci::Datamatch::U16(3)),
+        ]
+    }
     fn bar_read(&mut self, bar: usize, offset: u64, data: &mut [u8]) -> Result<()> {
         self.seen.lock().unwrap().push((bar, offset));
         data.fill(0xab);
@@ -56,10 +71,12 @@ fn bus(sink: Arc<Sink>) -> (PciBus, Seen) {
     msix.install(&mut config).unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let mut b = PciBus::new();
+    let notify = Arc::new(vmm_sys_util::eventfd::EventFd::new(libc::EFD_NONBLOCK).unwrap());
     let f = Test {
         config,
         msix,
         seen: seen.clone(),
+        notify,
     };
     b.add(
         PciAddr {
@@ -306,6 +323,15 @@ fn addresses_and_placement() {
     );
 }
 
+/// A fresh VM, when /dev/kvm is there.
+fn kvm_vm() -> Option<Arc<kvm_ioctls::VmFd>> {
+    if !testkit::kvm() {
+        return None;
+    }
+    let kvm = kvm_ioctls::Kvm::new().unwrap();
+    Some(Arc::new(kvm.create_vm().unwrap()))
+}
+
 /// The LAPIC IRR bit of `vector` on `vcpu`.
 fn irr(vcpu: &kvm_ioctls::VcpuFd, vector: u8) -> bool {
     let lapic = vcpu.get_lapic().unwrap();
@@ -316,11 +342,7 @@ fn irr(vcpu: &kvm_ioctls::VcpuFd, vector: u8) -> bool {
 
 #[test]
 fn msix_vectors_become_kvm_msi_routes_that_reach_the_lapic() {
-    if !testkit::kvm() {
-        return;
-    }
-    let kvm = kvm_ioctls::Kvm::new().unwrap();
-    let vm = Arc::new(kvm.create_vm().unwrap());
+    let Some(vm) = kvm_vm() else { return };
     vm.create_irq_chip().unwrap();
     let vcpu = vm.create_vcpu(0).unwrap();
     let mut lapic = vcpu.get_lapic().unwrap();
@@ -405,4 +427,132 @@ fn random_accesses_never_panic_and_keep_the_ids() {
         };
         assert!(m.base != 0 && m.base.checked_add(m.len).is_some_and(|e| e <= limit));
     }
+}
+
+/// Records registrations; refuses a second one at the same place, as KVM does.
+#[derive(Default)]
+struct Events(Mutex<Vec<(Space, u64)>>);
+
+impl Ioevents for Events {
+    fn register(&self, space: Space, addr: u64, _: &vdev::pci::Notifier) -> std::io::Result<()> {
+        let mut v = self.0.lock().unwrap();
+        if v.contains(&(space, addr)) {
+            return Err(std::io::Error::from_raw_os_error(libc::EEXIST));
+        }
+        v.push((space, addr));
+        Ok(())
+    }
+    fn unregister(&self, space: Space, addr: u64, _: &vdev::pci::Notifier) -> std::io::Result<()> {
+        let mut v = self.0.lock().unwrap();
+        let i = v.iter().position(|x| *x == (space, addr));
+        let i = i.ok_or_else(|| std::io::Error::from_raw_os_error(libc::ENOENT))?;
+        v.remove(i);
+        Ok(())
+    }
+}
+
+fn sorted(mut v: Vec<(Space, u64)>) -> Vec<(Space, u64)> {
+    v.sort_by_key(|x| (x.0 == Space::Mem, x.1));
+    v
+}
+
+/// Where the test function's I/O BAR is.
+fn io_bar(b: &PciBus) -> u64 {
+    b.mappings()
+        .iter()
+        .find(|m| m.space == Space::Io)
+        .unwrap()
+        .base
+}
+
+/// A bus whose notifiers go to `events`, its BARs placed.
+fn notifying(events: Arc<dyn Ioevents>) -> PciBus {
+    let (mut b, _) = bus(Arc::default());
+    b.set_ioevents(events);
+    b.assign(&[]).unwrap();
+    b
+}
+
+#[test]
+fn notifiers_follow_their_bars() {
+    let events = Arc::new(Events::default());
+    let mut b = notifying(events.clone());
+    let io = io_bar(&b);
+    let mem = b.mappings().iter().find(|m| m.len == 0x4000).unwrap().base;
+    let want = sorted(vec![(Space::Io, io + 0x10), (Space::Mem, mem + 0x100)]);
+    assert_eq!(sorted(events.0.lock().unwrap().clone()), want);
+    assert_eq!(sorted(b.registered()), want);
+    // the guest moves the I/O BAR: its notifier moves, the other stays
+    select(&mut b, 2, 0x14);
+    b.ports_write(4, &0x3000u32.to_le_bytes()).unwrap();
+    let want = sorted(vec![(Space::Io, 0x3010), (Space::Mem, mem + 0x100)]);
+    assert_eq!(sorted(events.0.lock().unwrap().clone()), want);
+    // memory decoding off: the memory notifier goes; on again: it comes back
+    select(&mut b, 2, 4);
+    b.ports_write(4, &[1, 0]).unwrap();
+    assert_eq!(*events.0.lock().unwrap(), vec![(Space::Io, 0x3010)]);
+    b.ports_write(4, &[3, 0]).unwrap();
+    assert_eq!(sorted(events.0.lock().unwrap().clone()), want);
+    // rewriting the same BAR value registers nothing twice (the fake refuses that)
+    select(&mut b, 2, 0x14);
+    b.ports_write(4, &0x3000u32.to_le_bytes()).unwrap();
+    assert_eq!(events.0.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn notifiers_are_kvm_ioeventfds() {
+    let Some(vm) = kvm_vm() else { return };
+    let mut b = notifying(Arc::new(ioevent::KvmIoevents(vm.clone())));
+    let io = io_bar(&b);
+    // KVM refuses a second ioeventfd at a registered place (EEXIST)
+    let fd = vmm_sys_util::eventfd::EventFd::new(libc::EFD_NONBLOCK).unwrap();
+    let taken = |port: u64| {
+        let at = kvm_ioctls::IoEventAddress::Pio(port);
+        match vm.register_ioevent(&fd, &at, kvm_ioctls::NoDatamatch) {
+            Ok(()) => {
+                vm.unregister_ioevent(&fd, &at, kvm_ioctls::NoDatamatch)
+                    .unwrap();
+                false
+            }
+            Err(e) => e.errno() == libc::EEXIST,
+        }
+    };
+    assert!(taken(io + 0x10), "the bus registered the notifier");
+    select(&mut b, 2, 0x14);
+    b.ports_write(4, &0x3000u32.to_le_bytes()).unwrap();
+    assert!(!taken(io + 0x10), "moved away");
+    assert!(taken(0x3010), "moved here");
+    select(&mut b, 2, 4);
+    b.ports_write(4, &[2, 0]).unwrap();
+    assert!(!taken(0x3010), "I/O decoding off");
+    assert!(b.registered().iter().all(|r| r.0 != Space::Io));
+}
+
+#[test]
+fn a_64_bit_bar_too_big_for_the_hole_goes_above_ram() {
+    let mut c = ConfigSpace::new(&HOST_BRIDGE);
+    c.set_bar(0, Bar::mem64(1 << 30, true)).unwrap();
+    c.set_bar(2, Bar::mem32(1 << 29)).unwrap();
+    let mut b = PciBus::new();
+    b.add(
+        PciAddr {
+            bus: 0,
+            dev: 1,
+            func: 0,
+        },
+        "big",
+        Box::new(HostBridge(c)),
+    )
+    .unwrap();
+    // 5 GiB of RAM: 3 GiB below the hole, 2 GiB above 4 GiB
+    let busy = [(Space::Mem, 0, 0xc000_0000), (Space::Mem, 1 << 32, 2 << 30)];
+    b.assign(&busy).unwrap();
+    assert_eq!(b.high_window(), (6 << 30, (6 << 30) + HIGH_LEN - 1));
+    let mut bases: Vec<u64> = b.mappings().iter().map(|m| m.base).collect();
+    bases.sort_unstable();
+    assert_eq!(
+        bases,
+        vec![0xc000_0000, 6 << 30],
+        "the 32-bit BAR below, the 64-bit one above"
+    );
 }
