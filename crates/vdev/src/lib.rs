@@ -152,6 +152,17 @@ pub enum Provider {
         /// The function; `ctx.irq` is its INTx line, the sink its MSI-X.
         function: BuildPci,
     },
+    /// A user-space device at its `loc`, or a PCI function when it has none.
+    BusOrPci {
+        /// Its ranges at `loc`, checked without side effects.
+        ranges: fn(&VdevSpec) -> Result<Vec<Range>, Error>,
+        /// The device at `loc`.
+        device: Build,
+        /// Its options without `loc`, checked without side effects.
+        check: fn(&VdevSpec) -> Result<(), Error>,
+        /// The PCI function.
+        function: BuildPci,
+    },
 }
 
 /// Builds a PCI function from its checked spec.
@@ -227,7 +238,12 @@ registry! {
     VirtioBlk => catalogue::VIRTIO_BLK, Provider::None;
     VirtioNet => catalogue::VIRTIO_NET, Provider::None;
     VirtioEntropy => catalogue::VIRTIO_ENTROPY, Provider::None;
-    Shmem => shmem::DECL, bus!(shmem);
+    Shmem => shmem::DECL, Provider::BusOrPci {
+        ranges: shmem::ranges,
+        device: shmem::device,
+        check: shmem::pci::check,
+        function: shmem::pci::function,
+    };
     Progress => progress::DECL, bus!(progress);
     VgpuGvtg => catalogue::VGPU_GVTG, Provider::None;
     Gic => catalogue::GIC, Provider::None;
@@ -606,6 +622,11 @@ pub fn layout(spec: &VdevSpec) -> Result<Layout, Error> {
             check(spec)?;
             Layout::Pci
         }
+        Provider::BusOrPci { ranges, .. } if spec.loc.is_some() => Layout::Bus(ranges(spec)?),
+        Provider::BusOrPci { check, .. } => {
+            check(spec)?;
+            Layout::Pci
+        }
     })
 }
 
@@ -617,7 +638,8 @@ pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
         Layout::Bus(ranges) => ranges,
         Layout::Pci => return Err(spec.bad("a PCI function is created with `create_pci`")),
     };
-    let Provider::Bus { device, .. } = spec.kind.provider() else {
+    let (Provider::Bus { device, .. } | Provider::BusOrPci { device, .. }) = spec.kind.provider()
+    else {
         return Err(Error::NotProvided(spec.kind.name().to_string()));
     };
     Ok(Created::Bus {
@@ -635,7 +657,9 @@ pub fn create_pci(
 ) -> Result<Box<dyn pci::PciFunction>, Error> {
     layout(spec)?;
     match spec.kind.provider() {
-        Provider::Pci { function, .. } => function(spec, ctx, msi),
+        Provider::Pci { function, .. } | Provider::BusOrPci { function, .. } => {
+            function(spec, ctx, msi)
+        }
         _ => Err(spec.bad("not a PCI device")),
     }
 }

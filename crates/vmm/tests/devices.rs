@@ -132,36 +132,49 @@ fn hpet_legacy_replacement_puts_timer_0_on_the_8254s_pin() {
     );
 }
 
-/// A probe VM with a shmem factory page at 0xfe000000 interrupting on
-/// IOAPIC pin 10, creating region `name`, running `shmem=...,ROLE`.
-fn shmem_vm(name: &str, role: &str) -> vmm::VmSpec {
-    let mut spec = probe_spec(&format!("shmem=fe000000,{name},{role}"));
+/// A probe VM creating region `name` and running `shmem=...,ROLE`: with
+/// its factory page at 0xfe000000 interrupting on IOAPIC pin 10, or (`pci`)
+/// as a PCI function at 00:05.0 interrupting on its INTA# pin (16 + 5 % 4).
+fn shmem_vm(name: &str, role: &str, pci: bool) -> vmm::VmSpec {
+    let factory = if pci { "pci" } else { "fe000000" };
+    let mut spec = probe_spec(&format!("shmem={factory},{name},{role}"));
     spec.name = role.into();
-    spec.vdevs.push(VdevSpec {
-        loc: Some(Loc {
-            space: Space::Mem,
-            base: 0xfe00_0000,
-            len: None,
-        }),
-        intr: common::intr("myioapic", 10),
-        options: vec![vdev::OptionValue::new(
-            "create",
-            vdev::Value::NamedSize(name.into(), 0x10000),
-        )],
-        ..vdev("shmem")
+    let create = vdev::OptionValue::new("create", vdev::Value::NamedSize(name.into(), 0x10000));
+    spec.vdevs.push(if pci {
+        VdevSpec {
+            options: vec![create],
+            pci: Some(vdev::PciAddr {
+                bus: 0,
+                dev: 5,
+                func: 0,
+            }),
+            ..vdev("shmem")
+        }
+    } else {
+        VdevSpec {
+            loc: Some(Loc {
+                space: Space::Mem,
+                base: 0xfe00_0000,
+                len: None,
+            }),
+            intr: common::intr("myioapic", 10),
+            options: vec![create],
+            ..vdev("shmem")
+        }
     });
     spec
 }
 
-#[test]
-fn shmem_two_vm_processes_exchange_a_message_and_an_interrupt() {
+/// Two VM processes share a region: the receiver sees the sender's message
+/// and one interrupt on `pin`.
+fn shmem_exchange(pci: bool, pin: u32) {
     if !kvm() {
         return;
     }
-    let name = format!("probe-{}", std::process::id());
+    let name = format!("probe-{}-{pci}", std::process::id());
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let recv = common::spawn(&shmem_vm(&name, "recv"), da.path());
-    let send = common::spawn(&shmem_vm(&name, "send"), db.path());
+    let recv = common::spawn(&shmem_vm(&name, "recv", pci), da.path());
+    let send = common::spawn(&shmem_vm(&name, "send", pci), db.path());
     let limit = std::time::Duration::from_secs(60);
     let (r, s) = (common::finish(recv, limit), common::finish(send, limit));
     assert_eq!(
@@ -180,7 +193,7 @@ fn shmem_two_vm_processes_exchange_a_message_and_an_interrupt() {
     assert_eq!(
         got,
         format!(
-            "1 irqs via ioapic pin 10 status=1 from peer {} 'hello through shmem'",
+            "1 irqs via ioapic pin {pin} status=1 from peer {} 'hello through shmem'",
             peers[6]
         ),
         "{}",
@@ -193,4 +206,14 @@ fn shmem_two_vm_processes_exchange_a_message_and_an_interrupt() {
         !std::path::Path::new(&format!("/dev/shm/hvhost-shmem-{name}")).exists(),
         "the region's name is removed when the VMs end"
     );
+}
+
+#[test]
+fn shmem_two_vm_processes_exchange_a_message_and_an_interrupt() {
+    shmem_exchange(false, 10);
+}
+
+#[test]
+fn shmem_on_pci_two_vm_processes_exchange_a_message_and_an_interrupt() {
+    shmem_exchange(true, 17);
 }

@@ -1,9 +1,12 @@
 //! `shmem=FACTORY,NAME,send|recv`: two probe VMs exchange a message
 //! through a shared-memory region and its doorbell (hvhost's factory page,
-//! docs/vmm.md).
+//! docs/vmm.md). FACTORY `pci` finds the factory page behind BAR 0 of the
+//! shmem PCI function (1234:5348) and its interrupt in the function's
+//! interrupt-line register.
 
 use core::sync::atomic::Ordering;
 
+use crate::pci::cfg_read;
 use crate::{Probe, TICKS, TIMER_VECTOR, rd32, rdtsc, wr32};
 
 /// Where the probe attaches the region.
@@ -29,10 +32,30 @@ fn spin(cycles: u64) {
     }
 }
 
+/// The shmem PCI function on bus 0: its factory page (BAR 0) and its
+/// interrupt line (an IOAPIC pin).
+fn shmem_function() -> Option<(u64, Option<u64>)> {
+    (1..32).find_map(|dev| {
+        (cfg_read(dev, 0, 0) == 0x5348_1234).then(|| {
+            let bar = u64::from(cfg_read(dev, 0, 0x10) & !0xf);
+            (bar, Some(u64::from(cfg_read(dev, 0, 0x3c) & 0xff)))
+        })
+    })
+}
+
 impl Probe {
     pub(crate) fn shmem(&self, args: &[u8]) {
         let mut parts = args.split(|&c| c == b',');
-        let factory = parts.next().and_then(crate::parse_hex).unwrap_or(0);
+        let (factory, line) = match parts.next() {
+            Some(b"pci") => match shmem_function() {
+                Some(found) => found,
+                None => {
+                    self.report("shmem").s("FAIL no shmem PCI function\n");
+                    return;
+                }
+            },
+            f => (f.and_then(crate::parse_hex).unwrap_or(0), None),
+        };
         let name = parts.next().unwrap_or(b"");
         let send = parts.next() == Some(b"send");
         // attach NAME at REGION
@@ -48,7 +71,7 @@ impl Probe {
             self.report("shmem").s("FAIL attach result=").dec(u64::from(result), 1).s("\n");
             return;
         }
-        if send { self.shmem_send(factory, index, me) } else { self.shmem_recv(factory, me) }
+        if send { self.shmem_send(factory, index, me) } else { self.shmem_recv(factory, me, line) }
     }
 
     fn shmem_send(&self, factory: u64, index: u32, me: u32) {
@@ -70,8 +93,8 @@ impl Probe {
         o.s("ok sent to peer ").dec(u64::from(peer), 1).s(" as peer ").dec(u64::from(me), 1).s("\n");
     }
 
-    fn shmem_recv(&self, factory: u64, me: u32) {
-        let pin = u64::from(rd32(factory + 0x34));
+    fn shmem_recv(&self, factory: u64, me: u32, line: Option<u64>) {
+        let pin = line.unwrap_or_else(|| u64::from(rd32(factory + 0x34)));
         wr32(REGION + 4, me);
         wr32(REGION, READY);
         TICKS.store(0, Ordering::Relaxed);

@@ -54,6 +54,8 @@ use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+pub mod pci;
+
 use crate::decl::{Applied, DeviceDecl, OptDecl, Repeat, ValueType};
 use crate::event::{EventLoop, Flow, Running};
 use crate::{
@@ -219,9 +221,7 @@ fn config(spec: &VdevSpec) -> Result<Config, Error> {
 pub(crate) fn ranges(spec: &VdevSpec) -> Result<Vec<Range>, Error> {
     config(spec)?;
     let base = mem_base(spec, None).map_err(|_| {
-        spec.misplaced(
-            "the factory page needs `loc mem:ADDR` (this VMM has no PCI bus to put it on)",
-        )
+        spec.misplaced("the factory page needs `loc mem:ADDR`, or no `loc` to put it on PCI")
     })?;
     if !base.is_multiple_of(PAGE) || base.checked_add(PAGE).is_none() {
         return Err(spec.misplaced(format!("mem:{base:#x}: the factory page is 4 KiB aligned")));
