@@ -30,7 +30,7 @@
 //! |---|---|---|
 //! | 1 | [`decl`], [`event`], `logger` | option declarations; the event loop devices wait in; the guest log |
 //! | 2 | [`catalogue`], [`inkernel`], [`value`] | the vendor vdevs hvhost does not run; KVM's own devices; typed option values |
-//! | 3 | [`ser8250`], [`mc146818`], [`pckeyboard`], [`progress`] | one module per device |
+//! | 3 | [`ser8250`], [`mc146818`], [`pckeyboard`], [`progress`], [`virtio`] | one module per device (virtio: the transport-neutral core, its transports and devices) |
 //! | 4 | this file | [`Device`], the registry of kinds ([`VdevKind`]) |
 
 use std::path::PathBuf;
@@ -49,6 +49,7 @@ pub mod pckeyboard;
 pub mod progress;
 pub mod ser8250;
 pub mod value;
+pub mod virtio;
 
 pub use decl::{Applied, Arch, Attachment, DeviceDecl, OptDecl, Repeat, Space, ValueType};
 pub use logger::{Dest, Level, Logger, LoggerSpec};
@@ -178,6 +179,12 @@ macro_rules! registry {
 
 /// A user-space device module's provider.
 macro_rules! bus {
+    ($($m:ident)::+) => {
+        Provider::Bus {
+            ranges: $($m)::+::ranges,
+            device: $($m)::+::device,
+        }
+    };
     ($m:ident) => {
         Provider::Bus {
             ranges: $m::ranges,
@@ -196,10 +203,10 @@ registry! {
     PciDummy => catalogue::PCI_DUMMY, Provider::None;
     Ser8250 => ser8250::DECL, bus!(ser8250);
     Pl011 => catalogue::PL011, Provider::None;
-    VirtioConsole => catalogue::VIRTIO_CONSOLE, Provider::None;
-    VirtioBlk => catalogue::VIRTIO_BLK, Provider::None;
+    VirtioConsole => virtio::console::DECL, bus!(virtio::console);
+    VirtioBlk => virtio::blk::DECL, bus!(virtio::blk);
     VirtioNet => catalogue::VIRTIO_NET, Provider::None;
-    VirtioEntropy => catalogue::VIRTIO_ENTROPY, Provider::None;
+    VirtioEntropy => virtio::entropy::DECL, bus!(virtio::entropy);
     Shmem => catalogue::SHMEM, Provider::None;
     Progress => progress::DECL, bus!(progress);
     VgpuGvtg => catalogue::VGPU_GVTG, Provider::None;
@@ -381,6 +388,21 @@ pub enum Effect {
     PowerOff,
 }
 
+/// A notification register a device wants as a KVM ioeventfd: a guest
+/// write of `datamatch` (32 bits) at `addr` signals `fd` without a VM exit
+/// to user space.
+#[derive(Clone)]
+pub struct IoEvent {
+    /// Port or memory space.
+    pub space: Space,
+    /// The register's address.
+    pub addr: u64,
+    /// The 32-bit value that selects this eventfd (a queue index).
+    pub datamatch: u32,
+    /// What the write signals.
+    pub fd: Arc<vmm_sys_util::eventfd::EventFd>,
+}
+
 /// An interrupt line into the VM's interrupt controllers.
 pub trait IrqLine: Send + Sync {
     /// Signal an edge on the line.
@@ -396,6 +418,10 @@ pub trait Device: Send {
     fn read(&mut self, range: usize, offset: u64, data: &mut [u8]) -> Result<(), Error>;
     /// A guest write.
     fn write(&mut self, range: usize, offset: u64, data: &[u8]) -> Result<Effect, Error>;
+    /// The notification registers the VMM turns into ioeventfds (none by default).
+    fn ioevents(&self) -> Vec<IoEvent> {
+        Vec::new()
+    }
 }
 
 /// A device emulated by KVM, which the VMM binds.
@@ -444,6 +470,8 @@ pub struct Context {
     pub logger: Logger,
     /// Set by the VMM when the power button is pressed (SIGTERM/SIGINT).
     pub power_button: Arc<AtomicBool>,
+    /// The guest's memory, for devices that use it (virtio's queues).
+    pub memory: Option<virtio::Memory>,
 }
 
 /// What a `vdev` line becomes, known without creating anything: the ranges
@@ -600,7 +628,7 @@ mod tests {
             Some((Space::Io, 0xfffc))
         )));
         assert!(matches!(
-            layout(&spec(VdevKind::VirtioBlk, None)),
+            layout(&spec(VdevKind::VirtioNet, None)),
             Err(Error::NotProvided(_))
         ));
         let rtc = with(

@@ -277,6 +277,7 @@ mod tests {
             irq: None,
             logger: crate::Logger::new(&Default::default(), "t", std::time::Instant::now()),
             power_button: Default::default(),
+            memory: None,
         };
         let Ok(Created::Bus { .. }) = create(&spec, &ctx) else {
             panic!("not a bus device")
@@ -329,6 +330,7 @@ mod tests {
             irq: None,
             logger: crate::Logger::new(&Default::default(), "t", std::time::Instant::now()),
             power_button: Default::default(),
+            memory: None,
         };
         let Err(e) = create(&spec, &ctx) else {
             panic!("accepted reg 0x80")

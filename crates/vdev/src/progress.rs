@@ -195,6 +195,7 @@ mod tests {
             irq: None,
             logger: Logger::new(&Default::default(), "t", std::time::Instant::now()),
             power_button: Default::default(),
+            memory: None,
         };
         let spec = |base, len| VdevSpec {
             loc: Some(Loc {

@@ -250,6 +250,23 @@ impl IrqLine for IrqFd {
     }
 }
 
+/// Register a device's notification registers as KVM ioeventfds.
+pub(crate) fn register_ioevents(
+    vm: &VmFd,
+    events: Vec<vdev::IoEvent>,
+    name: &str,
+) -> Result<(), Error> {
+    for ev in events {
+        let addr = match ev.space {
+            vdev::Space::Io => kvm_ioctls::IoEventAddress::Pio(ev.addr),
+            vdev::Space::Mem => kvm_ioctls::IoEventAddress::Mmio(ev.addr),
+        };
+        vm.register_ioevent(&ev.fd, &addr, ev.datamatch)
+            .map_err(|e| Error::Host(format!("vdev {name}: ioeventfd at {:#x}: {e}", ev.addr)))?;
+    }
+    Ok(())
+}
+
 /// An IOAPIC at a `loc` other than KVM's fixed 0xfec00000: its register
 /// window (IOREGSEL at 0x00, IOWIN at 0x10) is emulated in user space and
 /// forwarded to KVM's IOAPIC state with `KVM_GET_IRQCHIP`/`KVM_SET_IRQCHIP`.

@@ -91,7 +91,7 @@ impl Vm {
         vm.create_irq_chip().map_err(kvm_err("in-kernel irqchip"))?;
         logger.debug("VM and irqchip created");
 
-        let (io, mmio, irqfds) = create_devices(spec, plan, &vm, shared, &logger)?;
+        let (io, mmio, irqfds) = create_devices(spec, plan, &vm, shared, &memory, &logger)?;
         logger.debug("vdevs created");
         if logger.enabled(vdev::Level::Debug) {
             for (start, len, host) in memory.host_ranges() {
@@ -133,6 +133,7 @@ fn create_devices(
     plan: validate::Plan,
     vm: &Arc<VmFd>,
     shared: &Shared,
+    memory: &Memory,
     logger: &Logger,
 ) -> Result<(Bus, Bus, Vec<Arc<IrqFd>>), Error> {
     let mut created = Vec::new();
@@ -175,6 +176,7 @@ fn create_devices(
             irq,
             logger: logger.clone(),
             power_button: shared.power_button.clone(),
+            memory: Some(memory.mem.clone()),
         };
         match vdev::create(v, &ctx)? {
             Created::Bus { device, ranges } => {
@@ -184,6 +186,7 @@ fn create_devices(
         }
     }
     for (name, device, ranges) in created {
+        irq::register_ioevents(vm, device.ioevents(), &name)?;
         let dev: SharedDevice = Arc::new(Mutex::new(device));
         for (i, r) in ranges.iter().enumerate() {
             let bus = if r.space == Space::Io {

@@ -9,10 +9,12 @@
 //! `rtc` · `smp=APICID` · `cpuid` · `pit=PIN` · `uartirq=PIN` · `kbd` · `mem` · `initrd` ·
 //! `peek=ADDR` · `rx=PORT` · `iobench=N` (N port writes between milestones 10 and 11) · `bad=PORT` · `badmmio=ADDR` · `wait-power` ·
 //! `spin` · `reboot` · `off` · `halt`. Unknown words are reported and skipped.
+//! virtio-mmio devices at ADDR (`virtio.rs`): `vblk=ADDR` · `vrng=ADDR` · `vcon=ADDR` · `vbad=ADDR`.
 #![no_std]
 #![no_main]
 
 mod boot;
+mod virtio;
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -389,6 +391,10 @@ impl Probe {
                 outl(self.progress + 8, 1);
                 self.report("off").s("FAIL still running\n");
             }
+            b"vblk" => self.vblk(arg.unwrap_or(0xd000_0000)),
+            b"vrng" => self.vrng(arg.unwrap_or(0xd000_0000)),
+            b"vcon" => self.vcon(arg.unwrap_or(0xd000_0000)),
+            b"vbad" => self.vbad(arg.unwrap_or(0xd000_0000)),
             b"halt" => {
                 self.report("halt").s("halting\n");
                 // SAFETY: stops this vCPU for good.

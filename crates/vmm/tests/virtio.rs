@@ -1,0 +1,182 @@
+//! The virtio-mmio devices, driven by the probe guest on real KVM.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod common;
+
+use common::{hostdev, intr, kvm, probe_spec, run, vdev};
+use vmm::ExitCode;
+use vmm::spec::{Loc, Space, VdevSpec};
+
+const AT: u64 = 0xd000_0000;
+
+fn virtio(kind: &str, base: u64, pin: u32, options: Vec<vdev::OptionValue>) -> VdevSpec {
+    VdevSpec {
+        loc: Some(Loc {
+            space: Space::Mem,
+            base,
+            len: None,
+        }),
+        intr: intr("myioapic", pin),
+        options,
+        ..vdev(kind)
+    }
+}
+
+/// A disk of `sectors` sectors with a recognisable sector 0.
+fn disk(dir: &std::path::Path, sectors: usize) -> (std::path::PathBuf, Vec<u8>) {
+    let path = dir.join("disk.img");
+    let data: Vec<u8> = (0..sectors * 512).map(|i| (i * 31 % 251) as u8).collect();
+    std::fs::write(&path, &data).unwrap();
+    (path, data)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn virtio_blk_writes_a_sector_and_reads_it_back() {
+    if !kvm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (path, before) = disk(dir.path(), 8);
+    let mut spec = probe_spec(&format!("vblk={AT:x}"));
+    let opt = hostdev(path.to_str().unwrap());
+    spec.vdevs.push(virtio("virtio-blk", AT, 10, vec![opt]));
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    let line = r.ok("vblk");
+    assert_eq!(
+        line,
+        format!(
+            "rw sectors=8 write=0 readback=same sector0={}",
+            hex(&before[..8])
+        )
+    );
+    let after = std::fs::read(&path).unwrap();
+    let pattern: Vec<u8> = (0..512u32)
+        .map(|i| (i as u8).wrapping_mul(7).wrapping_add(0x5a))
+        .collect();
+    assert_eq!(
+        &after[512..1024],
+        &pattern[..],
+        "sector 1 holds what the guest wrote"
+    );
+    assert_eq!(&after[..512], &before[..512], "sector 0 unchanged");
+    assert_eq!(&after[1024..], &before[1024..], "sectors 2.. unchanged");
+}
+
+#[test]
+fn virtio_blk_read_only_refuses_writes_with_ioerr() {
+    if !kvm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (path, before) = disk(dir.path(), 4);
+    let mut spec = probe_spec(&format!("vblk={AT:x}"));
+    let opt = hostdev(&format!("<{}", path.display()));
+    spec.vdevs.push(virtio("virtio-blk", AT, 10, vec![opt]));
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    let line = r.ok("vblk");
+    assert!(line.starts_with("ro sectors=4 write=1 "), "{line}");
+    assert!(
+        line.ends_with(&format!("sector0={}", hex(&before[..8]))),
+        "{line}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file is unchanged"
+    );
+}
+
+#[test]
+fn virtio_blk_missing_or_short_file_is_a_configuration_error() {
+    if !kvm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short.img");
+    std::fs::write(&short, [0u8; 100]).unwrap();
+    for (file, says) in [
+        (dir.path().join("missing.img"), "cannot open it"),
+        (short, "has 100 bytes"),
+    ] {
+        let mut spec = probe_spec("hello");
+        let opt = hostdev(file.to_str().unwrap());
+        spec.vdevs.push(virtio("virtio-blk", AT, 10, vec![opt]));
+        let r = run(&spec);
+        assert_eq!(r.code, i32::from(ExitCode::Config.code()), "{}", r.err);
+        assert!(
+            r.err.contains(says) && r.err.contains("hostdev"),
+            "{}",
+            r.err
+        );
+    }
+}
+
+#[test]
+fn virtio_entropy_gives_random_bytes() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec(&format!("vrng={AT:x} vrng={AT:x}"));
+    spec.vdevs.push(virtio("virtio-entropy", AT, 11, vec![]));
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    let got = r.report("vrng");
+    assert_eq!(got.len(), 2, "{}", r.out);
+    assert!(got.iter().all(|l| l.starts_with("ok 32 bytes ")), "{got:?}");
+    assert_ne!(got[0], got[1], "two requests gave the same bytes");
+}
+
+#[test]
+fn virtio_console_output_reaches_the_host_file() {
+    if !kvm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("console.txt");
+    let mut spec = probe_spec(&format!("vcon={AT:x}"));
+    let opt = hostdev(&format!(">{}", out.display()));
+    spec.vdevs.push(virtio("virtio-console", AT, 12, vec![opt]));
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(r.ok("vcon"), "sent 41 bytes");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text, "hello from the probe over virtio-console\n");
+}
+
+#[test]
+fn a_looping_chain_sets_needs_reset_and_a_reset_recovers() {
+    if !kvm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = disk(dir.path(), 4);
+    let mut spec = probe_spec(&format!("vbad={AT:x} vblk={AT:x} vbad={:x}", AT + 0x1000));
+    spec.vdevs.push(virtio(
+        "virtio-blk",
+        AT,
+        10,
+        vec![hostdev(path.to_str().unwrap())],
+    ));
+    spec.vdevs
+        .push(virtio("virtio-entropy", AT + 0x1000, 11, vec![]));
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    let bad = r.report("vbad");
+    assert_eq!(bad.len(), 2, "{}", r.out);
+    for l in &bad {
+        assert_eq!(l, "ok status=4f isr=2 after-reset=f", "{}", r.out);
+    }
+    assert!(
+        r.ok("vblk").starts_with("rw "),
+        "the disk works after its reset"
+    );
+    let warned = r.err.matches("device needs reset").count();
+    assert_eq!(warned, 2, "one line per broken device\n{}", r.err);
+}

@@ -1,0 +1,258 @@
+//! A small virtio-mmio driver (virtio 1.2 §4.2, version 2) for the checks
+//! `vblk=ADDR`, `vrng=ADDR`, `vcon=ADDR` and `vbad=ADDR`: one split queue of
+//! 8 descriptors in static memory (identity-mapped, so its addresses are
+//! guest-physical), polled for used buffers.
+
+use core::sync::atomic::{Ordering, fence};
+
+use super::{Probe, rd32, rdtsc, wr32};
+
+const QSIZE: usize = 8;
+const F_WRITE: u16 = 2;
+const F_NEXT: u16 = 1;
+
+#[repr(C, align(4096))]
+struct Ring {
+    desc: [[u64; 2]; QSIZE],
+    avail: [u16; 2 + QSIZE + 1],
+    _pad: [u8; 4096 - QSIZE * 16 - (3 + QSIZE) * 2],
+    used: [u32; 1 + 2 * QSIZE + 1],
+}
+
+#[repr(C, align(4096))]
+struct Bufs {
+    hdr: [u8; 16],
+    data: [u8; 512],
+    status: [u8; 16],
+}
+
+static mut RING: Ring = Ring { desc: [[0; 2]; QSIZE], avail: [0; 2 + QSIZE + 1], _pad: [0; 4096 - QSIZE * 16 - (3 + QSIZE) * 2], used: [0; 1 + 2 * QSIZE + 1] };
+static mut BUFS: Bufs = Bufs { hdr: [0; 16], data: [0; 512], status: [0; 16] };
+
+fn ring() -> *mut Ring {
+    &raw mut RING
+}
+fn bufs() -> *mut Bufs {
+    &raw mut BUFS
+}
+
+/// One virtio-mmio device with queue `q` set up.
+struct Dev {
+    base: u64,
+    next_avail: u16,
+}
+
+impl Dev {
+    fn reg(&self, off: u64) -> u32 {
+        rd32(self.base + off)
+    }
+    fn set(&self, off: u64, v: u32) {
+        wr32(self.base + off, v);
+    }
+
+    /// Reset, negotiate VERSION_1 (and `want` of the low bits), set up queue
+    /// `q`: the device's low feature bits, or an error text.
+    fn init(base: u64, id: u32, want: u32, q: u32) -> Result<(Dev, u32), &'static str> {
+        let d = Dev { base, next_avail: 0 };
+        if d.reg(0) != 0x7472_6976 || d.reg(4) != 2 {
+            return Err("no virtio-mmio v2 device");
+        }
+        if d.reg(8) != id {
+            return Err("wrong device id");
+        }
+        d.set(0x70, 0);
+        d.set(0x70, 1 | 2);
+        d.set(0x14, 0);
+        let low = d.reg(0x10);
+        d.set(0x14, 1);
+        if d.reg(0x10) & 1 == 0 {
+            return Err("no VIRTIO_F_VERSION_1");
+        }
+        d.set(0x24, 0);
+        d.set(0x20, low & want);
+        d.set(0x24, 1);
+        d.set(0x20, 1);
+        d.set(0x70, 1 | 2 | 8);
+        if d.reg(0x70) & 8 == 0 {
+            return Err("FEATURES_OK refused");
+        }
+        // SAFETY: single-threaded guest; the ring is only touched here.
+        unsafe { core::ptr::write_bytes(ring(), 0, 1) };
+        d.set(0x30, q);
+        if (d.reg(0x34) as usize) < QSIZE {
+            return Err("queue too small");
+        }
+        d.set(0x38, QSIZE as u32);
+        let r = ring() as u64;
+        // SAFETY: addresses of fields of the static ring.
+        let (avail, used) = unsafe { (&raw const (*ring()).avail as u64, &raw const (*ring()).used as u64) };
+        for (off, a) in [(0x80, r), (0x90, avail), (0xa0, used)] {
+            d.set(off, a as u32);
+            d.set(off + 4, (a >> 32) as u32);
+        }
+        d.set(0x44, 1);
+        d.set(0x70, 1 | 2 | 4 | 8);
+        Ok((d, low))
+    }
+
+    /// Post a chain of `(addr, len, flags)` on queue `q`, notify, wait for
+    /// it to be used: the used length, or None after ~2 s.
+    fn submit(&mut self, q: u32, chain: &[(u64, u32, u16)]) -> Option<u32> {
+        for (i, &(addr, len, flags)) in chain.iter().enumerate() {
+            let next = if i + 1 < chain.len() { F_NEXT } else { 0 };
+            let word = u64::from(len) | (u64::from(flags | next) << 32) | ((i as u64 + 1) << 48);
+            // SAFETY: single-threaded guest; descriptor i of the static ring.
+            unsafe { (*ring()).desc[i] = [addr, word] };
+        }
+        self.post(q, 0)
+    }
+
+    /// Make descriptor `head` available, notify, wait for the used ring.
+    fn post(&mut self, q: u32, head: u16) -> Option<u32> {
+        let slot = 2 + usize::from(self.next_avail) % QSIZE;
+        self.next_avail = self.next_avail.wrapping_add(1);
+        // SAFETY: single-threaded guest; the static ring's available ring.
+        unsafe {
+            core::ptr::write_volatile(&raw mut (*ring()).avail[slot], head);
+            fence(Ordering::SeqCst);
+            core::ptr::write_volatile(&raw mut (*ring()).avail[1], self.next_avail);
+        }
+        fence(Ordering::SeqCst);
+        self.set(0x50, q);
+        let start = rdtsc();
+        loop {
+            // SAFETY: the used ring's idx, written by the device.
+            let used = unsafe { core::ptr::read_volatile(&raw const (*ring()).used[0]) } >> 16;
+            if used as u16 == self.next_avail {
+                let e = 1 + 2 * ((usize::from(self.next_avail) + QSIZE - 1) % QSIZE);
+                // SAFETY: as above.
+                return Some(unsafe { core::ptr::read_volatile(&raw const (*ring()).used[e + 1]) });
+            }
+            if rdtsc().wrapping_sub(start) > 4_000_000_000 || self.reg(0x70) & 0x40 != 0 {
+                return None;
+            }
+            core::hint::spin_loop();
+        }
+    }
+}
+
+fn hdr_addr() -> u64 {
+    // SAFETY: address of a field of the static buffers.
+    unsafe { &raw const (*bufs()).hdr as u64 }
+}
+fn data_addr() -> u64 {
+    // SAFETY: as above.
+    unsafe { &raw const (*bufs()).data as u64 }
+}
+fn status_addr() -> u64 {
+    // SAFETY: as above.
+    unsafe { &raw const (*bufs()).status as u64 }
+}
+fn data() -> &'static mut [u8; 512] {
+    // SAFETY: single-threaded guest; the device writes it only while a
+    // request is in flight, and the probe waits for it.
+    unsafe { &mut (*bufs()).data }
+}
+
+impl Probe {
+    /// Read (type 0) or write (type 1) sector `sector`: the status byte.
+    fn blk_rw(&self, d: &mut Dev, kind: u32, sector: u64) -> Option<u8> {
+        let mut h = [0u8; 16];
+        h[..4].copy_from_slice(&kind.to_le_bytes());
+        h[8..].copy_from_slice(&sector.to_le_bytes());
+        // SAFETY: single-threaded guest.
+        unsafe { (*bufs()).hdr = h; (*bufs()).status[0] = 0xff; }
+        let dir = if kind == 0 { F_WRITE } else { 0 };
+        d.submit(0, &[(hdr_addr(), 16, 0), (data_addr(), 512, dir), (status_addr(), 1, F_WRITE)])?;
+        // SAFETY: written by the device before the used ring.
+        Some(unsafe { core::ptr::read_volatile(&raw const (*bufs()).status[0]) })
+    }
+
+    pub(crate) fn vblk(&self, base: u64) {
+        let (mut d, feats) = match Dev::init(base, 2, 1 << 5, 0) {
+            Ok(x) => x,
+            Err(e) => {
+                self.report("vblk").s("FAIL ").s(e).s("\n");
+                return;
+            }
+        };
+        let cap = u64::from(d.reg(0x100)) | (u64::from(d.reg(0x104)) << 32);
+        let ro = feats & (1 << 5) != 0;
+        for (i, b) in data().iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(7).wrapping_add(0x5a);
+        }
+        let w = self.blk_rw(&mut d, 1, 1);
+        let r0 = self.blk_rw(&mut d, 0, 0);
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&data()[..8]);
+        let r1 = self.blk_rw(&mut d, 0, 1);
+        let same = data().iter().enumerate().all(|(i, &b)| b == (i as u8).wrapping_mul(7).wrapping_add(0x5a));
+        let o = self.report("vblk");
+        let good = if ro { w == Some(1) && r0 == Some(0) } else { w == Some(0) && r0 == Some(0) && r1 == Some(0) && same };
+        o.s(if good { "ok " } else { "FAIL " }).s(if ro { "ro" } else { "rw" });
+        o.s(" sectors=").dec(cap, 1).s(" write=").hex(u64::from(w.unwrap_or(0xee)));
+        o.s(" readback=").s(if same { "same" } else { "differs" }).s(" sector0=");
+        for b in first {
+            o.hex(u64::from(b >> 4)).hex(u64::from(b & 0xf));
+        }
+        o.s("\n");
+    }
+
+    pub(crate) fn vrng(&self, base: u64) {
+        let mut d = match Dev::init(base, 4, 0, 0) {
+            Ok((d, _)) => d,
+            Err(e) => {
+                self.report("vrng").s("FAIL ").s(e).s("\n");
+                return;
+            }
+        };
+        data().fill(0);
+        let n = d.submit(0, &[(data_addr(), 32, F_WRITE)]);
+        let got = &data()[..32];
+        let varied = got.iter().any(|&b| b != got[0]);
+        let o = self.report("vrng");
+        o.s(if n == Some(32) && varied { "ok " } else { "FAIL " }).dec(u64::from(n.unwrap_or(0)), 1).s(" bytes ");
+        for &b in &got[..8] {
+            o.hex(u64::from(b >> 4)).hex(u64::from(b & 0xf));
+        }
+        o.s("\n");
+    }
+
+    pub(crate) fn vcon(&self, base: u64) {
+        let mut d = match Dev::init(base, 3, 0, 1) {
+            Ok((d, _)) => d,
+            Err(e) => {
+                self.report("vcon").s("FAIL ").s(e).s("\n");
+                return;
+            }
+        };
+        let line = b"hello from the probe over virtio-console\n";
+        data()[..line.len()].copy_from_slice(line);
+        let n = d.submit(1, &[(data_addr(), line.len() as u32, 0)]);
+        self.report("vcon").s(if n.is_some() { "ok sent " } else { "FAIL not used " }).dec(line.len() as u64, 1).s(" bytes\n");
+    }
+
+    /// A looping chain (descriptor 0 → 1 → 0): the device must set
+    /// NEEDS_RESET, and work again after a reset.
+    pub(crate) fn vbad(&self, base: u64) {
+        let id = rd32(base + 8);
+        let Ok((mut d, _)) = Dev::init(base, id, 0, 0) else {
+            self.report("vbad").s("FAIL init\n");
+            return;
+        };
+        // SAFETY: single-threaded guest; descriptors of the static ring.
+        unsafe {
+            (*ring()).desc[0] = [data_addr(), 16 | (u64::from(F_WRITE | F_NEXT) << 32) | (1 << 48)];
+            (*ring()).desc[1] = [data_addr() + 16, 16 | (u64::from(F_WRITE | F_NEXT) << 32)];
+        }
+        let used = d.post(0, 0);
+        let st = d.reg(0x70);
+        let isr = d.reg(0x60);
+        d.set(0x64, isr);
+        let again = Dev::init(base, id, 0, 0).map(|(_, _)| rd32(base + 0x70)).unwrap_or(0);
+        let o = self.report("vbad");
+        let good = used.is_none() && st & 0x40 != 0 && isr & 2 != 0 && again == 0xf;
+        o.s(if good { "ok " } else { "FAIL " }).s("status=").hex(u64::from(st)).s(" isr=").hex(u64::from(isr));
+        o.s(" after-reset=").hex(u64::from(again)).s("\n");
+    }
+}
