@@ -375,6 +375,9 @@ struct State {
     driver_features: u64,
 }
 
+/// Stack of a worker thread: devices copy through heap buffers.
+const WORKER_STACK: usize = 256 * 1024;
+
 /// A running worker thread.
 struct Worker {
     stop: Stopper,
@@ -617,6 +620,7 @@ impl Core {
         let stop = lp.stopper();
         let thread = std::thread::Builder::new()
             .name(self.name.into())
+            .stack_size(WORKER_STACK)
             .spawn(move || {
                 let _ = lp.run();
             })?;
