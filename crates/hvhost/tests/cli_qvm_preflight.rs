@@ -50,7 +50,6 @@ fn dry_runs_refuse_what_this_vmm_cannot_run() {
             29,
             "vdev ser8250 loc 0x2f8 intr myioapic:5",
         ),
-        ("vdev virtio-net", "V0101", 1, ""),
         ("vdev hpet", "V0101", 1, ""),
         ("vdev shmem", "V0101", 1, ""),
         ("vdev pci-dummy", "V0101", 1, ""),

@@ -71,25 +71,6 @@ pub const PL011: DeviceDecl = DeviceDecl::new("pl011", "ARM PL011 UART")
     .needs_loc()
     .options(&[HOSTDEV, BATCH]);
 
-/// `virtio-net`.
-pub const VIRTIO_NET: DeviceDecl = DeviceDecl::new("virtio-net", "virtio network device")
-    .memory(0x200, None)
-    .attachment(Attachment::Virtio)
-    .options(&[
-        OptDecl::new("mac", ValueType::Mac, "the guest's MAC address"),
-        OptDecl::new(
-            "peer",
-            ValueType::Text,
-            "the vdevpeer (host side) to connect to",
-        ),
-        OptDecl::new(
-            "peerfeats",
-            ValueType::Mask,
-            "virtio features offered to the peer",
-        ),
-        LEGACY,
-    ]);
-
 /// `shmem`.
 pub const SHMEM: DeviceDecl = DeviceDecl::new("shmem", "shared memory between VMs")
     .attachment(Attachment::Pci)

@@ -205,7 +205,7 @@ registry! {
     Pl011 => catalogue::PL011, Provider::None;
     VirtioConsole => virtio::console::DECL, bus!(virtio::console);
     VirtioBlk => virtio::blk::DECL, bus!(virtio::blk);
-    VirtioNet => catalogue::VIRTIO_NET, Provider::None;
+    VirtioNet => virtio::net::DECL, bus!(virtio::net);
     VirtioEntropy => virtio::entropy::DECL, bus!(virtio::entropy);
     Shmem => catalogue::SHMEM, Provider::None;
     Progress => progress::DECL, bus!(progress);
@@ -628,7 +628,7 @@ mod tests {
             Some((Space::Io, 0xfffc))
         )));
         assert!(matches!(
-            layout(&spec(VdevKind::VirtioNet, None)),
+            layout(&spec(VdevKind::Shmem, None)),
             Err(Error::NotProvided(_))
         ));
         let rtc = with(

@@ -217,7 +217,6 @@ fn more_than_254_cpus() {
 #[test]
 fn vdevs_this_vmm_does_not_provide() {
     for (line, kind) in [
-        ("vdev virtio-net", "virtio-net"),
         ("vdev hpet", "hpet"),
         ("vdev shmem", "shmem"),
         ("vdev pci-dummy", "pci-dummy"),

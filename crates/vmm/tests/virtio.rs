@@ -197,3 +197,54 @@ fn virtio_notification_round_trip() {
     assert!(line.starts_with("256 requests "), "{line}");
     println!("virtio-entropy round trip: {line}");
 }
+
+#[test]
+fn two_vms_exchange_frames_over_a_seqpacket_socket() {
+    if !kvm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("net0.sock");
+    let peer = vdev::OptionValue::new(
+        "peer",
+        vdev::Value::Text(format!("unix:{}", sock.display())),
+    );
+    let mac = |m: [u8; 6]| vdev::OptionValue::new("mac", vdev::Value::Mac(m));
+    let mut a = probe_spec(&format!("vnetrx={AT:x}"));
+    a.vdevs.push(virtio(
+        "virtio-net",
+        AT,
+        10,
+        vec![peer.clone(), mac([2, 0, 0, 0, 0, 0xa])],
+    ));
+    let mut b = probe_spec(&format!("vnettx={AT:x}"));
+    b.vdevs.push(virtio(
+        "virtio-net",
+        AT,
+        10,
+        vec![peer, mac([2, 0, 0, 0, 0, 0xb])],
+    ));
+    let (da, db) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&da).unwrap();
+    std::fs::create_dir_all(&db).unwrap();
+    let first = common::spawn(&a, &da);
+    // the first VM listens; the second connects
+    let t = std::time::Instant::now();
+    while !sock.exists() && t.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let second = common::spawn(&b, &db);
+    let limit = std::time::Duration::from_secs(60);
+    let (ra, rb) = (common::finish(first, limit), common::finish(second, limit));
+    assert_eq!((ra.code, rb.code), (0, 0), "{}\n{}", ra.err, rb.err);
+    let got_a = ra.ok("vnetrx");
+    let got_b = rb.ok("vnettx");
+    assert!(
+        got_a.contains("from=02000000000b 'hello from vnett'"),
+        "{got_a}"
+    );
+    assert!(
+        got_b.contains("from=02000000000a 'reply from vnetr'"),
+        "{got_b}"
+    );
+}

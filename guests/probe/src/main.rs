@@ -9,7 +9,7 @@
 //! `rtc` · `smp=APICID` · `cpuid` · `pit=PIN` · `uartirq=PIN` · `kbd` · `mem` · `initrd` ·
 //! `peek=ADDR` · `rx=PORT` · `iobench=N` (N port writes between milestones 10 and 11) · `bad=PORT` · `badmmio=ADDR` · `wait-power` ·
 //! `spin` · `reboot` · `off` · `halt`. Unknown words are reported and skipped.
-//! virtio-mmio devices at ADDR (`virtio.rs`): `vblk=ADDR` · `vrng=ADDR` · `vcon=ADDR` · `vbad=ADDR` · `vbench=ADDR`.
+//! virtio-mmio devices at ADDR (`virtio.rs`): `vblk=ADDR` · `vrng=ADDR` · `vcon=ADDR` · `vbad=ADDR` · `vbench=ADDR` · `vnetrx=ADDR` · `vnettx=ADDR`.
 #![no_std]
 #![no_main]
 
@@ -396,6 +396,8 @@ impl Probe {
             b"vcon" => self.vcon(arg.unwrap_or(0xd000_0000)),
             b"vbad" => self.vbad(arg.unwrap_or(0xd000_0000)),
             b"vbench" => self.vbench(arg.unwrap_or(0xd000_0000)),
+            b"vnetrx" => self.vnetrx(arg.unwrap_or(0xd000_0000)),
+            b"vnettx" => self.vnettx(arg.unwrap_or(0xd000_0000)),
             b"halt" => {
                 self.report("halt").s("halting\n");
                 // SAFETY: stops this vCPU for good.

@@ -1,5 +1,5 @@
 //! A small virtio-mmio driver (virtio 1.2 §4.2, version 2) for the checks
-//! `vblk=ADDR`, `vrng=ADDR`, `vcon=ADDR`, `vbad=ADDR` and `vbench=ADDR`: one split queue of
+//! `vblk=ADDR`, `vrng=ADDR`, `vcon=ADDR`, `vbad=ADDR`, `vbench=ADDR`, `vnetrx=ADDR` and `vnettx=ADDR`: one split queue of
 //! 8 descriptors in static memory (identity-mapped, so its addresses are
 //! guest-physical), polled for used buffers.
 
@@ -27,19 +27,28 @@ struct Bufs {
 }
 
 static mut RING: Ring = Ring { desc: [[0; 2]; QSIZE], avail: [0; 2 + QSIZE + 1], _pad: [0; 4096 - QSIZE * 16 - (3 + QSIZE) * 2], used: [0; 1 + 2 * QSIZE + 1] };
+static mut RING2: Ring = Ring { desc: [[0; 2]; QSIZE], avail: [0; 2 + QSIZE + 1], _pad: [0; 4096 - QSIZE * 16 - (3 + QSIZE) * 2], used: [0; 1 + 2 * QSIZE + 1] };
+static mut FRAMES: [[u8; 1536]; 2] = [[0; 1536]; 2];
 static mut BUFS: Bufs = Bufs { hdr: [0; 16], data: [0; 512], status: [0; 16] };
 
 fn ring() -> *mut Ring {
     &raw mut RING
 }
+fn ring2() -> *mut Ring {
+    &raw mut RING2
+}
+fn frames() -> *mut [[u8; 1536]; 2] {
+    &raw mut FRAMES
+}
 fn bufs() -> *mut Bufs {
     &raw mut BUFS
 }
 
-/// One virtio-mmio device with queue `q` set up.
+/// One queue of a virtio-mmio device, on its own ring.
 struct Dev {
     base: u64,
     next_avail: u16,
+    ring: *mut Ring,
 }
 
 impl Dev {
@@ -51,9 +60,17 @@ impl Dev {
     }
 
     /// Reset, negotiate VERSION_1 (and `want` of the low bits), set up queue
-    /// `q`: the device's low feature bits, or an error text.
+    /// `q` on the first ring and start: the device's low feature bits, or
+    /// an error text.
     fn init(base: u64, id: u32, want: u32, q: u32) -> Result<(Dev, u32), &'static str> {
-        let d = Dev { base, next_avail: 0 };
+        let low = Dev::negotiate(base, id, want)?;
+        let d = Dev::queue(base, q, ring())?;
+        d.set(0x70, 1 | 2 | 4 | 8);
+        Ok((d, low))
+    }
+
+    fn negotiate(base: u64, id: u32, want: u32) -> Result<u32, &'static str> {
+        let d = Dev { base, next_avail: 0, ring: ring() };
         if d.reg(0) != 0x7472_6976 || d.reg(4) != 2 {
             return Err("no virtio-mmio v2 device");
         }
@@ -76,63 +93,81 @@ impl Dev {
         if d.reg(0x70) & 8 == 0 {
             return Err("FEATURES_OK refused");
         }
+        Ok(low)
+    }
+
+    /// Set up queue `q` on `ring` (zeroed).
+    fn queue(base: u64, q: u32, ring: *mut Ring) -> Result<Dev, &'static str> {
+        let d = Dev { base, next_avail: 0, ring };
         // SAFETY: single-threaded guest; the ring is only touched here.
-        unsafe { core::ptr::write_bytes(ring(), 0, 1) };
+        unsafe { core::ptr::write_bytes(ring, 0, 1) };
         d.set(0x30, q);
         if (d.reg(0x34) as usize) < QSIZE {
             return Err("queue too small");
         }
         d.set(0x38, QSIZE as u32);
-        let r = ring() as u64;
-        // SAFETY: addresses of fields of the static ring.
-        let (avail, used) = unsafe { (&raw const (*ring()).avail as u64, &raw const (*ring()).used as u64) };
-        for (off, a) in [(0x80, r), (0x90, avail), (0xa0, used)] {
+        // SAFETY: addresses of fields of a static ring.
+        let (avail, used) = unsafe { (&raw const (*ring).avail as u64, &raw const (*ring).used as u64) };
+        for (off, a) in [(0x80, ring as u64), (0x90, avail), (0xa0, used)] {
             d.set(off, a as u32);
             d.set(off + 4, (a >> 32) as u32);
         }
         d.set(0x44, 1);
-        d.set(0x70, 1 | 2 | 4 | 8);
-        Ok((d, low))
+        Ok(d)
     }
 
     /// Post a chain of `(addr, len, flags)` on queue `q`, notify, wait for
     /// it to be used: the used length, or None after ~2 s.
     fn submit(&mut self, q: u32, chain: &[(u64, u32, u16)]) -> Option<u32> {
+        self.chain(chain);
+        self.post(q, 0)
+    }
+
+    fn chain(&mut self, chain: &[(u64, u32, u16)]) {
         for (i, &(addr, len, flags)) in chain.iter().enumerate() {
             let next = if i + 1 < chain.len() { F_NEXT } else { 0 };
             let word = u64::from(len) | (u64::from(flags | next) << 32) | ((i as u64 + 1) << 48);
-            // SAFETY: single-threaded guest; descriptor i of the static ring.
-            unsafe { (*ring()).desc[i] = [addr, word] };
+            // SAFETY: single-threaded guest; descriptor i of our ring.
+            unsafe { (*self.ring).desc[i] = [addr, word] };
         }
-        self.post(q, 0)
     }
 
     /// Make descriptor `head` available, notify, wait for the used ring.
     fn post(&mut self, q: u32, head: u16) -> Option<u32> {
+        self.offer(q, head);
+        self.wait(4_000_000_000)
+    }
+
+    fn offer(&mut self, q: u32, head: u16) {
         let slot = 2 + usize::from(self.next_avail) % QSIZE;
         self.next_avail = self.next_avail.wrapping_add(1);
-        // SAFETY: single-threaded guest; the static ring's available ring.
+        // SAFETY: single-threaded guest; our ring's available ring.
         unsafe {
-            core::ptr::write_volatile(&raw mut (*ring()).avail[slot], head);
+            core::ptr::write_volatile(&raw mut (*self.ring).avail[slot], head);
             fence(Ordering::SeqCst);
-            core::ptr::write_volatile(&raw mut (*ring()).avail[1], self.next_avail);
+            core::ptr::write_volatile(&raw mut (*self.ring).avail[1], self.next_avail);
         }
         fence(Ordering::SeqCst);
         self.set(0x50, q);
+    }
+
+    /// Wait (at most `limit` TSC cycles) for the last chain offered to be
+    /// used: its used length.
+    fn wait(&self, limit: u64) -> Option<u32> {
         let start = rdtsc();
         let mut spins = 0u32;
         loop {
             spins = spins.wrapping_add(1);
             // SAFETY: the used ring's idx, written by the device.
-            let used = unsafe { core::ptr::read_volatile(&raw const (*ring()).used[0]) } >> 16;
+            let used = unsafe { core::ptr::read_volatile(&raw const (*self.ring).used[0]) } >> 16;
             if used as u16 == self.next_avail {
                 let e = 1 + 2 * ((usize::from(self.next_avail) + QSIZE - 1) % QSIZE);
                 // SAFETY: as above.
-                return Some(unsafe { core::ptr::read_volatile(&raw const (*ring()).used[e + 1]) });
+                return Some(unsafe { core::ptr::read_volatile(&raw const (*self.ring).used[e + 1]) });
             }
             // the status register costs a VM exit: look at it now and then
             let broken = spins % 4096 == 0 && self.reg(0x70) & 0x40 != 0;
-            if broken || rdtsc().wrapping_sub(start) > 4_000_000_000 {
+            if broken || rdtsc().wrapping_sub(start) > limit {
                 return None;
             }
             core::hint::spin_loop();
@@ -236,6 +271,76 @@ impl Probe {
         self.report("vcon").s(if n.is_some() { "ok sent " } else { "FAIL not used " }).dec(line.len() as u64, 1).s(" bytes\n");
     }
 
+    /// Set up virtio-net at `base`: (rx on the first ring with a buffer
+    /// posted, tx on the second, the MAC).
+    fn vnet_init(&self, check: &str, base: u64) -> Option<(Dev, Dev, [u8; 6])> {
+        let r = Dev::negotiate(base, 1, 1 << 5).and_then(|_| {
+            let rx = Dev::queue(base, 0, ring())?;
+            let tx = Dev::queue(base, 1, ring2())?;
+            rx.set(0x70, 1 | 2 | 4 | 8);
+            Ok((rx, tx))
+        });
+        let (mut rx, tx) = match r {
+            Ok(x) => x,
+            Err(e) => {
+                self.report(check).s("FAIL ").s(e).s("\n");
+                return None;
+            }
+        };
+        let mut mac = [0u8; 6];
+        for (i, m) in mac.iter_mut().enumerate() {
+            *m = super::rd8(base + 0x100 + i as u64);
+        }
+        // SAFETY: address of a static frame buffer.
+        let rxbuf = unsafe { &raw const (*frames())[0] as u64 };
+        rx.chain(&[(rxbuf, 1536, F_WRITE)]);
+        rx.offer(0, 0);
+        Some((rx, tx, mac))
+    }
+
+    /// Send a broadcast frame from `mac` whose payload is `text`.
+    fn vnet_send(tx: &mut Dev, mac: &[u8; 6], text: &[u8]) -> Option<u32> {
+        // SAFETY: single-threaded guest; the transmit frame buffer.
+        let f = unsafe { &mut (*frames())[1] };
+        f[..12].fill(0); // virtio_net_hdr
+        f[12..18].fill(0xff);
+        f[18..24].copy_from_slice(mac);
+        f[24..26].copy_from_slice(&[0x88, 0xb5]); // local experimental ethertype
+        f[26..26 + text.len()].copy_from_slice(text);
+        let len = (26 + text.len()).max(12 + 60);
+        tx.submit(1, &[(f.as_ptr() as u64, len as u32, 0)])
+    }
+
+    /// Report the frame received (`got`: its used length).
+    fn vnet_report(&self, check: &str, got: Option<u32>, sent: Option<u32>) {
+        // SAFETY: the receive frame buffer, written by the device.
+        let f = unsafe { &(*frames())[0] };
+        let o = self.report(check);
+        o.s(if got.is_some() && sent.is_some() { "ok " } else { "FAIL " });
+        o.s("rx=").dec(u64::from(got.unwrap_or(0)), 1).s(" from=");
+        for b in &f[18..24] {
+            o.hex(u64::from(b >> 4)).hex(u64::from(b & 0xf));
+        }
+        let text = &f[26..26 + 16];
+        o.s(" '").bytes(text).s("'\n");
+    }
+
+    /// `vnetrx=ADDR`: wait (about 10 s) for a frame, then answer it.
+    pub(crate) fn vnetrx(&self, base: u64) {
+        let Some((rx, mut tx, mac)) = self.vnet_init("vnetrx", base) else { return };
+        let got = rx.wait(25_000_000_000);
+        let sent = Probe::vnet_send(&mut tx, &mac, b"reply from vnetrx");
+        self.vnet_report("vnetrx", got, sent);
+    }
+
+    /// `vnettx=ADDR`: send a frame, then wait for the answer.
+    pub(crate) fn vnettx(&self, base: u64) {
+        let Some((rx, mut tx, mac)) = self.vnet_init("vnettx", base) else { return };
+        let sent = Probe::vnet_send(&mut tx, &mac, b"hello from vnettx");
+        let got = rx.wait(10_000_000_000);
+        self.vnet_report("vnettx", got, sent);
+    }
+
     /// `vbench=ADDR`: 256 entropy requests of 8 bytes, one at a time: the
     /// TSC cycles of one notification round trip (notify, device thread,
     /// used ring seen by polling).
@@ -267,8 +372,8 @@ impl Probe {
         };
         // SAFETY: single-threaded guest; descriptors of the static ring.
         unsafe {
-            (*ring()).desc[0] = [data_addr(), 16 | (u64::from(F_WRITE | F_NEXT) << 32) | (1 << 48)];
-            (*ring()).desc[1] = [data_addr() + 16, 16 | (u64::from(F_WRITE | F_NEXT) << 32)];
+            (*d.ring).desc[0] = [data_addr(), 16 | (u64::from(F_WRITE | F_NEXT) << 32) | (1 << 48)];
+            (*d.ring).desc[1] = [data_addr() + 16, 16 | (u64::from(F_WRITE | F_NEXT) << 32)];
         }
         let used = d.post(0, 0);
         let st = d.reg(0x70);

@@ -28,6 +28,7 @@ pub mod blk;
 pub mod console;
 pub mod entropy;
 pub mod mmio;
+pub mod net;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -338,6 +339,11 @@ pub trait VirtioDevice: Send {
     fn serve(&mut self, queue: usize, chain: &Chain, mem: &Memory) -> Result<Served, Malformed>;
     /// The device is reset: forget any request state.
     fn reset(&mut self) {}
+    /// Eventfds the device's host side signals (a received frame), each
+    /// with the queue the worker then serves (none by default).
+    fn host_events(&self) -> Vec<(Arc<EventFd>, usize)> {
+        Vec::new()
+    }
 }
 
 /// The interrupt status a transport shows the guest, and the line it raises.
@@ -585,14 +591,16 @@ impl Core {
 
     fn spawn(&self, mem: Memory) -> std::io::Result<Worker> {
         let mut lp = EventLoop::new()?;
-        for (i, ev) in self.events.iter().enumerate() {
-            let ready = self.state().queues[i].ready();
+        let host = self.state().device.host_events();
+        let waits = self.events.iter().cloned().enumerate().map(|(i, e)| (e, i));
+        for (ev, i) in waits.chain(host) {
+            let ready = self.state().queues.get(i).is_some_and(|q| q.ready());
             if !ready {
                 continue;
             }
             let (ev2, state, irq) = (ev.clone(), self.state.clone(), self.interrupt.clone());
             let (mem, logger, name) = (mem.clone(), self.logger.clone(), self.name);
-            lp.add(&**ev, move |_| {
+            lp.add(&*ev, move |_| {
                 let _ = ev2.read();
                 let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
                 if st.status & status::NEEDS_RESET != 0 {
