@@ -648,3 +648,45 @@ fn a_fifo_host_file_never_blocks() {
         assert!(d.message.contains("not a regular file"), "{}", d.message);
     }
 }
+
+#[test]
+fn a_missing_host_file_says_where_it_was_looked_for() {
+    let s = Sdp::new();
+    let notes = |src: &str, o: &Options| -> String {
+        let (_, d, _) = s.load(src, o);
+        let d = d.iter().find(|d| d.code.id == "B0202").expect("B0202");
+        d.notes.join("\n")
+    };
+    // The default path: under -r first, then QNX_TARGET, each labelled.
+    let mut o = s.opts();
+    o.root = Some(s.path("root"));
+    o.env.insert("PROCESSOR".into(), "x86_64".into());
+    let n = notes("nothere\n", &o);
+    assert!(n.contains("never in the current directory"), "{n}");
+    let root_bin = format!("{} (-r)", s.path("root/x86_64/bin").display());
+    let target_bin = format!("{} (QNX_TARGET)", s.path("target/x86_64/bin").display());
+    let (r, t) = (n.find(&root_bin), n.find(&target_bin));
+    assert!(r.is_some() && t.is_some() && r < t, "{n}");
+    assert!(
+        n.contains("... and 4 more"),
+        "16 directories, 12 shown: {n}"
+    );
+    // MKIFS_PATH replaces them, in its order, relative to the current directory.
+    o.env.insert("MKIFS_PATH".into(), "one:../two".into());
+    let n = notes("nothere\n", &o);
+    assert!(
+        n.ends_with("searched, in order:\n  one (MKIFS_PATH)\n  ../two (MKIFS_PATH)"),
+        "{n}"
+    );
+    // A name with a slash is looked at from the current directory first.
+    let n = notes("[search=lib] sub/nothere\n", &s.opts());
+    assert!(
+        n.starts_with("looked first at sub/nothere\nsearched, in order:\n  lib (search=)"),
+        "{n}"
+    );
+    // Nothing to search at all.
+    let mut o = s.opts();
+    o.env.clear();
+    let n = notes("nothere\n", &o);
+    assert!(n.contains("the search path is empty"), "{n}");
+}

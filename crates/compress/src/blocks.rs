@@ -2,6 +2,7 @@
 //! and streaming decompression.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
@@ -86,8 +87,12 @@ impl Runner {
         }
     }
 
-    fn encode(&self, method: Method, batch: &[u8], level: Level) -> Vec<Vec<u8>> {
-        let encode = |chunk: &[u8]| encode_chunk(method, chunk, level);
+    fn encode(&self, method: Method, batch: &[u8], level: Level, done: &AtomicU64) -> Vec<Vec<u8>> {
+        let encode = |chunk: &[u8]| {
+            let e = encode_chunk(method, chunk, level);
+            done.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            e
+        };
         match self {
             Runner::Sequential => batch.chunks(CHUNK).map(encode).collect(),
             Runner::Global => batch.par_chunks(CHUNK).map(encode).collect(),
@@ -96,11 +101,13 @@ impl Runner {
     }
 }
 
-/// Compresses `data` as a framed stream, handing the bytes to `sink` in order.
+/// Compresses `data` as a framed stream, handing the bytes to `sink` in
+/// order and adding the input bytes compressed so far to `done`.
 pub(crate) fn compress<E>(
     method: Method,
     data: &[u8],
     options: &Options,
+    done: &AtomicU64,
     sink: &mut dyn FnMut(&[u8]) -> Result<(), E>,
 ) -> Result<(), E> {
     let runner = if data.len() > CHUNK {
@@ -109,7 +116,7 @@ pub(crate) fn compress<E>(
         Runner::Sequential
     };
     for batch in data.chunks(CHUNK * BATCH) {
-        for encoded in runner.encode(method, batch, options.level) {
+        for encoded in runner.encode(method, batch, options.level, done) {
             sink(&encoded)?;
         }
     }

@@ -49,6 +49,7 @@ mod zlib;
 
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::atomic::AtomicU64;
 
 /// A compression method of the IFS format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -255,10 +256,22 @@ pub fn compress(method: Method, data: &[u8], options: &Options) -> Vec<u8> {
 
 /// Appends the compressed stream of `data` to `out`.
 pub fn compress_into(method: Method, data: &[u8], options: &Options, out: &mut Vec<u8>) {
+    compress_counted(method, data, options, out, &AtomicU64::new(0));
+}
+
+/// [`compress_into`], adding to `done` the input bytes compressed as it
+/// goes (at least every 64 KiB), so that another thread can show progress.
+pub fn compress_counted(
+    method: Method,
+    data: &[u8],
+    options: &Options,
+    out: &mut Vec<u8>,
+    done: &AtomicU64,
+) {
     match method {
-        Method::Zlib => zlib::compress(data, options.level, out),
+        Method::Zlib => zlib::compress(data, options.level, out, done),
         Method::Lzo | Method::Ucl => {
-            let appended = blocks::compress(method, data, options, &mut |chunk| {
+            let appended = blocks::compress(method, data, options, done, &mut |chunk| {
                 out.extend_from_slice(chunk);
                 Ok::<(), std::convert::Infallible>(())
             });
@@ -281,14 +294,16 @@ pub fn compress_to(
     match method {
         Method::Zlib => {
             let mut buf = Vec::new();
-            zlib::compress(data, options.level, &mut buf);
+            zlib::compress(data, options.level, &mut buf, &AtomicU64::new(0));
             out.write_all(&buf)?;
             written = buf.len() as u64;
         }
-        Method::Lzo | Method::Ucl => blocks::compress(method, data, options, &mut |chunk| {
-            written += chunk.len() as u64;
-            out.write_all(chunk)
-        })?,
+        Method::Lzo | Method::Ucl => {
+            blocks::compress(method, data, options, &AtomicU64::new(0), &mut |chunk| {
+                written += chunk.len() as u64;
+                out.write_all(chunk)
+            })?
+        }
     }
     Ok(written)
 }

@@ -1,6 +1,7 @@
 //! zlib: one gzip member, through `flate2`.
 
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use flate2::{Compression, GzBuilder, bufread::GzDecoder};
 
@@ -8,11 +9,16 @@ use crate::{Error, Level, Method, StreamInfo};
 
 /// Appends a gzip member holding `data` to `out`. The header carries no
 /// name and a zero time, so the output depends on the input only.
-pub(crate) fn compress(data: &[u8], level: Level, out: &mut Vec<u8>) {
+/// Compresses `data` as one gzip stream, adding to `done` the input bytes
+/// consumed as it goes.
+pub(crate) fn compress(data: &[u8], level: Level, out: &mut Vec<u8>, done: &AtomicU64) {
     let level = Compression::new(u32::from(level.get().min(9)));
     let mut enc = GzBuilder::new().mtime(0).write(out, level);
     // Writing into a Vec cannot fail.
-    enc.write_all(data).expect("writing to a Vec");
+    for piece in data.chunks(1 << 20) {
+        enc.write_all(piece).expect("writing to a Vec");
+        done.fetch_add(piece.len() as u64, Ordering::Relaxed);
+    }
     enc.finish().expect("writing to a Vec");
 }
 

@@ -168,3 +168,35 @@ fn method_codes_match_the_startup_header() {
     assert_eq!(Level::new(0), None);
     assert_eq!(Level::new(11), None);
 }
+
+#[test]
+fn counted_compression_counts_every_input_byte_and_writes_the_same_stream() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // Over 1 MiB, so zlib's input is fed in pieces and blocks run in batches.
+    let data = testkit::data::text(3 << 20 | 12345, 7);
+    for method in Method::ALL {
+        let options = Options {
+            level: Level::new(1).unwrap(),
+            threads: 2,
+        };
+        let done = AtomicU64::new(0);
+        let mut counted = Vec::new();
+        compress::compress_counted(method, &data, &options, &mut counted, &done);
+        assert_eq!(done.load(Ordering::Relaxed), data.len() as u64, "{method}");
+        assert!(
+            counted == compress::compress(method, &data, &options),
+            "{method}"
+        );
+        let mut gz = Vec::new();
+        if method == Method::Zlib {
+            // The same stream as one write of the whole input.
+            use std::io::Write as _;
+            let mut enc = flate2::GzBuilder::new()
+                .mtime(0)
+                .write(&mut gz, flate2::Compression::new(1));
+            enc.write_all(&data).unwrap();
+            enc.finish().unwrap();
+            assert!(gz == counted, "zlib stream depends on how input is fed");
+        }
+    }
+}

@@ -15,6 +15,7 @@ mod cmd;
 mod codes;
 mod input;
 mod output;
+mod progress;
 
 use clap::{Parser, Subcommand};
 

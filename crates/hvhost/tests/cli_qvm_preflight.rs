@@ -52,7 +52,6 @@ fn dry_runs_refuse_what_this_vmm_cannot_run() {
         ),
         ("vdev hpet", "V0101", 1, ""),
         ("vdev shmem", "V0101", 1, ""),
-        ("vdev pci-dummy", "V0101", 1, ""),
     ] {
         let conf = probe_vm(dir.path(), bad);
         let o = hvhost_in(dir.path(), &["qvm", &conf]);

@@ -5,6 +5,7 @@ use crate::elf::{self, ET_REL, Elf, PT_LOAD};
 use crate::endian::Endian;
 use crate::format::*;
 use crate::link::{self, LinkVars};
+use crate::meter::{Counted, Meter};
 use crate::write::{self, BootError, Data, PlaceParams, Plan, WriteError, WriteOptions};
 use buildfile::{BootMode, BootProgram, DataSource, Entry, FileRole, Manifest};
 use std::io::Write;
@@ -732,6 +733,25 @@ impl Prepared {
 
     /// Writes the image to `out`.
     pub fn write_to(self, out: &mut dyn Write) -> Result<Built, WriteError> {
+        self.write_metered(out, &Meter::new())
+    }
+
+    /// The work [`Prepared::write_metered`] counts, in bytes (see [`Meter`]).
+    pub fn work(&self) -> u64 {
+        let region = self.plan.image_size();
+        let startup = self.startup.as_ref().map_or(0, |h| h.startup_size as u64);
+        let compressed = if self.plan.compression.is_some() {
+            region
+        } else {
+            0
+        };
+        self.preboot.len() as u64 + startup + region + compressed
+    }
+
+    /// Writes the image to `out`, counting the work on `meter` as it goes.
+    pub fn write_metered(self, out: &mut dyn Write, meter: &Meter) -> Result<Built, WriteError> {
+        meter.start(self.work());
+        let out = &mut Counted { inner: out, meter };
         let o = |e| WriteError::Output(e);
         let mut written = 0u64;
         out.write_all(&self.preboot).map_err(o)?;
@@ -739,6 +759,7 @@ impl Prepared {
         let Some(mut h) = self.startup.clone() else {
             self.plan.write_region(out)?;
             written += self.plan.image_size();
+            meter.finish();
             return Ok(Built {
                 startup: None,
                 written,
@@ -754,13 +775,17 @@ impl Prepared {
                 written += s.len() as u64 + self.plan.image_size();
             }
             Some(m) => {
-                let region = self.plan.region_bytes()?;
+                let mut region = Vec::with_capacity(self.plan.image_size() as usize);
+                self.plan.write_region(&mut Counted {
+                    inner: &mut region,
+                    meter,
+                })?;
                 let copts = compress::Options {
                     level: self.plan.options.level,
                     threads: self.plan.options.threads,
                 };
                 let mut stream = Vec::with_capacity(region.len() / 2 + 1024);
-                compress::compress_into(m, &region, &copts, &mut stream);
+                compress::compress_counted(m, &region, &copts, &mut stream, meter.counter());
                 drop(region);
                 stream.resize(round_up(stream.len() as u64, 4) as usize, 0);
                 finish_trailer(&mut stream, h.endian, h.trailer_v2());
@@ -772,11 +797,14 @@ impl Prepared {
                 }
                 h.stored_size = stored as u32;
                 let s = self.startup_region(&h);
+                // The startup area counts here; the compressed stream was
+                // counted as its input was compressed.
                 out.write_all(&s).map_err(o)?;
-                out.write_all(&stream).map_err(o)?;
+                out.inner.write_all(&stream).map_err(o)?;
                 written += stored;
             }
         }
+        meter.finish();
         Ok(Built {
             startup: Some(h),
             written,

@@ -8,7 +8,7 @@
 //!
 //! | layer | modules | what |
 //! |---|---|---|
-//! | 1 | [`endian`], [`codes`], [`script`], [`link`], [`atomic`] | byte order; the I codes; the compiled boot script; the linker template; atomic output files |
+//! | 1 | [`endian`], [`codes`], [`script`], [`link`], [`atomic`], [`meter`] | byte order; the I codes; the compiled boot script; the linker template; atomic output files; build progress |
 //! | 2 | [`format`](mod@format), [`checksum`], [`elf`] | the on-disk structures; checksums and digests; ELF programs |
 //! | 3 | [`read`], [`write`](mod@write) | the bounds-checked reader; the image-region writer |
 //! | 4 | `image`, [`extract`], [`manifest`] | whole images (preboot, startup, compression); extraction; image → Manifest |
@@ -39,6 +39,7 @@ pub mod format;
 mod image;
 pub mod link;
 pub mod manifest;
+pub mod meter;
 pub mod read;
 pub mod rebuild;
 pub mod script;
@@ -47,6 +48,7 @@ pub mod write;
 
 pub use endian::Endian;
 pub use image::{Built, PostFilter, Prepared, prepare};
+pub use meter::Meter;
 pub use rebuild::{Rebuilt, rebuild};
 pub use write::{Plan, WriteError, WriteOptions};
 

@@ -838,13 +838,6 @@ impl Plan {
         }
         Ok(())
     }
-
-    /// The image region in memory.
-    pub fn region_bytes(&self) -> Result<Vec<u8>, WriteError> {
-        let mut v = Vec::with_capacity(self.image_size() as usize);
-        self.write_region(&mut v)?;
-        Ok(v)
-    }
 }
 
 #[cfg(test)]

@@ -47,24 +47,6 @@ pub const HPET: DeviceDecl = DeviceDecl::new("hpet", "high-precision event timer
         .key("legacy_free"),
     ]);
 
-/// `pci-dummy`.
-pub const PCI_DUMMY: DeviceDecl = DeviceDecl::new(
-    "pci-dummy",
-    "a PCI device with preset config space and no function",
-)
-.arch(Arch::X86_64)
-.attachment(Attachment::Pci)
-.options(&[
-    OptDecl::new("reg", ValueType::PciReg, "preset a config-space register")
-        .key("regs")
-        .repeat(Repeat::Many),
-    OptDecl::new(
-        "clone",
-        ValueType::PciAddr,
-        "copy the IDs of a host PCI device",
-    ),
-]);
-
 /// `pl011`.
 pub const PL011: DeviceDecl = DeviceDecl::new("pl011", "ARM PL011 UART")
     .arch(Arch::Aarch64)

@@ -29,8 +29,8 @@
 //! | layer | modules | what |
 //! |---|---|---|
 //! | 1 | [`decl`], [`event`], `logger` | option declarations; the event loop devices wait in; the guest log |
-//! | 2 | [`catalogue`], [`inkernel`], [`value`] | the vendor vdevs hvhost does not run; KVM's own devices; typed option values |
-//! | 3 | [`ser8250`], [`mc146818`], [`pckeyboard`], [`progress`], [`virtio`] | one module per device (virtio: the transport-neutral core, its transports and devices) |
+//! | 2 | [`catalogue`], [`inkernel`], [`value`], [`pci`] | the vendor vdevs hvhost does not run; KVM's own devices; typed option values; the PCI function model |
+//! | 3 | [`ser8250`], [`mc146818`], [`pckeyboard`], [`progress`], [`pci_dummy`], [`virtio`] | one module per device (virtio: the transport-neutral core, its transports and devices) |
 //! | 4 | this file | [`Device`], the registry of kinds ([`VdevKind`]) |
 
 use std::path::PathBuf;
@@ -45,6 +45,8 @@ pub mod event;
 pub mod inkernel;
 mod logger;
 pub mod mc146818;
+pub mod pci;
+pub mod pci_dummy;
 pub mod pckeyboard;
 pub mod progress;
 pub mod ser8250;
@@ -140,7 +142,18 @@ pub enum Provider {
     },
     /// A device KVM emulates.
     InKernel(fn(&VdevSpec) -> Result<InKernel, Error>),
+    /// A PCI function on the VMM's PCI bus.
+    Pci {
+        /// Its options, checked without side effects.
+        check: fn(&VdevSpec) -> Result<(), Error>,
+        /// The function; `ctx.irq` is its INTx line, the sink its MSI-X.
+        function: BuildPci,
+    },
 }
+
+/// Builds a PCI function from its checked spec.
+pub type BuildPci =
+    fn(&VdevSpec, &Context, Arc<dyn pci::MsiSink>) -> Result<Box<dyn pci::PciFunction>, Error>;
 
 /// The registry: one line per vdev, `Kind => declaration, provider`. It
 /// defines [`VdevKind`] with [`VdevKind::decl`] and [`VdevKind::ALL`] (in this
@@ -177,6 +190,16 @@ macro_rules! registry {
     };
 }
 
+/// A PCI function module's provider.
+macro_rules! pci {
+    ($m:ident) => {
+        Provider::Pci {
+            check: $m::check,
+            function: $m::function,
+        }
+    };
+}
+
 /// A user-space device module's provider.
 macro_rules! bus {
     ($($m:ident)::+) => {
@@ -200,7 +223,7 @@ registry! {
     Mc146818 => mc146818::DECL, bus!(mc146818);
     Pckeyboard => pckeyboard::DECL, bus!(pckeyboard);
     Hpet => catalogue::HPET, Provider::None;
-    PciDummy => catalogue::PCI_DUMMY, Provider::None;
+    PciDummy => pci_dummy::DECL, pci!(pci_dummy);
     Ser8250 => ser8250::DECL, bus!(ser8250);
     Pl011 => catalogue::PL011, Provider::None;
     VirtioConsole => virtio::console::DECL, bus!(virtio::console);
@@ -296,6 +319,10 @@ pub struct VdevSpec {
     /// `name`.
     #[serde(default)]
     pub name: Option<String>,
+    /// Its PCI address, for a PCI device (from `loc pci:...` or allocated
+    /// by the qvmconf validator; the VMM allocates one when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pci: Option<PciAddr>,
     /// The device's own options, in the order written.
     #[serde(default)]
     pub options: Vec<OptionValue>,
@@ -309,6 +336,7 @@ impl VdevSpec {
             loc: None,
             intr: None,
             name: None,
+            pci: None,
             options: Vec::new(),
         }
     }
@@ -351,7 +379,7 @@ impl VdevSpec {
         Ok(())
     }
 
-    fn bad(&self, msg: impl Into<String>) -> Error {
+    pub(crate) fn bad(&self, msg: impl Into<String>) -> Error {
         Error::BadOption {
             vdev: self.base_kind().to_string(),
             msg: msg.into(),
@@ -482,6 +510,8 @@ pub enum Layout {
     Bus(Vec<Range>),
     /// A KVM device.
     InKernel(InKernel),
+    /// A PCI function (its BARs are placed by the VMM's PCI bus).
+    Pci,
 }
 
 /// Check a `vdev` line without opening files or starting threads: its kind,
@@ -494,6 +524,10 @@ pub fn layout(spec: &VdevSpec) -> Result<Layout, Error> {
         Provider::None => return Err(Error::NotProvided(spec.kind.name().to_string())),
         Provider::Bus { ranges, .. } => Layout::Bus(ranges(spec)?),
         Provider::InKernel(bind) => Layout::InKernel(bind(spec)?),
+        Provider::Pci { check, .. } => {
+            check(spec)?;
+            Layout::Pci
+        }
     })
 }
 
@@ -503,6 +537,7 @@ pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
     let ranges = match layout(spec)? {
         Layout::InKernel(b) => return Ok(Created::InKernel(b)),
         Layout::Bus(ranges) => ranges,
+        Layout::Pci => return Err(spec.bad("a PCI function is created with `create_pci`")),
     };
     let Provider::Bus { device, .. } = spec.kind.provider() else {
         return Err(Error::NotProvided(spec.kind.name().to_string()));
@@ -511,6 +546,20 @@ pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
         device: device(spec, ctx)?,
         ranges,
     })
+}
+
+/// Build the PCI function a `vdev` line describes ([`layout`] first);
+/// `msi` is where its MSI-X messages go.
+pub fn create_pci(
+    spec: &VdevSpec,
+    ctx: &Context,
+    msi: Arc<dyn pci::MsiSink>,
+) -> Result<Box<dyn pci::PciFunction>, Error> {
+    layout(spec)?;
+    match spec.kind.provider() {
+        Provider::Pci { function, .. } => function(spec, ctx, msi),
+        _ => Err(spec.bad("not a PCI device")),
+    }
 }
 
 /// The port base from `loc`, or `default`; a memory `loc` is an error.

@@ -76,6 +76,14 @@ impl Bus {
         Ok(())
     }
 
+    /// Every range: (space, base, length) with `space` given by the caller.
+    pub(crate) fn ranges_in(
+        &self,
+        space: vdev::Space,
+    ) -> impl Iterator<Item = (vdev::Space, u64, u64)> + '_ {
+        self.entries.iter().map(move |e| (space, e.base, e.len))
+    }
+
     /// The device answering `addr`.
     pub(crate) fn find(&self, addr: u64) -> Option<Hit<'_>> {
         let i = self.entries.partition_point(|e| e.base <= addr);

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use crate::{Error, codes};
 use qvmconf::{
-    ImageType, Intr, Location, MemKind as QMemKind, Space, UnsupportedAction, Vdev, VmConfig,
+    Attach, ImageType, Intr, Location, MemKind as QMemKind, Space, UnsupportedAction, Vdev,
+    VmConfig,
 };
 use vdev::{Applied, OptionValue, Value};
 
@@ -276,15 +277,8 @@ fn vdev_spec(
             base: *start,
             len: (*len > 0).then_some(*len),
         }),
-        Some(_) => {
-            refused.push(refuse(
-                v.loc.as_ref().map(|l| l.span),
-                format!("vdev {}: a PCI `loc` needs PCI support", v.kind.name()),
-                "a PCI location",
-                "give a port or memory location (`loc io:PORT`, `loc mem:ADDR`); this VMM has no PCI bus",
-            ));
-            return None;
-        }
+        // a PCI address: qvmconf's validator put it in `attach`
+        Some(_) => None,
         None => None,
     };
     let mut d = VdevSpec {
@@ -295,6 +289,10 @@ fn vdev_spec(
             .find(|i| matches!(i.value, Intr::Line { .. }))
             .map(|i| i.value.clone()),
         name: v.name.as_ref().map(|n| n.value.clone()),
+        pci: match v.attach {
+            Attach::Pci { addr, .. } => Some(addr),
+            _ => None,
+        },
         ..VdevSpec::new(v.kind)
     };
     let mut ok = true;

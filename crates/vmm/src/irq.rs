@@ -3,18 +3,20 @@
 //! (0–23); GSIs 0–15 also reach the PIC pair (except 2, the cascade). The PIT
 //! always raises GSI 0, which goes to PIC line 0 and to the IOAPIC pin its
 //! `intr` names. A user-space device's `intr ioapic-name:N` becomes GSI N, an
-//! eventfd registered as an irqfd. MSI-based devices (virtio-pci) can add
-//! `KVM_IRQ_ROUTING_MSI` entries to the same table later.
+//! eventfd registered as an irqfd. MSI-X vectors of PCI functions get GSIs from 24 up,
+//! each a `KVM_IRQ_ROUTING_MSI` entry of the same table ([`Routes`]) and an irqfd.
 
 #![allow(unsafe_code, reason = "KVM interrupt-controller state ioctls")]
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use kvm_bindings::{
-    KVM_IRQ_ROUTING_IRQCHIP, KVM_IRQCHIP_IOAPIC, KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE,
-    KvmIrqRouting, kvm_irq_routing_entry,
+    KVM_IRQ_ROUTING_IRQCHIP, KVM_IRQ_ROUTING_MSI, KVM_IRQCHIP_IOAPIC, KVM_IRQCHIP_PIC_MASTER,
+    KVM_IRQCHIP_PIC_SLAVE, KvmIrqRouting, kvm_irq_routing_entry,
 };
 use kvm_ioctls::VmFd;
+use vdev::pci::MsiMessage;
 use vdev::{InKernel, Intr, IrqLine};
 use vmm_sys_util::eventfd::EventFd;
 
@@ -198,6 +200,13 @@ impl Controllers {
         if self.pit_pin.unwrap_or(0) == 0 {
             return Ok(());
         }
+        set_routing(vm, &self.irqchip_entries())
+            .map_err(|e| Error::Host(format!("GSI routing: {e}")))
+    }
+
+    /// The routing table's irqchip part: GSI n to IOAPIC pin n (the PIT's
+    /// GSI 0 to its pin) and, below 16 except 2, to the PIC pair.
+    pub(crate) fn irqchip_entries(&self) -> Vec<kvm_irq_routing_entry> {
         let entry = |gsi: u32, chip: u32, pin: u32| {
             let mut e = kvm_irq_routing_entry {
                 gsi,
@@ -225,9 +234,89 @@ impl Controllers {
             };
             entries.push(entry(gsi, KVM_IRQCHIP_IOAPIC, pin));
         }
-        let table = KvmIrqRouting::from_entries(&entries)
-            .map_err(|e| Error::Host(format!("routing table: {e:?}")))?;
-        vm.set_gsi_routing(&table).map_err(kvm_err("GSI routing"))
+        entries
+    }
+}
+
+fn set_routing(vm: &VmFd, entries: &[kvm_irq_routing_entry]) -> std::io::Result<()> {
+    let table = KvmIrqRouting::from_entries(entries)
+        .map_err(|e| std::io::Error::other(format!("routing table: {e:?}")))?;
+    vm.set_gsi_routing(&table)
+        .map_err(|e| std::io::Error::from_raw_os_error(e.errno()))
+}
+
+/// The most GSIs KVM routes (KVM_MAX_IRQ_ROUTES).
+const MAX_ROUTES: u32 = 4096;
+
+/// The GSI routing table once MSI routes are added: the irqchip entries
+/// and one `KVM_IRQ_ROUTING_MSI` entry per routed MSI-X vector, on GSIs
+/// from [`IOAPIC_PINS`] up. Each change installs the whole table again.
+pub(crate) struct Routes {
+    vm: Arc<VmFd>,
+    irqchip: Vec<kvm_irq_routing_entry>,
+    msi: Mutex<MsiRoutes>,
+}
+
+#[derive(Default)]
+struct MsiRoutes {
+    next_gsi: u32,
+    routes: BTreeMap<u32, MsiMessage>,
+}
+
+impl Routes {
+    /// The table for `vm` with the controllers' irqchip entries.
+    pub(crate) fn new(vm: Arc<VmFd>, controllers: &Controllers) -> Routes {
+        Routes {
+            vm,
+            irqchip: controllers.irqchip_entries(),
+            msi: Mutex::new(MsiRoutes {
+                next_gsi: IOAPIC_PINS,
+                routes: BTreeMap::new(),
+            }),
+        }
+    }
+
+    /// The VM.
+    pub(crate) fn vm(&self) -> &VmFd {
+        &self.vm
+    }
+
+    /// A GSI for one MSI vector.
+    pub(crate) fn allocate(&self) -> std::io::Result<u32> {
+        let mut m = self
+            .msi
+            .lock()
+            .map_err(|_| std::io::Error::other("routes poisoned"))?;
+        if m.next_gsi >= MAX_ROUTES {
+            return Err(std::io::Error::other("no GSI left for an MSI route"));
+        }
+        m.next_gsi += 1;
+        Ok(m.next_gsi - 1)
+    }
+
+    /// Route `gsi` to `msg`, or remove its route.
+    pub(crate) fn set_msi(&self, gsi: u32, msg: Option<MsiMessage>) -> std::io::Result<()> {
+        let mut m = self
+            .msi
+            .lock()
+            .map_err(|_| std::io::Error::other("routes poisoned"))?;
+        match msg {
+            Some(msg) => m.routes.insert(gsi, msg),
+            None => m.routes.remove(&gsi),
+        };
+        let mut entries = self.irqchip.clone();
+        for (&gsi, msg) in &m.routes {
+            let mut e = kvm_irq_routing_entry {
+                gsi,
+                type_: KVM_IRQ_ROUTING_MSI,
+                ..Default::default()
+            };
+            e.u.msi.address_lo = msg.addr as u32;
+            e.u.msi.address_hi = (msg.addr >> 32) as u32;
+            e.u.msi.data = msg.data;
+            entries.push(e);
+        }
+        set_routing(&self.vm, &entries)
     }
 }
 
@@ -235,6 +324,11 @@ impl Controllers {
 pub(crate) struct IrqFd(EventFd);
 
 impl IrqFd {
+    /// Signal the GSI.
+    pub(crate) fn fd(&self) -> &EventFd {
+        &self.0
+    }
+
     /// Register a new irqfd for `gsi`.
     pub(crate) fn new(vm: &VmFd, gsi: u32) -> Result<IrqFd, Error> {
         let fd =
@@ -273,13 +367,13 @@ pub(crate) fn register_ioevents(
 /// Guests program the IOAPIC rarely, so the cost of a full state copy per
 /// access does not matter.
 pub(crate) struct RelocatedIoapic {
-    vm: std::sync::Arc<VmFd>,
+    vm: Arc<VmFd>,
     select: u32,
 }
 
 impl RelocatedIoapic {
     /// Forward to `vm`'s IOAPIC.
-    pub(crate) fn new(vm: std::sync::Arc<VmFd>) -> RelocatedIoapic {
+    pub(crate) fn new(vm: Arc<VmFd>) -> RelocatedIoapic {
         RelocatedIoapic { vm, select: 0 }
     }
 

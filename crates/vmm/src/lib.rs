@@ -12,10 +12,11 @@
 //! |---|---|---|
 //! | 1 | [`spec`], [`codes`], `bus`, `signals` | the VM description; the V codes; port and MMIO dispatch; the power button |
 //! | 2 | `memory`, `irq` | guest RAM and ROM; interrupt routing |
-//! | 3 | `boot`, `cpu` | loaders and boot protocols; vCPU registers |
-//! | 4 | `validate` | what this VMM can run (preflight) |
-//! | 5 | `from_qvmconf`, `vm` | a qvmconf VM → [`VmSpec`]; assembly and the run loop |
-//! | 6 | [`host`] | a whole host's VMs, each as its own process |
+//! | 3 | `pci` | PCI bus 0: configuration access, BARs, INTx and MSI-X routes |
+//! | 4 | `boot`, `cpu` | loaders, boot protocols and firmware tables; vCPU registers |
+//! | 5 | `validate` | what this VMM can run (preflight) |
+//! | 6 | `from_qvmconf`, `vm` | a qvmconf VM → [`VmSpec`]; assembly and the run loop |
+//! | 7 | [`host`] | a whole host's VMs, each as its own process |
 
 mod boot;
 mod bus;
@@ -25,6 +26,7 @@ mod from_qvmconf;
 pub mod host;
 mod irq;
 mod memory;
+mod pci;
 mod signals;
 pub mod spec;
 mod validate;

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use vdev::{Device, Effect, InKernel, Layout, Space};
+use vdev::{Device, Effect, InKernel, Layout, PciAddr, Space};
 
 use crate::bus::{Bus, SharedDevice};
 use crate::codes;
@@ -24,6 +24,9 @@ pub(crate) struct Plan {
     pub gsis: Vec<Option<u32>>,
     /// Per vdev: true for the in-kernel ones (8259, ioapic, timer8254).
     pub in_kernel: Vec<bool>,
+    /// Per vdev: its PCI address, for PCI functions (as written or
+    /// allocated by the qvmconf validator; else allocated here the same way).
+    pub pci: Vec<Option<PciAddr>>,
 }
 
 /// The vdevs this VMM provides, for messages (from their registrations).
@@ -95,6 +98,7 @@ impl Device for Nothing {
 pub(crate) fn plan(spec: &VmSpec) -> Result<Plan, Vec<Problem>> {
     let mut problems = Vec::new();
     let (layouts, controllers, gsis) = devices(spec, &mut problems);
+    let pci = pci_addresses(spec, &layouts, &mut problems);
 
     let cpus = spec.cpus.max(1);
     if cpus > MAX_CPUS {
@@ -155,6 +159,7 @@ pub(crate) fn plan(spec: &VmSpec) -> Result<Plan, Vec<Problem>> {
                 .iter()
                 .map(|l| matches!(l, Some(Layout::InKernel(_))))
                 .collect(),
+            pci,
         })
     } else {
         Err(problems)
@@ -196,9 +201,13 @@ fn devices(
         // the relocated ioapic's register window (vm.rs adds the same)
         let _ = mmio.insert(base, 0x100, 0, nothing.clone(), "ioapic");
     }
+    // the PCI configuration ports (vm.rs adds the same)
+    let _ = io.insert(crate::pci::CONFIG_PORTS, 8, 0, nothing.clone(), "pci");
     for (i, v) in spec.vdevs.iter().enumerate() {
-        let Some(Layout::Bus(ranges)) = &layouts[i] else {
-            continue;
+        let ranges = match &layouts[i] {
+            Some(Layout::Bus(ranges)) => ranges,
+            Some(Layout::Pci) => &Vec::new(),
+            _ => continue,
         };
         if let Some(intr) = &v.intr {
             match controllers.gsi(intr, v.base_kind(), Subject::Intr(i)) {
@@ -225,6 +234,85 @@ fn devices(
         }
     }
     (layouts, controllers, gsis)
+}
+
+/// The PCI address of each PCI function: the one its spec gives (checked:
+/// bus 0, not the host bridge's, not taken), else the first free device
+/// number from [`qvmconf::FIRST_AUTO_PCI_DEV`], as the qvmconf validator
+/// allocates them.
+fn pci_addresses(
+    spec: &VmSpec,
+    layouts: &[Option<Layout>],
+    problems: &mut Vec<Problem>,
+) -> Vec<Option<PciAddr>> {
+    let mut out = vec![None; spec.vdevs.len()];
+    let mut taken = [false; 32];
+    taken[0] = true;
+    let mut owner: Vec<(PciAddr, usize)> = Vec::new();
+    for (i, v) in spec.vdevs.iter().enumerate() {
+        let (Some(Layout::Pci), Some(a)) = (&layouts[i], v.pci) else {
+            continue;
+        };
+        let problem = if a.bus != 0 || a.dev > 31 || a.func > 7 {
+            Some(format!(
+                "vdev {}: PCI address {a} is not on bus 0",
+                v.base_kind()
+            ))
+        } else if a.dev == 0 {
+            Some(format!(
+                "vdev {}: PCI address {a} is the host bridge's",
+                v.base_kind()
+            ))
+        } else if let Some((_, j)) = owner.iter().find(|(b, _)| *b == a) {
+            Some(format!(
+                "vdev {}: PCI address {a} is taken by vdev {}",
+                v.base_kind(),
+                spec.vdevs[*j].base_kind()
+            ))
+        } else {
+            None
+        };
+        match problem {
+            Some(msg) => problems.push(Problem::new(
+                &codes::V0110,
+                Subject::Loc(i),
+                msg,
+                "this PCI address",
+                "give the device a free device number on bus 0 (1-31), or no `loc` to have one allocated",
+            )),
+            None => {
+                taken[usize::from(a.dev)] = true;
+                owner.push((a, i));
+                out[i] = Some(a);
+            }
+        }
+    }
+    for (i, v) in spec.vdevs.iter().enumerate() {
+        if !matches!(layouts[i], Some(Layout::Pci)) || v.pci.is_some() {
+            continue;
+        }
+        match (usize::from(qvmconf::FIRST_AUTO_PCI_DEV)..32).find(|&d| !taken[d]) {
+            Some(d) => {
+                taken[d] = true;
+                out[i] = Some(PciAddr {
+                    bus: 0,
+                    dev: d as u8,
+                    func: 0,
+                });
+            }
+            None => problems.push(Problem::new(
+                &codes::V0110,
+                Subject::Vdev(i),
+                format!(
+                    "vdev {}: no PCI device number is left on bus 0",
+                    v.base_kind()
+                ),
+                "needs a PCI slot",
+                "drop some PCI devices: bus 0 has device numbers 1 to 31",
+            )),
+        }
+    }
+    out
 }
 
 /// The error a VM's assembly stops with: the first problem.

@@ -21,7 +21,7 @@ use crate::bus::{Bus, SharedDevice};
 use crate::irq::{IOAPIC_BASE, IrqFd};
 use crate::memory::Memory;
 use crate::spec::{Policy, ResetAction, VmSpec};
-use crate::{Error, ExitCode, Outcome, RunOptions, cpu, irq, kvm_err, signals, validate};
+use crate::{Error, ExitCode, Outcome, RunOptions, cpu, irq, kvm_err, pci, signals, validate};
 
 /// State shared between the main thread and the vCPU threads.
 pub(crate) struct Shared {
@@ -49,6 +49,7 @@ pub(crate) struct Vm {
     vcpus: Vec<VcpuFd>,
     io: Arc<Bus>,
     mmio: Arc<Bus>,
+    pci: Arc<Mutex<pci::PciBus>>,
     entry: Entry,
     logger: Logger,
     _irqfds: Vec<Arc<IrqFd>>,
@@ -91,7 +92,7 @@ impl Vm {
         vm.create_irq_chip().map_err(kvm_err("in-kernel irqchip"))?;
         logger.debug("VM and irqchip created");
 
-        let (io, mmio, irqfds) = create_devices(spec, plan, &vm, shared, &memory, &logger)?;
+        let (io, mmio, irqfds, pci) = create_devices(spec, plan, &vm, shared, &memory, &logger)?;
         logger.debug("vdevs created");
         if logger.enabled(vdev::Level::Debug) {
             for (start, len, host) in memory.host_ranges() {
@@ -116,6 +117,7 @@ impl Vm {
             vcpus,
             io: Arc::new(io),
             mmio: Arc::new(mmio),
+            pci,
             entry,
             logger,
             _irqfds: irqfds,
@@ -126,6 +128,9 @@ impl Vm {
     }
 }
 
+/// The port and MMIO buses, the irqfds, the PCI bus.
+type Devices = (Bus, Bus, Vec<Arc<IrqFd>>, Arc<Mutex<pci::PciBus>>);
+
 /// The buses with their user-space vdevs (and a relocated ioapic's
 /// forwarder), and the irqfds the vdevs raise their lines through.
 fn create_devices(
@@ -135,7 +140,7 @@ fn create_devices(
     shared: &Shared,
     memory: &Memory,
     logger: &Logger,
-) -> Result<(Bus, Bus, Vec<Arc<IrqFd>>), Error> {
+) -> Result<Devices, Error> {
     let mut created = Vec::new();
     let controllers = plan.controllers;
     controllers
@@ -160,8 +165,14 @@ fn create_devices(
             "ioapic at {base:#x} forwarded to KVM's at {IOAPIC_BASE:#x}"
         ));
     }
+    let mut functions = Vec::new();
     for (i, v) in spec.vdevs.iter().enumerate() {
         if plan.in_kernel[i] {
+            continue;
+        }
+        if let Some(addr) = plan.pci[i] {
+            let gsi = plan.gsis[i].unwrap_or_else(|| pci::intx_gsi(addr.dev, 1));
+            functions.push((i, addr, gsi));
             continue;
         }
         let irq: Option<Arc<dyn vdev::IrqLine>> = match plan.gsis[i] {
@@ -198,7 +209,91 @@ fn create_devices(
                 .map_err(|e| Error::Config(format!("vdev {name}: {e}")))?;
         }
     }
-    Ok((io, mmio, irqfds))
+    let pci = create_pci(
+        spec,
+        &functions,
+        (vm, &controllers),
+        (shared, memory),
+        logger,
+        &mut irqfds,
+    )?;
+    attach_pci(spec, &pci, &mut io, &mut mmio, logger)?;
+    Ok((io, mmio, irqfds, pci))
+}
+
+/// Put the PCI bus on the buses (configuration ports, ECAM when its window
+/// is free) and place its BARs clear of RAM, ROM and every other device.
+fn attach_pci(
+    spec: &VmSpec,
+    pci: &Arc<Mutex<pci::PciBus>>,
+    io: &mut Bus,
+    mmio: &mut Bus,
+    logger: &Logger,
+) -> Result<(), Error> {
+    let mut busy: Vec<(Space, u64, u64)> = mmio
+        .ranges_in(Space::Mem)
+        .chain(io.ranges_in(Space::Io))
+        .collect();
+    busy.extend(spec.memory.iter().map(|m| (Space::Mem, m.start, m.size)));
+    busy.push((Space::Mem, IOAPIC_BASE, 0x1000));
+    let ecam_free = !busy.iter().any(|&(s, b, l)| {
+        s == Space::Mem && b < pci::ECAM_BASE + pci::ECAM_LEN && pci::ECAM_BASE < b + l
+    });
+    let ports: SharedDevice = Arc::new(Mutex::new(Box::new(pci::ConfigPorts(pci.clone()))));
+    io.insert(pci::CONFIG_PORTS, 8, 0, ports, "pci")
+        .map_err(|e| Error::Config(format!("PCI configuration ports: {e}")))?;
+    {
+        let mut bus = pci
+            .lock()
+            .map_err(|_| Error::Host("PCI bus poisoned".into()))?;
+        if ecam_free {
+            bus.set_ecam(pci::ECAM_BASE);
+            busy.push((Space::Mem, pci::ECAM_BASE, pci::ECAM_LEN));
+        } else {
+            logger.debug("no ECAM: memory or a vdev is at its window");
+        }
+        bus.assign(&busy).map_err(Error::Config)?;
+    }
+    if ecam_free {
+        let ecam: SharedDevice = Arc::new(Mutex::new(Box::new(pci::Ecam(pci.clone()))));
+        mmio.insert(pci::ECAM_BASE, pci::ECAM_LEN, 0, ecam, "pci ecam")
+            .map_err(Error::Config)?;
+    }
+    Ok(())
+}
+
+/// The PCI bus with the host bridge and each PCI vdev `(index, address,
+/// INTx GSI)`, its MSI-X on `vm`'s routing table.
+fn create_pci(
+    spec: &VmSpec,
+    functions: &[(usize, vdev::PciAddr, u32)],
+    (vm, controllers): (&Arc<VmFd>, &irq::Controllers),
+    (shared, memory): (&Shared, &Memory),
+    logger: &Logger,
+    irqfds: &mut Vec<Arc<IrqFd>>,
+) -> Result<Arc<Mutex<pci::PciBus>>, Error> {
+    let mut bus = pci::PciBus::new();
+    let routes = Arc::new(irq::Routes::new(vm.clone(), controllers));
+    for &(i, addr, gsi) in functions {
+        let v = &spec.vdevs[i];
+        let fd = Arc::new(IrqFd::new(vm, gsi)?);
+        irqfds.push(fd.clone());
+        let ctx = Context {
+            irq: Some(fd),
+            logger: logger.clone(),
+            power_button: shared.power_button.clone(),
+            memory: Some(memory.mem.clone()),
+        };
+        let msi = Arc::new(pci::msi::KvmMsi::new(routes.clone()));
+        let func = vdev::create_pci(v, &ctx, msi)?;
+        bus.add(addr, v.base_kind(), func).map_err(Error::Config)?;
+        bus.set_interrupt_line(addr, gsi);
+        logger.debug(format_args!(
+            "pci {addr}: {} (INTx GSI {gsi})",
+            v.base_kind()
+        ));
+    }
+    Ok(Arc::new(Mutex::new(bus)))
 }
 
 /// The vCPUs with CPUID, MSRs, LAPIC and FPU set; the boot vCPU at `entry`.
@@ -241,6 +336,7 @@ struct VcpuCtx {
     id: usize,
     io: Arc<Bus>,
     mmio: Arc<Bus>,
+    pci: Arc<Mutex<pci::PciBus>>,
     memory: Arc<Memory>,
     policy: Policy,
     exit_on_halt: bool,
@@ -284,11 +380,24 @@ fn done(code: ExitCode, reason: impl Into<String>) -> End {
     })
 }
 
+/// What a device's answer to an access does to the VM.
+fn effect(r: Result<Effect, vdev::Error>, name: &str) -> Action {
+    match r {
+        Ok(Effect::None) => Action::Continue,
+        Ok(Effect::Reset) => Action::End(End::Reset(format!("reset by {name}"))),
+        Ok(Effect::PowerOff) => Action::End(done(
+            ExitCode::Shutdown,
+            format!("powered off through {name}"),
+        )),
+        Err(e) => Action::End(done(ExitCode::VdevError, e.to_string())),
+    }
+}
+
 fn access(
     ctx: &VcpuCtx,
     space: Space,
     addr: u64,
-    read: Option<&mut [u8]>,
+    mut read: Option<&mut [u8]>,
     write: Option<&[u8]>,
 ) -> Action {
     let bus = if space == Space::Io {
@@ -317,17 +426,19 @@ fn access(
                 (None, Some(data)) => dev.write(hit.range, hit.offset, data),
                 (None, None) => Ok(Effect::None),
             };
-            match r {
-                Ok(Effect::None) => Action::Continue,
-                Ok(Effect::Reset) => Action::End(End::Reset(format!("reset by {}", hit.name))),
-                Ok(Effect::PowerOff) => Action::End(done(
-                    ExitCode::Shutdown,
-                    format!("powered off through {}", hit.name),
-                )),
-                Err(e) => Action::End(done(ExitCode::VdevError, e.to_string())),
-            }
+            effect(r, hit.name)
         }
         None => {
+            let bar = match ctx.pci.lock() {
+                Ok(mut pci) => pci.bar_access(space, addr, read.as_deref_mut(), write),
+                Err(_) => Some(Err(vdev::Error::Runtime {
+                    vdev: "pci".into(),
+                    msg: "the PCI bus failed earlier".into(),
+                })),
+            };
+            if let Some(r) = bar {
+                return effect(r, "a PCI function");
+            }
             if space == Space::Mem && write.is_some() && ctx.memory.contains(addr, 1) {
                 return Action::Continue; // a write to ROM
             }
@@ -580,6 +691,7 @@ impl Vm {
                 id,
                 io: self.io.clone(),
                 mmio: self.mmio.clone(),
+                pci: self.pci.clone(),
                 memory: self.memory.clone(),
                 policy: spec.unsupported_reference,
                 exit_on_halt: spec.exit_on_halt,

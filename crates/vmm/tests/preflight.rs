@@ -219,7 +219,6 @@ fn vdevs_this_vmm_does_not_provide() {
     for (line, kind) in [
         ("vdev hpet", "hpet"),
         ("vdev shmem", "shmem"),
-        ("vdev pci-dummy", "pci-dummy"),
         ("vdev wdt-ib700", "wdt-ib700"),
     ] {
         let (found, built) = preflight(&format!("{BASE}{line}\n"));

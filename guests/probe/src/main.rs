@@ -10,11 +10,13 @@
 //! `peek=ADDR` · `rx=PORT` · `iobench=N` (N port writes between milestones 10 and 11) · `bad=PORT` · `badmmio=ADDR` · `wait-power` ·
 //! `spin` · `reboot` · `off` · `halt`. Unknown words are reported and skipped.
 //! virtio-mmio devices at ADDR (`virtio.rs`): `vblk=ADDR` · `vrng=ADDR` · `vcon=ADDR` · `vbad=ADDR` · `vbench=ADDR` · `vnetrx=ADDR` · `vnettx=ADDR`.
+//! PCI (`pci.rs`): `pci` · `ecam=ADDR` · `pcicfg=DDRR`.
 #![no_std]
 #![no_main]
 
 mod boot;
 mod virtio;
+mod pci;
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -322,6 +324,9 @@ impl Probe {
                 r.s(if v == 0x55 { "ok" } else { "FAIL" }).s(" selftest=").hex(u64::from(v));
                 r.s("\n");
             }
+            b"pci" => self.pci(),
+            b"ecam" => self.ecam(arg.unwrap_or(0xe000_0000)),
+            b"pcicfg" => self.pcicfg(arg.unwrap_or(0)),
             b"mem" => self.mem(),
             b"initrd" => self.initrd(),
             b"peek" => {

@@ -2,6 +2,30 @@
 
 use super::*;
 
+/// Where a directory of the search path comes from, for messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Origin {
+    /// The entry's `search=` attribute.
+    Search,
+    /// The `MKIFS_PATH` environment variable.
+    MkifsPath,
+    /// Under the `-r` root.
+    Root,
+    /// Under `QNX_TARGET`.
+    QnxTarget,
+}
+
+impl Origin {
+    fn label(self) -> &'static str {
+        match self {
+            Origin::Search => "search=",
+            Origin::MkifsPath => "MKIFS_PATH",
+            Origin::Root => "-r",
+            Origin::QnxTarget => "QNX_TARGET",
+        }
+    }
+}
+
 impl Resolver<'_> {
     pub(super) fn base_dir(&self, st: &State) -> PathBuf {
         match &st.cd {
@@ -10,13 +34,16 @@ impl Resolver<'_> {
         }
     }
 
-    pub(super) fn default_search(&self) -> Vec<PathBuf> {
+    /// The default search path (no `search=`), each directory with where
+    /// it comes from: `MKIFS_PATH`, or the standard directories under `-r`
+    /// and then under `QNX_TARGET`.
+    pub(super) fn default_search(&self) -> Vec<(PathBuf, Origin)> {
         if let Some(p) = self.opts.env.get("MKIFS_PATH") {
             // As mkifs: MKIFS_PATH replaces the default and -r.
             return p
                 .split(':')
                 .filter(|s| !s.is_empty())
-                .map(|s| self.opts.cwd.join(s))
+                .map(|s| (self.opts.cwd.join(s), Origin::MkifsPath))
                 .collect();
         }
         const DIRS: [&str; 8] = [
@@ -30,18 +57,32 @@ impl Resolver<'_> {
             .unwrap_or_default();
         let mut bases = Vec::new();
         if let Some(r) = &self.opts.root {
-            bases.push(self.opts.cwd.join(r));
+            bases.push((self.opts.cwd.join(r), Origin::Root));
         }
         if let Some(t) = self.opts.env.get("QNX_TARGET").filter(|t| !t.is_empty()) {
-            bases.push(self.opts.cwd.join(t));
+            bases.push((self.opts.cwd.join(t), Origin::QnxTarget));
         }
         let mut out = Vec::new();
-        for b in bases {
+        for (b, origin) in bases {
             for d in DIRS {
-                out.push(b.join(&processor).join(d));
+                out.push((b.join(&processor).join(d), origin));
             }
         }
         out
+    }
+
+    /// The search path of an entry, each directory with where it comes from.
+    fn search_origins(&self, st: &State) -> Vec<(PathBuf, Origin)> {
+        match &st.search {
+            Some(s) => {
+                let base = self.base_dir(st);
+                s.split(':')
+                    .filter(|s| !s.is_empty())
+                    .map(|d| (base.join(d), Origin::Search))
+                    .collect()
+            }
+            None => self.default_search(),
+        }
     }
 
     pub(super) fn search_dirs(&mut self, st: &State) -> Rc<SearchPath> {
@@ -73,13 +114,11 @@ impl Resolver<'_> {
             return d.clone();
         }
         let dirs: Vec<PathBuf> = match &st.search {
-            Some(s) => {
-                let base = self.base_dir(st);
-                s.split(':')
-                    .filter(|s| !s.is_empty())
-                    .map(|d| base.join(d))
-                    .collect()
-            }
+            Some(_) => self
+                .search_origins(st)
+                .into_iter()
+                .map(|(d, _)| d)
+                .collect(),
             None => {
                 if self.opts.env.get("QNX_TARGET").is_none_or(|t| t.is_empty())
                     && !self.opts.env.contains_key("MKIFS_PATH")
@@ -92,7 +131,7 @@ impl Resolver<'_> {
                     )
                     .help("set QNX_TARGET to the SDP's target directory, or MKIFS_PATH to a search path"));
                 }
-                self.default_search()
+                self.default_search().into_iter().map(|(d, _)| d).collect()
             }
         };
         let dirs = Rc::new(self.fs.search_path(dirs));
@@ -149,20 +188,81 @@ impl Resolver<'_> {
     }
 
     pub(super) fn missing(&mut self, host: &str, span: Span, line: Span, st: &State) {
-        if st.optional {
-            self.diags.push(
-                Diagnostic::new(&codes::B0202, format!("host file `{host}` not found: the entry is left out"))
-                    .at(span, "not found along the search path")
-                    .with(line, "this entry")
-                    .help("check the name and the search path (`search=`, MKIFS_PATH, QNX_TARGET, -r); `[-optional]` makes this an error"),
-            );
+        let looked = self.where_looked(host, st);
+        let d = if st.optional {
+            Diagnostic::new(
+                &codes::B0202,
+                format!("host file `{host}` not found: the entry is left out"),
+            )
+            .at(span, "not found")
+            .with(line, "this entry")
         } else {
-            self.diags.push(
-                Diagnostic::new(&codes::B0201, format!("host file `{host}` not found"))
-                    .at(span, "not found along the search path")
-                    .help("check the name and the search path (`search=`, MKIFS_PATH, QNX_TARGET, -r); `[+optional]` on the line makes a missing file a warning"),
+            Diagnostic::new(&codes::B0201, format!("host file `{host}` not found"))
+                .at(span, "not found")
+        };
+        let switch = if st.optional {
+            "`[-optional]` makes this an error"
+        } else {
+            "`[+optional]` on the line makes a missing file a warning"
+        };
+        let add = if host.starts_with('/') {
+            "check the name".to_string()
+        } else {
+            format!(
+                "add the file's directory with `search=DIR` (on the line or as `[search=DIR]` before it), \
+                 MKIFS_PATH=DIR1:DIR2 or `-r ROOT`, or write the name with a `/` (`./{host}`) to take it \
+                 from the current directory"
+            )
+        };
+        self.diags
+            .push(d.note(looked).help(format!("{add}; {switch}")));
+    }
+
+    /// Where `name` was looked for, in order, with the origin of each
+    /// directory (relative to the current directory where it is inside it).
+    fn where_looked(&self, name: &str, st: &State) -> String {
+        use std::fmt::Write as _;
+        const SHOWN: usize = 12;
+        let cwd = &self.opts.cwd;
+        let show = |p: &Path| {
+            let p = p.strip_prefix(cwd).unwrap_or(p);
+            if p.as_os_str().is_empty() {
+                ".".to_string()
+            } else {
+                p.display().to_string()
+            }
+        };
+        if !self.opts.host_access {
+            return "host files are not read (--no-host-files)".to_string();
+        }
+        if Path::new(name).is_absolute() {
+            return "an absolute name is looked for only at that path".to_string();
+        }
+        let mut o = String::new();
+        if name.contains('/') {
+            let _ = writeln!(o, "looked first at {}", show(&self.base_dir(st).join(name)));
+        } else {
+            o.push_str(
+                "a name without `/` is looked for along the search path only, never in the \
+                 current directory (as mkifs does)\n",
             );
         }
+        let dirs = self.search_origins(st);
+        if dirs.is_empty() {
+            o.push_str(
+                "the search path is empty: no `search=`, MKIFS_PATH or QNX_TARGET is set and no -r \
+                 was given",
+            );
+            return o;
+        }
+        o.push_str("searched, in order:");
+        for (d, origin) in dirs.iter().take(SHOWN) {
+            let _ = write!(o, "\n  {} ({})", show(d), origin.label());
+        }
+        if dirs.len() > SHOWN {
+            let _ = write!(o, "\n  ... and {} more", dirs.len() - SHOWN);
+        }
+        o
     }
 
     pub(super) fn mtime_host(&self, m: &std::fs::Metadata) -> u32 {

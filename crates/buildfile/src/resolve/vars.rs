@@ -16,7 +16,7 @@ impl Resolver<'_> {
             "MKIFS_PATH" => Some(
                 self.default_search()
                     .iter()
-                    .map(|p| p.display().to_string())
+                    .map(|(p, _)| p.display().to_string())
                     .collect::<Vec<_>>()
                     .join(":"),
             ),

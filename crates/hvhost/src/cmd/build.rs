@@ -5,7 +5,7 @@ use crate::input::BuildfileInput;
 use crate::output::{Format, emit};
 use clap::Args;
 use diag::{Diagnostic, SourceMap};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `hvhost build`.
@@ -90,16 +90,9 @@ pub(crate) fn run(args: &BuildArgs) -> Exit {
         if to_stdout {
             ifs::filter::write_stream(prepared, &site, &mut std::io::stdout().lock())
         } else {
-            let total = image_size(&prepared);
-            let show = total >= PROGRESS_MIN && std::io::stderr().is_terminal();
-            let write = move |prepared: ifs::Prepared, w: &mut dyn Write| {
-                if !show {
-                    return prepared.write_to(w);
-                }
-                let mut p = Progress::new(w, total);
-                let r = prepared.write_to(&mut p);
-                p.finish();
-                r
+            let write = |prepared: ifs::Prepared, w: &mut dyn Write| {
+                let meter = ifs::Meter::new();
+                crate::progress::while_running(&meter, || prepared.write_metered(w, &meter))
             };
             ifs::filter::write_file(prepared, &out_path, &site, Box::new(write))
         }
@@ -164,63 +157,6 @@ fn report(
             },
             if left_out == 1 { " was" } else { "s were" },
         );
-    }
-}
-
-/// Images at least this large show a progress bar on a terminal.
-const PROGRESS_MIN: u64 = 64 << 20;
-
-/// A writer that draws a progress bar on stderr as bytes pass.
-struct Progress<'a> {
-    inner: &'a mut dyn Write,
-    done: u64,
-    total: u64,
-    shown: u64,
-}
-
-impl<'a> Progress<'a> {
-    fn new(inner: &'a mut dyn Write, total: u64) -> Progress<'a> {
-        Progress {
-            inner,
-            done: 0,
-            total: total.max(1),
-            shown: u64::MAX,
-        }
-    }
-
-    fn draw(&mut self) {
-        let pct = (self.done.min(self.total) * 100 / self.total).min(100);
-        if pct == self.shown {
-            return;
-        }
-        self.shown = pct;
-        let filled = (pct / 5) as usize;
-        eprint!(
-            "\r[{}{}] {pct:>3}% {} / {} MiB",
-            "#".repeat(filled),
-            " ".repeat(20 - filled),
-            self.done >> 20,
-            self.total >> 20
-        );
-    }
-
-    fn finish(&mut self) {
-        self.done = self.total;
-        self.draw();
-        eprintln!();
-    }
-}
-
-impl Write for Progress<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.done += n as u64;
-        self.draw();
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
     }
 }
 
@@ -301,14 +237,4 @@ fn placement_table(m: &buildfile::Manifest, built: &ifs::Built) -> String {
         }
     );
     o
-}
-
-/// The bytes the image will take (for the progress bar).
-fn image_size(prepared: &ifs::Prepared) -> u64 {
-    prepared.preboot.len() as u64
-        + prepared
-            .startup
-            .as_ref()
-            .map_or(0, |h| h.startup_size as u64)
-        + prepared.plan.image_size()
 }
