@@ -142,6 +142,14 @@ pub enum Provider {
     },
     /// A device KVM emulates.
     InKernel(fn(&VdevSpec) -> Result<InKernel, Error>),
+    /// A virtio device: on virtio-mmio when its `loc` is given, else a
+    /// virtio-pci function.
+    Virtio {
+        /// Its options, checked without side effects.
+        check: fn(&VdevSpec) -> Result<(), Error>,
+        /// The device (host files, threads), for either transport.
+        build: BuildVirtio,
+    },
     /// A PCI function on the VMM's PCI bus.
     Pci {
         /// Its options, checked without side effects.
@@ -150,6 +158,9 @@ pub enum Provider {
         function: BuildPci,
     },
 }
+
+/// Builds a virtio device (either transport) from its checked spec.
+pub type BuildVirtio = fn(&VdevSpec, &Context) -> Result<Box<dyn virtio::VirtioDevice>, Error>;
 
 /// Builds a PCI function from its checked spec.
 pub type BuildPci =
@@ -200,14 +211,18 @@ macro_rules! pci {
     };
 }
 
-/// A user-space device module's provider.
-macro_rules! bus {
+/// A virtio device module's provider.
+macro_rules! virtio {
     ($($m:ident)::+) => {
-        Provider::Bus {
-            ranges: $($m)::+::ranges,
-            device: $($m)::+::device,
+        Provider::Virtio {
+            check: $($m)::+::check,
+            build: $($m)::+::build,
         }
     };
+}
+
+/// A user-space device module's provider.
+macro_rules! bus {
     ($m:ident) => {
         Provider::Bus {
             ranges: $m::ranges,
@@ -226,10 +241,10 @@ registry! {
     PciDummy => pci_dummy::DECL, pci!(pci_dummy);
     Ser8250 => ser8250::DECL, bus!(ser8250);
     Pl011 => catalogue::PL011, Provider::None;
-    VirtioConsole => virtio::console::DECL, bus!(virtio::console);
-    VirtioBlk => virtio::blk::DECL, bus!(virtio::blk);
-    VirtioNet => virtio::net::DECL, bus!(virtio::net);
-    VirtioEntropy => virtio::entropy::DECL, bus!(virtio::entropy);
+    VirtioConsole => virtio::console::DECL, virtio!(virtio::console);
+    VirtioBlk => virtio::blk::DECL, virtio!(virtio::blk);
+    VirtioNet => virtio::net::DECL, virtio!(virtio::net);
+    VirtioEntropy => virtio::entropy::DECL, virtio!(virtio::entropy);
     Shmem => catalogue::SHMEM, Provider::None;
     Progress => progress::DECL, bus!(progress);
     VgpuGvtg => catalogue::VGPU_GVTG, Provider::None;
@@ -528,6 +543,13 @@ pub fn layout(spec: &VdevSpec) -> Result<Layout, Error> {
             check(spec)?;
             Layout::Pci
         }
+        Provider::Virtio { check, .. } => {
+            check(spec)?;
+            match spec.loc {
+                Some(_) => Layout::Bus(virtio::mmio::ranges(spec)?),
+                None => Layout::Pci,
+            }
+        }
     })
 }
 
@@ -539,13 +561,12 @@ pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
         Layout::Bus(ranges) => ranges,
         Layout::Pci => return Err(spec.bad("a PCI function is created with `create_pci`")),
     };
-    let Provider::Bus { device, .. } = spec.kind.provider() else {
-        return Err(Error::NotProvided(spec.kind.name().to_string()));
+    let device = match spec.kind.provider() {
+        Provider::Bus { device, .. } => device(spec, ctx)?,
+        Provider::Virtio { build, .. } => virtio::mmio::device(spec, ctx, build(spec, ctx)?)?,
+        _ => return Err(Error::NotProvided(spec.kind.name().to_string())),
     };
-    Ok(Created::Bus {
-        device: device(spec, ctx)?,
-        ranges,
-    })
+    Ok(Created::Bus { device, ranges })
 }
 
 /// Build the PCI function a `vdev` line describes ([`layout`] first);
@@ -558,6 +579,7 @@ pub fn create_pci(
     layout(spec)?;
     match spec.kind.provider() {
         Provider::Pci { function, .. } => function(spec, ctx, msi),
+        Provider::Virtio { build, .. } => virtio::pci::function(build(spec, ctx)?, ctx, msi),
         _ => Err(spec.bad("not a PCI device")),
     }
 }

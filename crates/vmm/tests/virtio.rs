@@ -352,3 +352,21 @@ fn a_frame_goes_to_a_tap_and_the_answer_comes_back() {
         "{got}"
     );
 }
+
+#[test]
+fn virtio_entropy_on_virtio_pci_without_loc() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec("vpcirng=3");
+    let mut v = vdev("virtio-entropy");
+    v.pci = Some(vdev::PciAddr {
+        bus: 0,
+        dev: 3,
+        func: 0,
+    });
+    spec.vdevs.push(v);
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(r.ok("vpcirng"), "32 bytes isr=1 caps=1342");
+}

@@ -49,6 +49,8 @@ struct Dev {
     base: u64,
     next_avail: u16,
     ring: *mut Ring,
+    /// virtio-pci: (notification address, device status address).
+    pci: Option<(u64, u64)>,
 }
 
 impl Dev {
@@ -70,7 +72,7 @@ impl Dev {
     }
 
     fn negotiate(base: u64, id: u32, want: u32) -> Result<u32, &'static str> {
-        let d = Dev { base, next_avail: 0, ring: ring() };
+        let d = Dev { base, next_avail: 0, ring: ring(), pci: None };
         if d.reg(0) != 0x7472_6976 || d.reg(4) != 2 {
             return Err("no virtio-mmio v2 device");
         }
@@ -98,7 +100,7 @@ impl Dev {
 
     /// Set up queue `q` on `ring` (zeroed).
     fn queue(base: u64, q: u32, ring: *mut Ring) -> Result<Dev, &'static str> {
-        let d = Dev { base, next_avail: 0, ring };
+        let d = Dev { base, next_avail: 0, ring, pci: None };
         // SAFETY: single-threaded guest; the ring is only touched here.
         unsafe { core::ptr::write_bytes(ring, 0, 1) };
         d.set(0x30, q);
@@ -148,7 +150,17 @@ impl Dev {
             core::ptr::write_volatile(&raw mut (*self.ring).avail[1], self.next_avail);
         }
         fence(Ordering::SeqCst);
-        self.set(0x50, q);
+        match self.pci {
+            Some((notify, _)) => wr32(notify, q),
+            None => self.set(0x50, q),
+        }
+    }
+
+    fn status(&self) -> u32 {
+        match self.pci {
+            Some((_, status)) => u32::from(super::rd8(status)),
+            None => self.reg(0x70),
+        }
     }
 
     /// Wait (at most `limit` TSC cycles) for the last chain offered to be
@@ -166,7 +178,7 @@ impl Dev {
                 return Some(unsafe { core::ptr::read_volatile(&raw const (*self.ring).used[e + 1]) });
             }
             // the status register costs a VM exit: look at it now and then
-            let broken = spins % 4096 == 0 && self.reg(0x70) & 0x40 != 0;
+            let broken = spins % 4096 == 0 && self.status() & 0x40 != 0;
             if broken || rdtsc().wrapping_sub(start) > limit {
                 return None;
             }
@@ -351,6 +363,23 @@ impl Probe {
         self.vnet_report("vnettx", got, sent);
     }
 
+    /// `vpcirng=DD`: the virtio-entropy function at PCI device DD, driven
+    /// through its BAR0 as the vendor capabilities describe it.
+    pub(crate) fn vpcirng(&self, dev: u64) {
+        match pci_rng(dev) {
+            Ok((n, isr, caps)) => {
+                let got = &data()[..32];
+                let varied = got.iter().any(|&b| b != got[0]);
+                let o = self.report("vpcirng");
+                o.s(if n == 32 && varied { "ok " } else { "FAIL " }).dec(u64::from(n), 1);
+                o.s(" bytes isr=").hex(u64::from(isr)).s(" caps=").hex(caps).s("\n");
+            }
+            Err(e) => {
+                self.report("vpcirng").s("FAIL ").s(e).s("\n");
+            }
+        }
+    }
+
     /// `vbench=ADDR`: 256 entropy requests of 8 bytes, one at a time: the
     /// TSC cycles of one notification round trip (notify, device thread,
     /// used ring seen by polling).
@@ -395,4 +424,83 @@ impl Probe {
         o.s(if good { "ok " } else { "FAIL " }).s("status=").hex(u64::from(st)).s(" isr=").hex(u64::from(isr));
         o.s(" after-reset=").hex(u64::from(again)).s("\n");
     }
+}
+
+fn wr16(a: u64, v: u16) {
+    // SAFETY: an identity-mapped BAR of a PCI function.
+    unsafe { core::ptr::write_volatile(a as *mut u16, v) }
+}
+fn wr8(a: u64, v: u8) {
+    // SAFETY: as above.
+    unsafe { core::ptr::write_volatile(a as *mut u8, v) }
+}
+fn rd16(a: u64) -> u16 {
+    // SAFETY: as above.
+    unsafe { core::ptr::read_volatile(a as *const u16) }
+}
+
+/// Drive the virtio-pci entropy function at device `dev`: (bytes received,
+/// ISR status, the cfg types of its vendor capabilities as hex digits).
+fn pci_rng(dev: u64) -> Result<(u32, u8, u64), &'static str> {
+    use super::pci::cfg_read;
+    let id = cfg_read(dev, 0, 0);
+    if id != 0x1044_1af4 {
+        return Err("not a virtio-entropy function (1af4:1044)");
+    }
+    let bar0 = u64::from(cfg_read(dev, 0, 0x10) & !0xf);
+    // the vendor capabilities: cfg type, offset in BAR0
+    let (mut common, mut notify, mut mult, mut isr_at, mut caps) = (None, None, 0, None, 0u64);
+    let mut at = u64::from(cfg_read(dev, 0, 0x34) & 0xfc);
+    let mut n = 0;
+    while at != 0 && n < 16 {
+        let w = cfg_read(dev, 0, at);
+        if w & 0xff == 0x09 {
+            let ty = (w >> 24) & 0xff;
+            let off = u64::from(cfg_read(dev, 0, at + 8));
+            caps = caps << 4 | u64::from(ty);
+            match ty {
+                1 => common = Some(bar0 + off),
+                2 => {
+                    notify = Some(bar0 + off);
+                    mult = u64::from(cfg_read(dev, 0, at + 16));
+                }
+                3 => isr_at = Some(bar0 + off),
+                _ => {}
+            }
+        }
+        at = u64::from((w >> 8) & 0xfc);
+        n += 1;
+    }
+    let (Some(c), Some(nb), Some(isr_at)) = (common, notify, isr_at) else {
+        return Err("missing virtio capabilities");
+    };
+    wr8(c + 0x14, 0);
+    wr8(c + 0x14, 1 | 2);
+    wr32(c + 0x00, 1);
+    if rd32(c + 0x04) & 1 == 0 {
+        return Err("no VIRTIO_F_VERSION_1");
+    }
+    wr32(c + 0x08, 1);
+    wr32(c + 0x0c, 1);
+    wr8(c + 0x14, 1 | 2 | 8);
+    if super::rd8(c + 0x14) & 8 == 0 {
+        return Err("FEATURES_OK refused");
+    }
+    wr16(c + 0x16, 0);
+    wr16(c + 0x18, QSIZE as u16);
+    // SAFETY: addresses of fields of the static ring.
+    let (avail, used) = unsafe { (&raw const (*ring()).avail as u64, &raw const (*ring()).used as u64) };
+    // SAFETY: single-threaded guest; the ring is only touched here.
+    unsafe { core::ptr::write_bytes(ring(), 0, 1) };
+    for (off, a) in [(0x20, ring() as u64), (0x28, avail), (0x30, used)] {
+        wr32(c + off, a as u32);
+        wr32(c + off + 4, (a >> 32) as u32);
+    }
+    let notify_off = u64::from(rd16(c + 0x1e));
+    wr16(c + 0x1c, 1);
+    wr8(c + 0x14, 1 | 2 | 4 | 8);
+    let mut d = Dev { base: c, next_avail: 0, ring: ring(), pci: Some((nb + notify_off * mult, c + 0x14)) };
+    data().fill(0);
+    let got = d.submit(0, &[(data_addr(), 32, F_WRITE)]).ok_or("request not used")?;
+    Ok((got, super::rd8(isr_at), caps))
 }

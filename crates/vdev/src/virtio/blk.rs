@@ -19,7 +19,7 @@ use std::path::Path;
 
 use super::{Chain, ChainReader, ChainWriter, Malformed, Memory, Served, VirtioDevice, mmio};
 use crate::decl::{Applied, Attachment, DeviceDecl, OptDecl, ValueType};
-use crate::{Context, Device, Direction, Error, HostDev, Range, Value, VdevSpec, catalogue};
+use crate::{Context, Direction, Error, HostDev, Value, VdevSpec, catalogue};
 
 /// `hostdev`: the host file, `<` for read-only.
 pub const HOSTDEV: OptDecl = catalogue::HOSTDEV.hvhost(Applied::Runs);
@@ -116,17 +116,15 @@ fn open(spec: &VdevSpec) -> Result<(File, u64, bool), Error> {
     Ok((f, size / SECTOR, ro))
 }
 
-/// The virtio-mmio window, after checking that the disk opens.
-pub(crate) fn ranges(spec: &VdevSpec) -> Result<Vec<Range>, Error> {
-    let r = mmio::ranges(spec)?;
-    open(spec)?;
-    Ok(r)
+/// The disk opens and has a sector.
+pub(crate) fn check(spec: &VdevSpec) -> Result<(), Error> {
+    open(spec).map(|_| ())
 }
 
-pub(crate) fn device(spec: &VdevSpec, ctx: &Context) -> Result<Box<dyn Device>, Error> {
+/// The device on its disk.
+pub(crate) fn build(spec: &VdevSpec, _ctx: &Context) -> Result<Box<dyn VirtioDevice>, Error> {
     let (path, _) = target(spec)?;
-    let blk = Blk::new(spec, path)?;
-    mmio::device(spec, ctx, Box::new(blk))
+    Ok(Box::new(Blk::new(spec, path)?))
 }
 
 /// The block device.

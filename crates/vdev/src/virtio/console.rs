@@ -19,7 +19,7 @@ use std::io::{Read, Write};
 use super::{Chain, ChainReader, ChainWriter, Malformed, Memory, Served, VirtioDevice, mmio};
 use crate::decl::{Applied, Attachment, DeviceDecl};
 use crate::ser8250::MAX_INPUT;
-use crate::{Context, Device, Direction, Error, Range, Value, VdevSpec, catalogue};
+use crate::{Context, Direction, Error, Value, VdevSpec, catalogue};
 
 /// `hostdev`: where the console's output goes and its input comes from.
 pub const HOSTDEV: crate::OptDecl = catalogue::HOSTDEV.hvhost(Applied::Runs);
@@ -32,14 +32,14 @@ pub const DECL: DeviceDecl = DeviceDecl::new("virtio-console", "virtio console")
 
 const RX: usize = 0;
 
-/// The virtio-mmio window, after checking `hostdev`.
-pub(crate) fn ranges(spec: &VdevSpec) -> Result<Vec<Range>, Error> {
+/// `hostdev` names something.
+pub(crate) fn check(spec: &VdevSpec) -> Result<(), Error> {
     if let Some(Value::HostDev(h)) = spec.value(&HOSTDEV)
         && h.path.is_empty()
     {
         return Err(spec.bad("`hostdev` needs a path or `-`"));
     }
-    mmio::ranges(spec)
+    Ok(())
 }
 
 fn host_err(path: &str, source: std::io::Error) -> Error {
@@ -50,7 +50,8 @@ fn host_err(path: &str, source: std::io::Error) -> Error {
     }
 }
 
-pub(crate) fn device(spec: &VdevSpec, ctx: &Context) -> Result<Box<dyn Device>, Error> {
+/// The console with its host side opened.
+pub(crate) fn build(spec: &VdevSpec, _ctx: &Context) -> Result<Box<dyn VirtioDevice>, Error> {
     let mut input = VecDeque::new();
     let out: Box<dyn Write + Send> = match spec.value(&HOSTDEV) {
         Some(Value::HostDev(h)) => match (h.direction, h.path.as_str()) {
@@ -68,7 +69,7 @@ pub(crate) fn device(spec: &VdevSpec, ctx: &Context) -> Result<Box<dyn Device>, 
         },
         _ => Box::new(std::io::sink()),
     };
-    mmio::device(spec, ctx, Box::new(Console::new(out, input)))
+    Ok(Box::new(Console::new(out, input)))
 }
 
 /// The console.

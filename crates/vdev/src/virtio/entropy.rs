@@ -4,7 +4,7 @@
 
 use super::{Chain, ChainWriter, Malformed, Memory, Served, VirtioDevice, mmio};
 use crate::decl::{Attachment, DeviceDecl};
-use crate::{Context, Device, Error, Range, VdevSpec, catalogue};
+use crate::{Context, Error, VdevSpec, catalogue};
 
 /// What `virtio-entropy` declares.
 pub const DECL: DeviceDecl =
@@ -16,13 +16,14 @@ pub const DECL: DeviceDecl =
 /// The most bytes one request gets (the driver asks again for more).
 pub const MAX_PER_REQUEST: usize = 64 * 1024;
 
-/// The virtio-mmio window.
-pub(crate) fn ranges(spec: &VdevSpec) -> Result<Vec<Range>, Error> {
-    mmio::ranges(spec)
+/// No option to check.
+pub(crate) fn check(_spec: &VdevSpec) -> Result<(), Error> {
+    Ok(())
 }
 
-pub(crate) fn device(spec: &VdevSpec, ctx: &Context) -> Result<Box<dyn Device>, Error> {
-    mmio::device(spec, ctx, Box::new(Entropy))
+/// The device.
+pub(crate) fn build(_spec: &VdevSpec, _ctx: &Context) -> Result<Box<dyn VirtioDevice>, Error> {
+    Ok(Box::new(Entropy))
 }
 
 /// The device.

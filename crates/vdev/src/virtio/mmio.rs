@@ -89,7 +89,12 @@ pub fn device(
     dev: Box<dyn VirtioDevice>,
 ) -> Result<Box<dyn Device>, Error> {
     let base = ranges(spec)?[0].base;
-    let core = Core::new(dev, ctx.irq.clone(), ctx.memory.clone(), ctx.logger.clone())?;
+    let core = Core::new(
+        dev,
+        (ctx.irq.clone(), None),
+        ctx.memory.clone(),
+        ctx.logger.clone(),
+    )?;
     Ok(Box::new(Mmio::new(core, base)))
 }
 
@@ -153,19 +158,27 @@ impl Mmio {
             QUEUE_NOTIFY => c.notify(v as usize),
             0x064 => c.interrupt().ack(v),
             0x070 => c.set_status(v),
-            0x080 => addr(c, q, |q| q.set_desc_table_address(Some(v), None)),
-            0x084 => addr(c, q, |q| q.set_desc_table_address(None, Some(v))),
-            0x090 => addr(c, q, |q| q.set_avail_ring_address(Some(v), None)),
-            0x094 => addr(c, q, |q| q.set_avail_ring_address(None, Some(v))),
-            0x0a0 => addr(c, q, |q| q.set_used_ring_address(Some(v), None)),
-            0x0a4 => addr(c, q, |q| q.set_used_ring_address(None, Some(v))),
+            0x080 => {
+                c.configure_queue(q, |q| q.set_desc_table_address(Some(v), None));
+            }
+            0x084 => {
+                c.configure_queue(q, |q| q.set_desc_table_address(None, Some(v)));
+            }
+            0x090 => {
+                c.configure_queue(q, |q| q.set_avail_ring_address(Some(v), None));
+            }
+            0x094 => {
+                c.configure_queue(q, |q| q.set_avail_ring_address(None, Some(v)));
+            }
+            0x0a0 => {
+                c.configure_queue(q, |q| q.set_used_ring_address(Some(v), None));
+            }
+            0x0a4 => {
+                c.configure_queue(q, |q| q.set_used_ring_address(None, Some(v)));
+            }
             _ => {}
         }
     }
-}
-
-fn addr(c: &mut Core, q: usize, f: impl FnOnce(&mut virtio_queue::Queue)) {
-    c.configure_queue(q, f);
 }
 
 impl Device for Mmio {

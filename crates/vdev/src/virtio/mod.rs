@@ -29,6 +29,7 @@ pub mod console;
 pub mod entropy;
 pub mod mmio;
 pub mod net;
+pub mod pci;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -346,10 +347,22 @@ pub trait VirtioDevice: Send {
     }
 }
 
-/// The interrupt status a transport shows the guest, and the line it raises.
+/// A device's interrupt line and its message-signalled vectors, each optional.
+pub type Lines = (Option<Arc<dyn IrqLine>>, Option<Arc<dyn Vectors>>);
+
+/// Message-signalled interrupts a transport may have (virtio-pci's MSI-X).
+pub trait Vectors: Send + Sync {
+    /// Signal the vector of queue `queue` (`None`: the configuration
+    /// vector). False when MSI-X is off and the line is to be used instead.
+    fn send(&self, queue: Option<usize>) -> bool;
+}
+
+/// The interrupt status a transport shows the guest, and the line (or the
+/// message) it raises.
 pub struct Interrupt {
     isr: AtomicU32,
     line: Option<Arc<dyn IrqLine>>,
+    vectors: Option<Arc<dyn Vectors>>,
 }
 
 impl Interrupt {
@@ -363,8 +376,21 @@ impl Interrupt {
         self.isr.fetch_and(!bits, Ordering::SeqCst);
     }
 
-    /// Set `bits` and raise the line.
-    pub fn raise(&self, bits: u32) {
+    /// Queue `queue` has used buffers.
+    pub fn used(&self, queue: usize) {
+        self.raise(INT_USED, Some(queue));
+    }
+
+    /// The configuration (or the device status) changed.
+    pub fn config(&self) {
+        self.raise(INT_CONFIG, None);
+    }
+
+    /// Send the message of `queue`, or set `bits` and raise the line.
+    fn raise(&self, bits: u32, queue: Option<usize>) {
+        if self.vectors.as_ref().is_some_and(|v| v.send(queue)) {
+            return;
+        }
         self.isr.fetch_or(bits, Ordering::SeqCst);
         if let Some(l) = &self.line {
             // an eventfd write fails only on counter overflow: already pending
@@ -410,11 +436,12 @@ fn host_err(name: &str, what: &str, e: std::io::Error) -> Error {
 }
 
 impl Core {
-    /// A device with its interrupt line and the guest memory it will use
-    /// (none: the device cannot start, and says so when the driver tries).
+    /// A device with its interrupt line (and MSI-X vectors, on PCI) and the
+    /// guest memory it will use (none: the device cannot start, and says so
+    /// when the driver tries).
     pub fn new(
         device: Box<dyn VirtioDevice>,
-        line: Option<Arc<dyn IrqLine>>,
+        (line, vectors): Lines,
         mem: Option<Memory>,
         logger: Logger,
     ) -> Result<Core, Error> {
@@ -439,6 +466,7 @@ impl Core {
             interrupt: Arc::new(Interrupt {
                 isr: AtomicU32::new(0),
                 line,
+                vectors,
             }),
             events,
             mem,
@@ -487,6 +515,11 @@ impl Core {
     /// The device status.
     pub fn status(&self) -> u32 {
         self.state().status
+    }
+
+    /// The feature bits the driver wrote.
+    pub fn driver_features(&self) -> u64 {
+        self.state().driver_features
     }
 
     /// Number of queues.
@@ -611,7 +644,7 @@ impl Core {
                     Ok(Drained { notify, more }) => {
                         drop(st);
                         if notify {
-                            irq.raise(INT_USED);
+                            irq.used(i);
                         }
                         if more {
                             let _ = ev2.write(1);
@@ -672,7 +705,7 @@ fn needs_reset(state: &Mutex<State>, irq: &Interrupt, logger: &Logger, name: &st
     drop(st);
     if first {
         logger.warn(format_args!("{name}: device needs reset: {why}"));
-        irq.raise(INT_CONFIG);
+        irq.config();
     }
 }
 

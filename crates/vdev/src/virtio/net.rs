@@ -33,7 +33,7 @@ use vmm_sys_util::eventfd::{EFD_NONBLOCK, EventFd};
 
 use super::{Chain, ChainReader, ChainWriter, Malformed, Memory, Served, VirtioDevice, mmio};
 use crate::decl::{Applied, Attachment, DeviceDecl, OptDecl, ValueType};
-use crate::{Context, Device, Error, Range, Value, VdevSpec, catalogue};
+use crate::{Context, Error, Value, VdevSpec, catalogue};
 
 /// `mac`.
 pub const MAC: OptDecl =
@@ -97,10 +97,9 @@ fn peer(spec: &VdevSpec) -> Result<Peer, Error> {
     }
 }
 
-/// The virtio-mmio window, after checking `peer`.
-pub(crate) fn ranges(spec: &VdevSpec) -> Result<Vec<Range>, Error> {
-    peer(spec)?;
-    mmio::ranges(spec)
+/// `peer` is one hvhost can connect.
+pub(crate) fn check(spec: &VdevSpec) -> Result<(), Error> {
+    peer(spec).map(|_| ())
 }
 
 fn host_err(what: &str, source: std::io::Error) -> Error {
@@ -111,7 +110,8 @@ fn host_err(what: &str, source: std::io::Error) -> Error {
     }
 }
 
-pub(crate) fn device(spec: &VdevSpec, ctx: &Context) -> Result<Box<dyn Device>, Error> {
+/// The device with its peer connected (or listening).
+pub(crate) fn build(spec: &VdevSpec, ctx: &Context) -> Result<Box<dyn VirtioDevice>, Error> {
     let mac = match spec.value(&MAC) {
         Some(Value::Mac(m)) => *m,
         _ => {
@@ -120,8 +120,7 @@ pub(crate) fn device(spec: &VdevSpec, ctx: &Context) -> Result<Box<dyn Device>, 
             m
         }
     };
-    let net = Net::new(mac, peer(spec)?, ctx.logger.clone())?;
-    mmio::device(spec, ctx, Box::new(net))
+    Ok(Box::new(Net::new(mac, peer(spec)?, ctx.logger.clone())?))
 }
 
 /// Frames received, shared with the reader thread.
