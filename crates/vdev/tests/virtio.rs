@@ -378,3 +378,32 @@ fn console_transmits_and_receives_only_what_there_is() {
     assert!(!d.notify);
     assert_eq!(rx.next_avail(), 2, "left in the available ring");
 }
+
+#[test]
+fn net_receives_what_arrived_and_waits_for_buffers() {
+    let logger = vdev::Logger::new(&Default::default(), "t", std::time::Instant::now());
+    let mut net = vdev::virtio::net::Net::unplugged([2, 0, 0, 0, 0, 1], logger).unwrap();
+    let mut mac = [0u8; 6];
+    net.read_config(0, &mut mac);
+    assert_eq!(mac, [2, 0, 0, 0, 0, 1]);
+    let mut g = Guest::new();
+    let mut rx = g.queue();
+    g.chain(&[(BUF, 1526, WRITE)]);
+    run(&mut net, &g, &mut rx, 0).unwrap();
+    assert_eq!(g.used_idx(), 0, "nothing arrived: the buffer waits");
+    assert!(net.deliver(&[0xab; 60]));
+    run(&mut net, &g, &mut rx, 0).unwrap();
+    assert_eq!(g.used(0).1, 12 + 60, "header and frame");
+    assert_eq!(g.read(BUF, 12)[10], 1, "num_buffers");
+    assert_eq!(g.read(BUF + 12, 60), vec![0xab; 60]);
+    // a transmit buffer without its header is malformed
+    let mut g = Guest::new();
+    let mut tx = g.queue();
+    g.chain(&[(BUF, 8, 0)]);
+    assert!(
+        run(&mut net, &g, &mut tx, 1)
+            .unwrap_err()
+            .0
+            .contains("header")
+    );
+}

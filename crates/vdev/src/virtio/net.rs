@@ -182,6 +182,22 @@ impl Net {
         })
     }
 
+    /// A device with no peer (the cable unplugged): what it sends is
+    /// dropped, and frames arrive only through [`Net::deliver`].
+    pub fn unplugged(mac: [u8; 6], logger: crate::Logger) -> Result<Net, Error> {
+        Net::new(mac, Peer::None, logger)
+    }
+
+    /// A frame arrives as if from the peer (false: the queue is full).
+    pub fn deliver(&self, frame: &[u8]) -> bool {
+        let mut q = self.inbox.frames.lock().unwrap_or_else(|p| p.into_inner());
+        if q.len() >= MAX_PENDING {
+            return false;
+        }
+        q.push_back(frame[..frame.len().min(MAX_FRAME)].to_vec());
+        true
+    }
+
     fn receive(&mut self, chain: &Chain, mem: &Memory) -> Result<Served, Malformed> {
         if chain.readable().next().is_some() {
             return Err(Malformed::new("a receive buffer the device should read"));
