@@ -358,7 +358,7 @@ fn virtio_entropy_on_virtio_pci_without_loc() {
     if !kvm() {
         return;
     }
-    let mut spec = probe_spec("vpcirng=3");
+    let mut spec = probe_spec("vpcirng=3 vpcimsix=3");
     let mut v = vdev("virtio-entropy");
     v.pci = Some(vdev::PciAddr {
         bus: 0,
@@ -369,4 +369,6 @@ fn virtio_entropy_on_virtio_pci_without_loc() {
     let r = run(&spec);
     assert_eq!(r.code, 0, "{}", r.err);
     assert_eq!(r.ok("vpcirng"), "32 bytes isr=1 caps=1342");
+    // with MSI-X on, the queue's vector is sent and the ISR stays clear
+    assert_eq!(r.ok("vpcimsix"), "32 bytes msi=1 isr=0");
 }

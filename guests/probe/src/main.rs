@@ -9,7 +9,7 @@
 //! `rtc` · `smp=APICID` · `cpuid` · `pit=PIN` · `uartirq=PIN` · `kbd` · `mem` · `initrd` ·
 //! `peek=ADDR` · `rx=PORT` · `iobench=N` (N port writes between milestones 10 and 11) · `bad=PORT` · `badmmio=ADDR` · `wait-power` ·
 //! `spin` · `reboot` · `off` · `halt`. Unknown words are reported and skipped.
-//! virtio-mmio devices at ADDR (`virtio.rs`): `vblk=ADDR` · `vrng=ADDR` · `vcon=ADDR` · `vbad=ADDR` · `vbench=ADDR` · `vnetrx=ADDR` · `vnettx=ADDR` · `vpcirng=DD` (virtio-pci).
+//! virtio-mmio devices at ADDR (`virtio.rs`): `vblk=ADDR` · `vrng=ADDR` · `vcon=ADDR` · `vbad=ADDR` · `vbench=ADDR` · `vnetrx=ADDR` · `vnettx=ADDR` · `vpcirng=DD` · `vpcimsix=DD` (virtio-pci).
 //! PCI (`pci.rs`): `pci` · `ecam=ADDR` · `pcicfg=DDRR`.
 #![no_std]
 #![no_main]
@@ -404,6 +404,7 @@ impl Probe {
             b"vnetrx" => self.vnetrx(arg.unwrap_or(0xd000_0000)),
             b"vnettx" => self.vnettx(arg.unwrap_or(0xd000_0000)),
             b"vpcirng" => self.vpcirng(arg.unwrap_or(3)),
+            b"vpcimsix" => self.vpcimsix(arg.unwrap_or(3)),
             b"halt" => {
                 self.report("halt").s("halting\n");
                 // SAFETY: stops this vCPU for good.

@@ -31,6 +31,8 @@ pub const DECL: DeviceDecl = DeviceDecl::new("virtio-console", "virtio console")
     .options(&[HOSTDEV, catalogue::LEGACY]);
 
 const RX: usize = 0;
+/// Bytes of one transmit chain written out at most (the rest is dropped).
+pub const MAX_TX: usize = 1 << 20;
 
 /// `hostdev` names something.
 pub(crate) fn check(spec: &VdevSpec) -> Result<(), Error> {
@@ -107,7 +109,9 @@ impl Console {
         }
         let mut r = ChainReader::new(chain, mem);
         let mut buf = [0u8; 4096];
-        loop {
+        // readable buffers may overlap: at most MAX_TX bytes of one chain
+        // are written out, so that a chain cannot keep the worker for long
+        for _ in 0..MAX_TX / buf.len() {
             let n = r.read(&mut buf)?;
             if n == 0 {
                 break;
