@@ -317,17 +317,22 @@ pub fn facts(cfg: &VmConfig, start: &QvmStart, default: SafetyLevel, map: &Sourc
         .as_ref()
         .map(|s| s.value.clone())
         .unwrap_or_else(|| start.configs.first().map(|c| stem(c)).unwrap_or_default());
+    let safety = |level, span: Option<diag::Span>| span.map(|span| Safety { level, span });
+    // A vendor's own vdevs too: whether the image holds them is the host's
+    // verdict (their options cannot be checked; Q0112).
     let vdevs: Vec<VdevUse> = cfg
         .vdevs
         .iter()
         .map(|v| VdevUse {
             name: v.kind.name().to_string(),
             span: v.span,
-            safety: v.safety_span.map(|span| Safety {
-                level: v.safety,
-                span,
-            }),
+            safety: safety(v.safety, v.safety_span),
         })
+        .chain(cfg.foreign_vdevs.iter().map(|f| VdevUse {
+            name: f.name.clone(),
+            span: f.span,
+            safety: safety(f.safety, f.safety_span),
+        }))
         .collect();
     // The last `safety` line: VmConfig keeps its level, and each vdev the
     // line in force for it. When the last level differs from the last

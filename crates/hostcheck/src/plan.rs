@@ -33,9 +33,12 @@ pub struct Request<'r> {
     pub target_root: Option<&'r Path>,
     /// Plan even when the host breaks hypervisor-host rules.
     pub no_check: bool,
-    /// What the VMM refuses to run in a configuration; an error stops the
-    /// VM (a caller that only prints the plan gives warnings instead).
-    pub refusals: &'r dyn Fn(&VmConfig) -> Vec<Diagnostic>,
+    /// What the VMM refuses to run in a configuration (called on the
+    /// configuration as far as it could be read, with what its reading
+    /// found: errors and all); an error
+    /// stops the VM, the same for a dry run and a run. A [`qvmconf::codes::is_host_file`]
+    /// error (a `hostdev` not on this machine) stops it as a missing file.
+    pub refusals: &'r dyn Fn(&VmConfig, &[Diagnostic]) -> Vec<Diagnostic>,
 }
 
 impl std::fmt::Debug for Request<'_> {
@@ -56,6 +59,27 @@ pub enum Stop {
     BeforeStart,
     /// The host or a configuration has errors.
     Config,
+}
+
+/// Why the VMs do not run, and the VMs that could be planned all the same
+/// (each one whose configuration reads without a configuration error, even
+/// when the VMM refuses it or a file it needs is missing): what a dry run
+/// prints beside the diagnostics.
+#[derive(Debug)]
+pub struct Stopped<'a> {
+    /// Why.
+    pub stop: Stop,
+    /// The VMs planned, in boot-script order.
+    pub vms: Vec<PlannedVm<'a>>,
+}
+
+impl From<Stop> for Stopped<'_> {
+    fn from(stop: Stop) -> Self {
+        Stopped {
+            stop,
+            vms: Vec::new(),
+        }
+    }
 }
 
 /// The VMs to run and the files staged for them.
@@ -111,7 +135,7 @@ pub fn plan<'a>(
     m: &'a Manifest,
     req: &Request<'_>,
     diags: &mut Vec<Diagnostic>,
-) -> Result<Plan<'a>, Stop> {
+) -> Result<Plan<'a>, Stopped<'a>> {
     let host = HostView::new(m, None);
     let starts: Vec<&QvmStart> = host.qvm_starts.iter().collect();
     if starts.is_empty() {
@@ -124,7 +148,7 @@ pub fn plan<'a>(
             d = d.at(s.span, "the boot script");
         }
         diags.push(d);
-        return Err(Stop::BeforeStart);
+        return Err(Stop::BeforeStart.into());
     }
     let mut chosen: Vec<&QvmStart> = Vec::new();
     if req.vms.is_empty() {
@@ -137,14 +161,55 @@ pub fn plan<'a>(
         }
     }
     chosen.sort_by_key(|s| s.index);
-    host_rules(req, map, m, chosen[0], diags)?;
+    // Every stage of every chosen VM is reported in one pass: the host's
+    // rules, each configuration, what the VMM refuses, the files it needs.
+    let from = diags.len();
+    let mut stop = host_rules(req, map, m, chosen[0], diags).err();
     let whole = chosen.len() > 1 || req.vms.len() > 1;
     let mut staged = Staged::default();
     let mut vms = Vec::new();
     for start in chosen {
-        vms.push(plan_vm(req, map, &host, start, diags, &mut staged, whole)?);
+        let (vm, s) = plan_vm(req, map, &host, start, diags, &mut staged, whole);
+        vms.extend(vm);
+        if let Some(s) = s {
+            stop = Some(worse(stop, s));
+        }
     }
-    Ok(Plan { vms, whole, staged })
+    dedup(map, diags, from);
+    match stop {
+        Some(stop) => Err(Stopped { stop, vms }),
+        None => Ok(Plan { vms, whole, staged }),
+    }
+}
+
+/// The stop that wins: a configuration error over a missing file.
+fn worse(a: Option<Stop>, b: Stop) -> Stop {
+    match a {
+        Some(Stop::Config) => Stop::Config,
+        _ => b,
+    }
+}
+
+/// Removes the diagnostics from index `from` on that repeat an earlier one
+/// (the host rules and the VM's own reading find the same configuration
+/// errors, in files registered twice).
+fn dedup(map: &SourceMap, diags: &mut Vec<Diagnostic>, from: usize) {
+    let key = |d: &Diagnostic| {
+        (
+            d.code.id,
+            d.message.clone(),
+            d.span().map(|s| map.location(s)),
+        )
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut i = from;
+    while i < diags.len() {
+        if seen.insert(key(&diags[i])) {
+            i += 1;
+        } else {
+            diags.remove(i);
+        }
+    }
 }
 
 /// The boot script's starts of the planned VMs and its `waitfor`s, in
@@ -216,7 +281,9 @@ fn config_unavailable(start: &QvmStart, msg: String) -> Diagnostic {
 }
 
 /// Reads one VM's configuration, checks what the VMM runs, and maps the
-/// files it loads to host files (`tree`: at their image paths under the
+/// files it loads to host files; returns the VM when its configuration has
+/// no error (even when it does not run: what a dry run prints) and what
+/// stops it (`tree`: at their image paths under the
 /// staging directory, for a `hvhost qvm --root` process).
 fn plan_vm<'a>(
     req: &Request<'_>,
@@ -226,15 +293,21 @@ fn plan_vm<'a>(
     diags: &mut Vec<Diagnostic>,
     staged: &mut Staged,
     tree: bool,
-) -> Result<PlannedVm<'a>, Stop> {
-    let read = match load::read_config(map, host, start, &load::config_options(host)) {
+) -> (Option<PlannedVm<'a>>, Option<Stop>) {
+    // The VM as far as it can be read, so that the later stages run on a
+    // configuration with errors too.
+    let qopts = qvmconf::Options {
+        partial: true,
+        ..load::config_options(host)
+    };
+    let read = match load::read_config(map, host, start, &qopts) {
         Ok(Some(r)) => r,
         Ok(None) => {
             // Its configuration is not in the image (reported by the host rules).
             let c = start.configs.join(" ");
             let msg = format!("the configuration of `{c}` is not in the image");
             diags.push(config_unavailable(start, msg));
-            return Err(Stop::BeforeStart);
+            return (None, Some(Stop::BeforeStart));
         }
         Err(d) => {
             // The reason is a warning for `check`; here it stops the VM.
@@ -242,23 +315,21 @@ fn plan_vm<'a>(
             let c = start.configs.join(" ");
             let msg = format!("the configuration `{c}` cannot be read: the VM is not started");
             diags.push(config_unavailable(start, msg));
-            return Err(Stop::BeforeStart);
+            return (None, Some(Stop::BeforeStart));
         }
     };
-    let has_errors = read.diagnostics.iter().any(Diagnostic::is_error);
+    let (mut config_error, mut missing) = classify(&read.diagnostics);
+    let readable = !config_error;
     diags.extend(read.diagnostics.iter().cloned());
-    let Some(mut config) = read.config.clone().filter(|_| !has_errors) else {
-        return Err(Stop::Config);
+    let Some(mut config) = read.config.clone() else {
+        return (None, Some(Stop::Config));
     };
     // Located where the configuration's text is (the buildfile for inline text).
-    let refused = read.locate((req.refusals)(&config));
-    let refuse = refused.iter().any(Diagnostic::is_error);
+    let refused = read.locate((req.refusals)(&config, &read.diagnostics));
+    let (refuse, files) = classify(&refused);
+    (config_error, missing) = (config_error || refuse, missing || files);
     diags.extend(refused);
-    if refuse {
-        return Err(Stop::Config);
-    }
     // The files the VM loads are paths inside the image.
-    let mut missing = false;
     for l in &mut config.loads {
         let at = Need {
             target: &l.path.value,
@@ -274,22 +345,38 @@ fn plan_vm<'a>(
             }
         }
     }
-    let process = process(host, start, &config, staged, tree).map_err(|d| {
-        diags.push(*d);
-        Stop::BeforeStart
-    });
-    if missing {
-        return Err(Stop::BeforeStart);
-    }
-    let (name, args, cwd) = process?;
-    Ok(PlannedVm {
-        config,
-        index: start.index,
-        name,
-        args,
-        cwd,
-        external: start.external,
-    })
+    let mut stop = match (config_error, missing) {
+        (true, _) => Some(Stop::Config),
+        (false, true) => Some(Stop::BeforeStart),
+        (false, false) => None,
+    };
+    let vm = match process(host, start, &config, staged, tree) {
+        Ok((name, args, cwd)) => Some(PlannedVm {
+            config,
+            index: start.index,
+            name,
+            args,
+            cwd,
+            external: start.external,
+        }),
+        Err(d) => {
+            diags.push(*d);
+            stop = stop.or(Some(Stop::BeforeStart));
+            None
+        }
+    };
+    // A configuration with errors is not planned (only reported).
+    (vm.filter(|_| readable), stop)
+}
+
+/// Whether `diags` hold errors about the configuration, and errors about
+/// host files that are not on this machine ([`qvmconf::codes::is_host_file`]).
+fn classify(diags: &[Diagnostic]) -> (bool, bool) {
+    let errors = || diags.iter().filter(|d| d.is_error());
+    (
+        errors().any(|d| !qvmconf::codes::is_host_file(d.code)),
+        errors().any(|d| qvmconf::codes::is_host_file(d.code)),
+    )
 }
 
 /// A file the VM needs: its image path, where it is named, where image
@@ -517,7 +604,7 @@ mod tests {
     fn run(src: &str, vms: &[String]) -> (Result<Vec<String>, Stop>, Vec<&'static str>) {
         let mut map = SourceMap::new();
         let m = manifest(&mut map, src);
-        let none = |_: &VmConfig| Vec::new();
+        let none = |_: &VmConfig, _: &[Diagnostic]| Vec::new();
         let req = Request {
             name: "host.build",
             vms,
@@ -527,7 +614,9 @@ mod tests {
         };
         let mut diags = Vec::new();
         let planned = plan(&mut map, &m, &req, &mut diags);
-        let names = planned.map(|p| p.vms.into_iter().map(|v| v.name).collect());
+        let names = planned
+            .map(|p| p.vms.into_iter().map(|v| v.name).collect())
+            .map_err(|s| s.stop);
         (names, diags.iter().map(|d| d.code.id).collect())
     }
 

@@ -127,7 +127,7 @@ fn one_vm_of_an_image_runs_from_the_image() {
 }
 
 /// After `dump -x`, `qvm --root TREE` finds the guest-side paths in TREE;
-/// without it, the same configuration misses them (Q0211).
+/// without it, the same configuration misses them (Q0211, exit 64).
 #[test]
 fn qvm_root_looks_guest_paths_up_in_an_extracted_tree() {
     let d = tempfile::tempdir().unwrap();
@@ -136,7 +136,7 @@ fn qvm_root_looks_guest_paths_up_in_an_extracted_tree() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let conf = "@tree/vm/config/g1.qvmconf";
     let o = hvhost_in(d.path(), &["qvm", conf, "dryrun"]);
-    assert_eq!(o.status.code(), Some(65));
+    assert_eq!(o.status.code(), Some(64));
     assert!(text(&o.stderr).contains("Q0211"), "{}", text(&o.stderr));
     let o = hvhost_in(d.path(), &["qvm", "--root", "tree", conf, "dryrun"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
@@ -148,7 +148,7 @@ fn qvm_root_looks_guest_paths_up_in_an_extracted_tree() {
     // A file missing under the root is the same error.
     std::fs::remove_file(d.path().join("tree/vm/images/probe.elf")).unwrap();
     let o = hvhost_in(d.path(), &["qvm", "--root=tree", conf, "dryrun"]);
-    assert_eq!(o.status.code(), Some(65));
+    assert_eq!(o.status.code(), Some(64));
     assert!(text(&o.stderr).contains("Q0211"), "{}", text(&o.stderr));
 }
 

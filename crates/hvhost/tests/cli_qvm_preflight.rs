@@ -1,6 +1,7 @@
 //! `hvhost qvm` and `hvhost run` refuse, before anything runs, what this KVM
 //! VMM cannot run (vmm::preflight, V codes), located in the configuration; a
-//! dry run shows the same as warnings; `hvhost check` (for QNX qvm) does not.
+//! dry run reaches the same verdict (see cli_verdict.rs); `hvhost check`
+//! (for QNX qvm) does not refuse them.
 
 mod common;
 
@@ -24,8 +25,9 @@ fn probe_vm(dir: &Path, extra: &str) -> String {
 }
 
 /// Each refusal of the review: a real run stops with exit 65 and the code
-/// at line 15 (column `col`), running nothing; a dry run plans (for QNX qvm)
-/// and shows the same finding as a warning; a corrected line runs clean.
+/// at line 15 (column `col`), running nothing; a dry run prints the plan
+/// (QNX qvm's) with the same diagnostics and exit code; a corrected line
+/// runs clean.
 #[test]
 fn dry_runs_refuse_what_this_vmm_cannot_run() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -50,8 +52,8 @@ fn dry_runs_refuse_what_this_vmm_cannot_run() {
             29,
             "vdev ser8250 loc 0x2f8 intr myioapic:5",
         ),
-        ("vdev hpet", "V0101", 1, ""),
-        ("vdev shmem", "V0101", 1, ""),
+        ("vdev vgpu-gvtg", "V0101", 1, ""),
+        ("vdev shmem create ipc,0x1000", "V0105", 1, ""),
     ] {
         let conf = probe_vm(dir.path(), bad);
         let o = hvhost_in(dir.path(), &["qvm", &conf]);
@@ -62,16 +64,11 @@ fn dry_runs_refuse_what_this_vmm_cannot_run() {
         assert!(err.contains("= help: "), "{bad}: {err}");
         assert_eq!(text(&o.stdout), "", "{bad}: the guest did not run");
         let o = hvhost_in(dir.path(), &["qvm", &conf, "dryrun"]);
-        let err = text(&o.stderr);
-        assert_eq!(o.status.code(), Some(0), "{bad}: {err}");
-        assert!(err.contains(&format!("warning[{code}]")), "{bad}: {err}");
-        assert!(
-            err.contains("without `dryrun` this is an error"),
-            "{bad}: {err}"
-        );
+        assert_eq!(o.status.code(), Some(65), "{bad}: {}", text(&o.stderr));
+        assert_eq!(text(&o.stderr), err, "{bad}: the dry run's verdict");
         assert!(
             text(&o.stdout).starts_with("VM probe: x86_64"),
-            "{bad}: the plan"
+            "{bad}: the plan QNX qvm would assemble"
         );
         if good == "vdev 8259 loc 0xa0 " {
             continue; // a third 8259 overlaps (qvmconf); the probe VM is the good case
@@ -130,7 +127,7 @@ fn a_real_run_stops_with_the_located_diagnostic() {
 #[test]
 fn json_diagnostics_and_the_qnx_plan() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let conf = probe_vm(dir.path(), "vdev hpet");
+    let conf = probe_vm(dir.path(), "vdev vgpu-gvtg");
     let o = hvhost_in(dir.path(), &["qvm", &conf, "--format", "json"]);
     assert_eq!(o.status.code(), Some(65));
     let line = text(&o.stderr);
@@ -138,15 +135,10 @@ fn json_diagnostics_and_the_qnx_plan() {
         serde_json::from_str(line.lines().next().unwrap_or("")).expect("a JSON line");
     assert_eq!(v["code"], "V0101", "{line}");
     assert!(line.contains("r.qvmconf"), "{line}");
-    // a dry run plans for QNX qvm, which has an hpet, and warns
+    // a dry run reaches the same verdict
     let o = hvhost_in(dir.path(), &["qvm", &conf, "--format", "json", "dryrun"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let line = text(&o.stderr);
-    let v: serde_json::Value =
-        serde_json::from_str(line.lines().next().unwrap_or("")).expect("a JSON line");
-    assert_eq!(v["code"], "V0101", "{line}");
-    assert_eq!(v["severity"], "warning", "{line}");
-    assert!(text(&o.stdout).contains("hpet"));
+    assert_eq!(o.status.code(), Some(65), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stderr), line);
 }
 
 #[test]
@@ -163,8 +155,9 @@ fn every_v_code_is_explained() {
     }
 }
 
-/// A host whose boot script starts a VM with an hpet.
-fn host_with_hpet(dir: &Path) {
+/// A host whose boot script starts a VM with a GVT-g vGPU (a vdev this VMM
+/// does not provide).
+fn host_with_vgpu(dir: &Path) {
     let build = format!(
         r#"[+script] .script = {{
     qvm @/vm/config/probe.qvmconf
@@ -177,7 +170,7 @@ cpu
 load /vm/images/probe.elf
 vdev ioapic loc 0xfec00000 intr apic name myioapic
 vdev ser8250 loc 0x3f8 intr myioapic:4 hostdev >-
-vdev hpet
+vdev vgpu-gvtg
 }}
 /vm/images/probe.elf = {probe}
 "#,
@@ -189,29 +182,23 @@ vdev hpet
 #[test]
 fn hvhost_run_refuses_too_but_check_does_not() {
     let dir = tempfile::tempdir().expect("tempdir");
-    host_with_hpet(dir.path());
+    host_with_vgpu(dir.path());
     // (a host without a boot block breaks host rules: --no-check)
-    for (args, code, severity) in [
-        (&["run", "--no-check", "host.build"][..], 65, "error"),
-        (
-            &["run", "--no-check", "host.build", "--dryrun"][..],
-            0,
-            "warning",
-        ),
+    for args in [
+        &["run", "--no-check", "host.build"][..],
+        &["run", "--no-check", "host.build", "--dryrun"][..],
     ] {
         let o = hvhost_in(dir.path(), args);
         let err = text(&o.stderr);
-        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
+        assert_eq!(o.status.code(), Some(65), "{args:?}: {err}");
         assert!(
-            err.contains(&format!(
-                "{severity}[V0101]: vdev hpet is not provided by this VMM yet"
-            )),
+            err.contains("error[V0101]: vdev vgpu-gvtg is not provided by this VMM yet"),
             "{err}"
         );
         // The configuration is inline: located in the buildfile.
         assert!(err.contains("host.build:12:1"), "{err}");
     }
-    // `hvhost check` judges the host for QNX qvm, which has an hpet
+    // `hvhost check` judges the host for QNX qvm, which has a vGPU vdev
     let o = hvhost_in(dir.path(), &["check", "host.build"]);
     let all = text(&o.stdout) + &text(&o.stderr);
     assert!(!all.contains("V0101"), "{all}");

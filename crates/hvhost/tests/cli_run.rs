@@ -155,7 +155,16 @@ fn a_host_that_breaks_the_rules_does_not_run_its_vms() {
     let e = text(&o.stderr);
     assert!(e.contains("error[H0103]"), "{e}");
     assert!(e.contains("error[R0104]"), "{e}");
-    assert_eq!(text(&o.stdout), "");
+    // The dry run shows the VM it would have run, with the run's verdict.
+    assert!(
+        text(&o.stdout).starts_with("VM probe:"),
+        "{}",
+        text(&o.stdout)
+    );
+    let run = hvhost_in(d.path(), &["run", "host.build", "--vm", "probe"]);
+    assert_eq!(run.status.code(), Some(65));
+    assert_eq!(text(&run.stderr), e);
+    assert_eq!(text(&run.stdout), "", "nothing ran");
 }
 
 #[test]

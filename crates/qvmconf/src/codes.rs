@@ -27,6 +27,8 @@ diag::declare_codes! {
     Q0110 = "repeated-option", Error, "an option that takes one value is given twice";
     /// `fdt`, `initrd`, `acpi`, `data` not followed by `load`.
     Q0111 = "load-type-without-load", Error, "a load type is not followed by `load`";
+    /// `vdev foo` for a vendor's own vdev hvhost does not know.
+    Q0112 = "unchecked-vdev", Warning, "a vdev hvhost does not know: its options are not checked";
 
     /// Two of ram, rom, reserve, vdev loc, pass loc overlap.
     Q0201 = "overlapping-regions", Error, "two regions of the guest overlap";
@@ -60,6 +62,13 @@ diag::declare_codes! {
     Q0215 = "suspicious-config", Warning, "the configuration is valid but probably wrong";
 }
 
+/// Whether an error with this code is about a host file that is not on
+/// this machine (qvm's exit 64, a failure before the guest started) rather
+/// than about the configuration itself (exit 65).
+pub fn is_host_file(code: &diag::Code) -> bool {
+    *code == Q0211
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -79,6 +88,6 @@ mod tests {
             );
             assert!(c.id.starts_with('Q'), "{}", c.id);
         }
-        assert_eq!(super::ALL.len(), 26);
+        assert_eq!(super::ALL.len(), 27);
     }
 }

@@ -63,6 +63,12 @@ pub struct VmConfig {
     pub passes: Vec<Pass>,
     /// Virtual devices, in the order written.
     pub vdevs: Vec<Vdev>,
+    /// `vdev NAME` lines naming a device hvhost does not know (a vendor's
+    /// own `vdev-NAME.so`, which qvm loads like any other): kept apart from
+    /// [`VmConfig::vdevs`], whose kinds are all known. Their options cannot
+    /// be checked ([`crate::codes::Q0112`]); hvhost's VMM does not run them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub foreign_vdevs: Vec<ForeignVdev>,
     /// `unsupported` policy (defaults applied).
     pub unsupported: Unsupported,
     /// `tolerance` in microseconds (None: 10% of the host tick).
@@ -446,6 +452,33 @@ pub struct Vdev {
     /// `vdev NAME`.
     #[serde(skip)]
     pub span: Span,
+}
+
+/// A `vdev` hvhost does not know: its name and its words, unchecked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForeignVdev {
+    /// The name as written after `vdev` (`foo`, `vdev-foo`, `vdev-foo.so`).
+    pub written: Spanned<String>,
+    /// The name without `vdev-` and `.so` (`foo`).
+    pub name: String,
+    /// The words after it that belong to it (up to the next top-level
+    /// option), as written: its options, which only the vdev knows.
+    pub words: Vec<Spanned<String>>,
+    /// The `safety` level in force for this vdev.
+    pub safety: SafetyLevel,
+    /// The `safety` option that set it (None: the default).
+    #[serde(skip)]
+    pub safety_span: Option<Span>,
+    /// `vdev NAME`.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl ForeignVdev {
+    /// The name of the shared object qvm loads (`vdev-foo.so`).
+    pub fn shared_object(&self) -> String {
+        format!("vdev-{}.so", self.name)
+    }
 }
 
 impl Vdev {

@@ -78,6 +78,12 @@ pub struct Options {
     /// `None`: as written. `hostdev` names a device of the running host and
     /// is not moved.
     pub root: Option<PathBuf>,
+    /// Return the VM as far as it could be read even when it has errors
+    /// (not when it could not be read at all: a template, an unreadable
+    /// `@file`), so that a preflight can run every later stage on it and
+    /// report all the errors of one configuration at once. False: the VM
+    /// only when it has no error.
+    pub partial: bool,
 }
 
 impl Default for Options {
@@ -87,6 +93,7 @@ impl Default for Options {
             cwd: PathBuf::from("."),
             default_safety: SafetyLevel::None,
             root: None,
+            partial: false,
         }
     }
 }
@@ -166,7 +173,7 @@ fn finish(
     check_hostdevs(&cfg, opts, &mut diags);
     validate::validate(&mut cfg, &p.facts, &load_arch, &mut diags);
     let ok = !diags.iter().any(Diagnostic::is_error);
-    (Some(cfg).filter(|_| ok), diags)
+    (Some(cfg).filter(|_| ok || opts.partial), diags)
 }
 
 /// Reads `@path`; returns true when the file is a template (not usable).
@@ -358,9 +365,19 @@ fn missing(path: &Spanned<String>, e: &std::io::Error, what: &str) -> Diagnostic
 }
 
 fn check_hostdevs(cfg: &VmConfig, opts: &Options, diags: &mut Vec<Diagnostic>) {
-    if !opts.host_files {
-        return;
+    if opts.host_files {
+        diags.extend(missing_hostdevs(cfg, &opts.cwd));
     }
+}
+
+/// The `hostdev` files of `cfg`'s vdevs that do not exist on this machine
+/// (relative paths under `cwd`; stdio and output-only ones are made when
+/// the VM runs), each a [`codes::Q0211`] error at its `hostdev`. [`load`]
+/// reports them itself unless [`Options::host_files`] is off; a caller that
+/// reads the configuration without host files (a host image's VM, whose
+/// loads are image paths) but runs it here checks them with this.
+pub fn missing_hostdevs(cfg: &VmConfig, cwd: &Path) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
     for v in &cfg.vdevs {
         let Some((h, span)) = v.options.hostdev() else {
             continue;
@@ -368,7 +385,7 @@ fn check_hostdevs(cfg: &VmConfig, opts: &Options, diags: &mut Vec<Diagnostic>) {
         if h.is_stdio() || h.direction == Some(Direction::Output) {
             continue;
         }
-        if let Err(e) = std::fs::metadata(opts.cwd.join(&h.path)) {
+        if let Err(e) = std::fs::metadata(cwd.join(&h.path)) {
             diags.push(missing(
                 &Spanned::new(h.path.clone(), span),
                 &e,
@@ -376,6 +393,7 @@ fn check_hostdevs(cfg: &VmConfig, opts: &Options, diags: &mut Vec<Diagnostic>) {
             ));
         }
     }
+    diags
 }
 
 #[cfg(test)]

@@ -240,6 +240,31 @@ fn devices(o: &mut String, vm: &VmConfig, map: &SourceMap) {
             let _ = writeln!(o, "      {}", opts.join(", "));
         }
     }
+    foreign_vdevs(o, vm, map);
+}
+
+/// The vdevs hvhost does not know, with their words as written.
+fn foreign_vdevs(o: &mut String, vm: &VmConfig, map: &SourceMap) {
+    if vm.foreign_vdevs.is_empty() {
+        return;
+    }
+    let n = vm.foreign_vdevs.len();
+    let _ = writeln!(
+        o,
+        "
+vdevs hvhost does not know ({n}; options not checked):"
+    );
+    for f in &vm.foreign_vdevs {
+        let words: Vec<&str> = f.words.iter().map(|w| w.value.as_str()).collect();
+        let _ = writeln!(
+            o,
+            "  {:<19} {:<51} safety {:<8} {}",
+            f.shared_object(),
+            words.join(" "),
+            f.safety.as_str(),
+            line(map, f.span)
+        );
+    }
 }
 
 /// Pass-through entries.
@@ -298,6 +323,14 @@ impl Plan<'_> {
         let mut v = serde_json::to_value(vm).unwrap_or(Value::Null);
         if let Some(devs) = v.get_mut("vdevs").and_then(Value::as_array_mut) {
             for (dv, d) in devs.iter_mut().zip(&vm.vdevs) {
+                if let Value::Object(o) = dv {
+                    o.insert("location".into(), json!(map.location(d.span)));
+                    o.insert("shared_object".into(), json!(d.shared_object()));
+                }
+            }
+        }
+        if let Some(devs) = v.get_mut("foreign_vdevs").and_then(Value::as_array_mut) {
+            for (dv, d) in devs.iter_mut().zip(&vm.foreign_vdevs) {
                 if let Value::Object(o) = dv {
                     o.insert("location".into(), json!(map.location(d.span)));
                     o.insert("shared_object".into(), json!(d.shared_object()));

@@ -141,7 +141,7 @@ fn q0105_unknown_vdev_and_the_accepted_forms() {
     assert_eq!(d.help.as_deref(), Some("did you mean `ser8250`?"));
     // Its options are skipped with it: one diagnostic only.
     assert_eq!(
-        codes(&format!("{X86}vdev frob loc 0x3f8 speed 3\n")),
+        codes(&format!("{X86}vdev ser8205 loc 0x3f8 speed 3\n")),
         ["Q0105"]
     );
     let vm = ok(&format!(
@@ -150,6 +150,64 @@ fn q0105_unknown_vdev_and_the_accepted_forms() {
     assert_eq!(vm.vdevs[1].kind, VdevKind::Ser8250);
     assert_eq!(vm.vdevs[2].kind, VdevKind::Ser8250);
     assert_eq!(vm.vdevs[1].shared_object(), "vdev-ser8250.so");
+}
+
+/// A name close to no known vdev is a vendor's own: a warning, the VM is
+/// kept with the device's words as written, up to the next top-level option.
+#[test]
+fn q0112_a_vendors_vdev_is_kept_unchecked() {
+    let text = format!(
+        "{X86}vdev vdev-acme-can.so loc 0xe0000000 bitrate 500000 intr myioapic:5\n\
+         vdev ser8250 loc 0x3f8 intr myioapic:4\n"
+    );
+    let (p, _, d) = one(&text, "Q0112");
+    assert_eq!(p, "vdev-acme-can.so");
+    assert_eq!(d.severity, diag::Severity::Warning);
+    assert_eq!(codes(&text), ["Q0112"]);
+    let (_, vm, _) = run(&text);
+    let vm = vm.expect("a warning keeps the VM");
+    let [f] = vm.foreign_vdevs.as_slice() else {
+        panic!("{:?}", vm.foreign_vdevs)
+    };
+    assert_eq!(f.name, "acme-can");
+    assert_eq!(f.shared_object(), "vdev-acme-can.so");
+    let words: Vec<&str> = f.words.iter().map(|w| w.value.as_str()).collect();
+    assert_eq!(
+        words,
+        [
+            "loc",
+            "0xe0000000",
+            "bitrate",
+            "500000",
+            "intr",
+            "myioapic:5"
+        ]
+    );
+    // The known vdevs are as without it; the ser8250 after it is its own.
+    assert_eq!(vm.vdevs.len(), 2);
+    assert_eq!(vm.vdevs[1].kind, VdevKind::Ser8250);
+}
+
+/// `vdev smmu` (the guest's view of the SMMU manager) is known: `loc` (its
+/// request page) and `intr` only, any architecture.
+#[test]
+fn smmu_is_a_known_vdev_with_the_common_options() {
+    let vm = ok(&format!(
+        "{ARM}vdev gic\nvdev smmu loc 0x1c0f0000 intr gic:50\n"
+    ));
+    assert_eq!(vm.vdevs[1].kind, VdevKind::Smmu);
+    assert!(matches!(
+        vm.vdevs[1].attach,
+        Attach::Region {
+            start: 0x1c0f_0000,
+            len: 0x1000,
+            ..
+        }
+    ));
+    let vm = ok(&format!("{X86}vdev smmu\n"));
+    assert_eq!(vm.vdevs[1].shared_object(), "vdev-smmu.so");
+    let (p, _, _) = one(&format!("{X86}vdev smmu pagesize 4k\n"), "Q0102");
+    assert_eq!(p, "pagesize");
 }
 
 #[test]

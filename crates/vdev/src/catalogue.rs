@@ -28,54 +28,11 @@ pub const LEGACY: OptDecl = OptDecl::new(
     "offer the legacy (pre-1.0) virtio interface too",
 );
 
-/// `hpet`.
-pub const HPET: DeviceDecl = DeviceDecl::new("hpet", "high-precision event timer")
-    .arch(Arch::X86_64)
-    .memory(0x400, Some(0xfed0_0000))
-    .options(&[
-        OptDecl::new(
-            "frequency",
-            ValueType::NonZero,
-            "the counter's frequency in Hz",
-        )
-        .default("14318180"),
-        OptDecl::new(
-            "legacy-free",
-            ValueType::Flag,
-            "no legacy replacement routing (timers 0 and 1 do not replace the 8254 and RTC)",
-        )
-        .key("legacy_free"),
-    ]);
-
 /// `pl011`.
 pub const PL011: DeviceDecl = DeviceDecl::new("pl011", "ARM PL011 UART")
     .arch(Arch::Aarch64)
     .needs_loc()
     .options(&[HOSTDEV, BATCH]);
-
-/// `shmem`.
-pub const SHMEM: DeviceDecl = DeviceDecl::new("shmem", "shared memory between VMs")
-    .attachment(Attachment::Pci)
-    .options(&[
-        OptDecl::new(
-            "create",
-            ValueType::NamedSize,
-            "create a named region of this size",
-        )
-        .repeat(Repeat::Many),
-        OptDecl::new(
-            "allow",
-            ValueType::Text,
-            "regions (patterns) the guest may attach",
-        )
-        .repeat(Repeat::Many),
-        OptDecl::new(
-            "deny",
-            ValueType::Text,
-            "regions (patterns) the guest may not attach",
-        )
-        .repeat(Repeat::Many),
-    ]);
 
 /// `vgpu-gvtg`.
 pub const VGPU_GVTG: DeviceDecl = DeviceDecl::new("vgpu-gvtg", "Intel GVT-g virtual GPU")
@@ -106,12 +63,18 @@ pub const GIC: DeviceDecl = DeviceDecl::new("gic", "ARM generic interrupt contro
         OptDecl::new("msi", ValueType::Numbers, "MSI frame: base,count,first"),
     ]);
 
-/// `wdt-ib700`.
-pub const WDT_IB700: DeviceDecl = DeviceDecl::new("wdt-ib700", "IB700 watchdog timer")
-    .arch(Arch::X86_64)
-    .ports(3, Some(0x441));
-
 /// `wdt-sp805`.
 pub const WDT_SP805: DeviceDecl = DeviceDecl::new("wdt-sp805", "ARM SP805 watchdog timer")
     .arch(Arch::Aarch64)
     .needs_loc();
+
+/// `smmu`: the guest's view of the host's SMMU manager (`smmuman`), a vdev
+/// shipped with the hypervisor (`vdev-smmu.so`). It has only the common
+/// options: `loc`, the base address of its request page (placed by qvm when
+/// left out), and `intr`, the interrupt that tells the guest a request is
+/// done (allocated when left out).
+pub const SMMU: DeviceDecl = DeviceDecl::new(
+    "smmu",
+    "the guest's view of the host's SMMU manager (smmuman): DMA mappings for pass-through devices",
+)
+.memory(0x1000, None);

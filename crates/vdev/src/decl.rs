@@ -368,7 +368,7 @@ pub fn reference_table(devices: &[crate::VdevKind]) -> String {
          - **runs**: it does what QNX qvm does;\n\
          - **accepted, not applied**: it is checked, and the VM runs without it;\n\
          - **refused**: a VM with it does not run here (V0101 for a device, V0102 for an option); \
-         a dry run warns.\n\n",
+         a dry run reports the same errors.\n\n",
     );
     o.push_str("## Options of every vdev\n\n| option | value | default | what it does | hvhost's VMM |\n|---|---|---|---|---|\n");
     for opt in COMMON {

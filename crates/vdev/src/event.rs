@@ -227,6 +227,28 @@ impl EventLoop {
         }
         Ok(())
     }
+
+    /// Run the loop on a thread of its own, named `name`, until the
+    /// returned guard is dropped (or no handler is left).
+    pub fn spawn(mut self, name: &str) -> io::Result<Running> {
+        let stop = self.stopper();
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                let _ = self.run();
+            })?;
+        Ok(Running(stop))
+    }
+}
+
+/// A loop running on its own thread ([`EventLoop::spawn`]); dropping it
+/// stops the loop.
+pub struct Running(Stopper);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
 }
 
 #[cfg(test)]

@@ -30,18 +30,20 @@
 //! |---|---|---|
 //! | 1 | [`decl`], [`event`], `logger` | option declarations; the event loop devices wait in; the guest log |
 //! | 2 | [`catalogue`], [`inkernel`], [`value`], [`pci`] | the vendor vdevs hvhost does not run; KVM's own devices; typed option values; the PCI function model |
-//! | 3 | [`ser8250`], [`mc146818`], [`pckeyboard`], [`progress`], [`pci_dummy`], [`virtio`] | one module per device (virtio: the transport-neutral core, its transports and devices) |
+//! | 3 | [`ser8250`], [`mc146818`], [`pckeyboard`], [`progress`], [`pci_dummy`], [`hpet`], [`shmem`], [`wdt_ib700`], [`virtio`] | one module per device (virtio: the transport-neutral core, its transports and devices) |
 //! | 4 | this file | [`Device`], the registry of kinds ([`VdevKind`]) |
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
+use vmm_sys_util::eventfd::{EFD_NONBLOCK, EventFd};
 
 pub mod catalogue;
 pub mod decl;
 pub mod event;
+pub mod hpet;
 pub mod inkernel;
 mod logger;
 pub mod mc146818;
@@ -50,8 +52,10 @@ pub mod pci_dummy;
 pub mod pckeyboard;
 pub mod progress;
 pub mod ser8250;
+pub mod shmem;
 pub mod value;
 pub mod virtio;
+pub mod wdt_ib700;
 
 pub use decl::{Applied, Arch, Attachment, DeviceDecl, OptDecl, Repeat, Space, ValueType};
 pub use logger::{Dest, Level, Logger, LoggerSpec};
@@ -237,7 +241,7 @@ registry! {
     Timer8254 => inkernel::TIMER8254, Provider::InKernel(inkernel::pit);
     Mc146818 => mc146818::DECL, bus!(mc146818);
     Pckeyboard => pckeyboard::DECL, bus!(pckeyboard);
-    Hpet => catalogue::HPET, Provider::None;
+    Hpet => hpet::DECL, bus!(hpet);
     PciDummy => pci_dummy::DECL, pci!(pci_dummy);
     Ser8250 => ser8250::DECL, bus!(ser8250);
     Pl011 => catalogue::PL011, Provider::None;
@@ -245,12 +249,13 @@ registry! {
     VirtioBlk => virtio::blk::DECL, virtio!(virtio::blk);
     VirtioNet => virtio::net::DECL, virtio!(virtio::net);
     VirtioEntropy => virtio::entropy::DECL, virtio!(virtio::entropy);
-    Shmem => catalogue::SHMEM, Provider::None;
+    Shmem => shmem::DECL, bus!(shmem);
     Progress => progress::DECL, bus!(progress);
     VgpuGvtg => catalogue::VGPU_GVTG, Provider::None;
     Gic => catalogue::GIC, Provider::None;
-    WdtIb700 => catalogue::WDT_IB700, Provider::None;
+    WdtIb700 => wdt_ib700::DECL, bus!(wdt_ib700);
     WdtSp805 => catalogue::WDT_SP805, Provider::None;
+    Smmu => catalogue::SMMU, Provider::None;
 }
 
 impl VdevKind {
@@ -328,9 +333,12 @@ pub struct VdevSpec {
     /// `loc`.
     #[serde(default)]
     pub loc: Option<Loc>,
-    /// `intr`.
+    /// `intr` (the first line given).
     #[serde(default)]
     pub intr: Option<Intr>,
+    /// The further lines of `intr` (`intr a,b,c`: hpet's timers 1 and 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_intr: Vec<Intr>,
     /// `name`.
     #[serde(default)]
     pub name: Option<String>,
@@ -350,6 +358,7 @@ impl VdevSpec {
             kind,
             loc: None,
             intr: None,
+            more_intr: Vec::new(),
             name: None,
             pci: None,
             options: Vec::new(),
@@ -368,6 +377,11 @@ impl VdevSpec {
             .iter()
             .filter(move |o| o.name == name)
             .map(|o| &o.value)
+    }
+
+    /// Every `intr` line, in order.
+    pub fn intrs(&self) -> impl Iterator<Item = &Intr> {
+        self.intr.iter().chain(&self.more_intr)
     }
 
     /// The value of option `decl` (the last one written).
@@ -429,6 +443,50 @@ pub enum Effect {
     Reset,
     /// Turn the machine off (the guest shut down).
     PowerOff,
+    /// The watchdog expired: the VM ends with qvm's watchdog exit code (4).
+    Watchdog,
+}
+
+/// A device's way to end the VM from a thread of its own (a timer that
+/// expired), not during a guest access: the request is kept (the first one
+/// wins) and the VMM's main loop, which waits for [`EndVm::fd`] to be
+/// readable, is woken and takes it ([`EndVm::take`]).
+#[derive(Clone)]
+pub struct EndVm {
+    request: Arc<Mutex<Option<(Effect, String)>>>,
+    wake: Arc<EventFd>,
+}
+
+impl EndVm {
+    /// A path with nothing requested.
+    pub fn new() -> std::io::Result<EndVm> {
+        Ok(EndVm {
+            request: Arc::default(),
+            wake: Arc::new(EventFd::new(EFD_NONBLOCK)?),
+        })
+    }
+
+    /// Ask the VMM to end the VM with `effect`, for `reason` (for the log).
+    pub fn end(&self, effect: Effect, reason: impl Into<String>) {
+        if let Ok(mut r) = self.request.lock()
+            && r.is_none()
+        {
+            *r = Some((effect, reason.into()));
+        }
+        // fails only on counter overflow, when the reader is woken anyway
+        let _ = self.wake.write(1);
+    }
+
+    /// The eventfd that becomes readable when an end was requested.
+    pub fn fd(&self) -> &EventFd {
+        &self.wake
+    }
+
+    /// The request, if any (and clear the eventfd).
+    pub fn take(&self) -> Option<(Effect, String)> {
+        let _ = self.wake.read();
+        self.request.lock().ok().and_then(|mut r| r.take())
+    }
 }
 
 /// A notification register a device wants as a KVM ioeventfd: a guest
@@ -450,6 +508,18 @@ pub struct IoEvent {
 pub trait IrqLine: Send + Sync {
     /// Signal an edge on the line.
     fn trigger(&self) -> std::io::Result<()>;
+}
+
+/// Lines to any GSI, for a device whose guest moves its interrupts to lines
+/// its `intr` does not name (the hpet's legacy replacement). GSIs are
+/// numbered like IOAPIC pins; 0-15 reach the 8259 pair too.
+pub trait IrqLines: Send + Sync {
+    /// A line to `gsi`.
+    fn line(&self, gsi: u32) -> std::io::Result<Arc<dyn IrqLine>>;
+    /// The GSI the 8254 PIT's interrupt takes (it reaches 8259 line 0 and
+    /// the IOAPIC pin the `timer8254` is configured with), or IOAPIC pin 2
+    /// when the VM has no 8254.
+    fn pit_gsi(&self) -> u32;
 }
 
 /// A device emulated in user space.
@@ -504,17 +574,54 @@ pub enum Created {
     InKernel(InKernel),
 }
 
+/// Maps host memory into the guest while it runs, for devices that attach
+/// memory (`shmem`): the VMM checks the place and adds a memory slot.
+pub trait GuestMapper: Send + Sync {
+    /// Map `len` bytes of `file` (from its start; `len` a multiple of 4 KiB
+    /// the file has) read-write at guest address `gpa`. Refused when `gpa`
+    /// is not 4 KiB aligned or the range meets guest memory, a device or
+    /// another mapping.
+    fn map(&self, gpa: u64, len: u64, file: &std::fs::File) -> Result<(), String>;
+}
+
 /// What a device may need from the VMM when it is created.
 #[derive(Clone)]
 pub struct Context {
-    /// The device's interrupt line, when its `intr` names one.
-    pub irq: Option<Arc<dyn IrqLine>>,
+    /// The device's interrupt lines, one per line of its `intr`, in order.
+    pub irqs: Vec<Arc<dyn IrqLine>>,
+    /// Lines to other GSIs, when the VMM offers them.
+    pub lines: Option<Arc<dyn IrqLines>>,
+    /// Maps memory into the guest at run time, when the VMM can.
+    pub mapper: Option<Arc<dyn GuestMapper>>,
     /// The VM's logger.
     pub logger: Logger,
     /// Set by the VMM when the power button is pressed (SIGTERM/SIGINT).
     pub power_button: Arc<AtomicBool>,
     /// The guest's memory, for devices that use it (virtio's queues).
     pub memory: Option<virtio::Memory>,
+    /// Ends the VM from a device's own thread.
+    pub end: EndVm,
+}
+
+impl Context {
+    /// A context with no interrupt line, the power button released and an
+    /// end path of its own.
+    pub fn new(logger: Logger) -> std::io::Result<Context> {
+        Ok(Context {
+            irqs: Vec::new(),
+            lines: None,
+            mapper: None,
+            logger,
+            power_button: Arc::default(),
+            end: EndVm::new()?,
+            memory: None,
+        })
+    }
+
+    /// The device's first interrupt line (its `intr`), if it has one.
+    pub fn irq(&self) -> Option<Arc<dyn IrqLine>> {
+        self.irqs.first().cloned()
+    }
 }
 
 /// What a `vdev` line becomes, known without creating anything: the ranges
@@ -601,6 +708,21 @@ pub(crate) fn io_base(spec: &VdevSpec, default: Option<u64>) -> Result<u64, Erro
             space: Space::Mem, ..
         }) => Err(spec.misplaced("this device lives in port space (io:)")),
         None => default.ok_or_else(|| spec.bad("needs `loc io:PORT`")),
+    }
+}
+
+/// The memory base from `loc`, or `default`; a port `loc` is an error.
+pub(crate) fn mem_base(spec: &VdevSpec, default: Option<u64>) -> Result<u64, Error> {
+    match spec.loc {
+        Some(Loc {
+            space: Space::Mem,
+            base,
+            ..
+        }) => Ok(base),
+        Some(Loc {
+            space: Space::Io, ..
+        }) => Err(spec.misplaced("this device lives in memory space (mem:)")),
+        None => default.ok_or_else(|| spec.bad("needs `loc mem:ADDR`")),
     }
 }
 
@@ -699,7 +821,7 @@ mod tests {
             Some((Space::Io, 0xfffc))
         )));
         assert!(matches!(
-            layout(&spec(VdevKind::Shmem, None)),
+            layout(&spec(VdevKind::VgpuGvtg, None)),
             Err(Error::NotProvided(_))
         ));
         let rtc = with(

@@ -273,12 +273,12 @@ mod tests {
 
     fn rtc(regs: Vec<(u8, u8)>) -> Mc146818 {
         let spec = spec(&regs);
-        let ctx = crate::Context {
-            irq: None,
-            logger: crate::Logger::new(&Default::default(), "t", std::time::Instant::now()),
-            power_button: Default::default(),
-            memory: None,
-        };
+        let ctx = crate::Context::new(crate::Logger::new(
+            &Default::default(),
+            "t",
+            std::time::Instant::now(),
+        ))
+        .expect("context");
         let Ok(Created::Bus { .. }) = create(&spec, &ctx) else {
             panic!("not a bus device")
         };
@@ -326,12 +326,12 @@ mod tests {
     #[test]
     fn bad_preset_is_config_error() {
         let spec = spec(&[(0x80, 1)]);
-        let ctx = crate::Context {
-            irq: None,
-            logger: crate::Logger::new(&Default::default(), "t", std::time::Instant::now()),
-            power_button: Default::default(),
-            memory: None,
-        };
+        let ctx = crate::Context::new(crate::Logger::new(
+            &Default::default(),
+            "t",
+            std::time::Instant::now(),
+        ))
+        .expect("context");
         let Err(e) = create(&spec, &ctx) else {
             panic!("accepted reg 0x80")
         };

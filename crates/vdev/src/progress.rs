@@ -191,12 +191,12 @@ mod tests {
 
     #[test]
     fn loc_lengths() {
-        let ctx = crate::Context {
-            irq: None,
-            logger: Logger::new(&Default::default(), "t", std::time::Instant::now()),
-            power_button: Default::default(),
-            memory: None,
-        };
+        let ctx = crate::Context::new(Logger::new(
+            &Default::default(),
+            "t",
+            std::time::Instant::now(),
+        ))
+        .expect("context");
         let spec = |base, len| VdevSpec {
             loc: Some(Loc {
                 space: Space::Io,

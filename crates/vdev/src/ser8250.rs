@@ -210,7 +210,7 @@ pub(crate) fn device(spec: &VdevSpec, ctx: &Context) -> Result<Box<dyn Device>, 
         }
     };
     let inner = Arc::new(Mutex::new(Inner {
-        serial: Serial::new(Irq(ctx.irq.clone()), out),
+        serial: Serial::new(Irq(ctx.irq()), out),
         pending,
         paused: None,
     }));

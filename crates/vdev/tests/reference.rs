@@ -47,5 +47,5 @@ fn the_table_lists_every_vdev_and_option_with_what_the_vmm_does() {
     assert!(t.contains("| `virtio-blk` | any | PCI (allocated) unless `loc` |"));
     let hostdev = vdev::ser8250::HOSTDEV;
     assert_eq!(hostdev.hvhost, vdev::Applied::Runs);
-    assert_eq!(VdevKind::Hpet.hvhost(), vdev::Applied::Refused);
+    assert_eq!(VdevKind::VgpuGvtg.hvhost(), vdev::Applied::Refused);
 }

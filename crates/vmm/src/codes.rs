@@ -34,6 +34,8 @@ diag::declare_codes! {
     V0113 = "memory-layout", Error, "guest memory this VMM cannot map";
     /// A command line of 64 KiB or more.
     V0114 = "cmdline-too-long", Error, "a command line that does not fit the boot page";
+    /// An aarch64 configuration (`vdev pl011`, `vdev gic`, an aarch64 image).
+    V0115 = "guest-architecture", Error, "a guest of an architecture this machine does not run";
 }
 
 /// What part of the configuration a [`Problem`] is about.

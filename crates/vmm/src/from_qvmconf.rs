@@ -117,6 +117,22 @@ pub(crate) fn convert(cfg: &VmConfig, cwd: &Path) -> Converted {
             vdev_src.push(src);
         }
     }
+    for f in &cfg.foreign_vdevs {
+        refused.push(Refusal {
+            code: &codes::V0101,
+            span: Some(f.span),
+            msg: format!(
+                "vdev {} is not one hvhost knows: this VMM cannot run it",
+                f.name
+            ),
+            label: format!("a vendor's vdev (`{}`)", f.shared_object()),
+            help: format!(
+                "this VMM provides {}: remove the line to run the VM here (QNX qvm loads `{}`)",
+                crate::validate::provided(),
+                f.shared_object()
+            ),
+        });
+    }
     spec.unsupported_reference = match cfg.unsupported.reference {
         UnsupportedAction::Ignore => Policy::Ignore,
         UnsupportedAction::Fail => Policy::Fail,
@@ -281,13 +297,15 @@ fn vdev_spec(
         Some(_) => None,
         None => None,
     };
+    let mut lines = v
+        .intr
+        .iter()
+        .filter(|i| matches!(i.value, Intr::Line { .. }))
+        .map(|i| i.value.clone());
     let mut d = VdevSpec {
         loc,
-        intr: v
-            .intr
-            .iter()
-            .find(|i| matches!(i.value, Intr::Line { .. }))
-            .map(|i| i.value.clone()),
+        intr: lines.next(),
+        more_intr: lines.collect(),
         name: v.name.as_ref().map(|n| n.value.clone()),
         pci: match v.attach {
             Attach::Pci { addr, .. } => Some(addr),

@@ -29,6 +29,8 @@ pub(crate) const IOAPIC_PINS: u32 = 24;
 pub(crate) const PIT_BASE: u64 = 0x40;
 /// Where KVM's IOAPIC is.
 pub(crate) const IOAPIC_BASE: u64 = 0xfec0_0000;
+/// Where the local APICs are.
+pub(crate) const LAPIC_BASE: u64 = 0xfee0_0000;
 
 /// The interrupt controllers the configuration names.
 #[derive(Default)]
@@ -359,6 +361,35 @@ pub(crate) fn register_ioevents(
             .map_err(|e| Error::Host(format!("vdev {name}: ioeventfd at {:#x}: {e}", ev.addr)))?;
     }
     Ok(())
+}
+
+/// Lines to any GSI (irqfds registered when asked for), for devices whose
+/// guest reroutes their interrupts.
+pub(crate) struct GsiLines {
+    vm: std::sync::Arc<VmFd>,
+    pit: bool,
+}
+
+impl GsiLines {
+    /// Lines of `vm`; `pit`: the VM has a `timer8254`.
+    pub(crate) fn new(vm: std::sync::Arc<VmFd>, pit: bool) -> GsiLines {
+        GsiLines { vm, pit }
+    }
+}
+
+impl vdev::IrqLines for GsiLines {
+    fn line(&self, gsi: u32) -> std::io::Result<std::sync::Arc<dyn IrqLine>> {
+        if gsi >= IOAPIC_PINS {
+            return Err(std::io::Error::other(format!("no GSI {gsi}")));
+        }
+        let fd = IrqFd::new(&self.vm, gsi).map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(std::sync::Arc::new(fd))
+    }
+
+    fn pit_gsi(&self) -> u32 {
+        // GSI 0 is the PIT's: 8259 line 0 and the IOAPIC pin it is routed to
+        if self.pit { 0 } else { 2 }
+    }
 }
 
 /// An IOAPIC at a `loc` other than KVM's fixed 0xfec00000: its register

@@ -13,20 +13,23 @@
 //! | 1 | [`spec`], [`codes`], `bus`, `signals` | the VM description; the V codes; port and MMIO dispatch; the power button |
 //! | 2 | `memory`, `irq` | guest RAM and ROM; interrupt routing |
 //! | 3 | `pci` | PCI bus 0: configuration access, BARs, INTx and MSI-X routes |
-//! | 4 | `boot`, `cpu` | loaders, boot protocols and firmware tables; vCPU registers |
+//! | 4 | `boot`, `cpu`, `firmware` | loaders and boot protocols; vCPU registers; the ACPI and MP tables |
 //! | 5 | `validate` | what this VMM can run (preflight) |
-//! | 6 | `from_qvmconf`, `vm` | a qvmconf VM → [`VmSpec`]; assembly and the run loop |
-//! | 7 | [`host`] | a whole host's VMs, each as its own process |
+//! | 6 | `from_qvmconf`, `platform` | a qvmconf VM → [`VmSpec`]; the PCI bus, ACPI hardware and firmware tables of an assembled VM |
+//! | 7 | `vm` | assembly and the run loop |
+//! | 8 | [`host`] | a whole host's VMs, each as its own process |
 
 mod boot;
 mod bus;
 pub mod codes;
 mod cpu;
+mod firmware;
 mod from_qvmconf;
 pub mod host;
 mod irq;
 mod memory;
 mod pci;
+mod platform;
 mod signals;
 pub mod spec;
 mod validate;
@@ -34,6 +37,7 @@ mod vm;
 
 pub use from_qvmconf::spec_from_config;
 pub use spec::{ImageFormat, Load, LoadKind, MemKind, MemRegion, Policy, ResetAction, VmSpec};
+pub use validate::{Verdict, refusals, stop_of};
 
 /// qvm's exit codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +47,8 @@ pub enum ExitCode {
     Shutdown = 0,
     /// 3: power cut: SIGQUIT, or a guest that ignored the power button.
     PowerCut = 3,
+    /// 4: the guest's watchdog (`wdt-ib700`) expired: it was not petted in time.
+    Watchdog = 4,
     /// 5: the guest did something the VM cannot emulate (`unsupported ... abort`).
     Unsupported = 5,
     /// 6: a vdev failed.
@@ -137,6 +143,9 @@ pub(crate) fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> E
 /// Meant for `qvm`-style front ends: QNX qvm has vdevs (virtio, hpet, ...)
 /// this VMM does not, so a host checker for QNX must not call this.
 pub fn preflight(cfg: &qvmconf::VmConfig) -> Vec<diag::Diagnostic> {
+    if let Some(d) = validate::foreign_arch(cfg) {
+        return vec![d]; // one error: nothing else of such a VM is judged here
+    }
     let conv = from_qvmconf::convert(cfg, std::path::Path::new("."));
     let mut out: Vec<diag::Diagnostic> = conv
         .refused

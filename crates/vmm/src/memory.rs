@@ -1,11 +1,17 @@
 //! Guest memory: RAM and ROM regions backed by anonymous mappings, given to
-//! KVM as memory slots (ROM read-only), and the guest's memory map.
+//! KVM as memory slots (ROM read-only), and the guest's memory map; and the
+//! shared-memory regions devices attach while the guest runs ([`Mapper`]),
+//! each a file mapping in a slot of its own after those of RAM and ROM.
 
 #![allow(unsafe_code, reason = "guest memory mapped into the VMM")]
 
+use std::sync::{Arc, Mutex};
+
 use kvm_bindings::{KVM_MEM_READONLY, kvm_userspace_memory_region};
 use kvm_ioctls::VmFd;
-use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion};
+use vm_memory::{
+    FileOffset, GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion, MmapRegion,
+};
 
 use crate::spec::{MemKind, MemRegion};
 use crate::{Error, kvm_err};
@@ -21,6 +27,18 @@ pub(crate) struct Memory {
     pub mem: GuestMemoryMmap,
     /// The regions of the spec, sorted by address.
     pub regions: Vec<MemRegion>,
+    /// Regions attached while the guest runs: (guest address, mapping).
+    attached: Mutex<Vec<(u64, MmapRegion)>>,
+}
+
+/// Mappings a VM can attach at run time.
+pub(crate) const MAX_ATTACHED: usize = 32;
+/// The guest addresses attached regions may use: below 512 GiB, which
+/// every x86_64 host's physical address width covers.
+pub(crate) const ATTACH_LIMIT: u64 = 1 << 39;
+
+fn meets(a: u64, alen: u64, b: u64, blen: u64) -> bool {
+    a < b.saturating_add(blen) && b < a.saturating_add(alen)
 }
 
 /// True if `[addr, addr+len)` is RAM or ROM of `regions` (possibly several
@@ -138,7 +156,69 @@ impl Memory {
         }
         let mem = GuestMemoryMmap::from_ranges(&ranges)
             .map_err(|e| Error::Host(format!("cannot map guest memory: {e}")))?;
-        Ok(Memory { mem, regions })
+        Ok(Memory {
+            mem,
+            regions,
+            attached: Mutex::default(),
+        })
+    }
+
+    /// Map `len` bytes of `file` read-write at `gpa` in a memory slot of
+    /// its own; `busy` are the device ranges it must not cover.
+    pub(crate) fn attach(
+        &self,
+        vm: &VmFd,
+        gpa: u64,
+        len: u64,
+        file: &std::fs::File,
+        busy: &[(u64, u64)],
+    ) -> Result<(), String> {
+        if !gpa.is_multiple_of(4096) || len == 0 || !len.is_multiple_of(4096) {
+            return Err(format!("{gpa:#x}+{len:#x} is not in whole 4 KiB pages"));
+        }
+        if gpa.checked_add(len).is_none_or(|end| end > ATTACH_LIMIT) {
+            return Err(format!("{gpa:#x}+{len:#x} goes beyond {ATTACH_LIMIT:#x}"));
+        }
+        let mut attached = self.attached.lock().map_err(|_| "poisoned".to_string())?;
+        if attached.len() >= MAX_ATTACHED {
+            return Err(format!("{MAX_ATTACHED} regions are attached already"));
+        }
+        if let Some(r) = self
+            .regions
+            .iter()
+            .find(|r| meets(gpa, len, r.start, r.size))
+        {
+            return Err(format!(
+                "it meets {:?} {:#x}+{:#x}",
+                r.kind, r.start, r.size
+            ));
+        }
+        let taken = attached.iter().map(|(a, m)| (*a, m.size() as u64));
+        if let Some((b, blen)) = taken
+            .chain(busy.iter().copied())
+            .find(|&(b, blen)| meets(gpa, len, b, blen))
+        {
+            return Err(format!("it meets {b:#x}+{blen:#x}, taken"));
+        }
+        let size = usize::try_from(len).map_err(|_| "too large".to_string())?;
+        let file = file.try_clone().map_err(|e| e.to_string())?;
+        let map = MmapRegion::<()>::from_file(FileOffset::new(file, 0), size)
+            .map_err(|e| format!("mmap: {e}"))?;
+        let slot = u32::try_from(self.mem.num_regions() + attached.len())
+            .map_err(|_| "no slot".to_string())?;
+        let desc = kvm_userspace_memory_region {
+            slot,
+            flags: 0,
+            guest_phys_addr: gpa,
+            memory_size: len,
+            userspace_addr: map.as_ptr() as u64,
+        };
+        // SAFETY: the mapping lives in `self.attached` for as long as the
+        // memory, which outlives the VM's vCPUs; the range meets no other
+        // slot (checked above against RAM, ROM and the attached regions).
+        unsafe { vm.set_user_memory_region(desc) }.map_err(|e| format!("memory slot: {e}"))?;
+        attached.push((gpa, map));
+        Ok(())
     }
 
     /// Hand the regions to KVM.
@@ -240,6 +320,48 @@ impl Memory {
             }
         }
         best
+    }
+}
+
+/// What devices map guest memory through ([`vdev::GuestMapper`]): the VM,
+/// its memory, and the device ranges a mapping must leave alone.
+pub(crate) struct Mapper {
+    vm: Arc<VmFd>,
+    memory: Arc<Memory>,
+    busy: Mutex<Vec<(u64, u64)>>,
+}
+
+impl Mapper {
+    /// The guest's memory, for devices that read and write it (virtio).
+    pub(crate) fn guest_memory(&self) -> vm_memory::GuestMemoryMmap {
+        self.memory.mem.clone()
+    }
+
+    /// A mapper for `vm`'s `memory`.
+    pub(crate) fn new(vm: Arc<VmFd>, memory: Arc<Memory>) -> Mapper {
+        Mapper {
+            vm,
+            memory,
+            busy: Mutex::default(),
+        }
+    }
+
+    /// Keep mappings off `[base, base+len)` (an MMIO device).
+    pub(crate) fn reserve(&self, base: u64, len: u64) {
+        if let Ok(mut b) = self.busy.lock() {
+            b.push((base, len));
+        }
+    }
+}
+
+impl vdev::GuestMapper for Mapper {
+    fn map(&self, gpa: u64, len: u64, file: &std::fs::File) -> Result<(), String> {
+        let busy = self
+            .busy
+            .lock()
+            .map_err(|_| "poisoned".to_string())?
+            .clone();
+        self.memory.attach(&self.vm, gpa, len, file, &busy)
     }
 }
 

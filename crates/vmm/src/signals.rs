@@ -96,6 +96,18 @@ pub(crate) fn wake_fd() -> Option<RawFd> {
     WAKE.get().map(AsRawFd::as_raw_fd)
 }
 
+/// Make `lp` wake up (and empty the eventfd) when a lifecycle signal
+/// arrives (after [`install`]; before it, nothing is added).
+pub(crate) fn watch(lp: &mut vdev::event::EventLoop) -> std::io::Result<()> {
+    if let Some(fd) = wake_fd() {
+        lp.add(&fd, |_| {
+            drain_wake();
+            vdev::event::Flow::Continue
+        })?;
+    }
+    Ok(())
+}
+
 /// Empty the eventfd after a wake-up.
 pub(crate) fn drain_wake() {
     if let Some(w) = WAKE.get() {

@@ -20,8 +20,8 @@ pub(crate) const MAX_CPUS: u32 = 254;
 pub(crate) struct Plan {
     /// The in-kernel interrupt controllers and the PIT.
     pub controllers: Controllers,
-    /// Per vdev: the GSI of its `intr` (user-space devices only).
-    pub gsis: Vec<Option<u32>>,
+    /// Per vdev: the GSI of each line of its `intr` (user-space devices only).
+    pub gsis: Vec<Vec<u32>>,
     /// Per vdev: true for the in-kernel ones (8259, ioapic, timer8254).
     pub in_kernel: Vec<bool>,
     /// Per vdev: its PCI address, for PCI functions (as written or
@@ -55,6 +55,10 @@ fn from_vdev(i: usize, kind: &str, e: vdev::Error) -> Problem {
                 "ioapic" => "give a memory location, e.g. `loc mem:0xfec00000`",
                 k if k.starts_with("virtio-") => {
                     "give `loc mem:ADDR` (its 0x200-byte virtio-mmio window) and `intr PIC:LINE`"
+                }
+                "hpet" => "give a 1 KiB aligned memory location, e.g. `loc mem:0xfed00000`",
+                "shmem" => {
+                    "give the factory page a 4 KiB aligned memory location, e.g. `loc mem:0xfe000000`"
                 }
                 _ => "give a port location `loc io:PORT` with the device's ports within 0-0xffff",
             };
@@ -171,7 +175,7 @@ pub(crate) fn plan(spec: &VmSpec) -> Result<Plan, Vec<Problem>> {
 fn devices(
     spec: &VmSpec,
     problems: &mut Vec<Problem>,
-) -> (Vec<Option<Layout>>, Controllers, Vec<Option<u32>>) {
+) -> (Vec<Option<Layout>>, Controllers, Vec<Vec<u32>>) {
     let mut layouts = Vec::with_capacity(spec.vdevs.len());
     for (i, v) in spec.vdevs.iter().enumerate() {
         match vdev::layout(v) {
@@ -193,7 +197,7 @@ fn devices(
     let (controllers, found) = Controllers::new(&bindings);
     problems.extend(found);
 
-    let mut gsis = vec![None; spec.vdevs.len()];
+    let mut gsis = vec![Vec::new(); spec.vdevs.len()];
     let mut io = Bus::default();
     let mut mmio = Bus::default();
     let nothing: SharedDevice = Arc::new(Mutex::new(Box::new(Nothing)));
@@ -203,15 +207,17 @@ fn devices(
     }
     // the PCI configuration ports (vm.rs adds the same)
     let _ = io.insert(crate::pci::CONFIG_PORTS, 8, 0, nothing.clone(), "pci");
+    let pm = crate::firmware::pm::Pm::LEN;
+    let _ = io.insert(crate::firmware::PM_BASE, pm, 0, nothing.clone(), "acpi pm");
     for (i, v) in spec.vdevs.iter().enumerate() {
         let ranges = match &layouts[i] {
             Some(Layout::Bus(ranges)) => ranges,
             Some(Layout::Pci) => &Vec::new(),
             _ => continue,
         };
-        if let Some(intr) = &v.intr {
+        for intr in v.intrs() {
             match controllers.gsi(intr, v.base_kind(), Subject::Intr(i)) {
-                Ok(g) => gsis[i] = Some(g),
+                Ok(g) => gsis[i].push(g),
                 Err(p) => problems.push(p),
             }
         }
@@ -323,5 +329,88 @@ pub(crate) fn first_error(problems: Vec<Problem>) -> crate::Error {
             .next()
             .map(|p| p.msg)
             .unwrap_or_else(|| "invalid configuration".into()),
+    )
+}
+
+/// The one verdict on a VM before it runs, the same for a dry run (`qvm
+/// ... dryrun`, `run --dryrun`) and a run: every stage's findings in one
+/// pass — reading and validating the configuration with its host files
+/// (given), then what this VMM cannot run ([`crate::preflight`], also on a
+/// configuration that has errors, read with [`qvmconf::Options::partial`])
+/// — and qvm's exit code when they stop the VM. A dry run prints the plan
+/// and a run starts the VM only when [`Verdict::stop`] is `None`.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// Every finding, in stage order.
+    pub diagnostics: Vec<diag::Diagnostic>,
+}
+
+impl Verdict {
+    /// The verdict on `config` (the VM as far as it could be read; `None`:
+    /// it could not be read) whose reading found `read`.
+    pub fn new(config: Option<&qvmconf::VmConfig>, read: Vec<diag::Diagnostic>) -> Verdict {
+        let refused = config.map(|c| refusals(c, &read)).unwrap_or_default();
+        let mut diagnostics = read;
+        diagnostics.extend(refused);
+        Verdict { diagnostics }
+    }
+
+    /// `None` when the VM may run; otherwise the exit code that stops it
+    /// (see [`stop_of`]).
+    pub fn stop(&self) -> Option<crate::ExitCode> {
+        stop_of(&self.diagnostics)
+    }
+}
+
+/// The VMM's stage of a [`Verdict`]: what [`crate::preflight`] refuses in
+/// `config`, whose reading found `read`. When reading found configuration
+/// errors, the VM lacks the lines in error, so the rules about what a whole
+/// VM is missing (boot RAM at 0, V0111; an image, V0112) are left for after
+/// they are fixed: they would only repeat that a refused `ram` or `load` is
+/// missing.
+pub fn refusals(config: &qvmconf::VmConfig, read: &[diag::Diagnostic]) -> Vec<diag::Diagnostic> {
+    let incomplete = read
+        .iter()
+        .any(|d| d.is_error() && !qvmconf::codes::is_host_file(d.code));
+    let missing = [&codes::V0111, &codes::V0112];
+    crate::preflight(config)
+        .into_iter()
+        .filter(|d| !(incomplete && missing.contains(&d.code)))
+        .collect()
+}
+
+/// The exit code errors among `diagnostics` stop a VM with: 65 (a
+/// configuration error) when any error is about the configuration or what
+/// this VMM cannot run, else 64 (before the guest started) when the only
+/// errors are host files that are not on this machine
+/// ([`qvmconf::codes::is_host_file`]); `None` without errors.
+pub fn stop_of(diagnostics: &[diag::Diagnostic]) -> Option<crate::ExitCode> {
+    let mut errors = diagnostics.iter().filter(|d| d.is_error()).peekable();
+    errors.peek()?;
+    if errors.any(|d| !qvmconf::codes::is_host_file(d.code)) {
+        Some(crate::ExitCode::Config)
+    } else {
+        Some(crate::ExitCode::BeforeStart)
+    }
+}
+
+/// The one finding for a configuration of another architecture than this
+/// machine's guests (x86_64): a [`codes::V0115`] error at what made it
+/// one, instead of every device and memory rule of an x86 VM it breaks.
+pub(crate) fn foreign_arch(cfg: &qvmconf::VmConfig) -> Option<diag::Diagnostic> {
+    let a = cfg.arch.as_ref().filter(|a| a.arch != vdev::Arch::X86_64)?;
+    Some(
+        diag::Diagnostic::new(
+            &codes::V0115,
+            format!(
+                "this machine runs x86_64 guests only: this is an {} configuration ({})",
+                a.arch.as_str(),
+                a.reason
+            ),
+        )
+        .at(a.span, format!("makes it an {} guest", a.arch.as_str()))
+        .help(
+            "run it with QNX qvm on an aarch64 hypervisor host; `hvhost check` still checks it for one",
+        ),
     )
 }

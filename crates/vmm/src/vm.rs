@@ -12,16 +12,18 @@ use std::time::{Duration, Instant};
 use kvm_bindings::{KVM_MAX_CPUID_ENTRIES, KVM_PIT_SPEAKER_DUMMY, kvm_pit_config};
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 use vdev::event::{EventLoop, Flow, Wake};
-use vdev::{Context, Created, Effect, Logger, Space};
+use vdev::{Context, Created, Effect, EndVm, Logger, Space};
 use vmm_sys_util::eventfd::{EFD_NONBLOCK, EventFd};
 use vmm_sys_util::signal::Killable;
 
 use crate::boot::{self, Entry};
 use crate::bus::{Bus, SharedDevice};
 use crate::irq::{IOAPIC_BASE, IrqFd};
-use crate::memory::Memory;
+use crate::memory::{Mapper, Memory};
 use crate::spec::{Policy, ResetAction, VmSpec};
-use crate::{Error, ExitCode, Outcome, RunOptions, cpu, irq, kvm_err, pci, signals, validate};
+use crate::{
+    Error, ExitCode, Outcome, RunOptions, cpu, irq, kvm_err, pci, platform, signals, validate,
+};
 
 /// State shared between the main thread and the vCPU threads.
 pub(crate) struct Shared {
@@ -52,6 +54,7 @@ pub(crate) struct Vm {
     pci: Arc<Mutex<pci::PciBus>>,
     entry: Entry,
     logger: Logger,
+    end: EndVm,
     _irqfds: Vec<Arc<IrqFd>>,
     _vm: Arc<VmFd>,
     _kvm: Kvm,
@@ -92,7 +95,12 @@ impl Vm {
         vm.create_irq_chip().map_err(kvm_err("in-kernel irqchip"))?;
         logger.debug("VM and irqchip created");
 
-        let (io, mmio, irqfds, pci) = create_devices(spec, plan, &vm, shared, &memory, &logger)?;
+        let end = EndVm::new().map_err(|e| Error::Host(format!("eventfd: {e}")))?;
+        let mapper = Arc::new(Mapper::new(vm.clone(), memory.clone()));
+        let machine = platform::machine(spec, &plan);
+        let (io, mmio, irqfds, pci) =
+            create_devices(spec, plan, &vm, shared, &logger, &end, &mapper)?;
+        let machine = platform::with_pci(machine, &pci);
         logger.debug("vdevs created");
         if logger.enabled(vdev::Level::Debug) {
             for (start, len, host) in memory.host_ranges() {
@@ -101,7 +109,8 @@ impl Vm {
                 ));
             }
         }
-        let entry = boot::load(spec, &memory)?;
+        let platform = platform::firmware_tables(spec, &machine, &memory, &logger)?;
+        let entry = boot::load(spec, &memory, &platform)?;
         logger.debug(format_args!(
             "boot: {} entry {:#x}",
             entry.protocol, entry.rip
@@ -120,6 +129,7 @@ impl Vm {
             pci,
             entry,
             logger,
+            end,
             _irqfds: irqfds,
             _vm: vm,
             _kvm: kvm,
@@ -138,8 +148,9 @@ fn create_devices(
     plan: validate::Plan,
     vm: &Arc<VmFd>,
     shared: &Shared,
-    memory: &Memory,
     logger: &Logger,
+    end: &EndVm,
+    mapper: &Arc<Mapper>,
 ) -> Result<Devices, Error> {
     let mut created = Vec::new();
     let controllers = plan.controllers;
@@ -156,11 +167,19 @@ fn create_devices(
     let mut io = Bus::default();
     let mut mmio = Bus::default();
     let mut irqfds = Vec::new();
+    // KVM's own IOAPIC and local APICs
+    mapper.reserve(IOAPIC_BASE, 0x1000);
+    mapper.reserve(irq::LAPIC_BASE, 0x1000);
+    let lines: Arc<dyn vdev::IrqLines> = Arc::new(irq::GsiLines::new(
+        vm.clone(),
+        controllers.pit_pin.is_some(),
+    ));
     if let Some(base) = controllers.ioapic_base().filter(|&b| b != IOAPIC_BASE) {
         let dev: SharedDevice =
             Arc::new(Mutex::new(Box::new(irq::RelocatedIoapic::new(vm.clone()))));
         mmio.insert(base, 0x100, 0, dev, "ioapic")
             .map_err(Error::Config)?;
+        mapper.reserve(base, 0x1000);
         logger.debug(format_args!(
             "ioapic at {base:#x} forwarded to KVM's at {IOAPIC_BASE:#x}"
         ));
@@ -171,23 +190,23 @@ fn create_devices(
             continue;
         }
         if let Some(addr) = plan.pci[i] {
-            let gsi = plan.gsis[i].unwrap_or_else(|| pci::intx_gsi(addr.dev, 1));
-            functions.push((i, addr, gsi));
+            functions.push((i, addr, plan.gsis[i].first().copied()));
             continue;
         }
-        let irq: Option<Arc<dyn vdev::IrqLine>> = match plan.gsis[i] {
-            Some(gsi) => {
-                let fd = Arc::new(IrqFd::new(vm, gsi)?);
-                irqfds.push(fd.clone());
-                Some(fd)
-            }
-            None => None,
-        };
+        let mut irqs: Vec<Arc<dyn vdev::IrqLine>> = Vec::new();
+        for &gsi in &plan.gsis[i] {
+            let fd = Arc::new(IrqFd::new(vm, gsi)?);
+            irqfds.push(fd.clone());
+            irqs.push(fd);
+        }
         let ctx = Context {
-            irq,
+            irqs,
+            lines: Some(lines.clone()),
+            mapper: Some(mapper.clone()),
             logger: logger.clone(),
             power_button: shared.power_button.clone(),
-            memory: Some(memory.mem.clone()),
+            memory: Some(mapper.guest_memory()),
+            end: end.clone(),
         };
         match vdev::create(v, &ctx)? {
             Created::Bus { device, ranges } => {
@@ -207,93 +226,28 @@ fn create_devices(
             };
             bus.insert(r.base, r.len, i, dev.clone(), &name)
                 .map_err(|e| Error::Config(format!("vdev {name}: {e}")))?;
+            if r.space == Space::Mem {
+                mapper.reserve(r.base, r.len);
+            }
         }
     }
-    let pci = create_pci(
-        spec,
-        &functions,
-        (vm, &controllers),
-        (shared, memory),
-        logger,
-        &mut irqfds,
-    )?;
-    attach_pci(spec, &pci, &mut io, &mut mmio, logger)?;
+    let base = Context {
+        irqs: Vec::new(),
+        lines: Some(lines),
+        mapper: Some(mapper.clone()),
+        logger: logger.clone(),
+        power_button: shared.power_button.clone(),
+        end: end.clone(),
+        memory: Some(mapper.guest_memory()),
+    };
+    let pci = platform::create_pci(spec, &functions, (vm, &controllers), &base, &mut irqfds)?;
+    if !functions.is_empty() {
+        // BARs may be moved anywhere in the PCI window
+        mapper.reserve(pci::MMIO_START, pci::MMIO_END - pci::MMIO_START);
+    }
+    mapper.reserve(pci::ECAM_BASE, pci::ECAM_LEN);
+    platform::attach_pci(spec, &pci, &mut io, &mut mmio, logger)?;
     Ok((io, mmio, irqfds, pci))
-}
-
-/// Put the PCI bus on the buses (configuration ports, ECAM when its window
-/// is free) and place its BARs clear of RAM, ROM and every other device.
-fn attach_pci(
-    spec: &VmSpec,
-    pci: &Arc<Mutex<pci::PciBus>>,
-    io: &mut Bus,
-    mmio: &mut Bus,
-    logger: &Logger,
-) -> Result<(), Error> {
-    let mut busy: Vec<(Space, u64, u64)> = mmio
-        .ranges_in(Space::Mem)
-        .chain(io.ranges_in(Space::Io))
-        .collect();
-    busy.extend(spec.memory.iter().map(|m| (Space::Mem, m.start, m.size)));
-    busy.push((Space::Mem, IOAPIC_BASE, 0x1000));
-    let ecam_free = !busy.iter().any(|&(s, b, l)| {
-        s == Space::Mem && b < pci::ECAM_BASE + pci::ECAM_LEN && pci::ECAM_BASE < b + l
-    });
-    let ports: SharedDevice = Arc::new(Mutex::new(Box::new(pci::ConfigPorts(pci.clone()))));
-    io.insert(pci::CONFIG_PORTS, 8, 0, ports, "pci")
-        .map_err(|e| Error::Config(format!("PCI configuration ports: {e}")))?;
-    {
-        let mut bus = pci
-            .lock()
-            .map_err(|_| Error::Host("PCI bus poisoned".into()))?;
-        if ecam_free {
-            bus.set_ecam(pci::ECAM_BASE);
-            busy.push((Space::Mem, pci::ECAM_BASE, pci::ECAM_LEN));
-        } else {
-            logger.debug("no ECAM: memory or a vdev is at its window");
-        }
-        bus.assign(&busy).map_err(Error::Config)?;
-    }
-    if ecam_free {
-        let ecam: SharedDevice = Arc::new(Mutex::new(Box::new(pci::Ecam(pci.clone()))));
-        mmio.insert(pci::ECAM_BASE, pci::ECAM_LEN, 0, ecam, "pci ecam")
-            .map_err(Error::Config)?;
-    }
-    Ok(())
-}
-
-/// The PCI bus with the host bridge and each PCI vdev `(index, address,
-/// INTx GSI)`, its MSI-X on `vm`'s routing table.
-fn create_pci(
-    spec: &VmSpec,
-    functions: &[(usize, vdev::PciAddr, u32)],
-    (vm, controllers): (&Arc<VmFd>, &irq::Controllers),
-    (shared, memory): (&Shared, &Memory),
-    logger: &Logger,
-    irqfds: &mut Vec<Arc<IrqFd>>,
-) -> Result<Arc<Mutex<pci::PciBus>>, Error> {
-    let mut bus = pci::PciBus::new();
-    let routes = Arc::new(irq::Routes::new(vm.clone(), controllers));
-    for &(i, addr, gsi) in functions {
-        let v = &spec.vdevs[i];
-        let fd = Arc::new(IrqFd::new(vm, gsi)?);
-        irqfds.push(fd.clone());
-        let ctx = Context {
-            irq: Some(fd),
-            logger: logger.clone(),
-            power_button: shared.power_button.clone(),
-            memory: Some(memory.mem.clone()),
-        };
-        let msi = Arc::new(pci::msi::KvmMsi::new(routes.clone()));
-        let func = vdev::create_pci(v, &ctx, msi)?;
-        bus.add(addr, v.base_kind(), func).map_err(Error::Config)?;
-        bus.set_interrupt_line(addr, gsi);
-        logger.debug(format_args!(
-            "pci {addr}: {} (INTx GSI {gsi})",
-            v.base_kind()
-        ));
-    }
-    Ok(Arc::new(Mutex::new(bus)))
 }
 
 /// The vCPUs with CPUID, MSRs, LAPIC and FPU set; the boot vCPU at `entry`.
@@ -384,12 +338,19 @@ fn done(code: ExitCode, reason: impl Into<String>) -> End {
 fn effect(r: Result<Effect, vdev::Error>, name: &str) -> Action {
     match r {
         Ok(Effect::None) => Action::Continue,
-        Ok(Effect::Reset) => Action::End(End::Reset(format!("reset by {name}"))),
-        Ok(Effect::PowerOff) => Action::End(done(
-            ExitCode::Shutdown,
-            format!("powered off through {name}"),
-        )),
+        Ok(effect) => Action::End(effect_end(effect, name)),
         Err(e) => Action::End(done(ExitCode::VdevError, e.to_string())),
+    }
+}
+
+/// How a device's [`Effect`] (other than none) ends the VM; `by` names the
+/// device, or says why for a device's own thread.
+fn effect_end(effect: Effect, by: &str) -> End {
+    match effect {
+        Effect::Reset => End::Reset(format!("reset by {by}")),
+        Effect::PowerOff => done(ExitCode::Shutdown, format!("powered off through {by}")),
+        Effect::Watchdog => done(ExitCode::Watchdog, by),
+        Effect::None => done(ExitCode::Unexpected, format!("{by}: ended for no reason")),
     }
 }
 
@@ -718,6 +679,7 @@ impl Vm {
             None => {
                 let w = Watch {
                     spec,
+                    end: &self.end,
                     shared: &shared,
                     rx: &rx,
                     threads: &threads,
@@ -777,6 +739,7 @@ const HALT_SAMPLE: Duration = Duration::from_millis(20);
 /// The main thread's view of a running VM.
 struct Watch<'a> {
     spec: &'a VmSpec,
+    end: &'a EndVm,
     shared: &'a Shared,
     rx: &'a Receiver<Event>,
     threads: &'a [JoinHandle<()>],
@@ -793,12 +756,10 @@ impl Watch<'_> {
             let _ = w.read();
             Flow::Continue
         })?;
-        if let Some(fd) = signals::wake_fd() {
-            lp.add(&fd, |_| {
-                signals::drain_wake();
-                Flow::Continue
-            })?;
-        }
+        // devices' own threads end the VM through `end`: its eventfd wakes
+        // the loop, and the request is taken below
+        lp.add(self.end.fd(), |_| Flow::Continue)?;
+        signals::watch(&mut lp)?;
         if button.is_some() {
             self.shared.power_button.store(true, Ordering::SeqCst);
         }
@@ -820,6 +781,9 @@ impl Watch<'_> {
                         return Ok(done(ExitCode::Unexpected, "vCPU threads gone"));
                     }
                 }
+            }
+            if let Some((effect, why)) = self.end.take() {
+                return Ok(effect_end(effect, &why));
             }
             if let Some(end) = self.lifecycle(button) {
                 return Ok(end);

@@ -14,9 +14,10 @@ fn expect_map(r: &common::Run) {
         vec![
             "ok 0-9ffff type 1",
             "ok a0000-bffff type 2",
-            "ok 100000-10fffff type 1"
+            "ok 100000-10fffff type 1",
+            "ok e0000000-e00fffff type 2"
         ],
-        "memory map (ROM left out, reserve reserved)\n{}",
+        "memory map (ROM left out, reserve and the PCI ECAM window reserved)\n{}",
         r.out
     );
 }

@@ -6,15 +6,7 @@ use common::{kvm, run};
 use vmm::{ImageFormat, LoadKind};
 
 fn spec_from(text: &str, dir: &std::path::Path) -> vmm::VmSpec {
-    let mut map = diag::SourceMap::new();
-    let opts = qvmconf::Options {
-        cwd: dir.to_path_buf(),
-        ..Default::default()
-    };
-    let (vm, diags) =
-        qvmconf::load_source(&mut map, "probe.qvmconf", text.as_bytes().to_vec(), &opts);
-    let vm = vm.unwrap_or_else(|| panic!("qvmconf errors: {diags:?}"));
-    vmm::spec_from_config(&vm, dir).expect("convertible")
+    common::spec_from_qvmconf(text, dir)
 }
 
 const PROBE_VM: &str = "system probe
@@ -60,14 +52,18 @@ fn the_probe_vm_from_its_qvmconf() {
     assert_eq!(r.ok("kbd"), "selftest=55");
     assert_eq!(
         r.report("mem"),
-        vec!["ok 0-9ffff type 1", "ok 100000-1ffffff type 1"]
+        vec![
+            "ok 0-9ffff type 1",
+            "ok 100000-1ffffff type 1",
+            "ok e0000000-e00fffff type 2"
+        ]
     );
 }
 
 #[test]
 fn unsupported_vdevs_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let text = PROBE_VM.replace("PROBE", vmm::probe::ELF) + "vdev hpet\n";
+    let text = PROBE_VM.replace("PROBE", vmm::probe::ELF) + "vdev vgpu-gvtg\n";
     let mut map = diag::SourceMap::new();
     let opts = qvmconf::Options {
         cwd: dir.path().to_path_buf(),
@@ -75,8 +71,8 @@ fn unsupported_vdevs_are_refused() {
     };
     let (vm, diags) = qvmconf::load_source(&mut map, "p.qvmconf", text.into_bytes(), &opts);
     let vm = vm.unwrap_or_else(|| panic!("{diags:?}"));
-    let e = vmm::spec_from_config(&vm, dir.path()).expect_err("hpet refused");
-    assert!(e.to_string().contains("hpet is not provided"), "{e}");
+    let e = vmm::spec_from_config(&vm, dir.path()).expect_err("vgpu-gvtg refused");
+    assert!(e.to_string().contains("vgpu-gvtg is not provided"), "{e}");
     assert_eq!(e.exit_code(), vmm::ExitCode::Config);
 }
 
@@ -189,4 +185,48 @@ fn a_load_with_two_formats_or_a_format_off_an_image_is_refused() {
         let e = load_json(json).expect_err(json);
         assert!(e.contains(says), "{json}: {e}");
     }
+}
+
+#[test]
+fn the_timer_and_shared_memory_vdevs_from_qvmconf() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = PROBE_VM.replace("PROBE", vmm::probe::ELF).replace(
+        "hello mem rtc pit=0 uartirq=4 kbd progress",
+        "ioapic=f8000000 progress hpet-legacy=0",
+    ) + "vdev hpet intr myioapic:20,myioapic:21,myioapic:22 frequency 14318180\n\
+           vdev wdt-ib700\n\
+           vdev shmem loc mem:0xfe000000 intr myioapic:10 create ipc,0x2000 allow ipc*\n";
+    let spec = spec_from(&text, dir.path());
+    let kind = |k| spec.vdevs.iter().find(|v| v.kind == k).expect("converted");
+    let hpet = kind(vdev::VdevKind::Hpet);
+    assert_eq!(hpet.intr, Some(vdev::Intr::line("myioapic", 20)));
+    assert_eq!(
+        hpet.more_intr,
+        [
+            vdev::Intr::line("myioapic", 21),
+            vdev::Intr::line("myioapic", 22)
+        ]
+    );
+    assert_eq!(
+        hpet.value(&vdev::hpet::FREQUENCY),
+        Some(&vdev::Value::Number(14_318_180))
+    );
+    let shmem = kind(vdev::VdevKind::Shmem);
+    assert_eq!(shmem.values(&vdev::shmem::CREATE).count(), 1);
+    assert_eq!(
+        shmem.value(&vdev::shmem::ALLOW),
+        Some(&vdev::Value::Text("ipc*".into()))
+    );
+    kind(vdev::VdevKind::WdtIb700);
+    if !kvm() {
+        return;
+    }
+    // the VM's timer8254 is on pin 0: legacy replacement puts timer 0 there
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}\n{}", r.out, r.err);
+    assert!(
+        r.ok("hpet-legacy").starts_with("20 irqs via ioapic pin 0 "),
+        "{}",
+        r.out
+    );
 }

@@ -394,11 +394,12 @@ fn unknown_vdev_is_a_config_error() {
     assert!(r.err.contains("unknown vdev `vdev-nosuch.so`"), "{}", r.err);
     // a declared vdev the VMM does not provide is refused as such
     let mut spec = probe_spec("hello");
-    spec.vdevs.push(vdev("hpet"));
+    spec.vdevs.push(vdev("vgpu-gvtg"));
     let r = run(&spec);
     assert_eq!(r.code, 65, "{}", r.err);
     assert!(
-        r.err.contains("vdev `hpet` is not provided by this VMM"),
+        r.err
+            .contains("vdev `vgpu-gvtg` is not provided by this VMM"),
         "{}",
         r.err
     );

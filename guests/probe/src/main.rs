@@ -11,12 +11,20 @@
 //! `spin` · `reboot` · `off` · `halt`. Unknown words are reported and skipped.
 //! virtio-mmio devices at ADDR (`virtio.rs`): `vblk=ADDR` · `vrng=ADDR` · `vcon=ADDR` · `vbad=ADDR` · `vbench=ADDR` · `vnetrx=ADDR` · `vnettx=ADDR` · `vpcirng=DD` · `vpcimsix=DD` (virtio-pci).
 //! PCI (`pci.rs`): `pci` · `ecam=ADDR` · `pcicfg=DDRR`.
+//! Timers (`timers.rs`): `wdt` (pets the IB700 watchdog, then lets it expire) ·
+//! `hpet=ADDR`, `hpet-legacy=PIN` (count periodic HPET timer 0 interrupts). Shared memory
+//! (`shmem.rs`): `shmem=FACTORY,NAME,send|recv` (a message between two VMs).
+//! The hostile guest (`hostile.rs`): `hmmio=ADDR`… `hchaos=ADDR` `hostile=N` (N random operations).
+//! PCI (`pci.rs`): `pci` · `ecam=ADDR` · `pcicfg=DDRR` · `acpi` · `pcibench=N` · `pcifuzz=N`.
 #![no_std]
 #![no_main]
 
 mod boot;
 mod virtio;
+mod hostile;
 mod pci;
+mod shmem;
+mod timers;
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -312,6 +320,10 @@ impl Probe {
                 self.out.s(" cycles each\n");
             }
             b"pit" => self.pit(arg.unwrap_or(0)),
+            b"wdt" => self.wdt(),
+            b"hpet" => self.hpet(arg.unwrap_or(0xfed0_0000), None),
+            b"hpet-legacy" => self.hpet(0xfed0_0000, Some(arg.unwrap_or(2))),
+            b"shmem" => self.shmem(word.get(name.len() + 1..).unwrap_or(b"")),
             b"uartirq" => self.uartirq(arg.unwrap_or(4)),
             b"kbd" => {
                 outb(0x64, 0xaa);
@@ -324,9 +336,15 @@ impl Probe {
                 r.s(if v == 0x55 { "ok" } else { "FAIL" }).s(" selftest=").hex(u64::from(v));
                 r.s("\n");
             }
+            b"hostile" => self.hostile(arg.unwrap_or(1000)),
+            b"hmmio" => self.hmmio(arg.unwrap_or(0)),
+            b"hchaos" => self.hchaos(arg.unwrap_or(0x100_0000)),
             b"pci" => self.pci(),
             b"ecam" => self.ecam(arg.unwrap_or(0xe000_0000)),
             b"pcicfg" => self.pcicfg(arg.unwrap_or(0)),
+            b"acpi" => self.acpi(),
+            b"pcibench" => self.pcibench(arg.unwrap_or(0x100)),
+            b"pcifuzz" => self.pcifuzz(arg.unwrap_or(0x1000)),
             b"mem" => self.mem(),
             b"initrd" => self.initrd(),
             b"peek" => {

@@ -133,3 +133,142 @@ impl Probe {
     }
 
 }
+
+/// The byte sum of `len` bytes at `addr`.
+fn sum(addr: u64, len: u64) -> u8 {
+    (0..len).fold(0u8, |a, i| a.wrapping_add(super::rd8(addr + i)))
+}
+
+/// The first 16-byte aligned `sig` in `from..to`.
+fn scan(sig: &[u8], from: u64, to: u64) -> Option<u64> {
+    (from..to)
+        .step_by(16)
+        .find(|&a| sig.iter().enumerate().all(|(i, &c)| super::rd8(a + i as u64) == c))
+}
+
+impl Probe {
+    /// `acpi`: find the RSDP in 0xE0000–0xFFFFF, check its checksums and
+    /// every table the XSDT lists (and the DSDT), name them, read the ECAM
+    /// base from the MCFG and count the LAPICs and IOAPICs of the MADT; then
+    /// the MP floating pointer and configuration table's checksums.
+    pub(crate) fn acpi(&self) {
+        let o = self.report("acpi");
+        let Some(rsdp) = scan(b"RSD PTR ", 0xe_0000, 0x10_0000) else {
+            o.s("FAIL no RSDP\n");
+            return;
+        };
+        if sum(rsdp, 20) != 0 || sum(rsdp, 36) != 0 {
+            o.s("FAIL RSDP checksum\n");
+            return;
+        }
+        let xsdt = super::rd64(rsdp + 24);
+        let xlen = u64::from(rd32(xsdt + 4));
+        if sum(xsdt, xlen) != 0 || xlen < 36 || xlen > 0x1000 {
+            o.s("FAIL XSDT\n");
+            return;
+        }
+        let (mut bad, mut ecam, mut lapics, mut ioapics, mut dsdt_ok) = (0, 0, 0, 0, false);
+        o.s("ok rsdp=").hex(rsdp).s(" tables=");
+        for i in 0..(xlen - 36) / 8 {
+            let t = super::rd64(xsdt + 36 + 8 * i);
+            let len = u64::from(rd32(t + 4));
+            let sig = rd32(t).to_le_bytes();
+            if len > 0x1_0000 || sum(t, len) != 0 {
+                bad += 1;
+            }
+            o.bytes(&sig).s(",");
+            match &sig {
+                b"MCFG" => ecam = super::rd64(t + 44),
+                b"APIC" => {
+                    let mut at = t + 44;
+                    while at + 2 <= t + len && super::rd8(at + 1) >= 2 {
+                        match super::rd8(at) {
+                            0 => lapics += 1,
+                            1 => ioapics += 1,
+                            _ => {}
+                        }
+                        at += u64::from(super::rd8(at + 1));
+                    }
+                }
+                b"FACP" => {
+                    let d = super::rd64(t + 140);
+                    dsdt_ok = rd32(d) == u32::from_le_bytes(*b"DSDT") && sum(d, u64::from(rd32(d + 4))) == 0;
+                }
+                _ => {}
+            }
+        }
+        o.s(" bad=").dec(bad, 1).s(if dsdt_ok { " dsdt=ok" } else { " dsdt=FAIL" });
+        o.s(" ecam=").hex(ecam).s(" lapics=").dec(lapics, 1).s(" ioapics=").dec(ioapics, 1);
+        let mp = scan(b"_MP_", 0xe_0000, 0x10_0000).filter(|&f| sum(f, 16) == 0).map(|f| u64::from(rd32(f + 4)));
+        let mp_ok = mp.is_some_and(|c| {
+            let len = u64::from(rd32(c + 4) & 0xffff);
+            rd32(c) == u32::from_le_bytes(*b"PCMP") && sum(c, len) == 0
+        });
+        o.s(if mp_ok { " mp=ok\n" } else { " mp=FAIL\n" });
+    }
+}
+
+impl Probe {
+    /// `pcibench=N`: N dword reads of 00:00.0's IDs over CF8/CFC (an OUT
+    /// and an IN each) between progress milestones 20 and 21, then N over
+    /// ECAM at 0xE0000000 (one MMIO read each) up to milestone 22; the
+    /// VMM's log times the milestones.
+    pub(crate) fn pcibench(&self, n: u64) {
+        outl(self.progress, 20);
+        let mut x = 0u32;
+        for _ in 0..n {
+            x ^= cfg_read(0, 0, 0);
+        }
+        outl(self.progress, 21);
+        for _ in 0..n {
+            x ^= rd32(0xe000_0000);
+        }
+        outl(self.progress, 22);
+        let o = self.report("pcibench");
+        // the same value read 2N times XORs to zero
+        o.s(if x == 0 { "ok " } else { "FAIL " }).dec(n, 1).s(" reads each\n");
+    }
+}
+
+impl Probe {
+    /// `pcifuzz=N`: N random configuration writes (random function,
+    /// register, width and value) over CF8/CFC and ECAM and random reads of
+    /// the PCI hole, then the host bridge's IDs read back.
+    pub(crate) fn pcifuzz(&self, n: u64) {
+        let mut s = 0x9e37_79b9_7f4a_7c15u64 ^ n;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for _ in 0..n {
+            let r = next();
+            let (dev, func, reg) = ((r >> 8) & 0x1f, (r >> 13) & 7, (r >> 16) & 0xff);
+            let v = (r >> 32) as u32;
+            match r & 7 {
+                0 => super::outb(DATA + (reg & 3) as u16, v as u8),
+                1 => {
+                    outl(ADDR, cf8(dev, func, reg));
+                    outl(DATA, v);
+                }
+                2 => outl(ADDR, v),
+                3 => super::wr32(0xe000_0000 + ((r >> 8) & 0xf_fffc), v),
+                4 => {
+                    let _ = rd32(0xc000_0000 + ((r >> 8) & 0x3fff_fffc));
+                }
+                5 => {
+                    let _ = inl(DATA);
+                }
+                _ => {
+                    outl(ADDR, cf8(dev, func, reg));
+                    super::outb(DATA + (reg & 3) as u16, v as u8);
+                }
+            }
+        }
+        let id = cfg_read(0, 0, 0);
+        let o = self.report("pcifuzz");
+        o.s(if id == 0x29c0_8086 { "ok " } else { "FAIL " }).dec(n, 1).s(" accesses, bridge=").hex(u64::from(id));
+        self.out.s("\n");
+    }
+}

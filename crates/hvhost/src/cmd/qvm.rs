@@ -134,23 +134,23 @@ pub(crate) fn run(args: &QvmArgs) -> i32 {
         host_files: !s.no_host_files,
         cwd: ".".into(),
         root: s.root.clone(),
+        partial: true,
         ..qvmconf::Options::default()
     };
     let mut map = SourceMap::new();
-    let (vm, mut diags) = qvmconf::load(&mut map, &s.words, &opts);
-    // What this KVM VMM cannot run: a configuration error for a real run; a
-    // dry run plans for QNX qvm and says what would stop a run here.
-    if let Some(vm) = vm.as_ref().filter(|_| !diags.iter().any(|d| d.is_error())) {
-        let found = vmm::preflight(vm);
-        if s.dryrun || vm.dryrun {
-            diags.extend(dry_run_findings(found));
-        } else {
-            diags.extend(found);
-        }
-    }
-    let (errors, _) = emit(s.format, &map, &mut diags);
-    let Some(mut vm) = vm.filter(|_| errors == 0) else {
-        return EXIT_CONFIG;
+    let (vm, diags) = qvmconf::load(&mut map, &s.words, &opts);
+    // A configuration without errors (its host files may be missing): the
+    // plan a dry run prints.
+    let assembled = !diags
+        .iter()
+        .any(|d| d.is_error() && !qvmconf::codes::is_host_file(d.code));
+    // One verdict for a dry run and a run, every stage's findings at once.
+    let mut verdict = vmm::Verdict::new(vm.as_ref(), diags);
+    emit(s.format, &map, &mut verdict.diagnostics);
+    let dryrun = s.dryrun || vm.as_ref().is_some_and(|v| v.dryrun);
+    let stop = verdict.stop();
+    let Some(mut vm) = vm.filter(|_| assembled) else {
+        return stop.map_or(EXIT_CONFIG, |c| i32::from(c.code()));
     };
     if opts.root.is_some() {
         // The VMM loads what qvmconf checked: the files under `--root`.
@@ -158,11 +158,15 @@ pub(crate) fn run(args: &QvmArgs) -> i32 {
             l.path.value = opts.host_path(&l.path.value).display().to_string();
         }
     }
-    if !(s.dryrun || vm.dryrun) {
-        return run_vm(&map, &vm, &s.words);
+    if dryrun {
+        // The VM QNX qvm would assemble, with the same verdict as a run.
+        print_plan(s.format, &Plan { vm: &vm, map: &map });
+        return stop.map_or(0, |c| i32::from(c.code()));
     }
-    print_plan(s.format, &Plan { vm: &vm, map: &map });
-    0
+    match stop {
+        Some(c) => i32::from(c.code()),
+        None => run_vm(&map, &vm, &s.words),
+    }
 }
 
 /// Prints a dry-run plan in `format` (nothing for `sarif`: only diagnostics).
@@ -175,23 +179,6 @@ pub(crate) fn print_plan(format: Format, plan: &Plan) {
         ),
         Format::Sarif => {}
     }
-}
-
-/// The VMM's refusals as a dry run shows them: warnings (the plan is QNX
-/// qvm's, which has these devices), each saying that a run here stops.
-pub(crate) fn dry_run_findings(found: Vec<diag::Diagnostic>) -> Vec<diag::Diagnostic> {
-    found
-        .into_iter()
-        .map(|d| {
-            if d.is_error() {
-                d.severity(diag::Severity::Warning).note(
-                    "QNX qvm runs this; hvhost's KVM VMM does not: without `dryrun` this is an error (exit 65)",
-                )
-            } else {
-                d
-            }
-        })
-        .collect()
 }
 
 /// Runs the VM on KVM: converts the configuration into the VMM's

@@ -8,13 +8,13 @@
 //! command adds what the VMM refuses, prints or runs the plan. The VM then
 //! runs as under `hvhost qvm`, with qvm's exit codes.
 
-use crate::cmd::qvm::{EXIT_BEFORE_START, EXIT_CONFIG, dry_run_findings, print_plan, run_vm};
+use crate::cmd::qvm::{EXIT_BEFORE_START, EXIT_CONFIG, print_plan, run_vm};
 use crate::input::{BuildfileInput, Unreadable};
 use crate::output::{Format, emit};
 use buildfile::{Manifest, Times};
 use clap::Args;
 use diag::{Diagnostic, SourceMap};
-use hostcheck::plan::{BootStep, Plan, PlannedVm, Request, Stop};
+use hostcheck::plan::{BootStep, Plan, PlannedVm, Request, Stop, Stopped};
 use std::path::PathBuf;
 
 /// Arguments of `hvhost run`.
@@ -60,14 +60,12 @@ pub(crate) fn run(args: &RunArgs) -> i32 {
         return EXIT_CONFIG;
     };
     let name = args.input.display_name();
-    let refusals = |c: &qvmconf::VmConfig| {
-        // What this VMM cannot run: an error for a run, a warning in a dry run.
-        let found = vmm::preflight(c);
-        if args.dryrun {
-            dry_run_findings(found)
-        } else {
-            found
-        }
+    // The same preflight as `hvhost qvm`'s, for a dry run and a run: what
+    // this VMM cannot run, and the `hostdev` files this machine lacks.
+    let refusals = |c: &qvmconf::VmConfig, read: &[Diagnostic]| {
+        let mut found = qvmconf::missing_hostdevs(c, std::path::Path::new("."));
+        found.extend(vmm::refusals(c, read));
+        found
     };
     let req = Request {
         name: &name,
@@ -81,20 +79,16 @@ pub(crate) fn run(args: &RunArgs) -> i32 {
     emit(args.format, &map, &mut diags);
     let plan = match planned {
         Ok(p) => p,
-        Err(Stop::BeforeStart) => return EXIT_BEFORE_START,
-        Err(Stop::Config) => return EXIT_CONFIG,
+        Err(Stopped { stop, vms }) => {
+            if args.dryrun {
+                // The same verdict as a run, with the VMs that could be planned.
+                print_plans(args.format, &map, &vms);
+            }
+            return exit_of(stop);
+        }
     };
     if args.dryrun {
-        for vm in &plan.vms {
-            if plan.vms.len() > 1 && args.format == Format::Text {
-                println!("# {}", vm.name);
-            }
-            let p = qvmconf::plan::Plan {
-                vm: &vm.config,
-                map: &map,
-            };
-            print_plan(args.format, &p);
-        }
+        print_plans(args.format, &map, &plan.vms);
         return 0;
     }
     let code = match plan.vms.as_slice() {
@@ -103,6 +97,29 @@ pub(crate) fn run(args: &RunArgs) -> i32 {
     };
     drop(plan.staged);
     code
+}
+
+/// qvm's exit code for a stop.
+fn exit_of(stop: Stop) -> i32 {
+    match stop {
+        Stop::BeforeStart => EXIT_BEFORE_START,
+        Stop::Config => EXIT_CONFIG,
+    }
+}
+
+/// Prints the dry-run plan of each VM (each headed by its name when there
+/// are several).
+fn print_plans(format: Format, map: &SourceMap, vms: &[PlannedVm<'_>]) {
+    for vm in vms {
+        if vms.len() > 1 && format == Format::Text {
+            println!("# {}", vm.name);
+        }
+        let p = qvmconf::plan::Plan {
+            vm: &vm.config,
+            map,
+        };
+        print_plan(format, &p);
+    }
 }
 
 /// Runs the VMs as the boot script does, each as its own `hvhost qvm`

@@ -24,19 +24,7 @@ impl<'a> Parser<'a> {
             return;
         };
         let Some(kind) = VdevKind::from_written(&v.text) else {
-            let base = schema::base_name(&v.text);
-            let mut d = Diagnostic::new(&codes::Q0105, format!("unknown vdev `{}`", v.text))
-                .at(v.span, "no such vdev");
-            if let Some(s) = schema::did_you_mean(base, VdevKind::ALL.iter().map(|k| k.name())) {
-                d = d.help(format!("did you mean `{s}`?"));
-            } else {
-                d = d.help(format!("hvhost knows: {}", VdevKind::known()));
-            }
-            d = d.note(format!(
-                "qvm would load `vdev-{base}.so`; hvhost cannot check or run a device it does not know"
-            ));
-            self.err(d);
-            self.ctx = Ctx::Skip;
+            self.unknown_vdev(t, v);
             return;
         };
         self.cfg.vdevs.push(Vdev {
@@ -56,6 +44,46 @@ impl<'a> Parser<'a> {
             span: t.span.to(v.span),
         });
         self.ctx = Ctx::Vdev(self.cfg.vdevs.len() - 1);
+    }
+
+    /// `vdev NAME` for a name hvhost does not know. Close to a known name
+    /// (`ser8205`): a misspelling, an error (Q0105) whose options are
+    /// skipped. Otherwise a vendor's own vdev, which qvm loads as
+    /// `vdev-NAME.so`: kept with its words, and a warning (Q0112) that they
+    /// cannot be checked.
+    fn unknown_vdev(&mut self, t: &'a Token, v: &'a Token) {
+        let base = schema::base_name(&v.text);
+        if let Some(s) = schema::did_you_mean(base, VdevKind::ALL.iter().map(|k| k.name())) {
+            let d = Diagnostic::new(&codes::Q0105, format!("unknown vdev `{}`", v.text))
+                .at(v.span, "no such vdev")
+                .help(format!("did you mean `{s}`?"))
+                .note(format!(
+                    "qvm would load `vdev-{base}.so`; a name this close to `{s}` is taken for a misspelling"
+                ));
+            self.err(d);
+            self.ctx = Ctx::Skip;
+            return;
+        }
+        self.err(
+            Diagnostic::new(
+                &codes::Q0112,
+                format!("vdev `{}` is not one hvhost knows: its options cannot be checked", v.text),
+            )
+            .at(v.span, format!("qvm loads `vdev-{base}.so`"))
+            .note(format!(
+                "hvhost knows: {}; `hvhost check` says whether the host image has `vdev-{base}.so`, and hvhost's VMM does not run it",
+                VdevKind::known()
+            )),
+        );
+        self.cfg.foreign_vdevs.push(ForeignVdev {
+            written: Spanned::new(v.text.clone(), v.span),
+            name: base.to_string(),
+            words: Vec::new(),
+            safety: self.safety.0,
+            safety_span: self.safety.1,
+            span: t.span.to(v.span),
+        });
+        self.ctx = Ctx::Foreign(self.cfg.foreign_vdevs.len() - 1);
     }
 
     /// Handles `t` if it is an option of vdev `v`; false if it is not.

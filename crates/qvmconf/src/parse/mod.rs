@@ -32,8 +32,10 @@ pub(crate) struct Facts {
 enum Ctx {
     None,
     Vdev(usize),
-    /// An unknown vdev: its options are skipped.
+    /// A misspelt vdev (Q0105): its options are skipped.
     Skip,
+    /// A vdev hvhost does not know: its words are kept, unchecked.
+    Foreign(usize),
     Cpu(usize),
     Pass(usize),
     Reserve(usize),
@@ -71,6 +73,7 @@ impl<'a> Parser<'a> {
                 cmdline: None,
                 passes: Vec::new(),
                 vdevs: Vec::new(),
+                foreign_vdevs: Vec::new(),
                 unsupported: Unsupported::default(),
                 tolerance_us: None,
                 safety: default_safety,
@@ -150,6 +153,13 @@ impl<'a> Parser<'a> {
             }
             Ctx::Skip => {
                 if !TOP_OPTIONS.contains(&word) {
+                    return;
+                }
+            }
+            Ctx::Foreign(f) => {
+                if !TOP_OPTIONS.contains(&word) {
+                    let w = Spanned::new(t.text.clone(), t.span);
+                    self.cfg.foreign_vdevs[f].words.push(w);
                     return;
                 }
             }

@@ -108,8 +108,9 @@ pub trait PciFunction: Send {
     fn config(&self) -> &ConfigSpace;
     /// The configuration space, to write.
     fn config_mut(&mut self) -> &mut ConfigSpace;
-    /// The function's MSI-X state, when it has the capability.
-    fn msix(&mut self) -> Option<&mut Msix> {
+    /// The function's MSI-X state, when it has the capability (a device
+    /// that raises vectors from its own thread keeps it in an `Arc`).
+    fn msix(&self) -> Option<&Msix> {
         None
     }
     /// After a guest write of `len` bytes at `offset` of configuration space.

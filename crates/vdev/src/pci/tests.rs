@@ -129,7 +129,7 @@ impl MsiSink for Sink {
     }
 }
 
-fn entry(m: &mut Msix, v: usize, addr: u64, data: u32, masked: bool) {
+fn entry(m: &Msix, v: usize, addr: u64, data: u32, masked: bool) {
     let mut e = [0u8; 16];
     e[0..8].copy_from_slice(&addr.to_le_bytes());
     e[8..12].copy_from_slice(&data.to_le_bytes());
@@ -158,8 +158,8 @@ fn msix_capability_table_masks_and_pending_bits() {
     assert_eq!(ctl, [1, 0, 0, 0]);
     assert!(!m.notify(0).expect("notify"), "disabled: no MSI-X");
 
-    entry(&mut m, 0, 0xfee0_0000, 0x41, false);
-    entry(&mut m, 1, 0xfee0_1000, 0x42, true);
+    entry(&m, 0, 0xfee0_0000, 0x41, false);
+    entry(&m, 1, 0xfee0_1000, 0x42, true);
     assert!(
         sink.routes.lock().expect("lock").is_empty(),
         "not enabled yet"
@@ -223,4 +223,22 @@ fn msix_capability_table_masks_and_pending_bits() {
     // out-of-range vectors and writes are ignored
     assert!(!m.notify(7).expect("notify"));
     m.write(MsixRegion::Table(3 * 16), &[1; 4]).expect("beyond");
+}
+
+#[test]
+fn msix_vectors_are_raised_from_another_thread() {
+    let sink = Arc::new(Sink::default());
+    let mut c = ConfigSpace::new(&IDS);
+    let mut m = Msix::new(1, 0, 0, 0x800, sink.clone());
+    let cap = m.install(&mut c).expect("cap");
+    let m = Arc::new(m);
+    entry(&m, 0, 0xfee0_0000, 0x50, false);
+    m.control_written(0x8000).expect("enable");
+    let io = {
+        let m = m.clone();
+        std::thread::spawn(move || (0..100).all(|_| m.notify(0).unwrap_or(false)))
+    };
+    assert!(io.join().unwrap_or(false));
+    assert_eq!(sink.signals.lock().expect("lock").len(), 100);
+    assert_eq!(c.read_u16(cap + 2) & 0x7ff, 0, "one vector");
 }

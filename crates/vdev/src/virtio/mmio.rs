@@ -91,7 +91,7 @@ pub fn device(
     let base = ranges(spec)?[0].base;
     let core = Core::new(
         dev,
-        (ctx.irq.clone(), None),
+        (ctx.irq(), None),
         ctx.memory.clone(),
         ctx.logger.clone(),
     )?;

@@ -19,8 +19,8 @@
 //! BAR can move, so no ioeventfd is registered yet). The
 //! `VIRTIO_PCI_CAP_PCI_CFG` window is not offered.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, Mutex};
 
 use virtio_queue::QueueT;
 
@@ -55,15 +55,9 @@ fn class(device_type: u32) -> u32 {
 
 /// The vectors the driver chose, and the MSI-X state they are sent through.
 struct PciVectors {
-    msix: Mutex<Msix>,
+    msix: Msix,
     config: AtomicU16,
     queues: Vec<AtomicU16>,
-}
-
-impl PciVectors {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Msix> {
-        self.msix.lock().unwrap_or_else(|p| p.into_inner())
-    }
 }
 
 impl Vectors for PciVectors {
@@ -75,7 +69,7 @@ impl Vectors for PciVectors {
                 .get(q)
                 .map_or(NO_VECTOR, |v| v.load(Ordering::SeqCst)),
         };
-        let mut m = self.lock();
+        let m = &self.msix;
         if !m.enabled() {
             return false;
         }
@@ -89,7 +83,6 @@ pub struct VirtioPci {
     cfg: ConfigSpace,
     core: Core,
     vectors: Arc<PciVectors>,
-    msix_cap: usize,
     features_sel: u32,
     driver_features_sel: u32,
     queue_sel: u16,
@@ -139,19 +132,18 @@ pub fn function(
             .map_err(layout_err)?;
     }
     let mut msix = Msix::new(nq as u16 + 1, 0, MSIX_TABLE, MSIX_PBA, msi);
-    let msix_cap = msix.install(&mut cfg).map_err(layout_err)?;
+    msix.install(&mut cfg).map_err(layout_err)?;
     let vectors = Arc::new(PciVectors {
-        msix: Mutex::new(msix),
+        msix,
         config: AtomicU16::new(NO_VECTOR),
         queues: (0..nq).map(|_| AtomicU16::new(NO_VECTOR)).collect(),
     });
-    let line = (ctx.irq.clone(), Some(vectors.clone() as Arc<dyn Vectors>));
+    let line = (ctx.irq(), Some(vectors.clone() as Arc<dyn Vectors>));
     let core = Core::new(dev, line, ctx.memory.clone(), ctx.logger.clone())?;
     Ok(Box::new(VirtioPci {
         cfg,
         core,
         vectors,
-        msix_cap,
         features_sel: 0,
         driver_features_sel: 0,
         queue_sel: 0,
@@ -215,7 +207,7 @@ impl VirtioPci {
     }
 
     fn set_vector(&self, slot: &AtomicU16, v: u16) {
-        let n = self.vectors.lock().vectors();
+        let n = self.vectors.msix.vectors();
         slot.store(if v < n { v } else { NO_VECTOR }, Ordering::SeqCst);
     }
 
@@ -285,13 +277,8 @@ impl PciFunction for VirtioPci {
     fn config_mut(&mut self) -> &mut ConfigSpace {
         &mut self.cfg
     }
-    fn config_written(&mut self, offset: usize, len: usize) {
-        let cap = self.msix_cap;
-        if offset < cap + 4 && offset + len > cap + 2 {
-            let ctl = self.cfg.read_u16(cap + 2);
-            // a failed route is the VMM's to report; the guest sees no message
-            let _ = self.vectors.lock().control_written(ctl);
-        }
+    fn msix(&self) -> Option<&Msix> {
+        Some(&self.vectors.msix)
     }
 
     fn bar_read(&mut self, _bar: usize, offset: u64, data: &mut [u8]) -> Result<(), Error> {
@@ -307,11 +294,6 @@ impl PciFunction for VirtioPci {
             put_le(data, u64::from(isr));
         } else if (DEVICE..NOTIFY).contains(&offset) {
             self.core.read_config(offset - DEVICE, data);
-        } else {
-            let m = self.vectors.lock();
-            if let Some(r) = m.region(0, offset) {
-                m.read(r, data);
-            }
         }
         Ok(())
     }
@@ -325,14 +307,6 @@ impl PciFunction for VirtioPci {
         } else if (NOTIFY..MSIX_TABLE).contains(&offset) {
             self.core
                 .notify(((offset - NOTIFY) / u64::from(NOTIFY_MULTIPLIER)) as usize);
-        } else {
-            let mut m = self.vectors.lock();
-            if let Some(r) = m.region(0, offset) {
-                m.write(r, data).map_err(|e| Error::Runtime {
-                    vdev: "virtio-pci".into(),
-                    msg: format!("MSI-X: {e}"),
-                })?;
-            }
         }
         Ok(Effect::None)
     }

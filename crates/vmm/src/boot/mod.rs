@@ -115,7 +115,7 @@ pub(crate) fn has_image(spec: &VmSpec) -> bool {
 
 /// Load every `load` of the spec and prepare the boot protocol; returns the
 /// boot vCPU's entry.
-pub(crate) fn load(spec: &VmSpec, mem: &Memory) -> Result<Entry, Error> {
+pub(crate) fn load(spec: &VmSpec, mem: &Memory, platform: &Platform) -> Result<Entry, Error> {
     if let Some(msg) = low_ram_missing(&mem.regions) {
         return Err(Error::Config(msg));
     }
@@ -132,7 +132,46 @@ pub(crate) fn load(spec: &VmSpec, mem: &Memory) -> Result<Entry, Error> {
     mem.write(CMDLINE, &c, "cmdline")?;
     let modules = place_initrds(&kernel, initrds, mem)?;
     tables::write_gdt(mem)?;
-    enter(&kernel, mem, &modules, cmdline.len())
+    enter(&kernel, mem, &modules, cmdline.len(), platform)
+}
+
+/// What the machine adds to the boot information: address ranges the
+/// memory map marks reserved (the ECAM window, firmware tables in RAM) and
+/// where the ACPI RSDP is.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Platform {
+    /// (start, size) of each reserved range.
+    pub reserved: Vec<(u64, u64)>,
+    /// The RSDP, when the VM has ACPI tables.
+    pub rsdp: Option<u64>,
+}
+
+/// The memory map with `reserved` cut out of RAM and listed as reserved.
+fn with_reserved(map: Vec<(u64, u64, u32)>, reserved: &[(u64, u64)]) -> Vec<(u64, u64, u32)> {
+    let mut out = Vec::new();
+    for (start, size, ty) in map {
+        let mut pieces = vec![(start, start + size)];
+        if ty == 1 {
+            for &(r, len) in reserved {
+                pieces = pieces
+                    .into_iter()
+                    .flat_map(|(a, b)| {
+                        let (c, d) = (r.max(a), (r + len).min(b));
+                        if c >= d {
+                            vec![(a, b)]
+                        } else {
+                            vec![(a, c), (d, b)]
+                        }
+                    })
+                    .filter(|(a, b)| a < b)
+                    .collect();
+            }
+        }
+        out.extend(pieces.into_iter().map(|(a, b)| (a, b - a, ty)));
+    }
+    out.extend(reserved.iter().map(|&(a, len)| (a, len, 2)));
+    out.sort_unstable();
+    out
 }
 
 /// An initrd's `load` line and its bytes.
@@ -228,19 +267,21 @@ fn enter(
     mem: &Memory,
     modules: &[(u64, u64)],
     cmdline_len: usize,
+    platform: &Platform,
 ) -> Result<Entry, Error> {
-    let map = mem.map();
+    let map = with_reserved(mem.map(), &platform.reserved);
+    let rsdp = platform.rsdp.unwrap_or(0);
     let (rip, protocol) = (kernel.entry, kernel.name);
     let mode = match kernel.proto {
         Proto::Pvh => {
-            params::write_start_info(mem, &map, modules)?;
+            params::write_start_info(mem, &map, modules, rsdp)?;
             Mode::Protected32 {
                 eax: 0,
                 ebx: INFO as u32,
             }
         }
         Proto::Elf64 => {
-            params::write_start_info(mem, &map, modules)?;
+            params::write_start_info(mem, &map, modules, rsdp)?;
             tables::write_page_tables(mem)?;
             Mode::Long64 { rbx: INFO, rsi: 0 }
         }
@@ -258,6 +299,7 @@ fn enter(
                 &map,
                 modules.first().copied(),
                 cmdline_len,
+                rsdp,
             )?;
             tables::write_page_tables(mem)?;
             Mode::Long64 {

@@ -37,6 +37,7 @@ pub(super) fn write_start_info(
     mem: &Memory,
     map: &Map,
     modules: &[(u64, u64)],
+    rsdp: u64,
 ) -> Result<(), Error> {
     // hvm_memmap_table_entry: addr, size, type, reserved (u32)
     write_map(mem, map, "PVH memory map", |a, s, t| {
@@ -62,7 +63,7 @@ pub(super) fn write_start_info(
     si.extend_from_slice(&(modules.len().min(4) as u32).to_le_bytes());
     si.extend_from_slice(&(if modules.is_empty() { 0 } else { MODULES }).to_le_bytes());
     si.extend_from_slice(&CMDLINE.to_le_bytes());
-    si.extend_from_slice(&0u64.to_le_bytes());
+    si.extend_from_slice(&rsdp.to_le_bytes());
     si.extend_from_slice(&MEMMAP.to_le_bytes());
     si.extend_from_slice(&(map.len() as u32).to_le_bytes());
     si.extend_from_slice(&0u32.to_le_bytes());
@@ -121,8 +122,10 @@ pub(super) fn write_zero_page(
     map: &Map,
     initrd: Option<(u64, u64)>,
     cmdline_len: usize,
+    rsdp: u64,
 ) -> Result<(), Error> {
     let mut zp = vec![0u8; 4096];
+    zp[0x70..0x78].copy_from_slice(&rsdp.to_le_bytes()); // acpi_rsdp_addr
     zp[0x1f1..0x1f1 + setup.len()].copy_from_slice(setup);
     let put32 = |zp: &mut Vec<u8>, o: usize, v: u32| zp[o..o + 4].copy_from_slice(&v.to_le_bytes());
     zp[0x210] = 0xff; // type_of_loader: undefined

@@ -108,7 +108,7 @@ fn try_load(format: ImageFormat, addr: Option<u64>, data: &[u8]) -> Result<Entry
         loads: vec![Load::image(format, addr, path)],
         ..Default::default()
     };
-    load(&spec, &memory())
+    load(&spec, &memory(), &super::Platform::default())
 }
 
 #[test]
@@ -189,7 +189,7 @@ fn acpi_and_fdt_loads_are_refused() {
             ],
             ..Default::default()
         };
-        let e = load(&spec, &memory()).expect_err("refused");
+        let e = load(&spec, &memory(), &super::Platform::default()).expect_err("refused");
         assert!(e.to_string().contains("not supported"), "{kind:?}: {e}");
     }
 }

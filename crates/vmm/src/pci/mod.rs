@@ -19,10 +19,10 @@ pub(crate) mod msi;
 use std::sync::{Arc, Mutex};
 
 use vdev::pci::{
-    Bar, BarKind, CMD_IO, CMD_MEMORY, COMMAND, ConfigSpace, INTERRUPT_LINE, INTERRUPT_PIN, Ids,
-    PciFunction,
+    Bar, BarKind, CMD_IO, CMD_MEMORY, COMMAND, ConfigSpace, HEADER_TYPE, INTERRUPT_LINE,
+    INTERRUPT_PIN, Ids, PciFunction,
 };
-use vdev::{Effect, PciAddr, Space};
+use vdev::{Effect, IrqLine, PciAddr, Space};
 
 /// The configuration address port (0xCF8, dword) and data ports (0xCFC–0xCFF).
 pub(crate) const CONFIG_PORTS: u64 = 0xcf8;
@@ -54,6 +54,28 @@ pub(crate) const HOST_BRIDGE: Ids = Ids {
 /// The IOAPIC pin INTx `pin` (1 = INTA#) of device `dev` goes to.
 pub(crate) fn intx_gsi(dev: u8, pin: u8) -> u32 {
     INTX_BASE + (u32::from(dev) + u32::from(pin.max(1)) - 1) % 4
+}
+
+/// A function's INTx line: connected to an irqfd once the VMM knows the
+/// function's interrupt pin (a function without one never raises it).
+/// Each trigger is one edge on the IOAPIC pin.
+#[derive(Default)]
+pub(crate) struct IntxLine(std::sync::OnceLock<Arc<dyn IrqLine>>);
+
+impl IntxLine {
+    /// Connect the line (once).
+    pub(crate) fn connect(&self, to: Arc<dyn IrqLine>) {
+        let _ = self.0.set(to);
+    }
+}
+
+impl IrqLine for IntxLine {
+    fn trigger(&self) -> std::io::Result<()> {
+        match self.0.get() {
+            Some(l) => l.trigger(),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The host bridge: a header and nothing else.
@@ -93,6 +115,7 @@ pub(crate) struct PciBus {
     address: u32,
     ecam: Option<u64>,
     maps: Vec<Mapping>,
+    windows: Vec<(u64, u64)>,
 }
 
 /// A failed BAR or configuration access, for the vCPU.
@@ -111,6 +134,7 @@ impl PciBus {
             address: 0,
             ecam: None,
             maps: Vec::new(),
+            windows: vec![(MMIO_START, MMIO_END - 1)],
         }
     }
 
@@ -145,9 +169,9 @@ impl PciBus {
         Ok(())
     }
 
-    /// The functions' addresses and interrupt pins (0: none), for the tables.
-    #[allow(dead_code, reason = "the firmware tables use it (next step)")]
-    pub(crate) fn functions(&self) -> Vec<(PciAddr, u8)> {
+    /// The functions' addresses, interrupt pins (0: none) and interrupt
+    /// lines (the IOAPIC pin each is wired to), for the tables.
+    pub(crate) fn functions(&self) -> Vec<(PciAddr, u8, u8)> {
         self.slots
             .iter()
             .map(|s| {
@@ -156,9 +180,22 @@ impl PciBus {
                     dev: s.devfn >> 3,
                     func: s.devfn & 7,
                 };
-                (addr, s.func.config().read_u8(INTERRUPT_PIN))
+                let c = s.func.config();
+                (addr, c.read_u8(INTERRUPT_PIN), c.read_u8(INTERRUPT_LINE))
             })
             .collect()
+    }
+
+    /// The 32-bit memory windows memory BARs are placed in (first and last
+    /// address): the PCI hole without what [`PciBus::assign`] was told is
+    /// busy (RAM, ROM, ECAM, other devices).
+    pub(crate) fn mmio_windows(&self) -> Vec<(u64, u64)> {
+        self.windows.clone()
+    }
+
+    /// The ECAM window's base, when there is one.
+    pub(crate) fn ecam(&self) -> Option<u64> {
+        self.ecam
     }
 
     /// Tell each function with an interrupt pin the GSI it is wired to
@@ -174,6 +211,7 @@ impl PciBus {
     /// BARs above 0x1000, each aligned to its size and clear of `busy`
     /// (RAM, ROM, ECAM, other vdevs); then enable decoding.
     pub(crate) fn assign(&mut self, busy: &[(Space, u64, u64)]) -> std::result::Result<(), String> {
+        self.windows = free(busy, MMIO_START, MMIO_END);
         let mut taken: Vec<(Space, u64, u64)> = busy.to_vec();
         let mut bars: Vec<(usize, usize, Bar)> = Vec::new();
         for (si, s) in self.slots.iter().enumerate() {
@@ -211,14 +249,33 @@ impl PciBus {
             }
             cfg.set_u16(COMMAND, cmd);
         }
+        self.mark_multifunction();
         for i in 0..self.slots.len() {
             self.remap(i);
         }
         Ok(())
     }
 
+    /// Set the multi-function bit of function 0 of every device that has
+    /// other functions (guests look for functions 1-7 only then).
+    fn mark_multifunction(&mut self) {
+        let multi: Vec<u8> = self
+            .slots
+            .iter()
+            .filter(|s| s.devfn & 7 != 0)
+            .map(|s| s.devfn >> 3)
+            .collect();
+        for s in &mut self.slots {
+            if s.devfn & 7 == 0 && multi.contains(&(s.devfn >> 3)) {
+                let c = s.func.config_mut();
+                let h = c.read_u8(HEADER_TYPE) | 0x80;
+                c.set_u8(HEADER_TYPE, h);
+            }
+        }
+    }
+
     /// The BARs decoding now.
-    #[allow(dead_code, reason = "the firmware tables use it (next step)")]
+    #[cfg(test)]
     pub(crate) fn mappings(&self) -> &[Mapping] {
         &self.maps
     }
@@ -359,6 +416,14 @@ impl PciBus {
             .iter()
             .find(|m| m.space == space && addr >= m.base && addr - m.base < m.len)?;
         let offset = addr - m.base;
+        let len = read.as_deref().or(write).map_or(0, <[u8]>::len) as u64;
+        if offset + len > m.len {
+            // straddles the BAR's end: reads all ones, writes are dropped
+            if let Some(d) = read {
+                d.fill(0xff);
+            }
+            return Some(Ok(Effect::None));
+        }
         let s = &mut self.slots[m.slot];
         if let Some(msix) = s.func.msix()
             && let Some(region) = msix.region(m.bar, offset)
@@ -420,6 +485,28 @@ fn place(
         }
     }
     None
+}
+
+/// The parts of `start..end` (memory) no busy range meets: (first, last).
+fn free(busy: &[(Space, u64, u64)], start: u64, end: u64) -> Vec<(u64, u64)> {
+    let mut cuts: Vec<(u64, u64)> = busy
+        .iter()
+        .filter(|b| b.0 == Space::Mem && b.2 > 0)
+        .map(|b| (b.1, b.1.saturating_add(b.2)))
+        .collect();
+    cuts.sort_unstable();
+    let mut out = Vec::new();
+    let mut at = start;
+    for (a, b) in cuts {
+        if a > at && at < end {
+            out.push((at, a.min(end) - 1));
+        }
+        at = at.max(b);
+    }
+    if at < end {
+        out.push((at, end - 1));
+    }
+    out
 }
 
 /// Ports 0xCF8–0xCFF on the port bus.

@@ -31,8 +31,8 @@ impl PciFunction for Test {
     fn config_mut(&mut self) -> &mut ConfigSpace {
         &mut self.config
     }
-    fn msix(&mut self) -> Option<&mut Msix> {
-        Some(&mut self.msix)
+    fn msix(&self) -> Option<&Msix> {
+        Some(&self.msix)
     }
     fn bar_read(&mut self, bar: usize, offset: u64, data: &mut [u8]) -> Result<()> {
         self.seen.lock().unwrap().push((bar, offset));
@@ -267,4 +267,142 @@ fn addresses_and_placement() {
     assert!(dup(&mut b, 32).is_err());
     assert!(dup(&mut b, 4).is_ok());
     assert_eq!(b.functions().len(), 2);
+    let f = HostBridge(ConfigSpace::new(&HOST_BRIDGE));
+    b.add(
+        PciAddr {
+            bus: 0,
+            dev: 4,
+            func: 2,
+        },
+        "x",
+        Box::new(f),
+    )
+    .unwrap();
+    b.assign(&[]).unwrap();
+    assert_eq!(
+        cfg32(&mut b, 4, 0xc) >> 16 & 0xff,
+        0x80,
+        "device 4 is multi-function"
+    );
+    assert_eq!(
+        cfg32(&mut b, 0, 0xc) >> 16 & 0xff,
+        0,
+        "the host bridge is not"
+    );
+    assert_eq!(b.mmio_windows(), vec![(MMIO_START, MMIO_END - 1)]);
+    let busy = [
+        (Space::Mem, ECAM_BASE, ECAM_LEN),
+        (Space::Mem, 0xf800_0000, 0x100),
+        (Space::Io, 0xc000_0000, 0x1000),
+        (Space::Mem, 0, 0xc800_0000),
+    ];
+    assert_eq!(
+        free(&busy, MMIO_START, MMIO_END),
+        vec![
+            (0xc800_0000, ECAM_BASE - 1),
+            (ECAM_BASE + ECAM_LEN, 0xf7ff_ffff),
+            (0xf800_0100, MMIO_END - 1)
+        ]
+    );
+}
+
+/// The LAPIC IRR bit of `vector` on `vcpu`.
+fn irr(vcpu: &kvm_ioctls::VcpuFd, vector: u8) -> bool {
+    let lapic = vcpu.get_lapic().unwrap();
+    let at = 0x200 + usize::from(vector / 32) * 16;
+    let word = u32::from_le_bytes([0, 1, 2, 3].map(|i| lapic.regs[at + i] as u8));
+    word & (1 << (vector % 32)) != 0
+}
+
+#[test]
+fn msix_vectors_become_kvm_msi_routes_that_reach_the_lapic() {
+    if !testkit::kvm() {
+        return;
+    }
+    let kvm = kvm_ioctls::Kvm::new().unwrap();
+    let vm = Arc::new(kvm.create_vm().unwrap());
+    vm.create_irq_chip().unwrap();
+    let vcpu = vm.create_vcpu(0).unwrap();
+    let mut lapic = vcpu.get_lapic().unwrap();
+    lapic.regs[0xf0] = 0xff_u8 as _; // SVR: software enabled, spurious 0xff
+    lapic.regs[0xf1] = 1;
+    vcpu.set_lapic(&lapic).unwrap();
+    let (controllers, _) = crate::irq::Controllers::new(&[]);
+    let routes = Arc::new(crate::irq::Routes::new(vm.clone(), &controllers));
+    let sink = msi::KvmMsi::new(routes.clone());
+    let to_cpu0 = |vector: u32| {
+        Some(MsiMessage {
+            addr: 0xfee0_0000,
+            data: vector,
+        })
+    };
+    sink.route(0, to_cpu0(0x41)).unwrap();
+    sink.route(1, None).unwrap(); // never routed: takes no GSI
+    sink.route(2, to_cpu0(0x42)).unwrap();
+    assert_eq!(
+        routes.allocate().unwrap(),
+        26,
+        "vectors 0 and 2 took GSIs 24 and 25"
+    );
+    assert!(!irr(&vcpu, 0x41));
+    sink.signal(0).unwrap();
+    sink.signal(1).unwrap();
+    let t = std::time::Instant::now();
+    while !irr(&vcpu, 0x41) && t.elapsed() < std::time::Duration::from_secs(2) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(irr(&vcpu, 0x41), "vector 0's message reached the LAPIC");
+    assert!(!irr(&vcpu, 0x42), "vector 2 was not signalled");
+    // a withdrawn route delivers nothing
+    sink.route(2, None).unwrap();
+    sink.signal(2).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(!irr(&vcpu, 0x42));
+}
+
+#[test]
+fn random_accesses_never_panic_and_keep_the_ids() {
+    let (mut b, _) = bus(Arc::default());
+    b.assign(&[]).unwrap();
+    let mut s = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    for _ in 0..200_000 {
+        let r = next();
+        let len = [1usize, 2, 4, 8][(r & 3) as usize];
+        let mut data = (r >> 16).to_le_bytes();
+        let data = &mut data[..len];
+        let off = (r >> 20) & 0xf_ffff;
+        match (r >> 4) & 7 {
+            0 => b.ports_write(off & 7, data).map(|_| ()).unwrap(),
+            1 => b.ports_read(off & 7, data),
+            2 => b.ecam_write(off, data).unwrap(),
+            3 => b.ecam_read(off, data),
+            4 => {
+                let addr = MMIO_START + (off << 4);
+                let _ = b.bar_access(Space::Mem, addr, None, Some(data));
+            }
+            5 => {
+                let _ = b.bar_access(Space::Io, off & 0xffff, Some(data), None);
+            }
+            _ => {
+                let addr = MMIO_START + (off << 4);
+                let _ = b.bar_access(Space::Mem, addr, Some(data), None);
+            }
+        }
+    }
+    assert_eq!(cfg32(&mut b, 0, 0), 0x29c0_8086);
+    assert_eq!(cfg32(&mut b, 2, 0), 0x1000_1af4);
+    for m in b.mappings() {
+        let limit = if m.space == Space::Io {
+            0x1_0000
+        } else {
+            u64::MAX
+        };
+        assert!(m.base != 0 && m.base.checked_add(m.len).is_some_and(|e| e <= limit));
+    }
 }

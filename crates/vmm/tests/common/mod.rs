@@ -231,3 +231,17 @@ pub(crate) fn run(spec: &VmSpec) -> Run {
         .finish(Duration::from_secs(60))
         .into()
 }
+
+/// The VmSpec of a qvmconf text read by the qvmconf crate (paths relative
+/// to `dir`); panics on a qvmconf error.
+pub(crate) fn spec_from_qvmconf(text: &str, dir: &Path) -> VmSpec {
+    let mut map = diag::SourceMap::new();
+    let opts = qvmconf::Options {
+        cwd: dir.to_path_buf(),
+        ..Default::default()
+    };
+    let (vm, diags) =
+        qvmconf::load_source(&mut map, "probe.qvmconf", text.as_bytes().to_vec(), &opts);
+    let vm = vm.unwrap_or_else(|| panic!("qvmconf errors: {diags:?}"));
+    vmm::spec_from_config(&vm, dir).expect("convertible")
+}
