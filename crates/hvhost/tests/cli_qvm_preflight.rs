@@ -52,8 +52,13 @@ fn dry_runs_refuse_what_this_vmm_cannot_run() {
             29,
             "vdev ser8250 loc 0x2f8 intr myioapic:5",
         ),
-        ("vdev virtio-console", "V0101", 1, ""),
-        ("vdev shmem loc mem:0xfe000800 create ipc,0x1000", "V0105", 1, ""),
+        ("vdev vgpu-gvtg", "V0101", 1, ""),
+        (
+            "vdev shmem loc mem:0xfe000800 create ipc,0x1000",
+            "V0105",
+            1,
+            "",
+        ),
     ] {
         let conf = probe_vm(dir.path(), bad);
         let o = hvhost_in(dir.path(), &["qvm", &conf]);

@@ -21,7 +21,8 @@ pub const BATCH: OptDecl = OptDecl::new(
 )
 .key("batch_us");
 
-const LEGACY: OptDecl = OptDecl::new(
+/// `legacy`, of the virtio devices.
+pub const LEGACY: OptDecl = OptDecl::new(
     "legacy",
     ValueType::Flag,
     "offer the legacy (pre-1.0) virtio interface too",
@@ -32,53 +33,6 @@ pub const PL011: DeviceDecl = DeviceDecl::new("pl011", "ARM PL011 UART")
     .arch(Arch::Aarch64)
     .needs_loc()
     .options(&[HOSTDEV, BATCH]);
-
-/// `virtio-console`.
-pub const VIRTIO_CONSOLE: DeviceDecl = DeviceDecl::new("virtio-console", "virtio console")
-    .memory(0x200, None)
-    .attachment(Attachment::Virtio)
-    .options(&[HOSTDEV, LEGACY]);
-
-/// `virtio-blk`.
-pub const VIRTIO_BLK: DeviceDecl = DeviceDecl::new("virtio-blk", "virtio block device")
-    .memory(0x200, None)
-    .attachment(Attachment::Virtio)
-    .options(&[
-        HOSTDEV,
-        LEGACY,
-        OptDecl::new("dio", ValueType::Toggle, "direct I/O on the host file"),
-        OptDecl::new(
-            "threads",
-            ValueType::Bounded { min: 1, max: 32 },
-            "host threads serving requests",
-        ),
-    ]);
-
-/// `virtio-net`.
-pub const VIRTIO_NET: DeviceDecl = DeviceDecl::new("virtio-net", "virtio network device")
-    .memory(0x200, None)
-    .attachment(Attachment::Virtio)
-    .options(&[
-        OptDecl::new("mac", ValueType::Mac, "the guest's MAC address"),
-        OptDecl::new(
-            "peer",
-            ValueType::Text,
-            "the vdevpeer (host side) to connect to",
-        ),
-        OptDecl::new(
-            "peerfeats",
-            ValueType::Mask,
-            "virtio features offered to the peer",
-        ),
-        LEGACY,
-    ]);
-
-/// `virtio-entropy`.
-pub const VIRTIO_ENTROPY: DeviceDecl =
-    DeviceDecl::new("virtio-entropy", "virtio entropy source (random numbers)")
-        .memory(0x200, None)
-        .attachment(Attachment::Virtio)
-        .options(&[LEGACY]);
 
 /// `vgpu-gvtg`.
 pub const VGPU_GVTG: DeviceDecl = DeviceDecl::new("vgpu-gvtg", "Intel GVT-g virtual GPU")

@@ -30,7 +30,7 @@
 //! |---|---|---|
 //! | 1 | [`decl`], [`event`], `logger` | option declarations; the event loop devices wait in; the guest log |
 //! | 2 | [`catalogue`], [`inkernel`], [`value`], [`pci`] | the vendor vdevs hvhost does not run; KVM's own devices; typed option values; the PCI function model |
-//! | 3 | [`ser8250`], [`mc146818`], [`pckeyboard`], [`progress`], [`pci_dummy`], [`hpet`], [`shmem`], [`wdt_ib700`] | one module per device |
+//! | 3 | [`ser8250`], [`mc146818`], [`pckeyboard`], [`progress`], [`pci_dummy`], [`hpet`], [`shmem`], [`wdt_ib700`], [`virtio`] | one module per device (virtio: the transport-neutral core, its transports and devices) |
 //! | 4 | this file | [`Device`], the registry of kinds ([`VdevKind`]) |
 
 use std::path::PathBuf;
@@ -54,6 +54,7 @@ pub mod progress;
 pub mod ser8250;
 pub mod shmem;
 pub mod value;
+pub mod virtio;
 pub mod wdt_ib700;
 
 pub use decl::{Applied, Arch, Attachment, DeviceDecl, OptDecl, Repeat, Space, ValueType};
@@ -145,6 +146,14 @@ pub enum Provider {
     },
     /// A device KVM emulates.
     InKernel(fn(&VdevSpec) -> Result<InKernel, Error>),
+    /// A virtio device: on virtio-mmio when its `loc` is given, else a
+    /// virtio-pci function.
+    Virtio {
+        /// Its options, checked without side effects.
+        check: fn(&VdevSpec) -> Result<(), Error>,
+        /// The device (host files, threads), for either transport.
+        build: BuildVirtio,
+    },
     /// A PCI function on the VMM's PCI bus.
     Pci {
         /// Its options, checked without side effects.
@@ -164,6 +173,9 @@ pub enum Provider {
         function: BuildPci,
     },
 }
+
+/// Builds a virtio device (either transport) from its checked spec.
+pub type BuildVirtio = fn(&VdevSpec, &Context) -> Result<Box<dyn virtio::VirtioDevice>, Error>;
 
 /// Builds a PCI function from its checked spec.
 pub type BuildPci =
@@ -214,6 +226,16 @@ macro_rules! pci {
     };
 }
 
+/// A virtio device module's provider.
+macro_rules! virtio {
+    ($($m:ident)::+) => {
+        Provider::Virtio {
+            check: $($m)::+::check,
+            build: $($m)::+::build,
+        }
+    };
+}
+
 /// A user-space device module's provider.
 macro_rules! bus {
     ($m:ident) => {
@@ -234,10 +256,10 @@ registry! {
     PciDummy => pci_dummy::DECL, pci!(pci_dummy);
     Ser8250 => ser8250::DECL, bus!(ser8250);
     Pl011 => catalogue::PL011, Provider::None;
-    VirtioConsole => catalogue::VIRTIO_CONSOLE, Provider::None;
-    VirtioBlk => catalogue::VIRTIO_BLK, Provider::None;
-    VirtioNet => catalogue::VIRTIO_NET, Provider::None;
-    VirtioEntropy => catalogue::VIRTIO_ENTROPY, Provider::None;
+    VirtioConsole => virtio::console::DECL, virtio!(virtio::console);
+    VirtioBlk => virtio::blk::DECL, virtio!(virtio::blk);
+    VirtioNet => virtio::net::DECL, virtio!(virtio::net);
+    VirtioEntropy => virtio::entropy::DECL, virtio!(virtio::entropy);
     Shmem => shmem::DECL, Provider::BusOrPci {
         ranges: shmem::ranges,
         device: shmem::device,
@@ -483,6 +505,21 @@ impl EndVm {
     }
 }
 
+/// A notification register a device wants as a KVM ioeventfd: a guest
+/// write of `datamatch` (32 bits) at `addr` signals `fd` without a VM exit
+/// to user space.
+#[derive(Clone)]
+pub struct IoEvent {
+    /// Port or memory space.
+    pub space: Space,
+    /// The register's address.
+    pub addr: u64,
+    /// The 32-bit value that selects this eventfd (a queue index).
+    pub datamatch: u32,
+    /// What the write signals.
+    pub fd: Arc<vmm_sys_util::eventfd::EventFd>,
+}
+
 /// An interrupt line into the VM's interrupt controllers.
 pub trait IrqLine: Send + Sync {
     /// Signal an edge on the line.
@@ -510,6 +547,10 @@ pub trait Device: Send {
     fn read(&mut self, range: usize, offset: u64, data: &mut [u8]) -> Result<(), Error>;
     /// A guest write.
     fn write(&mut self, range: usize, offset: u64, data: &[u8]) -> Result<Effect, Error>;
+    /// The notification registers the VMM turns into ioeventfds (none by default).
+    fn ioevents(&self) -> Vec<IoEvent> {
+        Vec::new()
+    }
 }
 
 /// A device emulated by KVM, which the VMM binds.
@@ -572,6 +613,8 @@ pub struct Context {
     pub logger: Logger,
     /// Set by the VMM when the power button is pressed (SIGTERM/SIGINT).
     pub power_button: Arc<AtomicBool>,
+    /// The guest's memory, for devices that use it (virtio's queues).
+    pub memory: Option<virtio::Memory>,
     /// Ends the VM from a device's own thread.
     pub end: EndVm,
 }
@@ -587,6 +630,7 @@ impl Context {
             logger,
             power_button: Arc::default(),
             end: EndVm::new()?,
+            memory: None,
         })
     }
 
@@ -627,6 +671,13 @@ pub fn layout(spec: &VdevSpec) -> Result<Layout, Error> {
             check(spec)?;
             Layout::Pci
         }
+        Provider::Virtio { check, .. } => {
+            check(spec)?;
+            match spec.loc {
+                Some(_) => Layout::Bus(virtio::mmio::ranges(spec)?),
+                None => Layout::Pci,
+            }
+        }
     })
 }
 
@@ -638,14 +689,12 @@ pub fn create(spec: &VdevSpec, ctx: &Context) -> Result<Created, Error> {
         Layout::Bus(ranges) => ranges,
         Layout::Pci => return Err(spec.bad("a PCI function is created with `create_pci`")),
     };
-    let (Provider::Bus { device, .. } | Provider::BusOrPci { device, .. }) = spec.kind.provider()
-    else {
-        return Err(Error::NotProvided(spec.kind.name().to_string()));
+    let device = match spec.kind.provider() {
+        Provider::Bus { device, .. } | Provider::BusOrPci { device, .. } => device(spec, ctx)?,
+        Provider::Virtio { build, .. } => virtio::mmio::device(spec, ctx, build(spec, ctx)?)?,
+        _ => return Err(Error::NotProvided(spec.kind.name().to_string())),
     };
-    Ok(Created::Bus {
-        device: device(spec, ctx)?,
-        ranges,
-    })
+    Ok(Created::Bus { device, ranges })
 }
 
 /// Build the PCI function a `vdev` line describes ([`layout`] first);
@@ -660,6 +709,7 @@ pub fn create_pci(
         Provider::Pci { function, .. } | Provider::BusOrPci { function, .. } => {
             function(spec, ctx, msi)
         }
+        Provider::Virtio { build, .. } => virtio::pci::function(build(spec, ctx)?, ctx, msi),
         _ => Err(spec.bad("not a PCI device")),
     }
 }
@@ -794,7 +844,7 @@ mod tests {
             Some((Space::Io, 0xfffc))
         )));
         assert!(matches!(
-            layout(&spec(VdevKind::VirtioBlk, None)),
+            layout(&spec(VdevKind::VgpuGvtg, None)),
             Err(Error::NotProvided(_))
         ));
         let rtc = with(

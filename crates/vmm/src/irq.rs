@@ -346,6 +346,23 @@ impl IrqLine for IrqFd {
     }
 }
 
+/// Register a device's notification registers as KVM ioeventfds.
+pub(crate) fn register_ioevents(
+    vm: &VmFd,
+    events: Vec<vdev::IoEvent>,
+    name: &str,
+) -> Result<(), Error> {
+    for ev in events {
+        let addr = match ev.space {
+            vdev::Space::Io => kvm_ioctls::IoEventAddress::Pio(ev.addr),
+            vdev::Space::Mem => kvm_ioctls::IoEventAddress::Mmio(ev.addr),
+        };
+        vm.register_ioevent(&ev.fd, &addr, ev.datamatch)
+            .map_err(|e| Error::Host(format!("vdev {name}: ioeventfd at {:#x}: {e}", ev.addr)))?;
+    }
+    Ok(())
+}
+
 /// Lines to any GSI (irqfds registered when asked for), for devices whose
 /// guest reroutes their interrupts.
 pub(crate) struct GsiLines {

@@ -332,6 +332,11 @@ pub(crate) struct Mapper {
 }
 
 impl Mapper {
+    /// The guest's memory, for devices that read and write it (virtio).
+    pub(crate) fn guest_memory(&self) -> vm_memory::GuestMemoryMmap {
+        self.memory.mem.clone()
+    }
+
     /// A mapper for `vm`'s `memory`.
     pub(crate) fn new(vm: Arc<VmFd>, memory: Arc<Memory>) -> Mapper {
         Mapper {

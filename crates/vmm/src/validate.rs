@@ -53,6 +53,9 @@ fn from_vdev(i: usize, kind: &str, e: vdev::Error) -> Problem {
             let help = match kind {
                 "8259" => "use `loc 0x20` (master) and `loc 0xa0` (slave), where KVM's PIC pair is",
                 "ioapic" => "give a memory location, e.g. `loc mem:0xfec00000`",
+                k if k.starts_with("virtio-") => {
+                    "give `loc mem:ADDR` (its 0x200-byte virtio-mmio window) and `intr PIC:LINE`"
+                }
                 "hpet" => "give a 1 KiB aligned memory location, e.g. `loc mem:0xfed00000`",
                 "shmem" => {
                     "give the factory page a 4 KiB aligned memory location, e.g. `loc mem:0xfe000000`"

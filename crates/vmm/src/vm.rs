@@ -205,6 +205,7 @@ fn create_devices(
             mapper: Some(mapper.clone()),
             logger: logger.clone(),
             power_button: shared.power_button.clone(),
+            memory: Some(mapper.guest_memory()),
             end: end.clone(),
         };
         match vdev::create(v, &ctx)? {
@@ -215,6 +216,7 @@ fn create_devices(
         }
     }
     for (name, device, ranges) in created {
+        irq::register_ioevents(vm, device.ioevents(), &name)?;
         let dev: SharedDevice = Arc::new(Mutex::new(device));
         for (i, r) in ranges.iter().enumerate() {
             let bus = if r.space == Space::Io {
@@ -236,6 +238,7 @@ fn create_devices(
         logger: logger.clone(),
         power_button: shared.power_button.clone(),
         end: end.clone(),
+        memory: Some(mapper.guest_memory()),
     };
     let pci = platform::create_pci(spec, &functions, (vm, &controllers), &base, &mut irqfds)?;
     if !functions.is_empty() {

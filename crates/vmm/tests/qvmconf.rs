@@ -63,7 +63,7 @@ fn the_probe_vm_from_its_qvmconf() {
 #[test]
 fn unsupported_vdevs_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let text = PROBE_VM.replace("PROBE", vmm::probe::ELF) + "vdev virtio-blk hostdev /dev/null\n";
+    let text = PROBE_VM.replace("PROBE", vmm::probe::ELF) + "vdev vgpu-gvtg\n";
     let mut map = diag::SourceMap::new();
     let opts = qvmconf::Options {
         cwd: dir.path().to_path_buf(),
@@ -71,8 +71,8 @@ fn unsupported_vdevs_are_refused() {
     };
     let (vm, diags) = qvmconf::load_source(&mut map, "p.qvmconf", text.into_bytes(), &opts);
     let vm = vm.unwrap_or_else(|| panic!("{diags:?}"));
-    let e = vmm::spec_from_config(&vm, dir.path()).expect_err("virtio-blk refused");
-    assert!(e.to_string().contains("virtio-blk is not provided"), "{e}");
+    let e = vmm::spec_from_config(&vm, dir.path()).expect_err("vgpu-gvtg refused");
+    assert!(e.to_string().contains("vgpu-gvtg is not provided"), "{e}");
     assert_eq!(e.exit_code(), vmm::ExitCode::Config);
 }
 

@@ -1,0 +1,421 @@
+//! The virtio-mmio devices, driven by the probe guest on real KVM.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+#![allow(
+    unsafe_code,
+    reason = "a packet socket on the TAP for the virtio-net test"
+)]
+
+mod common;
+
+use common::{hostdev, intr, kvm, probe_spec, run, vdev};
+use vmm::ExitCode;
+use vmm::spec::{Loc, Space, VdevSpec};
+
+const AT: u64 = 0xd000_0000;
+
+fn virtio(kind: &str, base: u64, pin: u32, options: Vec<vdev::OptionValue>) -> VdevSpec {
+    VdevSpec {
+        loc: Some(Loc {
+            space: Space::Mem,
+            base,
+            len: None,
+        }),
+        intr: intr("myioapic", pin),
+        options,
+        ..vdev(kind)
+    }
+}
+
+/// A disk of `sectors` sectors with a recognisable sector 0.
+fn disk(dir: &std::path::Path, sectors: usize) -> (std::path::PathBuf, Vec<u8>) {
+    let path = dir.join("disk.img");
+    let data: Vec<u8> = (0..sectors * 512).map(|i| (i * 31 % 251) as u8).collect();
+    std::fs::write(&path, &data).unwrap();
+    (path, data)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn virtio_blk_writes_a_sector_and_reads_it_back() {
+    if !kvm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (path, before) = disk(dir.path(), 8);
+    let mut spec = probe_spec(&format!("vblk={AT:x}"));
+    let opt = hostdev(path.to_str().unwrap());
+    spec.vdevs.push(virtio("virtio-blk", AT, 10, vec![opt]));
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    let line = r.ok("vblk");
+    assert_eq!(
+        line,
+        format!(
+            "rw sectors=8 write=0 readback=same sector0={}",
+            hex(&before[..8])
+        )
+    );
+    let after = std::fs::read(&path).unwrap();
+    let pattern: Vec<u8> = (0..512u32)
+        .map(|i| (i as u8).wrapping_mul(7).wrapping_add(0x5a))
+        .collect();
+    assert_eq!(
+        &after[512..1024],
+        &pattern[..],
+        "sector 1 holds what the guest wrote"
+    );
+    assert_eq!(&after[..512], &before[..512], "sector 0 unchanged");
+    assert_eq!(&after[1024..], &before[1024..], "sectors 2.. unchanged");
+}
+
+#[test]
+fn virtio_blk_read_only_refuses_writes_with_ioerr() {
+    if !kvm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (path, before) = disk(dir.path(), 4);
+    let mut spec = probe_spec(&format!("vblk={AT:x}"));
+    let opt = hostdev(&format!("<{}", path.display()));
+    spec.vdevs.push(virtio("virtio-blk", AT, 10, vec![opt]));
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    let line = r.ok("vblk");
+    assert!(line.starts_with("ro sectors=4 write=1 "), "{line}");
+    assert!(
+        line.ends_with(&format!("sector0={}", hex(&before[..8]))),
+        "{line}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file is unchanged"
+    );
+}
+
+#[test]
+fn virtio_blk_missing_or_short_file_is_a_configuration_error() {
+    if !kvm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short.img");
+    std::fs::write(&short, [0u8; 100]).unwrap();
+    for (file, says) in [
+        (dir.path().join("missing.img"), "cannot open it"),
+        (short, "has 100 bytes"),
+    ] {
+        let mut spec = probe_spec("hello");
+        let opt = hostdev(file.to_str().unwrap());
+        spec.vdevs.push(virtio("virtio-blk", AT, 10, vec![opt]));
+        let r = run(&spec);
+        assert_eq!(r.code, i32::from(ExitCode::Config.code()), "{}", r.err);
+        assert!(
+            r.err.contains(says) && r.err.contains("hostdev"),
+            "{}",
+            r.err
+        );
+    }
+}
+
+#[test]
+fn virtio_entropy_gives_random_bytes() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec(&format!("vrng={AT:x} vrng={AT:x}"));
+    spec.vdevs.push(virtio("virtio-entropy", AT, 11, vec![]));
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    let got = r.report("vrng");
+    assert_eq!(got.len(), 2, "{}", r.out);
+    assert!(got.iter().all(|l| l.starts_with("ok 32 bytes ")), "{got:?}");
+    assert_ne!(got[0], got[1], "two requests gave the same bytes");
+}
+
+#[test]
+fn virtio_console_output_reaches_the_host_file() {
+    if !kvm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("console.txt");
+    let mut spec = probe_spec(&format!("vcon={AT:x}"));
+    let opt = hostdev(&format!(">{}", out.display()));
+    spec.vdevs.push(virtio("virtio-console", AT, 12, vec![opt]));
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(r.ok("vcon"), "sent 41 bytes");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text, "hello from the probe over virtio-console\n");
+}
+
+#[test]
+fn a_looping_chain_sets_needs_reset_and_a_reset_recovers() {
+    if !kvm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = disk(dir.path(), 4);
+    let mut spec = probe_spec(&format!("vbad={AT:x} vblk={AT:x} vbad={:x}", AT + 0x1000));
+    spec.vdevs.push(virtio(
+        "virtio-blk",
+        AT,
+        10,
+        vec![hostdev(path.to_str().unwrap())],
+    ));
+    spec.vdevs
+        .push(virtio("virtio-entropy", AT + 0x1000, 11, vec![]));
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    let bad = r.report("vbad");
+    assert_eq!(bad.len(), 2, "{}", r.out);
+    for l in &bad {
+        assert_eq!(l, "ok status=4f isr=2 after-reset=f", "{}", r.out);
+    }
+    assert!(
+        r.ok("vblk").starts_with("rw "),
+        "the disk works after its reset"
+    );
+    let warned = r.err.matches("device needs reset").count();
+    assert_eq!(warned, 2, "one line per broken device\n{}", r.err);
+}
+
+/// The cost of one notification round trip, printed (`--nocapture`): 256
+/// entropy requests, each notified through the ioeventfd and served by the
+/// device's worker thread.
+#[test]
+fn virtio_notification_round_trip() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec(&format!("vbench={AT:x}"));
+    spec.vdevs.push(virtio("virtio-entropy", AT, 11, vec![]));
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    let line = r.ok("vbench");
+    assert!(line.starts_with("256 requests "), "{line}");
+    println!("virtio-entropy round trip: {line}");
+}
+
+#[test]
+fn two_vms_exchange_frames_over_a_seqpacket_socket() {
+    if !kvm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("net0.sock");
+    let peer = vdev::OptionValue::new(
+        "peer",
+        vdev::Value::Text(format!("unix:{}", sock.display())),
+    );
+    let mac = |m: [u8; 6]| vdev::OptionValue::new("mac", vdev::Value::Mac(m));
+    let mut a = probe_spec(&format!("vnetrx={AT:x}"));
+    a.vdevs.push(virtio(
+        "virtio-net",
+        AT,
+        10,
+        vec![peer.clone(), mac([2, 0, 0, 0, 0, 0xa])],
+    ));
+    let mut b = probe_spec(&format!("vnettx={AT:x}"));
+    b.vdevs.push(virtio(
+        "virtio-net",
+        AT,
+        10,
+        vec![peer, mac([2, 0, 0, 0, 0, 0xb])],
+    ));
+    let (da, db) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&da).unwrap();
+    std::fs::create_dir_all(&db).unwrap();
+    let first = common::spawn(&a, &da);
+    // the first VM listens; the second connects
+    let t = std::time::Instant::now();
+    while !sock.exists() && t.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let second = common::spawn(&b, &db);
+    let limit = std::time::Duration::from_secs(60);
+    let (ra, rb) = (common::finish(first, limit), common::finish(second, limit));
+    assert_eq!((ra.code, rb.code), (0, 0), "{}\n{}", ra.err, rb.err);
+    let got_a = ra.ok("vnetrx");
+    let got_b = rb.ok("vnettx");
+    assert!(
+        got_a.contains("from=02000000000b 'hello from vnett'"),
+        "{got_a}"
+    );
+    assert!(
+        got_b.contains("from=02000000000a 'reply from vnetr'"),
+        "{got_b}"
+    );
+}
+
+/// A packet socket on interface `ifname` for the probe's ethertype 0x88b5,
+/// with a 20 s receive timeout.
+fn packet_socket(ifname: &str) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    let proto = 0x88b5u16.to_be();
+    // SAFETY: socket(2) with constant arguments; the result is checked.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto)) };
+    assert!(
+        fd >= 0,
+        "AF_PACKET socket: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: a new descriptor nobody else owns.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    let name = std::ffi::CString::new(ifname).unwrap();
+    // SAFETY: a NUL-terminated name.
+    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    assert_ne!(index, 0, "no interface {ifname}");
+    // SAFETY: sockaddr_ll is plain data.
+    let mut a: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    a.sll_family = libc::AF_PACKET as u16;
+    a.sll_protocol = proto;
+    a.sll_ifindex = index as i32;
+    let len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+    use std::os::fd::AsRawFd;
+    // SAFETY: `a` is a valid sockaddr_ll of `len` bytes.
+    let r = unsafe { libc::bind(fd.as_raw_fd(), (&raw const a).cast(), len) };
+    assert_eq!(r, 0, "bind: {}", std::io::Error::last_os_error());
+    let tv = libc::timeval {
+        tv_sec: 20,
+        tv_usec: 0,
+    };
+    let tvl = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
+    // SAFETY: a timeval of the size given.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&raw const tv).cast(),
+            tvl,
+        )
+    };
+    fd
+}
+
+fn ip(args: &[&str]) -> bool {
+    std::process::Command::new("ip")
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_frame_goes_to_a_tap_and_the_answer_comes_back() {
+    use std::io::{Read, Write};
+    if !kvm() {
+        return;
+    }
+    let ifname = format!("hvt{}", std::process::id() % 100_000);
+    if !ip(&["tuntap", "add", "dev", &ifname, "mode", "tap"]) {
+        println!("skipped: cannot create TAP {ifname} (needs CAP_NET_ADMIN and /dev/net/tun)");
+        return;
+    }
+    let _ = std::fs::write(
+        format!("/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6"),
+        "1",
+    );
+    assert!(ip(&["link", "set", &ifname, "up"]));
+    let sock = std::fs::File::from(packet_socket(&ifname));
+    let peer = vdev::OptionValue::new("peer", vdev::Value::Text(format!("tap:{ifname}")));
+    let mac = vdev::OptionValue::new("mac", vdev::Value::Mac([2, 0, 0, 0, 0, 0xd]));
+    let mut spec = probe_spec(&format!("vnettx={AT:x}"));
+    spec.vdevs
+        .push(virtio("virtio-net", AT, 10, vec![peer, mac]));
+    let dir = tempfile::tempdir().unwrap();
+    let vm = common::spawn(&spec, dir.path());
+    let mut frame = [0u8; 1600];
+    let n = (&sock).read(&mut frame).unwrap_or(0);
+    let mut reply = vec![2, 0, 0, 0, 0, 0xd, 2, 0, 0, 0, 0, 0xe, 0x88, 0xb5];
+    reply.extend_from_slice(b"reply from the host");
+    reply.resize(60, 0);
+    (&sock).write_all(&reply).unwrap();
+    let r = common::finish(vm, std::time::Duration::from_secs(60));
+    ip(&["link", "del", &ifname]);
+    assert!(
+        n >= 60,
+        "the guest's frame reached the TAP ({n} bytes)\n{}",
+        r.err
+    );
+    assert_eq!(&frame[6..12], &[2, 0, 0, 0, 0, 0xd], "from the guest's MAC");
+    assert_eq!(&frame[14..31], b"hello from vnettx");
+    assert_eq!(r.code, 0, "{}", r.err);
+    let got = r.ok("vnettx");
+    assert!(
+        got.contains("from=02000000000e 'reply from the h'"),
+        "{got}"
+    );
+}
+
+#[test]
+fn virtio_entropy_on_virtio_pci_without_loc() {
+    if !kvm() {
+        return;
+    }
+    let mut spec = probe_spec("vpcirng=3 vpcimsix=3");
+    let mut v = vdev("virtio-entropy");
+    v.pci = Some(vdev::PciAddr {
+        bus: 0,
+        dev: 3,
+        func: 0,
+    });
+    spec.vdevs.push(v);
+    let r = run(&spec);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(r.ok("vpcirng"), "32 bytes isr=1 caps=1342");
+    // with MSI-X on, the queue's vector is sent and the ISR stays clear
+    assert_eq!(r.ok("vpcimsix"), "32 bytes msi=1 isr=0");
+}
+
+/// The hostile guest's random accesses and virtqueue chaos (resets, random
+/// rings and descriptors, notification storms) against every virtio device,
+/// on both transports: the VMM keeps running, exits 0, does not panic, and
+/// each broken device asks for a reset instead.
+#[test]
+fn hostile_virtqueues_do_not_bring_the_vmm_down() {
+    if !kvm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (disk_path, _) = disk(dir.path(), 64);
+    let out = dir.path().join("console.txt");
+    let ops = 20_000u64;
+    let mut spec = probe_spec(&format!(
+        "hmmio={AT:x} hmmio={:x} hmmio={:x} hmmio={:x} hostile={ops:x}",
+        AT + 0x1000,
+        AT + 0x2000,
+        AT + 0x3000
+    ));
+    let blk = hostdev(disk_path.to_str().unwrap());
+    spec.vdevs
+        .push(virtio("virtio-blk", AT, 10, vec![blk.clone()]));
+    spec.vdevs
+        .push(virtio("virtio-entropy", AT + 0x1000, 11, vec![]));
+    let con = hostdev(&format!(">{}", out.display()));
+    spec.vdevs
+        .push(virtio("virtio-console", AT + 0x2000, 12, vec![con]));
+    spec.vdevs
+        .push(virtio("virtio-net", AT + 0x3000, 13, vec![]));
+    spec.vdevs.push(vdev("virtio-entropy"));
+    spec.vdevs.push(VdevSpec {
+        options: vec![blk],
+        ..vdev("virtio-blk")
+    });
+    let r = common::start(&spec, dir.path(), false).finish(std::time::Duration::from_secs(300));
+    let r: common::Run = r.into();
+    assert!(
+        r.out
+            .contains(&format!("probe: hostile: ok {ops} ops, 6 virtio devices")),
+        "the guest finished and found the six devices:\n{}\n{}",
+        r.out,
+        r.err
+    );
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(!r.err.contains("panicked"), "{}", r.err);
+}

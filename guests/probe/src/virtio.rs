@@ -1,0 +1,543 @@
+//! A small virtio-mmio driver (virtio 1.2 §4.2, version 2) for the checks
+//! `vblk=ADDR`, `vrng=ADDR`, `vcon=ADDR`, `vbad=ADDR`, `vbench=ADDR`, `vnetrx=ADDR` and `vnettx=ADDR`: one split queue of
+//! 8 descriptors in static memory (identity-mapped, so its addresses are
+//! guest-physical), polled for used buffers.
+
+use core::sync::atomic::{Ordering, fence};
+
+use super::{Probe, rd32, rdtsc, wr32};
+
+const QSIZE: usize = 8;
+const F_WRITE: u16 = 2;
+const F_NEXT: u16 = 1;
+
+#[repr(C, align(4096))]
+struct Ring {
+    desc: [[u64; 2]; QSIZE],
+    avail: [u16; 2 + QSIZE + 1],
+    _pad: [u8; 4096 - QSIZE * 16 - (3 + QSIZE) * 2],
+    used: [u32; 1 + 2 * QSIZE + 1],
+}
+
+#[repr(C, align(4096))]
+struct Bufs {
+    hdr: [u8; 16],
+    data: [u8; 512],
+    status: [u8; 16],
+}
+
+static mut RING: Ring = Ring { desc: [[0; 2]; QSIZE], avail: [0; 2 + QSIZE + 1], _pad: [0; 4096 - QSIZE * 16 - (3 + QSIZE) * 2], used: [0; 1 + 2 * QSIZE + 1] };
+static mut RING2: Ring = Ring { desc: [[0; 2]; QSIZE], avail: [0; 2 + QSIZE + 1], _pad: [0; 4096 - QSIZE * 16 - (3 + QSIZE) * 2], used: [0; 1 + 2 * QSIZE + 1] };
+static mut FRAMES: [[u8; 1536]; 2] = [[0; 1536]; 2];
+static mut BUFS: Bufs = Bufs { hdr: [0; 16], data: [0; 512], status: [0; 16] };
+
+fn ring() -> *mut Ring {
+    &raw mut RING
+}
+fn ring2() -> *mut Ring {
+    &raw mut RING2
+}
+fn frames() -> *mut [[u8; 1536]; 2] {
+    &raw mut FRAMES
+}
+fn bufs() -> *mut Bufs {
+    &raw mut BUFS
+}
+
+/// One queue of a virtio-mmio device, on its own ring.
+struct Dev {
+    base: u64,
+    next_avail: u16,
+    ring: *mut Ring,
+    /// virtio-pci: (notification address, device status address).
+    pci: Option<(u64, u64)>,
+}
+
+impl Dev {
+    fn reg(&self, off: u64) -> u32 {
+        rd32(self.base + off)
+    }
+    fn set(&self, off: u64, v: u32) {
+        wr32(self.base + off, v);
+    }
+
+    /// Reset, negotiate VERSION_1 (and `want` of the low bits), set up queue
+    /// `q` on the first ring and start: the device's low feature bits, or
+    /// an error text.
+    fn init(base: u64, id: u32, want: u32, q: u32) -> Result<(Dev, u32), &'static str> {
+        let low = Dev::negotiate(base, id, want)?;
+        let d = Dev::queue(base, q, ring())?;
+        d.set(0x70, 1 | 2 | 4 | 8);
+        Ok((d, low))
+    }
+
+    fn negotiate(base: u64, id: u32, want: u32) -> Result<u32, &'static str> {
+        let d = Dev { base, next_avail: 0, ring: ring(), pci: None };
+        if d.reg(0) != 0x7472_6976 || d.reg(4) != 2 {
+            return Err("no virtio-mmio v2 device");
+        }
+        if d.reg(8) != id {
+            return Err("wrong device id");
+        }
+        d.set(0x70, 0);
+        d.set(0x70, 1 | 2);
+        d.set(0x14, 0);
+        let low = d.reg(0x10);
+        d.set(0x14, 1);
+        if d.reg(0x10) & 1 == 0 {
+            return Err("no VIRTIO_F_VERSION_1");
+        }
+        d.set(0x24, 0);
+        d.set(0x20, low & want);
+        d.set(0x24, 1);
+        d.set(0x20, 1);
+        d.set(0x70, 1 | 2 | 8);
+        if d.reg(0x70) & 8 == 0 {
+            return Err("FEATURES_OK refused");
+        }
+        Ok(low)
+    }
+
+    /// Set up queue `q` on `ring` (zeroed).
+    fn queue(base: u64, q: u32, ring: *mut Ring) -> Result<Dev, &'static str> {
+        let d = Dev { base, next_avail: 0, ring, pci: None };
+        // SAFETY: single-threaded guest; the ring is only touched here.
+        unsafe { core::ptr::write_bytes(ring, 0, 1) };
+        d.set(0x30, q);
+        if (d.reg(0x34) as usize) < QSIZE {
+            return Err("queue too small");
+        }
+        d.set(0x38, QSIZE as u32);
+        // SAFETY: addresses of fields of a static ring.
+        let (avail, used) = unsafe { (&raw const (*ring).avail as u64, &raw const (*ring).used as u64) };
+        for (off, a) in [(0x80, ring as u64), (0x90, avail), (0xa0, used)] {
+            d.set(off, a as u32);
+            d.set(off + 4, (a >> 32) as u32);
+        }
+        d.set(0x44, 1);
+        Ok(d)
+    }
+
+    /// Post a chain of `(addr, len, flags)` on queue `q`, notify, wait for
+    /// it to be used: the used length, or None after ~2 s.
+    fn submit(&mut self, q: u32, chain: &[(u64, u32, u16)]) -> Option<u32> {
+        self.chain(chain);
+        self.post(q, 0)
+    }
+
+    fn chain(&mut self, chain: &[(u64, u32, u16)]) {
+        for (i, &(addr, len, flags)) in chain.iter().enumerate() {
+            let next = if i + 1 < chain.len() { F_NEXT } else { 0 };
+            let word = u64::from(len) | (u64::from(flags | next) << 32) | ((i as u64 + 1) << 48);
+            // SAFETY: single-threaded guest; descriptor i of our ring.
+            unsafe { (*self.ring).desc[i] = [addr, word] };
+        }
+    }
+
+    /// Make descriptor `head` available, notify, wait for the used ring.
+    fn post(&mut self, q: u32, head: u16) -> Option<u32> {
+        self.offer(q, head);
+        self.wait(4_000_000_000)
+    }
+
+    fn offer(&mut self, q: u32, head: u16) {
+        let slot = 2 + usize::from(self.next_avail) % QSIZE;
+        self.next_avail = self.next_avail.wrapping_add(1);
+        // SAFETY: single-threaded guest; our ring's available ring.
+        unsafe {
+            core::ptr::write_volatile(&raw mut (*self.ring).avail[slot], head);
+            fence(Ordering::SeqCst);
+            core::ptr::write_volatile(&raw mut (*self.ring).avail[1], self.next_avail);
+        }
+        fence(Ordering::SeqCst);
+        match self.pci {
+            Some((notify, _)) => wr32(notify, q),
+            None => self.set(0x50, q),
+        }
+    }
+
+    fn status(&self) -> u32 {
+        match self.pci {
+            Some((_, status)) => u32::from(super::rd8(status)),
+            None => self.reg(0x70),
+        }
+    }
+
+    /// Wait (at most `limit` TSC cycles) for the last chain offered to be
+    /// used: its used length.
+    fn wait(&self, limit: u64) -> Option<u32> {
+        let start = rdtsc();
+        let mut spins = 0u32;
+        loop {
+            spins = spins.wrapping_add(1);
+            // SAFETY: the used ring's idx, written by the device.
+            let used = unsafe { core::ptr::read_volatile(&raw const (*self.ring).used[0]) } >> 16;
+            if used as u16 == self.next_avail {
+                let e = 1 + 2 * ((usize::from(self.next_avail) + QSIZE - 1) % QSIZE);
+                // SAFETY: as above.
+                return Some(unsafe { core::ptr::read_volatile(&raw const (*self.ring).used[e + 1]) });
+            }
+            // the status register costs a VM exit: look at it now and then
+            let broken = spins % 4096 == 0 && self.status() & 0x40 != 0;
+            if broken || rdtsc().wrapping_sub(start) > limit {
+                return None;
+            }
+            core::hint::spin_loop();
+        }
+    }
+}
+
+fn hdr_addr() -> u64 {
+    // SAFETY: address of a field of the static buffers.
+    unsafe { &raw const (*bufs()).hdr as u64 }
+}
+fn data_addr() -> u64 {
+    // SAFETY: as above.
+    unsafe { &raw const (*bufs()).data as u64 }
+}
+fn status_addr() -> u64 {
+    // SAFETY: as above.
+    unsafe { &raw const (*bufs()).status as u64 }
+}
+fn data() -> &'static mut [u8; 512] {
+    // SAFETY: single-threaded guest; the device writes it only while a
+    // request is in flight, and the probe waits for it.
+    unsafe { &mut (*bufs()).data }
+}
+
+impl Probe {
+    /// Read (type 0) or write (type 1) sector `sector`: the status byte.
+    fn blk_rw(&self, d: &mut Dev, kind: u32, sector: u64) -> Option<u8> {
+        let mut h = [0u8; 16];
+        h[..4].copy_from_slice(&kind.to_le_bytes());
+        h[8..].copy_from_slice(&sector.to_le_bytes());
+        // SAFETY: single-threaded guest.
+        unsafe { (*bufs()).hdr = h; (*bufs()).status[0] = 0xff; }
+        let dir = if kind == 0 { F_WRITE } else { 0 };
+        d.submit(0, &[(hdr_addr(), 16, 0), (data_addr(), 512, dir), (status_addr(), 1, F_WRITE)])?;
+        // SAFETY: written by the device before the used ring.
+        Some(unsafe { core::ptr::read_volatile(&raw const (*bufs()).status[0]) })
+    }
+
+    pub(crate) fn vblk(&self, base: u64) {
+        let (mut d, feats) = match Dev::init(base, 2, 1 << 5, 0) {
+            Ok(x) => x,
+            Err(e) => {
+                self.report("vblk").s("FAIL ").s(e).s("\n");
+                return;
+            }
+        };
+        let cap = u64::from(d.reg(0x100)) | (u64::from(d.reg(0x104)) << 32);
+        let ro = feats & (1 << 5) != 0;
+        for (i, b) in data().iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(7).wrapping_add(0x5a);
+        }
+        let w = self.blk_rw(&mut d, 1, 1);
+        let r0 = self.blk_rw(&mut d, 0, 0);
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&data()[..8]);
+        let r1 = self.blk_rw(&mut d, 0, 1);
+        let same = data().iter().enumerate().all(|(i, &b)| b == (i as u8).wrapping_mul(7).wrapping_add(0x5a));
+        let o = self.report("vblk");
+        let good = if ro { w == Some(1) && r0 == Some(0) } else { w == Some(0) && r0 == Some(0) && r1 == Some(0) && same };
+        o.s(if good { "ok " } else { "FAIL " }).s(if ro { "ro" } else { "rw" });
+        o.s(" sectors=").dec(cap, 1).s(" write=").hex(u64::from(w.unwrap_or(0xee)));
+        o.s(" readback=").s(if same { "same" } else { "differs" }).s(" sector0=");
+        for b in first {
+            o.hex(u64::from(b >> 4)).hex(u64::from(b & 0xf));
+        }
+        o.s("\n");
+    }
+
+    pub(crate) fn vrng(&self, base: u64) {
+        let mut d = match Dev::init(base, 4, 0, 0) {
+            Ok((d, _)) => d,
+            Err(e) => {
+                self.report("vrng").s("FAIL ").s(e).s("\n");
+                return;
+            }
+        };
+        data().fill(0);
+        let n = d.submit(0, &[(data_addr(), 32, F_WRITE)]);
+        let got = &data()[..32];
+        let varied = got.iter().any(|&b| b != got[0]);
+        let o = self.report("vrng");
+        o.s(if n == Some(32) && varied { "ok " } else { "FAIL " }).dec(u64::from(n.unwrap_or(0)), 1).s(" bytes ");
+        for &b in &got[..8] {
+            o.hex(u64::from(b >> 4)).hex(u64::from(b & 0xf));
+        }
+        o.s("\n");
+    }
+
+    pub(crate) fn vcon(&self, base: u64) {
+        let mut d = match Dev::init(base, 3, 0, 1) {
+            Ok((d, _)) => d,
+            Err(e) => {
+                self.report("vcon").s("FAIL ").s(e).s("\n");
+                return;
+            }
+        };
+        let line = b"hello from the probe over virtio-console\n";
+        data()[..line.len()].copy_from_slice(line);
+        let n = d.submit(1, &[(data_addr(), line.len() as u32, 0)]);
+        self.report("vcon").s(if n.is_some() { "ok sent " } else { "FAIL not used " }).dec(line.len() as u64, 1).s(" bytes\n");
+    }
+
+    /// Set up virtio-net at `base`: (rx on the first ring with a buffer
+    /// posted, tx on the second, the MAC).
+    fn vnet_init(&self, check: &str, base: u64) -> Option<(Dev, Dev, [u8; 6])> {
+        let r = Dev::negotiate(base, 1, 1 << 5).and_then(|_| {
+            let rx = Dev::queue(base, 0, ring())?;
+            let tx = Dev::queue(base, 1, ring2())?;
+            rx.set(0x70, 1 | 2 | 4 | 8);
+            Ok((rx, tx))
+        });
+        let (mut rx, tx) = match r {
+            Ok(x) => x,
+            Err(e) => {
+                self.report(check).s("FAIL ").s(e).s("\n");
+                return None;
+            }
+        };
+        let mut mac = [0u8; 6];
+        for (i, m) in mac.iter_mut().enumerate() {
+            *m = super::rd8(base + 0x100 + i as u64);
+        }
+        // SAFETY: address of a static frame buffer.
+        let rxbuf = unsafe { &raw const (*frames())[0] as u64 };
+        rx.chain(&[(rxbuf, 1536, F_WRITE)]);
+        rx.offer(0, 0);
+        Some((rx, tx, mac))
+    }
+
+    /// Send a broadcast frame from `mac` whose payload is `text`.
+    fn vnet_send(tx: &mut Dev, mac: &[u8; 6], text: &[u8]) -> Option<u32> {
+        // SAFETY: single-threaded guest; the transmit frame buffer.
+        let f = unsafe { &mut (*frames())[1] };
+        f[..12].fill(0); // virtio_net_hdr
+        f[12..18].fill(0xff);
+        f[18..24].copy_from_slice(mac);
+        f[24..26].copy_from_slice(&[0x88, 0xb5]); // local experimental ethertype
+        f[26..26 + text.len()].copy_from_slice(text);
+        let len = (26 + text.len()).max(12 + 60);
+        tx.submit(1, &[(f.as_ptr() as u64, len as u32, 0)])
+    }
+
+    /// Report the frame received (`got`: its used length).
+    fn vnet_report(&self, check: &str, got: Option<u32>, sent: Option<u32>) {
+        // SAFETY: the receive frame buffer, written by the device.
+        let f = unsafe { &(*frames())[0] };
+        let o = self.report(check);
+        o.s(if got.is_some() && sent.is_some() { "ok " } else { "FAIL " });
+        o.s("rx=").dec(u64::from(got.unwrap_or(0)), 1).s(" from=");
+        for b in &f[18..24] {
+            o.hex(u64::from(b >> 4)).hex(u64::from(b & 0xf));
+        }
+        let text = &f[26..26 + 16];
+        o.s(" '").bytes(text).s("'\n");
+    }
+
+    /// `vnetrx=ADDR`: wait (about 10 s) for a frame, then answer it.
+    pub(crate) fn vnetrx(&self, base: u64) {
+        let Some((rx, mut tx, mac)) = self.vnet_init("vnetrx", base) else { return };
+        let got = rx.wait(25_000_000_000);
+        let sent = Probe::vnet_send(&mut tx, &mac, b"reply from vnetrx");
+        self.vnet_report("vnetrx", got, sent);
+    }
+
+    /// `vnettx=ADDR`: send a frame, then wait for the answer.
+    pub(crate) fn vnettx(&self, base: u64) {
+        let Some((mut rx, mut tx, mac)) = self.vnet_init("vnettx", base) else { return };
+        let sent = Probe::vnet_send(&mut tx, &mac, b"hello from vnettx");
+        let mut got = rx.wait(10_000_000_000);
+        // a host's own frames (IPv6 neighbour discovery on a TAP) are skipped
+        for _ in 0..16 {
+            // SAFETY: the receive frame buffer, written by the device.
+            let ethertype = unsafe { [(*frames())[0][24], (*frames())[0][25]] };
+            if got.is_none() || ethertype == [0x88, 0xb5] {
+                break;
+            }
+            rx.offer(0, 0);
+            got = rx.wait(10_000_000_000);
+        }
+        self.vnet_report("vnettx", got, sent);
+    }
+
+    /// `vpcirng=DD`: the virtio-entropy function at PCI device DD, driven
+    /// through its BAR0 as the vendor capabilities describe it.
+    pub(crate) fn vpcirng(&self, dev: u64) {
+        match pci_rng(dev, false) {
+            Ok((n, isr, caps)) => {
+                let got = &data()[..32];
+                let varied = got.iter().any(|&b| b != got[0]);
+                let o = self.report("vpcirng");
+                o.s(if n == 32 && varied { "ok " } else { "FAIL " }).dec(u64::from(n), 1);
+                o.s(" bytes isr=").hex(u64::from(isr)).s(" caps=").hex(caps).s("\n");
+            }
+            Err(e) => {
+                self.report("vpcirng").s("FAIL ").s(e).s("\n");
+            }
+        }
+    }
+
+    /// `vpcimsix=DD`: as `vpcirng`, with MSI-X on: queue 0's vector 0 sends
+    /// interrupt vector 0x31 to the boot CPU, counted by its handler.
+    pub(crate) fn vpcimsix(&self, dev: u64) {
+        self.lapic_on();
+        let before = super::UART_IRQS.load(core::sync::atomic::Ordering::Relaxed);
+        let r = pci_rng(dev, true);
+        let got = self.wait_for(&super::UART_IRQS, before + 1) - before;
+        let o = self.report("vpcimsix");
+        match r {
+            Ok((n, isr, _)) => {
+                o.s(if n == 32 && got >= 1 { "ok " } else { "FAIL " }).dec(u64::from(n), 1);
+                o.s(" bytes msi=").dec(u64::from(got), 1).s(" isr=").hex(u64::from(isr)).s("\n");
+            }
+            Err(e) => {
+                o.s("FAIL ").s(e).s("\n");
+            }
+        }
+    }
+
+    /// `vbench=ADDR`: 256 entropy requests of 8 bytes, one at a time: the
+    /// TSC cycles of one notification round trip (notify, device thread,
+    /// used ring seen by polling).
+    pub(crate) fn vbench(&self, base: u64) {
+        let Ok((mut d, _)) = Dev::init(base, 4, 0, 0) else {
+            self.report("vbench").s("FAIL init\n");
+            return;
+        };
+        let n = 256u64;
+        let t0 = rdtsc();
+        let mut good = 0;
+        for _ in 0..n {
+            if d.submit(0, &[(data_addr(), 8, F_WRITE)]) == Some(8) {
+                good += 1;
+            }
+        }
+        let each = rdtsc().wrapping_sub(t0) / n;
+        let o = self.report("vbench");
+        o.s(if good == n { "ok " } else { "FAIL " }).dec(good, 1).s(" requests ").dec(each, 1).s(" cycles each\n");
+    }
+
+    /// A looping chain (descriptor 0 → 1 → 0): the device must set
+    /// NEEDS_RESET, and work again after a reset.
+    pub(crate) fn vbad(&self, base: u64) {
+        let id = rd32(base + 8);
+        let Ok((mut d, _)) = Dev::init(base, id, 0, 0) else {
+            self.report("vbad").s("FAIL init\n");
+            return;
+        };
+        // SAFETY: single-threaded guest; descriptors of the static ring.
+        unsafe {
+            (*d.ring).desc[0] = [data_addr(), 16 | (u64::from(F_WRITE | F_NEXT) << 32) | (1 << 48)];
+            (*d.ring).desc[1] = [data_addr() + 16, 16 | (u64::from(F_WRITE | F_NEXT) << 32)];
+        }
+        let used = d.post(0, 0);
+        let st = d.reg(0x70);
+        let isr = d.reg(0x60);
+        d.set(0x64, isr);
+        let again = Dev::init(base, id, 0, 0).map(|(_, _)| rd32(base + 0x70)).unwrap_or(0);
+        let o = self.report("vbad");
+        let good = used.is_none() && st & 0x40 != 0 && isr & 2 != 0 && again == 0xf;
+        o.s(if good { "ok " } else { "FAIL " }).s("status=").hex(u64::from(st)).s(" isr=").hex(u64::from(isr));
+        o.s(" after-reset=").hex(u64::from(again)).s("\n");
+    }
+}
+
+fn wr16(a: u64, v: u16) {
+    // SAFETY: an identity-mapped BAR of a PCI function.
+    unsafe { core::ptr::write_volatile(a as *mut u16, v) }
+}
+fn wr8(a: u64, v: u8) {
+    // SAFETY: as above.
+    unsafe { core::ptr::write_volatile(a as *mut u8, v) }
+}
+fn rd16(a: u64) -> u16 {
+    // SAFETY: as above.
+    unsafe { core::ptr::read_volatile(a as *const u16) }
+}
+
+/// Drive the virtio-pci entropy function at device `dev`: (bytes received,
+/// ISR status, the cfg types of its vendor capabilities as hex digits).
+fn pci_rng(dev: u64, msix: bool) -> Result<(u32, u8, u64), &'static str> {
+    use super::pci::cfg_read;
+    let id = cfg_read(dev, 0, 0);
+    if id != 0x1044_1af4 {
+        return Err("not a virtio-entropy function (1af4:1044)");
+    }
+    let bar0 = u64::from(cfg_read(dev, 0, 0x10) & !0xf);
+    // the vendor capabilities: cfg type, offset in BAR0
+    let (mut common, mut notify, mut mult, mut isr_at, mut caps) = (None, None, 0, None, 0u64);
+    let mut at = u64::from(cfg_read(dev, 0, 0x34) & 0xfc);
+    let mut n = 0;
+    while at != 0 && n < 16 {
+        let w = cfg_read(dev, 0, at);
+        if w & 0xff == 0x11 && msix {
+            // MSI-X enable in the message control word
+            super::outl(0xcf8, 0x8000_0000 | ((dev as u32) << 11) | at as u32);
+            super::outl(0xcfc, w | (1 << 31));
+        }
+        if w & 0xff == 0x09 {
+            let ty = (w >> 24) & 0xff;
+            let off = u64::from(cfg_read(dev, 0, at + 8));
+            caps = caps << 4 | u64::from(ty);
+            match ty {
+                1 => common = Some(bar0 + off),
+                2 => {
+                    notify = Some(bar0 + off);
+                    mult = u64::from(cfg_read(dev, 0, at + 16));
+                }
+                3 => isr_at = Some(bar0 + off),
+                _ => {}
+            }
+        }
+        at = u64::from((w >> 8) & 0xfc);
+        n += 1;
+    }
+    let (Some(c), Some(nb), Some(isr_at)) = (common, notify, isr_at) else {
+        return Err("missing virtio capabilities");
+    };
+    wr8(c + 0x14, 0);
+    wr8(c + 0x14, 1 | 2);
+    wr32(c + 0x00, 1);
+    if rd32(c + 0x04) & 1 == 0 {
+        return Err("no VIRTIO_F_VERSION_1");
+    }
+    wr32(c + 0x08, 1);
+    wr32(c + 0x0c, 1);
+    wr8(c + 0x14, 1 | 2 | 8);
+    if super::rd8(c + 0x14) & 8 == 0 {
+        return Err("FEATURES_OK refused");
+    }
+    wr16(c + 0x16, 0);
+    wr16(c + 0x18, QSIZE as u16);
+    // SAFETY: addresses of fields of the static ring.
+    let (avail, used) = unsafe { (&raw const (*ring()).avail as u64, &raw const (*ring()).used as u64) };
+    // SAFETY: single-threaded guest; the ring is only touched here.
+    unsafe { core::ptr::write_bytes(ring(), 0, 1) };
+    for (off, a) in [(0x20, ring() as u64), (0x28, avail), (0x30, used)] {
+        wr32(c + off, a as u32);
+        wr32(c + off + 4, (a >> 32) as u32);
+    }
+    let notify_off = u64::from(rd16(c + 0x1e));
+    if msix {
+        // table entry 0 (BAR0 + 0x4000): the boot CPU's LAPIC, vector 0x31, unmasked
+        let t = bar0 + 0x4000;
+        wr32(t, 0xfee0_0000);
+        wr32(t + 4, 0);
+        wr32(t + 8, 0x31);
+        wr32(t + 12, 0);
+        wr16(c + 0x10, 0xffff);
+        wr16(c + 0x1a, 0);
+        if rd16(c + 0x1a) != 0 {
+            return Err("queue vector not taken");
+        }
+    }
+    wr16(c + 0x1c, 1);
+    wr8(c + 0x14, 1 | 2 | 4 | 8);
+    let mut d = Dev { base: c, next_avail: 0, ring: ring(), pci: Some((nb + notify_off * mult, c + 0x14)) };
+    data().fill(0);
+    let got = d.submit(0, &[(data_addr(), 32, F_WRITE)]).ok_or("request not used")?;
+    Ok((got, super::rd8(isr_at), caps))
+}
