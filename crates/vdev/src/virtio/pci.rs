@@ -15,9 +15,11 @@
 //! With MSI-X enabled each queue and the configuration change raise the
 //! vector the driver chose (`queue_msix_vector`, `config_msix_vector`;
 //! 0xffff: none); without, the INTx pin A line with the ISR bits.
-//! Notifications are taken through the bus (a VM exit to user space; the
-//! BAR can move, so no ioeventfd is registered yet). The
-//! `VIRTIO_PCI_CAP_PCI_CFG` window is not offered.
+//! Each queue's notification address is a [`Notifier`]: the VMM registers
+//! it as a KVM ioeventfd where BAR0 is (and moves it with the BAR), so a
+//! notification wakes the device's worker without a VM exit to user space;
+//! a write the bus still sees (decoding just turned on) notifies the same
+//! way. The `VIRTIO_PCI_CAP_PCI_CFG` window is not offered.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -25,7 +27,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use virtio_queue::QueueT;
 
 use super::{Core, Vectors, VirtioDevice};
-use crate::pci::{Bar, ConfigSpace, Ids, MsiSink, Msix, PciFunction};
+use crate::pci::{Bar, ConfigSpace, Datamatch, Ids, MsiSink, Msix, Notifier, PciFunction};
 use crate::{Context, Effect, Error, le_value, put_le};
 
 /// The virtio vendor ID.
@@ -279,6 +281,19 @@ impl PciFunction for VirtioPci {
     }
     fn msix(&self) -> Option<&Msix> {
         Some(&self.vectors.msix)
+    }
+    fn notifiers(&self) -> Vec<Notifier> {
+        self.core
+            .queue_events()
+            .iter()
+            .enumerate()
+            .map(|(i, fd)| Notifier {
+                bar: 0,
+                offset: NOTIFY + i as u64 * u64::from(NOTIFY_MULTIPLIER),
+                datamatch: Datamatch::Any,
+                fd: Arc::clone(fd),
+            })
+            .collect()
     }
 
     fn bar_read(&mut self, _bar: usize, offset: u64, data: &mut [u8]) -> Result<(), Error> {
