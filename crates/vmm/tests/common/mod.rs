@@ -245,3 +245,25 @@ pub(crate) fn spec_from_qvmconf(text: &str, dir: &Path) -> VmSpec {
     let vm = vm.unwrap_or_else(|| panic!("qvmconf errors: {diags:?}"));
     vmm::spec_from_config(&vm, dir).expect("convertible")
 }
+
+/// A virtio vdev on virtio-mmio at `base`, interrupting on IOAPIC pin `pin`.
+pub(crate) fn virtio(kind: &str, base: u64, pin: u32, options: Vec<vdev::OptionValue>) -> VdevSpec {
+    VdevSpec {
+        loc: Some(Loc {
+            space: Space::Mem,
+            base,
+            len: None,
+        }),
+        intr: intr("myioapic", pin),
+        options,
+        ..vdev(kind)
+    }
+}
+
+/// A disk of `sectors` sectors with a recognisable sector 0.
+pub(crate) fn disk(dir: &std::path::Path, sectors: usize) -> (std::path::PathBuf, Vec<u8>) {
+    let path = dir.join("disk.img");
+    let data: Vec<u8> = (0..sectors * 512).map(|i| (i * 31 % 251) as u8).collect();
+    std::fs::write(&path, &data).expect("write the disk");
+    (path, data)
+}
