@@ -8,9 +8,8 @@
 
 mod common;
 
-use common::{disk, hostdev, intr, kvm, probe_spec, run, vdev, virtio};
+use common::{disk, hostdev, kvm, probe_spec, run, vdev, virtio};
 use vmm::ExitCode;
-use vmm::spec::{Loc, Space, VdevSpec};
 
 const AT: u64 = 0xd000_0000;
 
