@@ -143,6 +143,9 @@ fn figures(lines: &[String], resident_kib: u64) -> HashMap<&'static str, f64> {
         println!("  no tschz report: {lines:?}");
         return f;
     };
+    if let Some(l) = lines.iter().find(|l| l.contains("probe: tschz: ")) {
+        println!("  {l}");
+    }
     let secs = |c: u64| c as f64 / hz as f64;
     if let Some(m) = report(lines, "vblkbench") {
         f.insert(
