@@ -15,93 +15,22 @@
 
 #![allow(unsafe_code, reason = "a minimal KVM loop to compare with")]
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::channel;
 use std::time::{Duration, Instant};
 
+use common::{median, ms, rss_split, spec, which, write_spec};
 use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::{Kvm, VcpuExit};
-use vmm::spec::{Dest, Level, Loc, LoggerSpec, Space, VdevSpec};
-use vmm::{ImageFormat, Load, MemKind, MemRegion, VmSpec};
-
-fn spec(cmdline: &str, debug: bool) -> VmSpec {
-    use vdev::VdevKind as K;
-    let vdev = VdevSpec::new;
-    VmSpec {
-        name: "bench".into(),
-        // one RAM region, one KVM memory slot (like microvm's `-m 32`)
-        memory: vec![MemRegion {
-            kind: MemKind::Ram,
-            start: 0,
-            size: 32 << 20,
-        }],
-        loads: vec![Load::image(ImageFormat::Auto, None, vmm::probe::ELF)],
-        cmdline: Some(cmdline.into()),
-        exit_on_halt: true,
-        vdevs: vec![
-            VdevSpec {
-                loc: Some(Loc {
-                    space: Space::Io,
-                    base: 0x3f8,
-                    len: None,
-                }),
-                options: vec![vdev::OptionValue::new(
-                    "hostdev",
-                    vdev::Value::HostDev(vdev::HostDev {
-                        direction: Some(vdev::Direction::Output),
-                        path: "-".into(),
-                    }),
-                )],
-                ..vdev(K::Ser8250)
-            },
-            vdev(K::Progress),
-            vdev(K::Mc146818),
-            vdev(K::Pckeyboard),
-        ],
-        logger: LoggerSpec {
-            filters: if debug {
-                vec![Level::Info, Level::Debug]
-            } else {
-                vec![Level::Info]
-            },
-            dest: Dest::Stdout,
-        },
-        ..Default::default()
-    }
-}
-
-fn write_spec(spec: &VmSpec, dir: &std::path::Path) -> std::path::PathBuf {
-    let p = dir.join(format!(
-        "{}.json",
-        spec.cmdline
-            .as_deref()
-            .unwrap_or("x")
-            .replace([' ', '='], "_")
-    ));
-    std::fs::write(&p, serde_json::to_vec(spec).expect("serialise")).expect("write spec");
-    p
-}
+use vmm::{ImageFormat, Load};
 
 /// Spawn, then time the first stdout lines matching each marker; kill.
 fn time_markers(mut cmd: Command, markers: &[&str]) -> Vec<Duration> {
     let start = Instant::now();
-    let mut child: Child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send((Instant::now(), line)).is_err() {
-                break;
-            }
-        }
-    });
+    let (mut child, rx) = common::spawn_lines(&mut cmd);
     let mut found: Vec<Option<Duration>> = vec![None; markers.len()];
     while found.iter().any(Option::is_none) {
         match rx.recv_timeout(Duration::from_secs(30)) {
@@ -121,15 +50,6 @@ fn time_markers(mut cmd: Command, markers: &[&str]) -> Vec<Duration> {
         .into_iter()
         .map(|d| d.unwrap_or(Duration::MAX))
         .collect()
-}
-
-fn median(v: &mut [Duration]) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
 fn startup(dir: &std::path::Path, runs: usize) {
@@ -193,53 +113,21 @@ fn startup(dir: &std::path::Path, runs: usize) {
     }
 }
 
-fn which(name: &str) -> Option<String> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| format!("{d}/{name}"))
-        .find(|p| std::path::Path::new(p).exists())
-}
-
 fn resident(dir: &std::path::Path) {
     let p = write_spec(&spec("progress spin", true), dir);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vmm-run"))
-        .arg(&p)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let out = child.stdout.take().expect("stdout");
-    let mut guest = Vec::new();
-    let mut lines = BufReader::new(out).lines();
-    for line in lines.by_ref().map_while(Result::ok) {
-        if let Some(rest) = line.split("guest memory ").nth(1) {
-            // "START+LEN at host HOST"
-            let mut it = rest.split_whitespace();
-            let len = it
-                .next()
-                .and_then(|s| s.split('+').nth(1))
-                .and_then(|s| u64::from_str_radix(&s[2..], 16).ok());
-            let host = it
-                .nth(2)
-                .and_then(|s| u64::from_str_radix(&s[2..], 16).ok());
-            if let (Some(l), Some(h)) = (len, host) {
-                guest.push((h, h + l));
-            }
-        }
-        if line.contains("spin: spinning") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    std::thread::sleep(Duration::from_millis(200));
-    let (total, in_guest) = rss_split(child.id(), &guest);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmm-run"));
+    cmd.arg(&p);
+    let (_, (total, in_guest, guest)) = common::follow(cmd, |pid, lines| {
+        let guest: Vec<_> = lines
+            .iter()
+            .filter_map(|l| common::guest_range(l))
+            .collect();
+        let (total, in_guest) = rss_split(pid, &guest);
+        (total, in_guest, guest)
+    });
     for (s, e) in &guest {
         println!("  guest RAM mapped at host {s:#x}..{e:#x}");
     }
-    let _ = child.kill();
-    let _ = child.wait();
     println!(
         "resident memory of vmm-run with the guest running ({} guest regions):",
         guest.len()
@@ -251,32 +139,6 @@ fn resident(dir: &std::path::Path) {
         total - in_guest,
         (total - in_guest) as f64 / 1024.0
     );
-}
-
-/// (total Rss from smaps_rollup, resident pages inside the `guest` host
-/// ranges from pagemap) in KiB. (Guest mappings may be merged with their
-/// neighbours into one VMA, so smaps cannot tell them apart.)
-fn rss_split(pid: u32, guest: &[(u64, u64)]) -> (u64, u64) {
-    use std::io::{Read as _, Seek, SeekFrom};
-    let rollup =
-        std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).expect("smaps_rollup");
-    let total = rollup
-        .lines()
-        .find_map(|l| l.strip_prefix("Rss:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
-    let mut pagemap = std::fs::File::open(format!("/proc/{pid}/pagemap")).expect("pagemap");
-    let mut pages = 0u64;
-    for &(s, e) in guest {
-        let n = ((e - s) / 4096) as usize;
-        let mut buf = vec![0u8; n * 8];
-        pagemap
-            .seek(SeekFrom::Start(s / 4096 * 8))
-            .expect("seek pagemap");
-        pagemap.read_exact(&mut buf).expect("read pagemap");
-        pages += buf.chunks(8).filter(|c| c[7] & 0x80 != 0).count() as u64;
-    }
-    (total, pages * 4)
 }
 
 /// 32-bit flat code, position-independent: milestone 10 (port 0xef0), `n`

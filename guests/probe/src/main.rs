@@ -10,6 +10,7 @@
 //! `peek=ADDR` · `rx=PORT` · `iobench=N` (N port writes between milestones 10 and 11) · `bad=PORT` · `badmmio=ADDR` · `wait-power` ·
 //! `spin` · `reboot` · `off` · `halt`. Unknown words are reported and skipped.
 //! virtio-mmio devices at ADDR (`virtio.rs`): `vblk=ADDR` · `vrng=ADDR` · `vcon=ADDR` · `vbad=ADDR` · `vbench=ADDR` · `vnetrx=ADDR` · `vnettx=ADDR` · `vpcirng=DD` · `vpcimsix=DD` (virtio-pci).
+//! virtio benchmarks (`vbench.rs`): `vblkbench=ADDR[,N[,M]]` · `vnetbench=ADDR[,N]` · `tschz` (ADDR may be `auto`; `virtio_mmio.device=…` words are taken as device addresses).
 //! PCI (`pci.rs`): `pci` · `ecam=ADDR` · `pcicfg=DDRR`.
 //! Timers (`timers.rs`): `wdt` (pets the IB700 watchdog, then lets it expire) ·
 //! `hpet=ADDR`, `hpet-legacy=PIN` (count periodic HPET timer 0 interrupts). Shared memory
@@ -25,6 +26,7 @@ mod hostile;
 mod pci;
 mod shmem;
 mod timers;
+mod vbench;
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -423,6 +425,10 @@ impl Probe {
             b"vnettx" => self.vnettx(arg.unwrap_or(0xd000_0000)),
             b"vpcirng" => self.vpcirng(arg.unwrap_or(3)),
             b"vpcimsix" => self.vpcimsix(arg.unwrap_or(3)),
+            b"vblkbench" => self.vblkbench(word.split(|&c| c == b'=').nth(1).unwrap_or(&[])),
+            b"vnetbench" => self.vnetbench(word.split(|&c| c == b'=').nth(1).unwrap_or(&[])),
+            b"tschz" => self.tschz(),
+            b"virtio_mmio.device" => {}
             b"halt" => {
                 self.report("halt").s("halting\n");
                 // SAFETY: stops this vCPU for good.

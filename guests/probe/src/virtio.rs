@@ -45,7 +45,7 @@ fn bufs() -> *mut Bufs {
 }
 
 /// One queue of a virtio-mmio device, on its own ring.
-struct Dev {
+pub(crate) struct Dev {
     base: u64,
     next_avail: u16,
     ring: *mut Ring,
@@ -71,7 +71,7 @@ impl Dev {
         Ok((d, low))
     }
 
-    fn negotiate(base: u64, id: u32, want: u32) -> Result<u32, &'static str> {
+    pub(crate) fn negotiate(base: u64, id: u32, want: u32) -> Result<u32, &'static str> {
         let d = Dev { base, next_avail: 0, ring: ring(), pci: None };
         if d.reg(0) != 0x7472_6976 || d.reg(4) != 2 {
             return Err("no virtio-mmio v2 device");
