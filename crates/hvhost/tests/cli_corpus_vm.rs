@@ -201,3 +201,51 @@ fn the_corpus_linux_configuration_s_watchdog_ends_the_vm_with_exit_4() {
     assert_eq!(ok(&r, "wdt"), "petted 4 times; waiting");
     assert!(r.err.contains("watchdog (wdt-ib700) expired"), "{}", r.err);
 }
+
+/// The probe's virtio driver over virtio-pci for what the corpus file has
+/// no device for: virtio-console (its line reaches the host file) and a
+/// read-only virtio-blk (the write refused).
+#[test]
+fn virtio_console_and_a_read_only_disk_over_pci() {
+    if !kvm() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let (con, disk) = (d.path().join("con.txt"), d.path().join("d.img"));
+    std::fs::write(&disk, [0x33; 4096]).unwrap();
+    let text = format!(
+        "system probe\nram 0,0xa0000\nrom 0xc0000,0x40000\nram 1m,31m\ncpu\nload {}\n\
+         cmdline \"ioapic=f8000000 pci vcon=pci:1 vblk=pci:2\"\n\
+         vdev ioapic loc 0xf8000000 intr apic name myioapic\n\
+         vdev ser8250 loc 0x3f8 intr myioapic:4 hostdev >-\n\
+         vdev 8259 loc 0x20\nvdev 8259 loc 0xa0\n\
+         vdev virtio-console hostdev >{}\nvdev virtio-blk hostdev <{}\n",
+        vmm::probe::ELF,
+        con.display(),
+        disk.display()
+    );
+    let conf = d.path().join("p.qvmcfg");
+    std::fs::write(&conf, text).unwrap();
+    let r = start(d.path(), &conf).finish(Duration::from_secs(60));
+    assert_eq!(r.code, 0, "{}\n{}", r.out, r.err);
+    assert!(
+        ok(&r, "pci")
+            .starts_with("n=3 0.0=8086:29c0/60000 1.0=1af4:1043/78000 2.0=1af4:1042/18000"),
+        "{}",
+        r.out
+    );
+    assert_eq!(ok(&r, "vcon"), "sent 41 bytes");
+    assert_eq!(
+        std::fs::read_to_string(&con).unwrap(),
+        "hello from the probe over virtio-console\n"
+    );
+    assert_eq!(
+        ok(&r, "vblk"),
+        "ro sectors=8 write=1 readback=differs sector0=3333333333333333"
+    );
+    assert_eq!(
+        std::fs::read(&disk).unwrap(),
+        [0x33; 4096],
+        "the disk untouched"
+    );
+}
