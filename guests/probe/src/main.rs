@@ -9,9 +9,8 @@
 //! `rtc` · `smp=APICID` · `cpuid` · `pit=PIN` · `uartirq=PIN` · `kbd` · `mem` · `initrd` ·
 //! `peek=ADDR` · `rx=PORT` · `iobench=N` (N port writes between milestones 10 and 11) · `bad=PORT` · `badmmio=ADDR` · `wait-power` ·
 //! `spin` · `reboot` · `off` · `halt`. Unknown words are reported and skipped.
-//! virtio-mmio devices at ADDR (`virtio.rs`): `vblk=ADDR` · `vrng=ADDR` · `vcon=ADDR` · `vbad=ADDR` · `vbench=ADDR` · `vnetrx=ADDR` · `vnettx=ADDR` · `vpcirng=DD` · `vpcimsix=DD` (virtio-pci).
+//! virtio devices (`virtio.rs`; AT is a virtio-mmio address or `pci:DD`): `vblk=AT` · `vcon=AT` · `vnetrx=AT` · `vnettx=AT` · `vrng=ADDR` · `vbad=ADDR` · `vbench=ADDR` · `vpcirng=DD` · `vpcimsix=DD` (virtio-pci).
 //! virtio benchmarks (`vbench.rs`): `vblkbench=ADDR[,N[,M]]` · `vnetbench=ADDR[,N]` · `tschz` (ADDR may be `auto`; `virtio_mmio.device=…` words are taken as device addresses).
-//! PCI (`pci.rs`): `pci` · `ecam=ADDR` · `pcicfg=DDRR`.
 //! Timers (`timers.rs`): `wdt` (pets the IB700 watchdog, then lets it expire) ·
 //! `hpet=ADDR`, `hpet-legacy=PIN` (count periodic HPET timer 0 interrupts). Shared memory
 //! (`shmem.rs`): `shmem=FACTORY,NAME,send|recv` (a message between two VMs).
@@ -416,13 +415,13 @@ impl Probe {
                 outl(self.progress + 8, 1);
                 self.report("off").s("FAIL still running\n");
             }
-            b"vblk" => self.vblk(arg.unwrap_or(0xd000_0000)),
+            b"vblk" => self.vblk(virtio::At::parse(word, 0xd000_0000)),
             b"vrng" => self.vrng(arg.unwrap_or(0xd000_0000)),
-            b"vcon" => self.vcon(arg.unwrap_or(0xd000_0000)),
+            b"vcon" => self.vcon(virtio::At::parse(word, 0xd000_0000)),
             b"vbad" => self.vbad(arg.unwrap_or(0xd000_0000)),
             b"vbench" => self.vbench(arg.unwrap_or(0xd000_0000)),
-            b"vnetrx" => self.vnetrx(arg.unwrap_or(0xd000_0000)),
-            b"vnettx" => self.vnettx(arg.unwrap_or(0xd000_0000)),
+            b"vnetrx" => self.vnetrx(virtio::At::parse(word, 0xd000_0000)),
+            b"vnettx" => self.vnettx(virtio::At::parse(word, 0xd000_0000)),
             b"vpcirng" => self.vpcirng(arg.unwrap_or(3)),
             b"vpcimsix" => self.vpcimsix(arg.unwrap_or(3)),
             b"vblkbench" => self.vblkbench(word.split(|&c| c == b'=').nth(1).unwrap_or(&[])),

@@ -21,7 +21,7 @@
 
 use core::sync::atomic::{Ordering, fence};
 
-use super::virtio::Dev;
+use super::virtio::{At, Dev};
 use super::{Probe, cpuid, inb, outb, parse_hex, rd32, rdtsc, wr32};
 
 const QS: usize = 64;
@@ -270,7 +270,7 @@ impl Probe {
     /// `vblkbench=ADDR[,N[,M]]`.
     pub(crate) fn vblkbench(&self, arg: &[u8]) {
         let r = device(self, arg, 2).ok_or("no virtio-blk device").and_then(|base| {
-            Dev::negotiate(base, 2, 0)?;
+            Dev::negotiate(At::Mmio(base), 2, 0)?;
             let q = Queue::new(base, 0, 0)?;
             wr32(base + 0x70, 1 | 2 | 4 | 8);
             Ok((base, q))
@@ -308,7 +308,7 @@ impl Probe {
     /// `vnetbench=ADDR[,N]`.
     pub(crate) fn vnetbench(&self, arg: &[u8]) {
         let r = device(self, arg, 1).ok_or("no virtio-net device").and_then(|base| {
-            Dev::negotiate(base, 1, 1 << 5)?;
+            Dev::negotiate(At::Mmio(base), 1, 1 << 5)?;
             let rx = Queue::new(base, 0, 0)?;
             let tx = Queue::new(base, 1, 1)?;
             wr32(base + 0x70, 1 | 2 | 4 | 8);

@@ -1,5 +1,8 @@
-//! A small virtio-mmio driver (virtio 1.2 §4.2, version 2) for the checks
-//! `vblk=ADDR`, `vrng=ADDR`, `vcon=ADDR`, `vbad=ADDR`, `vbench=ADDR`, `vnetrx=ADDR` and `vnettx=ADDR`: one split queue of
+//! A small virtio driver, over virtio-mmio (virtio 1.2 §4.2, version 2) or
+//! the modern virtio-pci transport (§4.1), for the checks `vblk=AT`,
+//! `vcon=AT`, `vnetrx=AT`, `vnettx=AT` (AT: a virtio-mmio address, or
+//! `pci:DD` for the function at bus 0 device DD), `vrng=ADDR`, `vbad=ADDR`,
+//! `vbench=ADDR`, `vpcirng=DD` and `vpcimsix=DD`: one split queue of
 //! 8 descriptors in static memory (identity-mapped, so its addresses are
 //! guest-physical), polled for used buffers.
 
@@ -44,13 +47,169 @@ fn bufs() -> *mut Bufs {
     &raw mut BUFS
 }
 
-/// One queue of a virtio-mmio device, on its own ring.
+/// Where a virtio device is: a virtio-mmio window, or a virtio-pci
+/// function on bus 0 (device number), driven through its common
+/// configuration structure as its vendor capabilities describe it.
+#[derive(Clone, Copy)]
+pub(crate) enum At {
+    Mmio(u64),
+    Pci(u64),
+}
+
+impl At {
+    /// The argument of a word: `ADDR` (virtio-mmio) or `pci:DD`.
+    pub(crate) fn parse(word: &[u8], default: u64) -> At {
+        let arg = word.iter().position(|&c| c == b'=').map(|i| &word[i + 1..]);
+        match arg {
+            Some(a) if a.starts_with(b"pci:") => At::Pci(super::parse_hex(&a[4..]).unwrap_or(3)),
+            Some(a) => At::Mmio(super::parse_hex(a).unwrap_or(default)),
+            None => At::Mmio(default),
+        }
+    }
+}
+
+/// The registers of one transport: a virtio-mmio window, or the
+/// structures a virtio-pci function's capabilities point at.
+#[derive(Clone, Copy)]
+pub(crate) struct Regs {
+    /// virtio-mmio: the window; virtio-pci: the common configuration.
+    base: u64,
+    pci: Option<PciCaps>,
+}
+
+#[derive(Clone, Copy)]
+struct PciCaps {
+    bar0: u64,
+    notify: u64,
+    mult: u64,
+    isr: u64,
+    device: u64,
+    /// Configuration-space offset of the MSI-X capability (0: none).
+    msix: u64,
+    /// The cfg types of the vendor capabilities, one hex digit each.
+    kinds: u64,
+}
+
+/// The transport-neutral registers (virtio 1.2 §4.1.4.3 and §4.2.2).
+#[derive(Clone, Copy)]
+enum R {
+    DevFeatSel,
+    DevFeat,
+    DrvFeatSel,
+    DrvFeat,
+    QSel,
+    QMax,
+    QNum,
+    QReady,
+    Status,
+}
+
+impl Regs {
+    /// (address, width in bytes) of `r`.
+    fn at(&self, r: R) -> (u64, u8) {
+        let (mmio, pci, w) = match r {
+            R::DevFeatSel => (0x14, 0x00, 4),
+            R::DevFeat => (0x10, 0x04, 4),
+            R::DrvFeatSel => (0x24, 0x08, 4),
+            R::DrvFeat => (0x20, 0x0c, 4),
+            R::QSel => (0x30, 0x16, 2),
+            R::QMax => (0x34, 0x18, 2),
+            R::QNum => (0x38, 0x18, 2),
+            R::QReady => (0x44, 0x1c, 2),
+            R::Status => (0x70, 0x14, 1),
+        };
+        match self.pci {
+            None => (self.base + mmio, 4),
+            Some(_) => (self.base + pci, w),
+        }
+    }
+    fn get(&self, r: R) -> u32 {
+        match self.at(r) {
+            (a, 1) => u32::from(super::rd8(a)),
+            (a, 2) => u32::from(rd16(a)),
+            (a, _) => rd32(a),
+        }
+    }
+    fn put(&self, r: R, v: u32) {
+        match self.at(r) {
+            (a, 1) => wr8(a, v as u8),
+            (a, 2) => wr16(a, v as u16),
+            (a, _) => wr32(a, v),
+        }
+    }
+    /// Address of byte `off` of the device-specific configuration.
+    fn device(&self, off: u64) -> u64 {
+        match self.pci {
+            None => self.base + 0x100 + off,
+            Some(p) => p.device + off,
+        }
+    }
+
+    /// Check the device's identity: the registers, or an error text.
+    fn find(at: At, id: u32) -> Result<Regs, &'static str> {
+        match at {
+            At::Mmio(base) => {
+                if rd32(base) != 0x7472_6976 || rd32(base + 4) != 2 {
+                    return Err("no virtio-mmio v2 device");
+                }
+                if rd32(base + 8) != id {
+                    return Err("wrong device id");
+                }
+                Ok(Regs { base, pci: None })
+            }
+            At::Pci(dev) => pci_regs(dev, id),
+        }
+    }
+}
+
+/// The virtio-pci function at device `dev` (function 0) with virtio device
+/// `id`: its structures from the vendor capabilities.
+fn pci_regs(dev: u64, id: u32) -> Result<Regs, &'static str> {
+    use super::pci::cfg_read;
+    if cfg_read(dev, 0, 0) != (0x1040 + id) << 16 | 0x1af4 {
+        return Err("not the virtio-pci function expected (1af4:1040+id)");
+    }
+    let bar0 = u64::from(cfg_read(dev, 0, 0x10) & !0xf);
+    let mut caps = PciCaps { bar0, notify: 0, mult: 0, isr: 0, device: 0, msix: 0, kinds: 0 };
+    let mut common = None;
+    let mut at = u64::from(cfg_read(dev, 0, 0x34) & 0xfc);
+    let mut n = 0;
+    while at != 0 && n < 16 {
+        let w = cfg_read(dev, 0, at);
+        if w & 0xff == 0x11 {
+            caps.msix = at;
+        }
+        if w & 0xff == 0x09 {
+            let off = bar0 + u64::from(cfg_read(dev, 0, at + 8));
+            caps.kinds = caps.kinds << 4 | u64::from((w >> 24) & 0xf);
+            match (w >> 24) & 0xff {
+                1 => common = Some(off),
+                2 => {
+                    caps.notify = off;
+                    caps.mult = u64::from(cfg_read(dev, 0, at + 16));
+                }
+                3 => caps.isr = off,
+                4 => caps.device = off,
+                _ => {}
+            }
+        }
+        at = u64::from((w >> 8) & 0xfc);
+        n += 1;
+    }
+    match common {
+        Some(base) if caps.notify != 0 && caps.isr != 0 => Ok(Regs { base, pci: Some(caps) }),
+        _ => Err("missing virtio capabilities"),
+    }
+}
+
+/// One queue of a virtio device (virtio-mmio or virtio-pci), on its own ring.
 pub(crate) struct Dev {
     base: u64,
     next_avail: u16,
     ring: *mut Ring,
-    /// virtio-pci: (notification address, device status address).
-    pci: Option<(u64, u64)>,
+    regs: Regs,
+    /// Where this queue's notifications go.
+    notify: u64,
 }
 
 impl Dev {
@@ -63,59 +222,61 @@ impl Dev {
 
     /// Reset, negotiate VERSION_1 (and `want` of the low bits), set up queue
     /// `q` on the first ring and start: the device's low feature bits, or
-    /// an error text.
+    /// an error text. `base`: a virtio-mmio window.
     fn init(base: u64, id: u32, want: u32, q: u32) -> Result<(Dev, u32), &'static str> {
-        let low = Dev::negotiate(base, id, want)?;
-        let d = Dev::queue(base, q, ring())?;
-        d.set(0x70, 1 | 2 | 4 | 8);
+        Dev::open(At::Mmio(base), id, want, q)
+    }
+
+    /// As `init`, on either transport.
+    fn open(at: At, id: u32, want: u32, q: u32) -> Result<(Dev, u32), &'static str> {
+        let (regs, low) = Dev::negotiate(at, id, want)?;
+        let d = Dev::queue(regs, q, ring())?;
+        regs.put(R::Status, 1 | 2 | 4 | 8);
         Ok((d, low))
     }
 
-    pub(crate) fn negotiate(base: u64, id: u32, want: u32) -> Result<u32, &'static str> {
-        let d = Dev { base, next_avail: 0, ring: ring(), pci: None };
-        if d.reg(0) != 0x7472_6976 || d.reg(4) != 2 {
-            return Err("no virtio-mmio v2 device");
-        }
-        if d.reg(8) != id {
-            return Err("wrong device id");
-        }
-        d.set(0x70, 0);
-        d.set(0x70, 1 | 2);
-        d.set(0x14, 0);
-        let low = d.reg(0x10);
-        d.set(0x14, 1);
-        if d.reg(0x10) & 1 == 0 {
+    pub(crate) fn negotiate(at: At, id: u32, want: u32) -> Result<(Regs, u32), &'static str> {
+        let r = Regs::find(at, id)?;
+        r.put(R::Status, 0);
+        r.put(R::Status, 1 | 2);
+        r.put(R::DevFeatSel, 0);
+        let low = r.get(R::DevFeat);
+        r.put(R::DevFeatSel, 1);
+        if r.get(R::DevFeat) & 1 == 0 {
             return Err("no VIRTIO_F_VERSION_1");
         }
-        d.set(0x24, 0);
-        d.set(0x20, low & want);
-        d.set(0x24, 1);
-        d.set(0x20, 1);
-        d.set(0x70, 1 | 2 | 8);
-        if d.reg(0x70) & 8 == 0 {
+        r.put(R::DrvFeatSel, 0);
+        r.put(R::DrvFeat, low & want);
+        r.put(R::DrvFeatSel, 1);
+        r.put(R::DrvFeat, 1);
+        r.put(R::Status, 1 | 2 | 8);
+        if r.get(R::Status) & 8 == 0 {
             return Err("FEATURES_OK refused");
         }
-        Ok(low)
+        Ok((r, low))
     }
 
     /// Set up queue `q` on `ring` (zeroed).
-    fn queue(base: u64, q: u32, ring: *mut Ring) -> Result<Dev, &'static str> {
-        let d = Dev { base, next_avail: 0, ring, pci: None };
+    fn queue(regs: Regs, q: u32, ring: *mut Ring) -> Result<Dev, &'static str> {
         // SAFETY: single-threaded guest; the ring is only touched here.
         unsafe { core::ptr::write_bytes(ring, 0, 1) };
-        d.set(0x30, q);
-        if (d.reg(0x34) as usize) < QSIZE {
+        regs.put(R::QSel, q);
+        if (regs.get(R::QMax) as usize) < QSIZE {
             return Err("queue too small");
         }
-        d.set(0x38, QSIZE as u32);
+        regs.put(R::QNum, QSIZE as u32);
         // SAFETY: addresses of fields of a static ring.
         let (avail, used) = unsafe { (&raw const (*ring).avail as u64, &raw const (*ring).used as u64) };
-        for (off, a) in [(0x80, ring as u64), (0x90, avail), (0xa0, used)] {
-            d.set(off, a as u32);
-            d.set(off + 4, (a >> 32) as u32);
+        let (offs, notify) = match regs.pci {
+            None => ([0x80, 0x90, 0xa0], regs.base + 0x50),
+            Some(p) => ([0x20, 0x28, 0x30], p.notify + u64::from(rd16(regs.base + 0x1e)) * p.mult),
+        };
+        for (off, a) in offs.into_iter().zip([ring as u64, avail, used]) {
+            wr32(regs.base + off, a as u32);
+            wr32(regs.base + off + 4, (a >> 32) as u32);
         }
-        d.set(0x44, 1);
-        Ok(d)
+        regs.put(R::QReady, 1);
+        Ok(Dev { base: regs.base, next_avail: 0, ring, regs, notify })
     }
 
     /// Post a chain of `(addr, len, flags)` on queue `q`, notify, wait for
@@ -150,17 +311,11 @@ impl Dev {
             core::ptr::write_volatile(&raw mut (*self.ring).avail[1], self.next_avail);
         }
         fence(Ordering::SeqCst);
-        match self.pci {
-            Some((notify, _)) => wr32(notify, q),
-            None => self.set(0x50, q),
-        }
+        wr32(self.notify, q);
     }
 
     fn status(&self) -> u32 {
-        match self.pci {
-            Some((_, status)) => u32::from(super::rd8(status)),
-            None => self.reg(0x70),
-        }
+        self.regs.get(R::Status)
     }
 
     /// Wait (at most `limit` TSC cycles) for the last chain offered to be
@@ -219,15 +374,15 @@ impl Probe {
         Some(unsafe { core::ptr::read_volatile(&raw const (*bufs()).status[0]) })
     }
 
-    pub(crate) fn vblk(&self, base: u64) {
-        let (mut d, feats) = match Dev::init(base, 2, 1 << 5, 0) {
+    pub(crate) fn vblk(&self, at: At) {
+        let (mut d, feats) = match Dev::open(at, 2, 1 << 5, 0) {
             Ok(x) => x,
             Err(e) => {
                 self.report("vblk").s("FAIL ").s(e).s("\n");
                 return;
             }
         };
-        let cap = u64::from(d.reg(0x100)) | (u64::from(d.reg(0x104)) << 32);
+        let cap = u64::from(rd32(d.regs.device(0))) | (u64::from(rd32(d.regs.device(4))) << 32);
         let ro = feats & (1 << 5) != 0;
         for (i, b) in data().iter_mut().enumerate() {
             *b = (i as u8).wrapping_mul(7).wrapping_add(0x5a);
@@ -269,8 +424,8 @@ impl Probe {
         o.s("\n");
     }
 
-    pub(crate) fn vcon(&self, base: u64) {
-        let mut d = match Dev::init(base, 3, 0, 1) {
+    pub(crate) fn vcon(&self, at: At) {
+        let mut d = match Dev::open(at, 3, 0, 1) {
             Ok((d, _)) => d,
             Err(e) => {
                 self.report("vcon").s("FAIL ").s(e).s("\n");
@@ -285,11 +440,11 @@ impl Probe {
 
     /// Set up virtio-net at `base`: (rx on the first ring with a buffer
     /// posted, tx on the second, the MAC).
-    fn vnet_init(&self, check: &str, base: u64) -> Option<(Dev, Dev, [u8; 6])> {
-        let r = Dev::negotiate(base, 1, 1 << 5).and_then(|_| {
-            let rx = Dev::queue(base, 0, ring())?;
-            let tx = Dev::queue(base, 1, ring2())?;
-            rx.set(0x70, 1 | 2 | 4 | 8);
+    fn vnet_init(&self, check: &str, at: At) -> Option<(Dev, Dev, [u8; 6])> {
+        let r = Dev::negotiate(at, 1, 1 << 5).and_then(|(regs, _)| {
+            let rx = Dev::queue(regs, 0, ring())?;
+            let tx = Dev::queue(regs, 1, ring2())?;
+            regs.put(R::Status, 1 | 2 | 4 | 8);
             Ok((rx, tx))
         });
         let (mut rx, tx) = match r {
@@ -301,7 +456,7 @@ impl Probe {
         };
         let mut mac = [0u8; 6];
         for (i, m) in mac.iter_mut().enumerate() {
-            *m = super::rd8(base + 0x100 + i as u64);
+            *m = super::rd8(rx.regs.device(i as u64));
         }
         // SAFETY: address of a static frame buffer.
         let rxbuf = unsafe { &raw const (*frames())[0] as u64 };
@@ -338,16 +493,16 @@ impl Probe {
     }
 
     /// `vnetrx=ADDR`: wait (about 10 s) for a frame, then answer it.
-    pub(crate) fn vnetrx(&self, base: u64) {
-        let Some((rx, mut tx, mac)) = self.vnet_init("vnetrx", base) else { return };
+    pub(crate) fn vnetrx(&self, at: At) {
+        let Some((rx, mut tx, mac)) = self.vnet_init("vnetrx", at) else { return };
         let got = rx.wait(25_000_000_000);
         let sent = Probe::vnet_send(&mut tx, &mac, b"reply from vnetrx");
         self.vnet_report("vnetrx", got, sent);
     }
 
     /// `vnettx=ADDR`: send a frame, then wait for the answer.
-    pub(crate) fn vnettx(&self, base: u64) {
-        let Some((mut rx, mut tx, mac)) = self.vnet_init("vnettx", base) else { return };
+    pub(crate) fn vnettx(&self, at: At) {
+        let Some((mut rx, mut tx, mac)) = self.vnet_init("vnettx", at) else { return };
         let sent = Probe::vnet_send(&mut tx, &mac, b"hello from vnettx");
         let mut got = rx.wait(10_000_000_000);
         // a host's own frames (IPv6 neighbour discovery on a TAP) are skipped
@@ -461,83 +616,33 @@ fn rd16(a: u64) -> u16 {
 /// Drive the virtio-pci entropy function at device `dev`: (bytes received,
 /// ISR status, the cfg types of its vendor capabilities as hex digits).
 fn pci_rng(dev: u64, msix: bool) -> Result<(u32, u8, u64), &'static str> {
-    use super::pci::cfg_read;
-    let id = cfg_read(dev, 0, 0);
-    if id != 0x1044_1af4 {
-        return Err("not a virtio-entropy function (1af4:1044)");
-    }
-    let bar0 = u64::from(cfg_read(dev, 0, 0x10) & !0xf);
-    // the vendor capabilities: cfg type, offset in BAR0
-    let (mut common, mut notify, mut mult, mut isr_at, mut caps) = (None, None, 0, None, 0u64);
-    let mut at = u64::from(cfg_read(dev, 0, 0x34) & 0xfc);
-    let mut n = 0;
-    while at != 0 && n < 16 {
-        let w = cfg_read(dev, 0, at);
-        if w & 0xff == 0x11 && msix {
-            // MSI-X enable in the message control word
-            super::outl(0xcf8, 0x8000_0000 | ((dev as u32) << 11) | at as u32);
-            super::outl(0xcfc, w | (1 << 31));
-        }
-        if w & 0xff == 0x09 {
-            let ty = (w >> 24) & 0xff;
-            let off = u64::from(cfg_read(dev, 0, at + 8));
-            caps = caps << 4 | u64::from(ty);
-            match ty {
-                1 => common = Some(bar0 + off),
-                2 => {
-                    notify = Some(bar0 + off);
-                    mult = u64::from(cfg_read(dev, 0, at + 16));
-                }
-                3 => isr_at = Some(bar0 + off),
-                _ => {}
-            }
-        }
-        at = u64::from((w >> 8) & 0xfc);
-        n += 1;
-    }
-    let (Some(c), Some(nb), Some(isr_at)) = (common, notify, isr_at) else {
-        return Err("missing virtio capabilities");
-    };
-    wr8(c + 0x14, 0);
-    wr8(c + 0x14, 1 | 2);
-    wr32(c + 0x00, 1);
-    if rd32(c + 0x04) & 1 == 0 {
-        return Err("no VIRTIO_F_VERSION_1");
-    }
-    wr32(c + 0x08, 1);
-    wr32(c + 0x0c, 1);
-    wr8(c + 0x14, 1 | 2 | 8);
-    if super::rd8(c + 0x14) & 8 == 0 {
-        return Err("FEATURES_OK refused");
-    }
-    wr16(c + 0x16, 0);
-    wr16(c + 0x18, QSIZE as u16);
-    // SAFETY: addresses of fields of the static ring.
-    let (avail, used) = unsafe { (&raw const (*ring()).avail as u64, &raw const (*ring()).used as u64) };
-    // SAFETY: single-threaded guest; the ring is only touched here.
-    unsafe { core::ptr::write_bytes(ring(), 0, 1) };
-    for (off, a) in [(0x20, ring() as u64), (0x28, avail), (0x30, used)] {
-        wr32(c + off, a as u32);
-        wr32(c + off + 4, (a >> 32) as u32);
-    }
-    let notify_off = u64::from(rd16(c + 0x1e));
+    let (regs, _) = Dev::negotiate(At::Pci(dev), 4, 0)?;
+    let Some(caps) = regs.pci else { return Err("not virtio-pci") };
+    let c = regs.base;
     if msix {
+        if caps.msix == 0 {
+            return Err("no MSI-X capability");
+        }
+        // MSI-X enable in the message control word
+        let w = super::pci::cfg_read(dev, 0, caps.msix);
+        super::outl(0xcf8, 0x8000_0000 | ((dev as u32) << 11) | caps.msix as u32);
+        super::outl(0xcfc, w | (1 << 31));
         // table entry 0 (BAR0 + 0x4000): the boot CPU's LAPIC, vector 0x31, unmasked
-        let t = bar0 + 0x4000;
+        let t = caps.bar0 + 0x4000;
         wr32(t, 0xfee0_0000);
         wr32(t + 4, 0);
         wr32(t + 8, 0x31);
         wr32(t + 12, 0);
         wr16(c + 0x10, 0xffff);
+        regs.put(R::QSel, 0);
         wr16(c + 0x1a, 0);
         if rd16(c + 0x1a) != 0 {
             return Err("queue vector not taken");
         }
     }
-    wr16(c + 0x1c, 1);
-    wr8(c + 0x14, 1 | 2 | 4 | 8);
-    let mut d = Dev { base: c, next_avail: 0, ring: ring(), pci: Some((nb + notify_off * mult, c + 0x14)) };
+    let mut d = Dev::queue(regs, 0, ring())?;
+    regs.put(R::Status, 1 | 2 | 4 | 8);
     data().fill(0);
     let got = d.submit(0, &[(data_addr(), 32, F_WRITE)]).ok_or("request not used")?;
-    Ok((got, super::rd8(isr_at), caps))
+    Ok((got, super::rd8(caps.isr), caps.kinds))
 }
