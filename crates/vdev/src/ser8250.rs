@@ -385,7 +385,7 @@ mod tests {
         let stop = spawn_input(File::from(OwnedFd::from(r)), &inner)
             .expect("input thread")
             .expect("a pipe is waited for");
-        let sent = 4 * MAX_PENDING;
+        let sent = 64 * MAX_PENDING;
         let writer = std::thread::spawn(move || w.write_all(&vec![b'a'; sent]));
         let pending = || inner.lock().expect("lock").pending.len();
         wait_for("the reader fills its buffer", || pending() >= MAX_PENDING);
@@ -393,11 +393,11 @@ mod tests {
         assert!(held < MAX_PENDING + 256, "{held}");
         std::thread::sleep(Duration::from_millis(50));
         assert_eq!(pending(), held, "a full buffer pauses the reader");
-        // the guest drains the receive FIFO (reads of RBR), at most one
-        // buffer's worth: the reader, resumed meanwhile, refills it, and
-        // under load the two could otherwise race through the whole pipe
+        // the guest drains the receive FIFO (reads of RBR); the reader,
+        // resumed meanwhile, may refill it as it goes (so `sent` is many
+        // buffers: the two cannot race through the whole pipe)
         let mut drained = 0;
-        while drained < MAX_PENDING && pending() >= RESUME_BELOW {
+        while pending() >= RESUME_BELOW {
             let mut st = inner.lock().expect("lock");
             st.serial.read(0);
             st.refill();
