@@ -202,6 +202,42 @@ fn the_corpus_linux_configuration_s_watchdog_ends_the_vm_with_exit_4() {
     assert!(r.err.contains("watchdog (wdt-ib700) expired"), "{}", r.err);
 }
 
+/// The corpus file's virtio-net with its peer on a host TAP: the guest's
+/// frame is read on the TAP, and the host's answer reaches the guest.
+#[test]
+fn the_corpus_linux_configuration_s_network_reaches_a_host_tap() {
+    use std::io::{Read, Write};
+    if !kvm() {
+        return;
+    }
+    let Some(tap) = testkit::tap::Tap::create("hvc") else {
+        return;
+    };
+    let sock = tap.socket();
+    let d = tempfile::tempdir().unwrap();
+    let region = format!("hc_shmem_tap_{}", std::process::id());
+    let peer = format!("tap:{}", tap.name);
+    let conf = vm_conf(d.path(), &peer, &region, "ioapic=f8000000 vnettx=pci:2");
+    let vm = start(d.path(), &conf);
+    let mut frame = [0u8; 1600];
+    let n = (&sock).read(&mut frame).unwrap_or(0);
+    assert!(n >= 60, "the guest's frame reached the TAP ({n} bytes)");
+    assert_eq!(&frame[14..31], b"hello from vnettx");
+    // back to the guest's MAC, from a host MAC
+    let mut reply = frame[6..12].to_vec();
+    reply.extend([2, 0, 0, 0, 0, 0xe, 0x88, 0xb5]);
+    reply.extend_from_slice(b"reply from the host");
+    reply.resize(60, 0);
+    (&sock).write_all(&reply).unwrap();
+    let r = vm.finish(Duration::from_secs(60));
+    assert_eq!(r.code, 0, "{}\n{}", r.out, r.err);
+    let got = ok(&r, "vnettx");
+    assert!(
+        got.contains("from=02000000000e 'reply from the h'"),
+        "{got}"
+    );
+}
+
 /// The probe's virtio driver over virtio-pci for what the corpus file has
 /// no device for: virtio-console (its line reaches the host file) and a
 /// read-only virtio-blk (the write refused).

@@ -8,18 +8,20 @@
 //! - [`golden`]: byte-for-byte comparison with a golden file, rewritten
 //!   instead when `HVHOST_BLESS=1`;
 //! - [`data`]: deterministic test data (text, ELF-like, image-like bytes);
+//! - [`tap`]: a TAP interface and a packet socket on it (virtio-net tests);
 //! - [`kvm`]: whether a KVM test can run here.
 //!
 //! The probe guest the VM tests boot is built by `crates/vmm/build.rs`
 //! (once per change of its sources, shared by every profile), because the
 //! release binaries find it too; tests reach it as `vmm::probe::ELF`.
 //!
-//! Its modules (`data`, `golden`, `process`, `tree`) are independent of
+//! Its modules (`data`, `golden`, `process`, `tap`, `tree`) are independent of
 //! one another.
 
 pub mod data;
 pub mod golden;
 pub mod process;
+pub mod tap;
 pub mod tree;
 
 /// False (with the reason printed) when this machine has no `/dev/kvm`:

@@ -1,10 +1,6 @@
 //! The virtio-mmio devices, driven by the probe guest on real KVM.
 
 #![allow(clippy::unwrap_used, reason = "tests")]
-#![allow(
-    unsafe_code,
-    reason = "a packet socket on the TAP for the virtio-net test"
-)]
 
 mod common;
 
@@ -231,77 +227,17 @@ fn two_vms_exchange_frames_over_a_seqpacket_socket() {
     );
 }
 
-/// A packet socket on interface `ifname` for the probe's ethertype 0x88b5,
-/// with a 20 s receive timeout.
-fn packet_socket(ifname: &str) -> std::os::fd::OwnedFd {
-    use std::os::fd::FromRawFd;
-    let proto = 0x88b5u16.to_be();
-    // SAFETY: socket(2) with constant arguments; the result is checked.
-    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto)) };
-    assert!(
-        fd >= 0,
-        "AF_PACKET socket: {}",
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: a new descriptor nobody else owns.
-    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
-    let name = std::ffi::CString::new(ifname).unwrap();
-    // SAFETY: a NUL-terminated name.
-    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    assert_ne!(index, 0, "no interface {ifname}");
-    // SAFETY: sockaddr_ll is plain data.
-    let mut a: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    a.sll_family = libc::AF_PACKET as u16;
-    a.sll_protocol = proto;
-    a.sll_ifindex = index as i32;
-    let len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-    use std::os::fd::AsRawFd;
-    // SAFETY: `a` is a valid sockaddr_ll of `len` bytes.
-    let r = unsafe { libc::bind(fd.as_raw_fd(), (&raw const a).cast(), len) };
-    assert_eq!(r, 0, "bind: {}", std::io::Error::last_os_error());
-    let tv = libc::timeval {
-        tv_sec: 20,
-        tv_usec: 0,
-    };
-    let tvl = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
-    // SAFETY: a timeval of the size given.
-    unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&raw const tv).cast(),
-            tvl,
-        )
-    };
-    fd
-}
-
-fn ip(args: &[&str]) -> bool {
-    std::process::Command::new("ip")
-        .args(args)
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 #[test]
 fn a_frame_goes_to_a_tap_and_the_answer_comes_back() {
     use std::io::{Read, Write};
     if !kvm() {
         return;
     }
-    let ifname = format!("hvt{}", std::process::id() % 100_000);
-    if !ip(&["tuntap", "add", "dev", &ifname, "mode", "tap"]) {
-        println!("skipped: cannot create TAP {ifname} (needs CAP_NET_ADMIN and /dev/net/tun)");
+    let Some(tap) = testkit::tap::Tap::create("hvt") else {
         return;
-    }
-    let _ = std::fs::write(
-        format!("/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6"),
-        "1",
-    );
-    assert!(ip(&["link", "set", &ifname, "up"]));
-    let sock = std::fs::File::from(packet_socket(&ifname));
-    let peer = vdev::OptionValue::new("peer", vdev::Value::Text(format!("tap:{ifname}")));
+    };
+    let sock = tap.socket();
+    let peer = vdev::OptionValue::new("peer", vdev::Value::Text(format!("tap:{}", tap.name)));
     let mac = vdev::OptionValue::new("mac", vdev::Value::Mac([2, 0, 0, 0, 0, 0xd]));
     let mut spec = probe_spec(&format!("vnettx={AT:x}"));
     spec.vdevs
@@ -315,7 +251,7 @@ fn a_frame_goes_to_a_tap_and_the_answer_comes_back() {
     reply.resize(60, 0);
     (&sock).write_all(&reply).unwrap();
     let r = common::finish(vm, std::time::Duration::from_secs(60));
-    ip(&["link", "del", &ifname]);
+    drop(tap);
     assert!(
         n >= 60,
         "the guest's frame reached the TAP ({n} bytes)\n{}",
