@@ -16,6 +16,7 @@ use std::io::{Seek, SeekFrom};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use virtio_bindings::virtio_blk as vb;
 
 use super::{Chain, ChainReader, ChainWriter, Malformed, Memory, Served, VirtioDevice, mmio};
 use crate::decl::{Applied, Attachment, DeviceDecl, OptDecl, ValueType};
@@ -44,26 +45,26 @@ pub const DECL: DeviceDecl = DeviceDecl::new("virtio-blk", "virtio block device"
 /// Bytes in a sector.
 pub const SECTOR: u64 = 512;
 
-const F_SEG_MAX: u64 = 1 << 2;
-const F_RO: u64 = 1 << 5;
-const F_BLK_SIZE: u64 = 1 << 6;
-const F_FLUSH: u64 = 1 << 9;
-const F_DISCARD: u64 = 1 << 13;
-const F_WRITE_ZEROES: u64 = 1 << 14;
+const F_SEG_MAX: u64 = 1 << vb::VIRTIO_BLK_F_SEG_MAX;
+const F_RO: u64 = 1 << vb::VIRTIO_BLK_F_RO;
+const F_BLK_SIZE: u64 = 1 << vb::VIRTIO_BLK_F_BLK_SIZE;
+const F_FLUSH: u64 = 1 << vb::VIRTIO_BLK_F_FLUSH;
+const F_DISCARD: u64 = 1 << vb::VIRTIO_BLK_F_DISCARD;
+const F_WRITE_ZEROES: u64 = 1 << vb::VIRTIO_BLK_F_WRITE_ZEROES;
 
-const T_IN: u32 = 0;
-const T_OUT: u32 = 1;
-const T_FLUSH: u32 = 4;
-const T_GET_ID: u32 = 8;
-const T_DISCARD: u32 = 11;
-const T_WRITE_ZEROES: u32 = 13;
+const T_IN: u32 = vb::VIRTIO_BLK_T_IN;
+const T_OUT: u32 = vb::VIRTIO_BLK_T_OUT;
+const T_FLUSH: u32 = vb::VIRTIO_BLK_T_FLUSH;
+const T_GET_ID: u32 = vb::VIRTIO_BLK_T_GET_ID;
+const T_DISCARD: u32 = vb::VIRTIO_BLK_T_DISCARD;
+const T_WRITE_ZEROES: u32 = vb::VIRTIO_BLK_T_WRITE_ZEROES;
 
 /// Request status: done.
-pub const S_OK: u8 = 0;
+pub const S_OK: u8 = vb::VIRTIO_BLK_S_OK as u8;
 /// Request status: the host could not do it (or the device is read-only).
-pub const S_IOERR: u8 = 1;
+pub const S_IOERR: u8 = vb::VIRTIO_BLK_S_IOERR as u8;
 /// Request status: not a request this device knows.
-pub const S_UNSUPP: u8 = 2;
+pub const S_UNSUPP: u8 = vb::VIRTIO_BLK_S_UNSUPP as u8;
 
 /// Most sectors one discard or write-zeroes segment may cover.
 const MAX_ZERO_SECTORS: u32 = 0x1_0000;

@@ -67,7 +67,7 @@ pub const MAX_PENDING: usize = 256;
 pub const HDR: usize = 12;
 /// The largest frame carried (no GSO).
 const MAX_FRAME: usize = 65_535;
-const F_MAC: u64 = 1 << 5;
+const F_MAC: u64 = 1 << virtio_bindings::virtio_net::VIRTIO_NET_F_MAC;
 const RX: usize = 0;
 const QUEUE: u16 = 256;
 
