@@ -24,7 +24,7 @@
 //! 0x1000000 for the tests' 17 MiB guests): a device that writes past it
 //! writes past the end of RAM, where the VMM must refuse.
 
-use super::{Probe, inb, inl, outb, outl, rd32, wr32};
+use super::{Probe, inb, inl, inw, outb, outl, outw, rd32, wr8, wr16, wr32, wr64};
 use crate::pci::cfg_read;
 
 /// Bytes of the chaos buffer.
@@ -51,28 +51,6 @@ impl Rng {
     }
 }
 
-fn outw(port: u16, v: u16) {
-    // SAFETY: port I/O in ring 0 of our own guest.
-    unsafe { core::arch::asm!("out dx, ax", in("dx") port, in("ax") v, options(nostack, preserves_flags)) }
-}
-fn inw(port: u16) -> u16 {
-    let v: u16;
-    // SAFETY: port I/O in ring 0 of our own guest.
-    unsafe { core::arch::asm!("in ax, dx", in("dx") port, out("ax") v, options(nostack, preserves_flags)) }
-    v
-}
-fn wr8(a: u64, v: u8) {
-    // SAFETY: a device window or unbacked guest-physical address below 4 GiB (identity-mapped).
-    unsafe { core::ptr::write_volatile(a as *mut u8, v) }
-}
-fn wr16(a: u64, v: u16) {
-    // SAFETY: as wr8.
-    unsafe { core::ptr::write_volatile(a as *mut u16, v) }
-}
-fn wr64(a: u64, v: u64) {
-    // SAFETY: as wr8.
-    unsafe { core::ptr::write_volatile(a as *mut u64, v) }
-}
 fn rd(a: u64, width: u64) {
     // SAFETY: as wr8; the value is discarded.
     unsafe {

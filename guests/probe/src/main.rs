@@ -20,6 +20,7 @@
 #![no_main]
 
 mod boot;
+mod io;
 mod virtio;
 mod hostile;
 mod pci;
@@ -28,6 +29,8 @@ mod timers;
 mod vbench;
 
 use core::arch::asm;
+
+use io::*;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 #[unsafe(no_mangle)]
@@ -52,42 +55,6 @@ unsafe extern "C" {
     fn isr_other();
 }
 
-fn outb(port: u16, v: u8) {
-    // SAFETY: port I/O in ring 0 of our own guest.
-    unsafe { asm!("out dx, al", in("dx") port, in("al") v, options(nostack, preserves_flags)) }
-}
-fn inb(port: u16) -> u8 {
-    let v: u8;
-    // SAFETY: port I/O in ring 0 of our own guest.
-    unsafe { asm!("in al, dx", in("dx") port, out("al") v, options(nostack, preserves_flags)) }
-    v
-}
-fn outl(port: u16, v: u32) {
-    // SAFETY: port I/O in ring 0 of our own guest.
-    unsafe { asm!("out dx, eax", in("dx") port, in("eax") v, options(nostack, preserves_flags)) }
-}
-fn inl(port: u16) -> u32 {
-    let v: u32;
-    // SAFETY: port I/O in ring 0 of our own guest.
-    unsafe { asm!("in eax, dx", in("dx") port, out("eax") v, options(nostack, preserves_flags)) }
-    v
-}
-fn rd32(addr: u64) -> u32 {
-    // SAFETY: identity-mapped physical address chosen by the command line.
-    unsafe { core::ptr::read_volatile(addr as *const u32) }
-}
-fn wr32(addr: u64, v: u32) {
-    // SAFETY: identity-mapped physical address (LAPIC, IOAPIC).
-    unsafe { core::ptr::write_volatile(addr as *mut u32, v) }
-}
-fn rd8(addr: u64) -> u8 {
-    // SAFETY: identity-mapped physical address given by the boot protocol.
-    unsafe { core::ptr::read_volatile(addr as *const u8) }
-}
-fn rd64(addr: u64) -> u64 {
-    // SAFETY: identity-mapped physical address given by the boot protocol.
-    unsafe { core::ptr::read_volatile(addr as *const u64) }
-}
 fn cpuid(leaf: u32, sub: u32) -> (u32, u32, u32, u32) {
     let (a, b, c, d): (u32, u32, u32, u32);
     // SAFETY: cpuid has no side effects; rbx is saved around it (LLVM reserves it).

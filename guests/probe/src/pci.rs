@@ -2,7 +2,7 @@
 //! ECAM (`ecam=ADDR`), BAR sizing, configuration read-back (`pcicfg=DDRR`:
 //! device DD, register RR) and the ACPI tables (`acpi`).
 
-use super::{Probe, inb, inl, outl, rd32};
+use super::{Probe, inb, inl, inw, outl, rd32};
 
 const ADDR: u16 = 0xcf8;
 const DATA: u16 = 0xcfc;
@@ -22,12 +22,6 @@ fn cfg_write(dev: u64, func: u64, reg: u64, v: u32) {
     outl(DATA, v);
 }
 
-fn inw(port: u16) -> u16 {
-    let v: u16;
-    // SAFETY: port I/O in ring 0 of our own guest.
-    unsafe { core::arch::asm!("in ax, dx", in("dx") port, out("ax") v, options(nostack, preserves_flags)) }
-    v
-}
 
 /// The functions of bus 0 (device, function) that answer, at most 32.
 fn functions(read: &dyn Fn(u64, u64, u64) -> u32, out: &mut [(u8, u8); 32]) -> usize {

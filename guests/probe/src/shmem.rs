@@ -7,7 +7,7 @@
 use core::sync::atomic::Ordering;
 
 use crate::pci::cfg_read;
-use crate::{Probe, TICKS, TIMER_VECTOR, rd32, rdtsc, wr32};
+use crate::{Probe, TICKS, TIMER_VECTOR, rd8, rd32, rdtsc, wr8, wr32};
 
 /// Where the probe attaches the region.
 const REGION: u64 = 0x4000_0000;
@@ -16,14 +16,6 @@ const READY: u32 = 0x2159_4452;
 const MSG_AT: u64 = 64;
 const MSG: &[u8] = b"hello through shmem";
 
-fn wr8(addr: u64, v: u8) {
-    // SAFETY: identity-mapped region or factory page named on the command line.
-    unsafe { core::ptr::write_volatile(addr as *mut u8, v) }
-}
-fn rd8(addr: u64) -> u8 {
-    // SAFETY: as above.
-    unsafe { core::ptr::read_volatile(addr as *const u8) }
-}
 
 fn spin(cycles: u64) {
     let t = rdtsc();

@@ -2,7 +2,7 @@
 
 use core::sync::atomic::Ordering;
 
-use crate::{Probe, TICKS, TIMER_VECTOR, inb, outb, outl, rd64, rdtsc};
+use crate::{Probe, TICKS, TIMER_VECTOR, inb, outb, outl, rd64, rdtsc, wr64};
 
 /// The IB700's start/pet port; a write of 14 selects its 2 s timeout.
 const WDT_START: u16 = 0x443;
@@ -20,10 +20,6 @@ const HPET_IRQS: u32 = 20;
 /// Milestones around the counted interrupts.
 pub(crate) const HPET_MILESTONE: u32 = 0x710;
 
-fn wr64(addr: u64, v: u64) {
-    // SAFETY: identity-mapped MMIO address given on the command line.
-    unsafe { core::ptr::write_volatile(addr as *mut u64, v) }
-}
 
 /// Pets after the first start: one at each of the RTC's next seconds.
 const PETS: u32 = 4;

@@ -8,7 +8,7 @@
 
 use core::sync::atomic::{Ordering, fence};
 
-use super::{Probe, rd32, rdtsc, wr32};
+use super::{Probe, rd16, rd32, rdtsc, wr8, wr16, wr32};
 
 const QSIZE: usize = 8;
 const F_WRITE: u16 = 2;
@@ -600,18 +600,6 @@ impl Probe {
     }
 }
 
-fn wr16(a: u64, v: u16) {
-    // SAFETY: an identity-mapped BAR of a PCI function.
-    unsafe { core::ptr::write_volatile(a as *mut u16, v) }
-}
-fn wr8(a: u64, v: u8) {
-    // SAFETY: as above.
-    unsafe { core::ptr::write_volatile(a as *mut u8, v) }
-}
-fn rd16(a: u64) -> u16 {
-    // SAFETY: as above.
-    unsafe { core::ptr::read_volatile(a as *const u16) }
-}
 
 /// Drive the virtio-pci entropy function at device `dev`: (bytes received,
 /// ISR status, the cfg types of its vendor capabilities as hex digits).
